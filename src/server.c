@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Process lifecycle. States:
+ *
+ *     INIT --roles init+start--> SERVING --SIGINT/SIGTERM--> DRAINING --all drained or
+ *     drain timeout--> STOPPED (roles stopped in reverse order, loop freed, exit 0)
+ *
+ * A second signal while draining stops at once. Nothing here depends on a clean exit:
+ * durability comes from the store, and SIGKILL is a normal way for tests to end a server.
+ */
+#define TD_LOG_COMPONENT "server"
+
+#include "server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "mem.h"
+
+static void td_server_drained_one(void *arg)
+{
+    td_server_t *srv = arg;
+    if (--srv->drain_pending == 0) {
+        td_log_info("drained");
+        td_loop_stop(srv->loop);
+    }
+}
+
+static void td_server_drain_timeout(void *arg)
+{
+    td_server_t *srv = arg;
+    td_log_warn("drain timeout after %d ms; stopping with %d role(s) still busy",
+                srv->config->drain_timeout_ms, srv->drain_pending);
+    td_loop_stop(srv->loop);
+}
+
+void td_server_drain(td_server_t *srv)
+{
+    if (srv->draining) {
+        td_log_warn("second stop signal: stopping now");
+        td_loop_stop(srv->loop);
+        return;
+    }
+    srv->draining = 1;
+    td_log_info("draining");
+    srv->drain_timer = td_timer_new(srv->loop, td_server_drain_timeout, srv);
+    td_timer_start(srv->drain_timer, srv->config->drain_timeout_ms);
+    /* One extra count so that roles draining synchronously cannot finish the drain early. */
+    srv->drain_pending = 1;
+    for (int i = td_roles_count - 1; i >= 0; i--) {
+        if (srv->role_started[i]) {
+            srv->drain_pending++;
+            td_roles[i]->drain(srv->role_state[i], td_server_drained_one, srv);
+        }
+    }
+    td_server_drained_one(srv);
+}
+
+static void td_server_on_signal(void *arg)
+{
+    td_server_drain(arg);
+}
+
+int td_server_hosts(const td_server_t *srv, int role_bit)
+{
+    return (srv->config->services & role_bit) != 0;
+}
+
+void *td_server_role(const td_server_t *srv, const char *name)
+{
+    for (int i = 0; i < td_roles_count; i++) {
+        if (strcmp(td_roles[i]->name, name) == 0) {
+            return srv->role_state[i];
+        }
+    }
+    return NULL;
+}
+
+int td_server_run(const td_config_t *config)
+{
+    td_server_t srv;
+    int rc = TD_OK;
+
+    memset(&srv, 0, sizeof(srv));
+    srv.config = config;
+    srv.started_mono_ms = td_now_mono_ms();
+    signal(SIGPIPE, SIG_IGN);
+    srv.loop = td_loop_new();
+    if (srv.loop == NULL) {
+        td_log_error("cannot create the event loop");
+        return 1;
+    }
+    td_loop_on_signal(srv.loop, SIGINT, td_server_on_signal, &srv);
+    td_loop_on_signal(srv.loop, SIGTERM, td_server_on_signal, &srv);
+
+    for (int i = 0; i < td_roles_count && rc == TD_OK; i++) {
+        if (td_server_hosts(&srv, td_roles[i]->bit)) {
+            rc = td_roles[i]->init(&srv, &srv.role_state[i]);
+            if (rc != TD_OK) {
+                td_log_error("role %s: init failed: %s", td_roles[i]->name, td_strerror(rc));
+            }
+        }
+    }
+    for (int i = 0; i < td_roles_count && rc == TD_OK; i++) {
+        if (srv.role_state[i] != NULL) {
+            rc = td_roles[i]->start(srv.role_state[i]);
+            if (rc != TD_OK) {
+                td_log_error("role %s: start failed: %s", td_roles[i]->name, td_strerror(rc));
+            } else {
+                srv.role_started[i] = 1;
+            }
+        }
+    }
+    if (rc == TD_OK) {
+        td_log_info("serving (%s)", config->dev ? "start-dev" : "start");
+        fflush(stdout);
+        if (td_loop_run(srv.loop) != TD_OK) {
+            rc = TD_EINTERNAL;
+        }
+    }
+    for (int i = td_roles_count - 1; i >= 0; i--) {
+        if (srv.role_state[i] != NULL) {
+            td_roles[i]->stop(srv.role_state[i]);
+        }
+    }
+    td_timer_free(srv.drain_timer);
+    td_loop_free(srv.loop);
+    return rc == TD_OK ? 0 : 1;
+}

@@ -1,0 +1,67 @@
+#!/bin/bash
+# Process-level tests of the temporald executable: exit codes, one-line errors on bad
+# input, and the start-dev lifecycle (serves until SIGTERM, then exits 0).
+# Usage: run.sh PATH/TO/temporald
+set -u
+bin=${1:?usage: run.sh temporald}
+pass=0 fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+no() { echo "not ok - $1${2:+: $2}"; fail=$((fail + 1)); }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# bad input: exit status 2 and exactly one line on stderr naming the token
+expect_usage_error() {
+    local want=$1; shift
+    "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    local lines
+    lines=$(wc -l <"$tmp/err")
+    if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" "$tmp/err"; then
+        ok "bad input: $*"
+    else
+        no "bad input: $*" "exit $rc, $lines line(s): $(head -c 300 "$tmp/err")"
+    fi
+}
+expect_usage_error "unknown command 'nope'" nope
+expect_usage_error "unknown flag '--bogus'" start-dev --bogus
+expect_usage_error "flag '--port' needs a value" start-dev --port
+expect_usage_error "expected a port" start-dev --port 123456
+expect_usage_error "unknown role 'scheduler'" start --config /dev/null --services frontend,scheduler
+printf '[server]\nip = 127.0.0.1\n[nosuch]\n' >"$tmp/bad.ini"
+expect_usage_error "$tmp/bad.ini:3: unknown section [nosuch]" start --config "$tmp/bad.ini"
+
+if "$bin" version | grep -q '^temporald [0-9]'; then ok "version"; else no "version"; fi
+if "$bin" start-dev --help | grep -q -- '--dynamic-config-value'; then ok "start-dev --help"; else no "start-dev --help"; fi
+if "$bin" --help | grep -q 'start-dev'; then ok "--help"; else no "--help"; fi
+
+# a free port: the kernel picks one
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 17233)
+
+# lifecycle: the line @temporalio/testing uses; alive after a second, exit 0 on SIGTERM
+"$bin" server start-dev --port "$port" --namespace default --ip 127.0.0.1 --log-format pretty \
+    --log-level warn --headless --dynamic-config-value frontend.enableServerVersionCheck=false \
+    >"$tmp/dev.out" 2>"$tmp/dev.err" &
+pid=$!
+sleep 1
+if kill -0 "$pid" 2>/dev/null; then
+    ok "start-dev keeps running"
+    kill -TERM "$pid"
+    wait "$pid"
+    rc=$?
+    if [ "$rc" -eq 0 ]; then ok "start-dev exits 0 on SIGTERM"; else no "start-dev exits 0 on SIGTERM" "exit $rc"; fi
+else
+    wait "$pid"
+    no "start-dev keeps running" "exited $?: $(head -c 300 "$tmp/dev.err")"
+fi
+
+"$bin" start-dev --port "$port" --headless --log-level error >/dev/null 2>&1 &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "start-dev exits 0 on SIGINT"; else no "start-dev exits 0 on SIGINT" "exit $rc"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
