@@ -54,7 +54,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -W
 ifneq ($(WERROR),)
 WARN += -Werror
 endif
-SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all,)
+SAN ?= $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all,)
 
 CPPFLAGS := -D_GNU_SOURCE -DTD_VERSION='"$(VERSION)"' -DTD_GITREV='"$(GITREV)"' \
             -Isrc -I$(GEN) -I$(BUILD)/gen-own $(PKG_CFLAGS)
@@ -139,15 +139,46 @@ $(BUILD)/test-unit: $(UNIT_O) $(BUILD)/libtemporald.a $(BUILD)/libtdapi.a
 $(BUILD)/test-store: $(STORE_O) $(BUILD)/libtemporald.a $(BUILD)/libtdapi.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Helper programs for the suites and benchmarks: test/progs/NAME.c -> $(BUILD)/progs/NAME,
+# each linked with the whole of temporald (test servers, load generators, crash writers).
+PROGS   := $(patsubst test/progs/%.c,$(BUILD)/progs/%,$(wildcard test/progs/*.c))
+$(BUILD)/progs/%: $(BUILD)/obj/test/progs/%.o $(BUILD)/libtemporald.a $(BUILD)/libtdapi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# libFuzzer drivers: test/fuzz/NAME.c -> build/fuzz/NAME, built with clang against a
+# clang build of temporald (FLAVOUR=fuzz). `make fuzz-run` runs each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_DRIVERS := $(patsubst test/fuzz/%.c,%,$(wildcard test/fuzz/*.c))
+
 .DEFAULT_GOAL := all
-.PHONY: all tests test bench fuzz install deps format clean help
+.PHONY: all tests test test-san bench fuzz fuzz-build fuzz-run install deps format clean help
 all: $(BUILD)/temporald
 
-tests: $(BUILD)/temporald $(BUILD)/test-unit $(BUILD)/test-store
+tests: $(BUILD)/temporald $(BUILD)/test-unit $(BUILD)/test-store $(PROGS)
 
 # Every suite of the project; prints one closing line "N passed, N failed".
 test: tests
 	BUILD=$(BUILD) scripts/test.sh
+
+# The C suites under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-san:
+	$(MAKE) SANITIZE=address,undefined tests
+	BUILD=build/san-address-undefined TD_TEST_SUITES="$(or $(SAN_SUITES),unit store)" \
+	    ASAN_OPTIONS=detect_leaks=1 scripts/test.sh
+
+ifeq ($(FLAVOUR),fuzz)
+$(BUILD)/fuzzers/%: $(BUILD)/obj/test/fuzz/%.o $(BUILD)/libtemporald.a $(BUILD)/libtdapi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+fuzz-build: $(patsubst %,$(BUILD)/fuzzers/%,$(FUZZ_DRIVERS))
+endif
+
+fuzz:
+	$(MAKE) FLAVOUR=fuzz CC=clang SAN="-fsanitize=fuzzer-no-link,address,undefined" fuzz-build
+
+fuzz-run: fuzz
+	scripts/fuzz-run.sh build/fuzz/fuzzers $(FUZZ_SECONDS)
 
 bench: all
 	BUILD=$(BUILD) scripts/bench.sh

@@ -2,13 +2,20 @@
 # Runs every test suite of temporald and closes with one line "N passed, N failed".
 # Each suite prints its own closing line; this script adds them up. A suite that crashes
 # before its closing line counts as one failure.
+# Suites: "unit" (the C unit binary), then every test/NAME/run.sh in this order: cli store
+# grpc sdk, then any other folder with a run.sh. Each run.sh gets BUILD in its environment.
 # Environment: BUILD (build folder, default build/release), TD_TEST_SUITES (space-separated
-# subset of: unit cli store grpc sdk).
+# subset of suite names).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
 export BUILD
-suites=${TD_TEST_SUITES:-"unit cli store grpc sdk"}
+order="unit cli store grpc sdk"
+for d in test/*/run.sh; do
+    n=$(basename "$(dirname "$d")")
+    case " $order " in *" $n "*) ;; *) order="$order $n" ;; esac
+done
+suites=${TD_TEST_SUITES:-$order}
 total_pass=0 total_fail=0 total_skip=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
@@ -41,11 +48,13 @@ run_suite() {
 for s in $suites; do
     case $s in
     unit) run_suite unit "$BUILD/test-unit" ;;
-    cli) run_suite cli test/cli/run.sh "$BUILD/temporald" ;;
-    store) [ -x test/store/run.sh ] && run_suite store test/store/run.sh ;;
-    grpc) [ -x test/grpc/run.sh ] && run_suite grpc test/grpc/run.sh ;;
-    sdk) [ -x test/sdk/run.sh ] && run_suite sdk test/sdk/run.sh ;;
-    *) echo "unknown suite $s"; total_fail=$((total_fail + 1)) ;;
+    *)
+        if [ -x "test/$s/run.sh" ]; then
+            run_suite "$s" "test/$s/run.sh" "$BUILD/temporald"
+        elif [ -n "${TD_TEST_SUITES:-}" ] && [ ! -d "test/$s" ]; then
+            echo "unknown suite $s"; total_fail=$((total_fail + 1))
+        fi
+        ;;
     esac
 done
 
