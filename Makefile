@@ -86,6 +86,7 @@ $(GEN_STAMP): $(API_STAMP)
 # temporald's own protos (internal role RPCs, persistence records).
 OWN_PROTOS := $(wildcard proto/*.proto)
 OWN_GEN_C  := $(patsubst proto/%.proto,$(BUILD)/gen-own/%.pb-c.c,$(OWN_PROTOS))
+OWN_GEN_H  := $(OWN_GEN_C:.c=.h)
 $(BUILD)/gen-own/%.pb-c.c $(BUILD)/gen-own/%.pb-c.h: proto/%.proto $(GEN_STAMP)
 	@mkdir -p $(BUILD)/gen-own
 	protoc-c -Iproto -I$(APIDIR)/protos/api_upstream -I/usr/include --c_out=$(BUILD)/gen-own $<
@@ -115,11 +116,11 @@ UNIT_O  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_C))
 STORE_C := test/runner.c $(wildcard test/store/*.c)
 STORE_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(STORE_C))
 
-$(BUILD)/obj/%.o: %.c $(GEN_STAMP) $(OWN_GEN_C)
+$(BUILD)/obj/%.o: %.c $(GEN_STAMP) $(OWN_GEN_C) $(OWN_GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
-$(BUILD)/obj/test/%.o: test/%.c $(GEN_STAMP) $(OWN_GEN_C)
+$(BUILD)/obj/test/%.o: test/%.c $(GEN_STAMP) $(OWN_GEN_C) $(OWN_GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itest $(CFLAGS) $(WARN) -c $< -o $@
 
@@ -152,6 +153,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_DRIVERS := $(patsubst test/fuzz/%.c,%,$(wildcard test/fuzz/*.c))
 
 .DEFAULT_GOAL := all
+# Generated sources are kept: make must not delete them as intermediates.
+.SECONDARY:
 .PHONY: all tests test test-san bench fuzz fuzz-build fuzz-run install deps format clean help
 all: $(BUILD)/temporald
 
