@@ -2,36 +2,89 @@
 /*
  * The frontend role: the public API: it validates requests, resolves namespaces and routes each
  * call to the history or matching role that owns it. This file holds the role descriptor and its
- * lifecycle; the work itself lives beside it.
+ * lifecycle only: create the RPC server from the configuration (exposed as srv->rpc), register
+ * the handler groups listed in frontend.h, listen, drain, free. The handlers live beside it.
  */
 #define TD_LOG_COMPONENT "frontend"
 
-#include "roles/role.h"
+#include "roles/frontend/frontend.h"
+
+#include <stdio.h>
 
 #include "config.h"
 #include "error.h"
+#include "grpc/health/v1/health.pb-c.h"
 #include "log.h"
 #include "mem.h"
-#include "server.h"
+#include "roles/role.h"
 
 typedef struct {
     td_server_t *srv;
+    td_rpc_server_t *rpc;
     int running;
 } td_frontend_t;
 
+#define TD_HEALTH_SERVING     GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+#define TD_HEALTH_NOT_SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
+
+/* Every handler group of the frontend; add new groups here (see frontend.h). */
+static int td_frontend_register_all(td_frontend_t *r)
+{
+    int rc = TD_OK;
+    if (rc == TD_OK) {
+        rc = td_frontend_system_info_register(r->rpc, r->srv);
+    }
+    return rc;
+}
+
 static int td_frontend_init(td_server_t *srv, void **state)
 {
+    const td_config_t *cfg = srv->config;
     td_frontend_t *r = td_calloc(1, sizeof(*r));
+    td_rpc_server_opts_t o;
+    int rc = TD_OK;
+
     r->srv = srv;
+    td_rpc_server_opts_init(&o);
+    if (cfg->max_recv_bytes > 0) {
+        o.max_recv_bytes = (size_t)cfg->max_recv_bytes;
+    }
+    o.tls.cert_file = cfg->tls_cert_file;
+    o.tls.key_file = cfg->tls_key_file;
+    o.tls.ca_file = cfg->tls_ca_file;
+    o.tls.require_client_cert = cfg->tls_require_client_cert;
+    r->rpc = td_rpc_server_new(srv->loop, &o);
+    if (r->rpc == NULL) {
+        rc = TD_EINVAL;
+        goto out;
+    }
+    srv->rpc = r->rpc;
+    rc = td_frontend_register_all(r);
+out:
     *state = r;
-    return TD_OK;
+    return rc;
 }
 
 static int td_frontend_start(void *state)
 {
     td_frontend_t *r = state;
+    const td_config_t *cfg = r->srv->config;
+    const char *ip = cfg->ip != NULL ? cfg->ip : "127.0.0.1";
+    int rc = td_rpc_server_listen(r->rpc, ip, cfg->frontend_port);
+
+    if (rc != TD_OK) {
+        td_log_error("cannot listen on %s:%d", ip, cfg->frontend_port);
+        return rc;
+    }
+    td_rpc_server_set_health(r->rpc, "temporal.api.workflowservice.v1.WorkflowService",
+                             TD_HEALTH_SERVING);
+    td_rpc_server_set_health(r->rpc, "temporal.api.operatorservice.v1.OperatorService",
+                             TD_HEALTH_SERVING);
     r->running = 1;
-    td_log_debug("started");
+    printf("frontend gRPC listening on %s:%d%s\n", ip, td_rpc_server_port(r->rpc),
+           cfg->tls_cert_file != NULL ? " (TLS)" : "");
+    fflush(stdout);
+    td_log_info("listening on %s:%d", ip, td_rpc_server_port(r->rpc));
     return TD_OK;
 }
 
@@ -39,12 +92,17 @@ static void td_frontend_drain(void *state, td_loop_fn done, void *arg)
 {
     td_frontend_t *r = state;
     r->running = 0;
-    done(arg);
+    td_rpc_server_drain(r->rpc, done, arg);
 }
 
 static void td_frontend_stop(void *state)
 {
-    td_free(state);
+    td_frontend_t *r = state;
+    if (r->srv->rpc == r->rpc) {
+        r->srv->rpc = NULL;
+    }
+    td_rpc_server_free(r->rpc);
+    td_free(r);
 }
 
 const td_role_t td_role_frontend = {

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals shared by the files of src/net/ that implement the RPC server (rpc_server.c,
+ * rpc_health.c). Not for roles: they include net/rpc.h only.
+ */
+#ifndef TD_RPC_INTERNAL_H
+#define TD_RPC_INTERNAL_H
+
+#include "net/conn.h"
+#include "net/rpc.h"
+
+typedef struct td_h2s_s td_h2s_t;
+
+typedef struct td_rpc_health_s {
+    struct td_rpc_health_s *next;
+    char *service;
+    int status;
+} td_rpc_health_t;
+
+/* A call parked by Health/Watch, told of every status change of its service. */
+typedef struct td_rpc_watch_s {
+    struct td_rpc_watch_s *prev, *next;
+    td_rpc_server_t *srv;
+    td_rpc_call_t *call;
+    char *service;
+    int last;
+} td_rpc_watch_t;
+
+struct td_rpc_server_s {
+    td_loop_t *loop;
+    td_rpc_server_opts_t opts;
+    td_tls_ctx_t *tls;
+    td_rpc_method_t *methods; /* sorted by path */
+    int n_methods, cap_methods;
+    td_listener_t *listeners[4];
+    int n_listeners;
+    int last_port;
+    td_h2s_t *sessions;
+    int n_conns;
+    int n_calls;
+    int draining;
+    td_loop_fn drain_done;
+    void *drain_arg;
+    td_rpc_health_t *health;
+    td_rpc_watch_t *watches;
+};
+
+/* Registers grpc.health.v1.Health on s (rpc_health.c). */
+void td_rpc__health_init(td_rpc_server_t *s);
+/* Ends every Watch call (at drain) and frees the health table (at free). */
+void td_rpc__health_end_watches(td_rpc_server_t *s);
+void td_rpc__health_free(td_rpc_server_t *s);
+
+#endif
