@@ -105,6 +105,24 @@ int td_rpc_cancelled(const td_rpc_call_t *c);
 /* Server-streaming: sends one message without ending the call (used by Health/Watch). */
 void td_rpc_send(td_rpc_call_t *c, const ProtobufCMessage *msg);
 
+/* ---- in-process calls ---- */
+
+/* The end of an in-process call: resp (status 0) or status, message and detail (an
+ * errordetails message or NULL), all valid only during the callback. */
+typedef void (*td_rpc_local_fn)(const ProtobufCMessage *resp, int status, const char *message,
+                                const ProtobufCMessage *detail, void *arg);
+
+/* Calls method m in this process, the way a colocated role calls another: the handler gets
+ * a call whose request is req (borrowed: keep it alive until done runs) and whose deadline is
+ * the absolute td_now_mono_ms() value given (0 = none); when the handler ends the call, done
+ * runs with the outcome and the call is freed. done may run before this function returns.
+ * The returned call may be passed to td_rpc_local_cancel only until done has run. */
+td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
+                                 const ProtobufCMessage *req, int64_t deadline,
+                                 td_rpc_local_fn done, void *arg);
+/* Cancels an in-process call: its on_cancel callback fires; the handler still ends it. */
+void td_rpc_local_cancel(td_rpc_call_t *c);
+
 /* ---- client ---- */
 
 typedef struct td_rpc_client_s td_rpc_client_t;

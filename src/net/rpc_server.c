@@ -100,6 +100,9 @@ struct td_rpc_call_s {
     int status;
     const char *message;
     const char *details_b64;
+    /* in-process calls (td_rpc_local_call): the end of the call is handed to local_done */
+    td_rpc_local_fn local_done;
+    void *local_arg;
 };
 
 static void td_h2s_flush(td_h2s_t *s);
@@ -1050,6 +1053,11 @@ static void td_rpc_end(td_rpc_call_t *c, const ProtobufCMessage *resp, int statu
         return;
     }
     c->with_handler = 0;
+    if (c->local_done != NULL) {
+        c->local_done(resp, status, message, detail, c->local_arg);
+        td_call_free(c);
+        return;
+    }
     if (!c->answered && c->sess != NULL) {
         if (resp != NULL) {
             td_call_out_message(c, resp);
@@ -1106,4 +1114,33 @@ void td_rpc_send(td_rpc_call_t *c, const ProtobufCMessage *msg)
         nghttp2_session_resume_data(c->sess->ng, c->stream_id);
     }
     td_h2s_flush(c->sess);
+}
+
+/* ---- in-process calls ---- */
+
+td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
+                                 const ProtobufCMessage *req, int64_t deadline,
+                                 td_rpc_local_fn done, void *arg)
+{
+    td_rpc_call_t *c = td_calloc(1, sizeof(*c));
+
+    c->loop = loop;
+    td_arena_init(&c->arena, 1024);
+    c->method = *m;
+    c->found = 1;
+    c->path = m->path;
+    c->req = req;
+    c->deadline = deadline;
+    c->with_handler = 1;
+    c->local_done = done;
+    c->local_arg = arg;
+    m->fn(c, m->ctx);
+    return c;
+}
+
+void td_rpc_local_cancel(td_rpc_call_t *c)
+{
+    if (!c->cancelled) {
+        td_h2s_cancel(c);
+    }
 }
