@@ -23,6 +23,8 @@ struct td_server_s {
     /* shared services, set by the layers that own them (NULL until then) */
     void *store; /* struct td_store_s *, opened before the roles start */
     void *rpc;   /* the frontend's RPC server, for roles that register methods */
+    void *svc;   /* internal service methods hosted here (roles/svc.h) */
+    void *nsreg; /* struct td_nsreg_s *: the namespace registry (roles/nsreg.h) */
     /* drain state */
     int draining;
     int drain_pending;

@@ -115,8 +115,9 @@ typedef void (*td_rpc_local_fn)(const ProtobufCMessage *resp, int status, const 
 /* Calls method m in this process, the way a colocated role calls another: the handler gets
  * a call whose request is req (borrowed: keep it alive until done runs) and whose deadline is
  * the absolute td_now_mono_ms() value given (0 = none); when the handler ends the call, done
- * runs with the outcome and the call is freed. done may run before this function returns.
- * The returned call may be passed to td_rpc_local_cancel only until done has run. */
+ * runs with the outcome and the call is freed. done may run before this function returns,
+ * and then NULL is returned; otherwise the returned call may be passed to
+ * td_rpc_local_cancel until done has run. */
 td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
                                  const ProtobufCMessage *req, int64_t deadline,
                                  td_rpc_local_fn done, void *arg);

@@ -103,6 +103,7 @@ struct td_rpc_call_s {
     /* in-process calls (td_rpc_local_call): the end of the call is handed to local_done */
     td_rpc_local_fn local_done;
     void *local_arg;
+    int *local_ended; /* set while the handler runs inside td_rpc_local_call */
 };
 
 static void td_h2s_flush(td_h2s_t *s);
@@ -1054,6 +1055,9 @@ static void td_rpc_end(td_rpc_call_t *c, const ProtobufCMessage *resp, int statu
     }
     c->with_handler = 0;
     if (c->local_done != NULL) {
+        if (c->local_ended != NULL) {
+            *c->local_ended = 1;
+        }
         c->local_done(resp, status, message, detail, c->local_arg);
         td_call_free(c);
         return;
@@ -1123,6 +1127,7 @@ td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
                                  td_rpc_local_fn done, void *arg)
 {
     td_rpc_call_t *c = td_calloc(1, sizeof(*c));
+    int ended = 0;
 
     c->loop = loop;
     td_arena_init(&c->arena, 1024);
@@ -1134,7 +1139,12 @@ td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
     c->with_handler = 1;
     c->local_done = done;
     c->local_arg = arg;
+    c->local_ended = &ended;
     m->fn(c, m->ctx);
+    if (ended) {
+        return NULL;
+    }
+    c->local_ended = NULL;
     return c;
 }
 

@@ -90,13 +90,13 @@ TD_TEST(rpc_local_call_reply_fail_cancel)
     req.data.len = 5;
 
     /* a handler that answers at once: done runs inside the call */
-    td_rpc_local_call(t.loop, &echo, &req.base, 0, td_lt_done, &t);
+    TD_CHECK(td_rpc_local_call(t.loop, &echo, &req.base, 0, td_lt_done, &t) == NULL);
     TD_CHECK_INT(t.done, ==, 1);
     TD_CHECK_INT(t.status, ==, 0);
     TD_CHECK_STR(t.data, "hello");
 
     /* a handler that answers later, with an error */
-    td_rpc_local_call(t.loop, &later, &req.base, 0, td_lt_done, &t);
+    TD_CHECK(td_rpc_local_call(t.loop, &later, &req.base, 0, td_lt_done, &t) != NULL);
     TD_CHECK_INT(t.done, ==, 1);
     td_loop_run(t.loop);
     TD_CHECK_INT(t.done, ==, 2);
