@@ -423,12 +423,16 @@ td_listener_t *td_listener_new(td_loop_t *loop, const char *ip, int port, td_acc
     td_listener_t *l;
 
     memset(&ss, 0, sizeof(ss));
-    if (strchr(ip, ':') != NULL) {
-        snprintf(addr, sizeof(addr), "[%s]:%d", ip, port);
+    snprintf(addr, sizeof(addr), strchr(ip, ':') != NULL ? "[%s]:%d" : "%s:%d", ip, port);
+    if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in6);
     } else {
-        snprintf(addr, sizeof(addr), "%s:%d", ip, port);
-    }
-    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sl) != 0) {
         td_log_error("bad listen address %s", addr);
         return NULL;
     }

@@ -107,6 +107,7 @@ struct td_rpc_call_s {
 };
 
 static void td_h2s_flush(td_h2s_t *s);
+static void td_h2s_schedule(td_h2s_t *s);
 static void td_h2s_answer(td_rpc_call_t *c, int status, const char *message,
                           const ProtobufCMessage *detail);
 static void td_h2s_cancel(td_rpc_call_t *c);
@@ -163,6 +164,9 @@ static int td_method_cmp(const void *a, const void *b)
 static const td_rpc_method_t *td_rpc_server_find(const td_rpc_server_t *s, const char *path)
 {
     td_rpc_method_t key;
+    if (s->n_methods == 0) {
+        return NULL;
+    }
     key.path = path;
     return bsearch(&key, s->methods, (size_t)s->n_methods, sizeof(key), td_method_cmp);
 }
@@ -386,7 +390,7 @@ static void td_h2s_finish(td_rpc_call_t *c, int status, const char *message,
             nghttp2_session_resume_data(c->sess->ng, c->stream_id);
         }
     }
-    td_h2s_flush(c->sess);
+    td_h2s_schedule(c->sess);
 }
 
 static void td_h2s_answer(td_rpc_call_t *c, int status, const char *message,
@@ -642,7 +646,9 @@ static int td_h2s_on_data(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
         size_t want;
         int rc;
 
-        memcpy(pre, c->body, have);
+        if (have > 0) {
+            memcpy(pre, c->body, have);
+        }
         memcpy(pre + have, data, take);
         rc = td_grpc_prefix_parse(pre, have + take, max, &compressed, &mlen);
         if (rc == TD_ETOOBIG) {
@@ -746,6 +752,15 @@ static void td_h2s_close(td_h2s_t *s)
 {
     if (!s->closing) {
         s->closing = 1;
+        td_conn_kick(s->conn);
+    }
+}
+
+/* Output is written from the connection's kick event, never from the function that queued
+ * it: sending may close streams and free calls under the caller's feet. */
+static void td_h2s_schedule(td_h2s_t *s)
+{
+    if (!s->in_recv && !s->closing) {
         td_conn_kick(s->conn);
     }
 }
@@ -1117,7 +1132,7 @@ void td_rpc_send(td_rpc_call_t *c, const ProtobufCMessage *msg)
     } else {
         nghttp2_session_resume_data(c->sess->ng, c->stream_id);
     }
-    td_h2s_flush(c->sess);
+    td_h2s_schedule(c->sess);
 }
 
 /* ---- in-process calls ---- */
