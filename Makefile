@@ -111,6 +111,10 @@ gen-objs: $(GEN_O)
 SRC_C   := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c src/*/*/*.c))
 SRC_O   := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRC_C)) \
            $(patsubst $(BUILD)/gen-own/%.c,$(BUILD)/obj/gen-own/%.o,$(OWN_GEN_C))
+# Schema migrations embedded into the binary (td_store_migrations, src/store/store_backend.h).
+SCHEMA_SQL   := $(sort $(wildcard schema/*/[0-9]*.sql))
+SCHEMA_GEN_C := $(BUILD)/gen-own/td_schema_migrations.c
+SRC_O        += $(BUILD)/obj/gen-own/td_schema_migrations.o
 UNIT_C  := test/runner.c $(wildcard test/unit/*.c)
 UNIT_O  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_C))
 STORE_C := test/runner.c $(wildcard test/store/*.c)
@@ -127,6 +131,14 @@ $(BUILD)/obj/test/%.o: test/%.c $(GEN_STAMP) $(OWN_GEN_C) $(OWN_GEN_H)
 $(BUILD)/obj/gen-own/%.o: $(BUILD)/gen-own/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(SAN) -w -I$(GEN) -I$(BUILD)/gen-own $(PKG_CFLAGS) -c $< -o $@
+
+$(SCHEMA_GEN_C): $(SCHEMA_SQL) schema/embed.sh
+	@mkdir -p $(dir $@)
+	schema/embed.sh $(SCHEMA_SQL) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen-own/td_schema_migrations.o: $(SCHEMA_GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -w -c $< -o $@
 
 $(BUILD)/libtemporald.a: $(SRC_O)
 	@rm -f $@ && ar rcs $@ $^

@@ -1,0 +1,1862 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite backend's operations: one function per store op, each run on one connection
+ * inside a transaction that sqlite_store.c manages (a savepoint of the group-commit
+ * transaction for writes, a read transaction for reads). Conditions are checked here with
+ * plain SELECTs before the writes, which is safe because a single writer thread holds the
+ * only write transaction. This file knows nothing of threads or queues.
+ */
+#define TD_LOG_COMPONENT "sqlite"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "mem.h"
+#include "store/sqlite/sqlite_int.h"
+
+static const char *const td_sq_sql[TD_SQ__COUNT] = {
+    [TD_SQ_SAVEPOINT] = "SAVEPOINT td_req",
+    [TD_SQ_RELEASE] = "RELEASE td_req",
+    [TD_SQ_ROLLBACK_TO] = "ROLLBACK TO td_req",
+    [TD_SQ_CLUSTER_INIT] = "INSERT OR IGNORE INTO cluster_metadata (id, cluster_name, "
+                           "history_shard_count, data, data_encoding) VALUES (1, ?, ?, ?, ?)",
+    [TD_SQ_CLUSTER_GET] = "SELECT cluster_name, history_shard_count, data, data_encoding "
+                          "FROM cluster_metadata WHERE id = 1",
+    [TD_SQ_NS_BUMP] = "UPDATE namespace_metadata SET notification_version = "
+                      "notification_version + 1 WHERE id = 1 RETURNING notification_version",
+    [TD_SQ_NS_FIND] = "SELECT id, name FROM namespaces WHERE id = ? OR name = ?",
+    [TD_SQ_NS_INSERT] = "INSERT INTO namespaces (id, name, data, data_encoding, "
+                        "notification_version) VALUES (?, ?, ?, ?, ?)",
+    [TD_SQ_NS_GET_ID] = "SELECT id, name, data, data_encoding, notification_version "
+                        "FROM namespaces WHERE id = ?",
+    [TD_SQ_NS_GET_NAME] = "SELECT id, name, data, data_encoding, notification_version "
+                          "FROM namespaces WHERE name = ?",
+    [TD_SQ_NS_UPDATE] = "UPDATE namespaces SET name = ?, data = ?, data_encoding = ?, "
+                        "notification_version = ? WHERE id = ?",
+    [TD_SQ_NS_LIST] = "SELECT id, name, data, data_encoding, notification_version "
+                      "FROM namespaces WHERE name > ? ORDER BY name LIMIT ?",
+    [TD_SQ_NS_DELETE] = "DELETE FROM namespaces WHERE id = ?",
+    [TD_SQ_SHARD_INSERT] = "INSERT OR IGNORE INTO shards (shard_id, range_id, data, "
+                           "data_encoding) VALUES (?, ?, ?, ?)",
+    [TD_SQ_SHARD_GET] = "SELECT range_id, data, data_encoding FROM shards WHERE shard_id = ?",
+    [TD_SQ_SHARD_BUMP] = "UPDATE shards SET range_id = range_id + 1 WHERE shard_id = ?",
+    [TD_SQ_SHARD_RANGE] = "SELECT range_id FROM shards WHERE shard_id = ?",
+    [TD_SQ_SHARD_SET] = "UPDATE shards SET data = ?, data_encoding = ? WHERE shard_id = ?",
+    [TD_SQ_CUR_GET] = "SELECT run_id, create_request_id, state, status FROM current_executions "
+                      "WHERE namespace_id = ? AND workflow_id = ?",
+    [TD_SQ_CUR_PUT] = "INSERT OR REPLACE INTO current_executions (namespace_id, workflow_id, "
+                      "shard_id, run_id, create_request_id, state, status) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [TD_SQ_CUR_DELETE_RUN] = "DELETE FROM current_executions WHERE namespace_id = ? AND "
+                             "workflow_id = ? AND run_id = ?",
+    [TD_SQ_EXEC_VERSION] = "SELECT db_record_version FROM executions WHERE namespace_id = ? "
+                           "AND workflow_id = ? AND run_id = ?",
+    [TD_SQ_EXEC_INSERT] = "INSERT INTO executions (namespace_id, workflow_id, run_id, "
+                          "shard_id, state, status, next_event_id, db_record_version, "
+                          "last_write_ns, data, data_encoding) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [TD_SQ_EXEC_UPDATE] = "UPDATE executions SET shard_id = ?4, state = ?5, status = ?6, "
+                          "next_event_id = ?7, db_record_version = ?8, last_write_ns = ?9, "
+                          "data = ?10, data_encoding = ?11 WHERE namespace_id = ?1 AND "
+                          "workflow_id = ?2 AND run_id = ?3",
+    [TD_SQ_EXEC_GET] = "SELECT state, status, next_event_id, db_record_version, "
+                       "last_write_ns, data, data_encoding FROM executions "
+                       "WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
+    [TD_SQ_EXEC_DELETE] = "DELETE FROM executions WHERE namespace_id = ? AND workflow_id = ? "
+                          "AND run_id = ?",
+    [TD_SQ_HIST_INSERT] = "INSERT INTO history_node (tree_id, branch_id, node_id, "
+                          "event_count, data, data_encoding) VALUES (?, ?, ?, ?, ?, ?)",
+    [TD_SQ_HIST_START] = "SELECT max(node_id) FROM history_node WHERE tree_id = ? AND "
+                         "branch_id = ? AND node_id <= ?",
+    [TD_SQ_HIST_READ] = "SELECT node_id, event_count, data, data_encoding FROM history_node "
+                        "WHERE tree_id = ? AND branch_id = ? AND node_id >= ? AND node_id < ? "
+                        "ORDER BY node_id",
+    [TD_SQ_HIST_DELETE] = "DELETE FROM history_node WHERE tree_id = ? AND branch_id = ?",
+    [TD_SQ_TASK_INSERT] = "INSERT INTO history_tasks (shard_id, category, fire_ns, task_id, "
+                          "data, data_encoding) VALUES (?, ?, ?, ?, ?, ?)",
+    [TD_SQ_TASK_READ] = "SELECT task_id, fire_ns, data, data_encoding FROM history_tasks "
+                        "WHERE shard_id = ? AND category = ? AND fire_ns = 0 AND task_id >= ? "
+                        "AND task_id < ? ORDER BY task_id LIMIT ?",
+    [TD_SQ_TIMER_READ] = "SELECT task_id, fire_ns, data, data_encoding FROM history_tasks "
+                         "WHERE shard_id = ?1 AND category = ?2 AND (fire_ns, task_id) >= (?3, ?4) "
+                         "AND fire_ns < ?5 ORDER BY fire_ns, task_id LIMIT ?6",
+    [TD_SQ_TASK_DELETE] = "DELETE FROM history_tasks WHERE shard_id = ? AND category = ? AND "
+                          "fire_ns = 0 AND task_id < ?",
+    [TD_SQ_TIMER_DELETE] = "DELETE FROM history_tasks WHERE shard_id = ?1 AND category = ?2 "
+                           "AND (fire_ns, task_id) < (?3, ?4)",
+    [TD_SQ_TQ_INSERT] = "INSERT OR IGNORE INTO task_queues (namespace_id, name, type, kind, "
+                        "range_id, ack_level, expiry_ns, data, data_encoding) "
+                        "VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)",
+    [TD_SQ_TQ_BUMP] = "UPDATE task_queues SET range_id = range_id + 1 WHERE namespace_id = ? "
+                      "AND name = ? AND type = ?",
+    [TD_SQ_TQ_GET] = "SELECT kind, range_id, ack_level, expiry_ns, data, data_encoding FROM "
+                     "task_queues WHERE namespace_id = ? AND name = ? AND type = ?",
+    [TD_SQ_TQ_RANGE] = "SELECT range_id FROM task_queues WHERE namespace_id = ? AND name = ? "
+                       "AND type = ?",
+    [TD_SQ_TQ_UPDATE] = "UPDATE task_queues SET ack_level = ?4, expiry_ns = ?5, data = ?6, "
+                        "data_encoding = ?7 WHERE namespace_id = ?1 AND name = ?2 AND type = ?3",
+    [TD_SQ_TQ_DELETE] = "DELETE FROM task_queues WHERE namespace_id = ? AND name = ? AND "
+                        "type = ?",
+    [TD_SQ_BL_DELETE_ALL] = "DELETE FROM tasks WHERE namespace_id = ? AND name = ? AND type = ?",
+    [TD_SQ_BL_INSERT] = "INSERT INTO tasks (namespace_id, name, type, task_id, expiry_ns, data, "
+                        "data_encoding) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [TD_SQ_BL_READ] = "SELECT task_id, expiry_ns, data, data_encoding FROM tasks WHERE "
+                      "namespace_id = ? AND name = ? AND type = ? AND task_id >= ? AND "
+                      "task_id < ? ORDER BY task_id LIMIT ?",
+    [TD_SQ_BL_DELETE] = "DELETE FROM tasks WHERE namespace_id = ? AND name = ? AND type = ? "
+                        "AND task_id < ?",
+    [TD_SQ_VIS_EXISTS] = "SELECT 1 FROM executions_visibility WHERE namespace_id = ? AND "
+                         "run_id = ?",
+    [TD_SQ_VIS_PUT] = "INSERT OR REPLACE INTO executions_visibility (namespace_id, run_id, "
+                      "workflow_id, workflow_type, task_queue, start_ns, execution_ns, "
+                      "close_ns, sort_close, status, history_length, history_size_bytes, memo, "
+                      "memo_encoding, search_attributes, sa_encoding) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [TD_SQ_VIS_DELETE] = "DELETE FROM executions_visibility WHERE namespace_id = ? AND "
+                         "run_id = ?",
+    [TD_SQ_VIS_SA_DELETE] = "DELETE FROM visibility_sa WHERE namespace_id = ? AND run_id = ?",
+    [TD_SQ_VIS_SA_INSERT] = "INSERT INTO visibility_sa (namespace_id, run_id, name, type, "
+                            "ival, dval, sval) VALUES (?, ?, ?, ?, ?, ?, ?)",
+};
+
+#define TD_SQ_INT64_MAX INT64_MAX
+
+/* ---- helpers ---- */
+
+int td_sq__map(int src)
+{
+    switch (src & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return TD_OK;
+    case SQLITE_FULL:
+        return TD_EFULL;
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_PROTOCOL:
+        return TD_EIO;
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return TD_EUNAVAIL;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return TD_EBUSY;
+    case SQLITE_CONSTRAINT:
+        return TD_ECONDITION;
+    case SQLITE_NOMEM:
+        return TD_ENOMEM;
+    case SQLITE_TOOBIG:
+        return TD_ETOOBIG;
+    default:
+        return TD_EINTERNAL;
+    }
+}
+
+int td_sq__is_fault(int rc)
+{
+    return rc == TD_EFULL || rc == TD_EIO || rc == TD_EUNAVAIL || rc == TD_EBUSY ||
+           rc == TD_ENOMEM || rc == TD_EINTERNAL || rc == TD_ETOOBIG;
+}
+
+int td_sq__fail(td_store_req_t *req, td_sq_conn_t *c, int src, const char *what)
+{
+    return td_store__fail(req, td_sq__map(src), "%s: %s (sqlite %d)", what,
+                          c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(src), src);
+}
+
+sqlite3_stmt *td_sq__stmt(td_sq_conn_t *c, td_store_req_t *req, int id)
+{
+    sqlite3_stmt *st = c->stmts[id];
+    int src;
+
+    if (st != NULL) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    src = sqlite3_prepare_v3(c->db, td_sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (src != SQLITE_OK) {
+        td_sq__fail(req, c, src, "prepare");
+        return NULL;
+    }
+    c->stmts[id] = st;
+    return st;
+}
+
+int td_sq__step(sqlite3_stmt *st)
+{
+    int src;
+    int tries = 0;
+
+    for (;;) {
+        src = sqlite3_step(st);
+        if ((src & 0xff) != SQLITE_BUSY && (src & 0xff) != SQLITE_LOCKED) {
+            return src;
+        }
+        /* busy_timeout already waited; keep trying, BUSY never reaches a caller unless the
+         * database stays locked for minutes. */
+        if (++tries > 600) {
+            return src;
+        }
+        sqlite3_reset(st);
+        sqlite3_sleep(100);
+    }
+}
+
+static void td_sq_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
+}
+
+static void td_sq_bind_blob(sqlite3_stmt *st, int i, int j, const td_store_blob_t *b)
+{
+    if (b->data != NULL && b->len > 0) {
+        sqlite3_bind_blob64(st, i, b->data, b->len, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_zeroblob(st, i, 0);
+    }
+    sqlite3_bind_int(st, j, b->encoding);
+}
+
+static const char *td_sq_col_text(td_store_req_t *req, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return td_arena_strdup(&req->arena, t != NULL ? (const char *)t : "");
+}
+
+static void td_sq_col_blob(td_store_req_t *req, sqlite3_stmt *st, int i, int j,
+                           td_store_blob_t *out)
+{
+    const void *p = sqlite3_column_blob(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+
+    out->data = n > 0 ? td_arena_memdup(&req->arena, p, n) : NULL;
+    out->len = n;
+    out->encoding = sqlite3_column_int(st, j);
+}
+
+/* Runs a statement expected to return no rows (or ignores them). */
+static int td_sq_exec(td_sq_conn_t *c, td_store_req_t *req, sqlite3_stmt *st, const char *what)
+{
+    int src = td_sq__step(st);
+    if (src != SQLITE_DONE && src != SQLITE_ROW) {
+        return td_sq__fail(req, c, src, what);
+    }
+    sqlite3_reset(st);
+    return TD_OK;
+}
+
+#define TD_SQ_PREP(var, id)              \
+    do {                                 \
+        var = td_sq__stmt(c, req, (id)); \
+        if (var == NULL) {               \
+            rc = req->rc;                \
+            goto out;                    \
+        }                                \
+    } while (0)
+
+/* ---- cluster ---- */
+
+static int td_sq_cluster_get(td_sq_conn_t *c, td_store_req_t *req)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    TD_SQ_PREP(st, TD_SQ_CLUSTER_GET);
+    src = td_sq__step(st);
+    if (src == SQLITE_DONE) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "cluster metadata not initialised");
+    } else if (src != SQLITE_ROW) {
+        rc = td_sq__fail(req, c, src, "read cluster metadata");
+    } else {
+        req->out.cluster.cluster_name = td_sq_col_text(req, st, 0);
+        req->out.cluster.history_shard_count = sqlite3_column_int(st, 1);
+        td_sq_col_blob(req, st, 2, 3, &req->out.cluster.info);
+    }
+out:
+    if (st != NULL) {
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+static int td_sq_cluster_init(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_cluster_t *in = &req->in.cluster;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    if (in->cluster_name == NULL || in->history_shard_count <= 0) {
+        rc = td_store__fail(req, TD_EINVAL, "cluster init: name and shard count required");
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_CLUSTER_INIT);
+    td_sq_bind_text(st, 1, in->cluster_name);
+    sqlite3_bind_int(st, 2, in->history_shard_count);
+    td_sq_bind_blob(st, 3, 4, &in->info);
+    rc = td_sq_exec(c, req, st, "init cluster metadata");
+    if (rc == TD_OK) {
+        rc = td_sq_cluster_get(c, req);
+    }
+out:
+    return rc;
+}
+
+/* ---- namespaces ---- */
+
+static int td_sq_ns_bump(td_sq_conn_t *c, td_store_req_t *req, int64_t *version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    TD_SQ_PREP(st, TD_SQ_NS_BUMP);
+    src = td_sq__step(st);
+    if (src != SQLITE_ROW) {
+        rc = td_sq__fail(req, c, src, "bump namespace notification version");
+        goto out;
+    }
+    *version = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static void td_sq_ns_row(td_store_req_t *req, sqlite3_stmt *st, td_store_namespace_t *out)
+{
+    out->id = td_sq_col_text(req, st, 0);
+    out->name = td_sq_col_text(req, st, 1);
+    td_sq_col_blob(req, st, 2, 3, &out->detail);
+    out->notification_version = sqlite3_column_int64(st, 4);
+}
+
+static int td_sq_ns_create(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_namespace_t *in = &req->in.ns.rec;
+    sqlite3_stmt *st = NULL;
+    int64_t version = 0;
+    int rc = TD_OK, src;
+
+    if (in->id == NULL || in->name == NULL || in->id[0] == '\0' || in->name[0] == '\0') {
+        rc = td_store__fail(req, TD_EINVAL, "namespace create: id and name required");
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_NS_FIND);
+    td_sq_bind_text(st, 1, in->id);
+    td_sq_bind_text(st, 2, in->name);
+    src = td_sq__step(st);
+    if (src == SQLITE_ROW) {
+        rc = td_store__fail(req, TD_EEXIST, "namespace %s (id %s) already exists",
+                            (const char *)sqlite3_column_text(st, 1),
+                            (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        goto out;
+    } else if (src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "find namespace");
+        goto out;
+    }
+    rc = td_sq_ns_bump(c, req, &version);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_NS_INSERT);
+    td_sq_bind_text(st, 1, in->id);
+    td_sq_bind_text(st, 2, in->name);
+    td_sq_bind_blob(st, 3, 4, &in->detail);
+    sqlite3_bind_int64(st, 5, version);
+    rc = td_sq_exec(c, req, st, "insert namespace");
+    if (rc == TD_OK) {
+        req->out.ns.rec = *in;
+        req->out.ns.rec.notification_version = version;
+    }
+out:
+    return rc;
+}
+
+static int td_sq_ns_get(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_namespace_t *in = &req->in.ns.rec;
+    int by_id = in->id != NULL && in->id[0] != '\0';
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    TD_SQ_PREP(st, by_id ? TD_SQ_NS_GET_ID : TD_SQ_NS_GET_NAME);
+    td_sq_bind_text(st, 1, by_id ? in->id : in->name);
+    src = td_sq__step(st);
+    if (src == SQLITE_ROW) {
+        td_sq_ns_row(req, st, &req->out.ns.rec);
+    } else if (src == SQLITE_DONE) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "namespace %s not found",
+                            by_id ? in->id : (in->name ? in->name : ""));
+    } else {
+        rc = td_sq__fail(req, c, src, "get namespace");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_ns_update(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_namespace_t *in = &req->in.ns.rec;
+    sqlite3_stmt *st = NULL;
+    int64_t version = 0, cur;
+    int rc = TD_OK, src;
+
+    if (in->id == NULL || in->name == NULL) {
+        rc = td_store__fail(req, TD_EINVAL, "namespace update: id and name required");
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_NS_FIND);
+    td_sq_bind_text(st, 1, in->id);
+    td_sq_bind_text(st, 2, in->name);
+    while ((src = td_sq__step(st)) == SQLITE_ROW) {
+        if (strcmp((const char *)sqlite3_column_text(st, 0), in->id) != 0) {
+            rc = td_store__fail(req, TD_EEXIST, "namespace name %s is taken", in->name);
+            sqlite3_reset(st);
+            goto out;
+        }
+    }
+    if (src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "find namespace");
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_NS_GET_ID);
+    td_sq_bind_text(st, 1, in->id);
+    src = td_sq__step(st);
+    if (src == SQLITE_DONE) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "namespace %s not found", in->id);
+        goto out;
+    } else if (src != SQLITE_ROW) {
+        rc = td_sq__fail(req, c, src, "get namespace");
+        goto out;
+    }
+    cur = sqlite3_column_int64(st, 4);
+    sqlite3_reset(st);
+    if (cur != in->notification_version) {
+        req->out.ns.cur_version = cur;
+        rc = td_store__fail(req, TD_ECONDITION,
+                            "namespace %s: notification version is %" PRId64 ", expected %" PRId64,
+                            in->id, cur, in->notification_version);
+        goto out;
+    }
+    rc = td_sq_ns_bump(c, req, &version);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_NS_UPDATE);
+    td_sq_bind_text(st, 1, in->name);
+    td_sq_bind_blob(st, 2, 3, &in->detail);
+    sqlite3_bind_int64(st, 4, version);
+    td_sq_bind_text(st, 5, in->id);
+    rc = td_sq_exec(c, req, st, "update namespace");
+    if (rc == TD_OK) {
+        req->out.ns.rec = *in;
+        req->out.ns.rec.notification_version = version;
+    }
+out:
+    return rc;
+}
+
+static int td_sq_ns_list(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_ns_list_in_t *in = &req->in.ns_list;
+    td_store_ns_list_out_t *o = &req->out.ns_list;
+    const char *after = "";
+    int64_t none[1];
+    int present = 0, cap = 16, limit = in->page_size > 0 ? in->page_size : INT32_MAX;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    if (td_store__token_read_str(req, &in->token, none, 0, &after, &present) != TD_OK) {
+        rc = td_store__fail(req, TD_EINVAL, "namespace list: bad page token");
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_NS_LIST);
+    td_sq_bind_text(st, 1, present ? after : "");
+    sqlite3_bind_int64(st, 2, (int64_t)limit + 1);
+    o->recs = td_arena_alloc(&req->arena, sizeof(*o->recs) * (size_t)cap);
+    while ((src = td_sq__step(st)) == SQLITE_ROW) {
+        if (o->n_recs == limit) {
+            o->next_token = td_store__token_make_str(req, none, 0, o->recs[o->n_recs - 1].name);
+            break;
+        }
+        if (o->n_recs == cap) {
+            td_store_namespace_t *n = td_arena_alloc(&req->arena, sizeof(*n) * (size_t)cap * 2);
+            memcpy(n, o->recs, sizeof(*n) * (size_t)cap);
+            o->recs = n;
+            cap *= 2;
+        }
+        td_sq_ns_row(req, st, &o->recs[o->n_recs++]);
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "list namespaces");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_ns_delete(td_sq_conn_t *c, td_store_req_t *req)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    TD_SQ_PREP(st, TD_SQ_NS_DELETE);
+    td_sq_bind_text(st, 1, req->in.ns.rec.id);
+    rc = td_sq_exec(c, req, st, "delete namespace");
+    if (rc == TD_OK && sqlite3_changes(c->db) == 0) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "namespace %s not found",
+                            req->in.ns.rec.id ? req->in.ns.rec.id : "");
+    }
+out:
+    return rc;
+}
+
+/* ---- shards ---- */
+
+static int td_sq_shard_read(td_sq_conn_t *c, td_store_req_t *req, int32_t shard_id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    TD_SQ_PREP(st, TD_SQ_SHARD_GET);
+    sqlite3_bind_int(st, 1, shard_id);
+    src = td_sq__step(st);
+    if (src == SQLITE_ROW) {
+        req->out.shard.rec.shard_id = shard_id;
+        req->out.shard.rec.range_id = sqlite3_column_int64(st, 0);
+        td_sq_col_blob(req, st, 1, 2, &req->out.shard.rec.info);
+    } else if (src == SQLITE_DONE) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "shard %d not found", shard_id);
+    } else {
+        rc = td_sq__fail(req, c, src, "read shard");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_shard_insert(td_sq_conn_t *c, td_store_req_t *req, int64_t range)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    TD_SQ_PREP(st, TD_SQ_SHARD_INSERT);
+    sqlite3_bind_int(st, 1, req->in.shard.rec.shard_id);
+    sqlite3_bind_int64(st, 2, range);
+    td_sq_bind_blob(st, 3, 4, &req->in.shard.rec.info);
+    rc = td_sq_exec(c, req, st, "create shard");
+out:
+    return rc;
+}
+
+static int td_sq_shard_get_or_create(td_sq_conn_t *c, td_store_req_t *req)
+{
+    int rc = td_sq_shard_insert(c, req, 1);
+    if (rc == TD_OK) {
+        rc = td_sq_shard_read(c, req, req->in.shard.rec.shard_id);
+    }
+    return rc;
+}
+
+static int td_sq_shard_acquire(td_sq_conn_t *c, td_store_req_t *req)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = td_sq_shard_insert(c, req, 0);
+
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_SHARD_BUMP);
+    sqlite3_bind_int(st, 1, req->in.shard.rec.shard_id);
+    rc = td_sq_exec(c, req, st, "acquire shard");
+    if (rc == TD_OK) {
+        rc = td_sq_shard_read(c, req, req->in.shard.rec.shard_id);
+    }
+out:
+    return rc;
+}
+
+/* TD_OK when shard's range_id is expected; else TD_ESHARDLOST with *cur set. */
+static int td_sq_shard_fence(td_sq_conn_t *c, td_store_req_t *req, int32_t shard_id,
+                             int64_t expected, int64_t *cur)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    *cur = 0;
+    TD_SQ_PREP(st, TD_SQ_SHARD_RANGE);
+    sqlite3_bind_int(st, 1, shard_id);
+    src = td_sq__step(st);
+    if (src == SQLITE_ROW) {
+        *cur = sqlite3_column_int64(st, 0);
+    } else if (src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "read shard range");
+        goto out;
+    }
+    sqlite3_reset(st);
+    if (*cur != expected) {
+        rc = td_store__fail(req, TD_ESHARDLOST,
+                            "shard %d: range_id is %" PRId64 ", expected %" PRId64, shard_id, *cur,
+                            expected);
+    }
+out:
+    return rc;
+}
+
+static int td_sq_shard_update(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_shard_t *in = &req->in.shard.rec;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = td_sq_shard_fence(c, req, in->shard_id, in->range_id, &req->out.shard.cur_range_id);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_SHARD_SET);
+    td_sq_bind_blob(st, 1, 2, &in->info);
+    sqlite3_bind_int(st, 3, in->shard_id);
+    rc = td_sq_exec(c, req, st, "update shard");
+    if (rc == TD_OK) {
+        req->out.shard.rec = *in;
+    }
+out:
+    return rc;
+}
+
+/* ---- executions ---- */
+
+/* Reads the current pointer: TD_OK with *found 0/1, or an error. */
+static int td_sq_current_get(td_sq_conn_t *c, td_store_req_t *req, const char *ns, const char *wf,
+                             td_store_current_t *cur, int *found)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    *found = 0;
+    TD_SQ_PREP(st, TD_SQ_CUR_GET);
+    td_sq_bind_text(st, 1, ns);
+    td_sq_bind_text(st, 2, wf);
+    src = td_sq__step(st);
+    if (src == SQLITE_ROW) {
+        cur->run_id = td_sq_col_text(req, st, 0);
+        cur->create_request_id = td_sq_col_text(req, st, 1);
+        cur->state = sqlite3_column_int(st, 2);
+        cur->status = sqlite3_column_int(st, 3);
+        *found = 1;
+    } else if (src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "read current execution");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static void td_sq_bind_exec(sqlite3_stmt *st, int32_t shard_id, const td_store_execution_t *r)
+{
+    td_sq_bind_text(st, 1, r->namespace_id);
+    td_sq_bind_text(st, 2, r->workflow_id);
+    td_sq_bind_text(st, 3, r->run_id);
+    sqlite3_bind_int(st, 4, shard_id);
+    sqlite3_bind_int(st, 5, r->state);
+    sqlite3_bind_int(st, 6, r->status);
+    sqlite3_bind_int64(st, 7, r->next_event_id);
+    sqlite3_bind_int64(st, 8, r->db_record_version);
+    sqlite3_bind_int64(st, 9, r->last_write_ns);
+    td_sq_bind_blob(st, 10, 11, &r->state_blob);
+}
+
+static int td_sq_exec_write_one(td_sq_conn_t *c, td_store_req_t *req, int32_t shard_id, int i)
+{
+    const td_store_exec_write_t *w = &req->in.write.execs[i];
+    const td_store_execution_t *r = &w->row;
+    td_store_write_out_t *o = &req->out.write;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src, found = 0;
+
+    if (r->namespace_id == NULL || r->workflow_id == NULL || r->run_id == NULL) {
+        rc = td_store__fail(req, TD_EINVAL, "execution write %d: ids required", i);
+        goto out;
+    }
+    if (w->mode == TD_STORE_EXEC_CREATE_BRAND_NEW ||
+        w->mode == TD_STORE_EXEC_CREATE_REPLACE_CURRENT) {
+        rc = td_sq_current_get(c, req, r->namespace_id, r->workflow_id, &o->current, &found);
+        if (rc != TD_OK) {
+            goto out;
+        }
+        if (w->mode == TD_STORE_EXEC_CREATE_BRAND_NEW && found) {
+            o->has_current = 1;
+            o->failed_exec = i;
+            rc = td_store__fail(req, TD_EEXIST, "workflow %s already has run %s (state %d)",
+                                r->workflow_id, o->current.run_id, o->current.state);
+            goto out;
+        }
+        if (w->mode == TD_STORE_EXEC_CREATE_REPLACE_CURRENT &&
+            (!found || w->expected_prev_run_id == NULL ||
+             strcmp(o->current.run_id, w->expected_prev_run_id) != 0)) {
+            o->has_current = found;
+            o->failed_exec = i;
+            rc = td_store__fail(req, TD_EEXIST, "workflow %s: current run is %s, expected %s",
+                                r->workflow_id, found ? o->current.run_id : "(none)",
+                                w->expected_prev_run_id ? w->expected_prev_run_id : "(none)");
+            goto out;
+        }
+        memset(&o->current, 0, sizeof(o->current));
+        TD_SQ_PREP(st, TD_SQ_EXEC_INSERT);
+        td_sq_bind_exec(st, shard_id, r);
+        src = td_sq__step(st);
+        if ((src & 0xff) == SQLITE_CONSTRAINT) {
+            o->failed_exec = i;
+            rc = td_store__fail(req, TD_EEXIST, "run %s of workflow %s already exists", r->run_id,
+                                r->workflow_id);
+        } else if (src != SQLITE_DONE) {
+            rc = td_sq__fail(req, c, src, "insert execution");
+        }
+        sqlite3_reset(st);
+    } else if (w->mode == TD_STORE_EXEC_UPDATE) {
+        TD_SQ_PREP(st, TD_SQ_EXEC_VERSION);
+        td_sq_bind_text(st, 1, r->namespace_id);
+        td_sq_bind_text(st, 2, r->workflow_id);
+        td_sq_bind_text(st, 3, r->run_id);
+        src = td_sq__step(st);
+        if (src == SQLITE_ROW) {
+            o->cur_db_record_version = sqlite3_column_int64(st, 0);
+        } else if (src == SQLITE_DONE) {
+            o->cur_db_record_version = -1;
+        } else {
+            rc = td_sq__fail(req, c, src, "read execution version");
+            goto out;
+        }
+        sqlite3_reset(st);
+        if (o->cur_db_record_version != w->expected_db_record_version) {
+            o->failed_exec = i;
+            rc = td_store__fail(req, TD_ECONDITION,
+                                "run %s: db_record_version is %" PRId64 ", expected %" PRId64,
+                                r->run_id, o->cur_db_record_version, w->expected_db_record_version);
+            goto out;
+        }
+        TD_SQ_PREP(st, TD_SQ_EXEC_UPDATE);
+        td_sq_bind_exec(st, shard_id, r);
+        rc = td_sq_exec(c, req, st, "update execution");
+    } else {
+        rc = td_store__fail(req, TD_EINVAL, "execution write %d: bad mode %d", i, (int)w->mode);
+    }
+out:
+    return rc;
+}
+
+static int td_sq_write(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_write_in_t *in = &req->in.write;
+    td_store_write_out_t *o = &req->out.write;
+    sqlite3_stmt *st = NULL;
+    int rc, found = 0;
+
+    o->failed_exec = -1;
+    if (in->n_execs < 0 || in->n_execs > 2 || in->current_exec >= in->n_execs ||
+        (in->n_execs > 0 && in->execs == NULL)) {
+        rc = td_store__fail(req, TD_EINVAL, "write: bad execution list");
+        goto out;
+    }
+    rc = td_sq_shard_fence(c, req, in->shard_id, in->expected_range_id, &o->cur_range_id);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    for (int i = 0; i < in->n_execs && rc == TD_OK; i++) {
+        rc = td_sq_exec_write_one(c, req, in->shard_id, i);
+    }
+    if (rc != TD_OK) {
+        goto out;
+    }
+    if (in->current_exec >= 0) {
+        const td_store_exec_write_t *w = &in->execs[in->current_exec];
+        const td_store_execution_t *r = &w->row;
+        if (w->mode == TD_STORE_EXEC_UPDATE) {
+            rc = td_sq_current_get(c, req, r->namespace_id, r->workflow_id, &o->current, &found);
+            if (rc != TD_OK) {
+                goto out;
+            }
+            if (!found || strcmp(o->current.run_id, r->run_id) != 0) {
+                o->has_current = found;
+                rc = td_store__fail(req, TD_ECONDITION,
+                                    "workflow %s: current run is %s, not the updated run %s",
+                                    r->workflow_id, found ? o->current.run_id : "(none)",
+                                    r->run_id);
+                goto out;
+            }
+            memset(&o->current, 0, sizeof(o->current));
+        }
+        if (in->current.run_id == NULL || strcmp(in->current.run_id, r->run_id) != 0) {
+            rc = td_store__fail(req, TD_EINVAL, "write: current.run_id must name execs[%d]",
+                                in->current_exec);
+            goto out;
+        }
+        TD_SQ_PREP(st, TD_SQ_CUR_PUT);
+        td_sq_bind_text(st, 1, r->namespace_id);
+        td_sq_bind_text(st, 2, r->workflow_id);
+        sqlite3_bind_int(st, 3, in->shard_id);
+        td_sq_bind_text(st, 4, in->current.run_id);
+        td_sq_bind_text(st, 5, in->current.create_request_id);
+        sqlite3_bind_int(st, 6, in->current.state);
+        sqlite3_bind_int(st, 7, in->current.status);
+        rc = td_sq_exec(c, req, st, "write current execution");
+        if (rc != TD_OK) {
+            goto out;
+        }
+    }
+    for (int i = 0; i < in->n_batches; i++) {
+        const td_store_history_batch_t *b = &in->batches[i];
+        int src;
+        TD_SQ_PREP(st, TD_SQ_HIST_INSERT);
+        td_sq_bind_text(st, 1, b->tree_id);
+        td_sq_bind_text(st, 2, b->branch_id);
+        sqlite3_bind_int64(st, 3, b->first_event_id);
+        sqlite3_bind_int(st, 4, b->event_count);
+        td_sq_bind_blob(st, 5, 6, &b->events);
+        src = td_sq__step(st);
+        sqlite3_reset(st);
+        if ((src & 0xff) == SQLITE_CONSTRAINT) {
+            rc = td_store__fail(req, TD_ECONDITION,
+                                "history branch %s/%s already has a batch at event %" PRId64,
+                                b->tree_id, b->branch_id, b->first_event_id);
+            goto out;
+        } else if (src != SQLITE_DONE) {
+            rc = td_sq__fail(req, c, src, "append history");
+            goto out;
+        }
+    }
+    for (int i = 0; i < in->n_tasks; i++) {
+        const td_store_task_t *t = &in->tasks[i];
+        int src;
+        if (t->category < TD_STORE_TASK_TRANSFER || t->category > TD_STORE_TASK_VISIBILITY) {
+            rc = td_store__fail(req, TD_EINVAL, "write: task %d has bad category %d", i,
+                                t->category);
+            goto out;
+        }
+        TD_SQ_PREP(st, TD_SQ_TASK_INSERT);
+        sqlite3_bind_int(st, 1, in->shard_id);
+        sqlite3_bind_int(st, 2, t->category);
+        sqlite3_bind_int64(st, 3, t->category == TD_STORE_TASK_TIMER ? t->fire_time_ns : 0);
+        sqlite3_bind_int64(st, 4, t->task_id);
+        td_sq_bind_blob(st, 5, 6, &t->blob);
+        src = td_sq__step(st);
+        sqlite3_reset(st);
+        if ((src & 0xff) == SQLITE_CONSTRAINT) {
+            rc = td_store__fail(req, TD_ECONDITION, "shard %d: task %" PRId64 " already exists",
+                                in->shard_id, t->task_id);
+            goto out;
+        } else if (src != SQLITE_DONE) {
+            rc = td_sq__fail(req, c, src, "insert task");
+            goto out;
+        }
+    }
+out:
+    return rc;
+}
+
+static int td_sq_exec_get(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_exec_get_in_t *in = &req->in.exec_get;
+    td_store_exec_get_out_t *o = &req->out.exec_get;
+    const char *run = in->run_id;
+    sqlite3_stmt *st = NULL;
+    int rc, src;
+
+    rc = td_sq_current_get(c, req, in->namespace_id, in->workflow_id, &o->current, &o->has_current);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    if (run == NULL || run[0] == '\0') {
+        if (!o->has_current) {
+            rc = td_store__fail(req, TD_ENOTFOUND, "workflow %s not found",
+                                in->workflow_id ? in->workflow_id : "");
+            goto out;
+        }
+        run = o->current.run_id;
+    }
+    TD_SQ_PREP(st, TD_SQ_EXEC_GET);
+    td_sq_bind_text(st, 1, in->namespace_id);
+    td_sq_bind_text(st, 2, in->workflow_id);
+    td_sq_bind_text(st, 3, run);
+    src = td_sq__step(st);
+    if (src == SQLITE_ROW) {
+        td_store_execution_t *r = &o->row;
+        r->namespace_id = td_arena_strdup(&req->arena, in->namespace_id ? in->namespace_id : "");
+        r->workflow_id = td_arena_strdup(&req->arena, in->workflow_id ? in->workflow_id : "");
+        r->run_id = td_arena_strdup(&req->arena, run);
+        r->state = sqlite3_column_int(st, 0);
+        r->status = sqlite3_column_int(st, 1);
+        r->next_event_id = sqlite3_column_int64(st, 2);
+        r->db_record_version = sqlite3_column_int64(st, 3);
+        r->last_write_ns = sqlite3_column_int64(st, 4);
+        td_sq_col_blob(req, st, 5, 6, &r->state_blob);
+    } else if (src == SQLITE_DONE) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "run %s of workflow %s not found", run,
+                            in->workflow_id ? in->workflow_id : "");
+    } else {
+        rc = td_sq__fail(req, c, src, "get execution");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_exec_delete(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_exec_del_in_t *in = &req->in.exec_del;
+    sqlite3_stmt *st = NULL;
+    int64_t cur = 0;
+    int rc = TD_OK;
+
+    if (in->expected_range_id != 0) {
+        rc = td_sq_shard_fence(c, req, in->shard_id, in->expected_range_id, &cur);
+        if (rc != TD_OK) {
+            goto out;
+        }
+    }
+    TD_SQ_PREP(st, TD_SQ_EXEC_DELETE);
+    td_sq_bind_text(st, 1, in->namespace_id);
+    td_sq_bind_text(st, 2, in->workflow_id);
+    td_sq_bind_text(st, 3, in->run_id);
+    rc = td_sq_exec(c, req, st, "delete execution");
+    if (rc != TD_OK) {
+        goto out;
+    }
+    if (sqlite3_changes(c->db) == 0) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "run %s not found", in->run_id ? in->run_id : "");
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_CUR_DELETE_RUN);
+    td_sq_bind_text(st, 1, in->namespace_id);
+    td_sq_bind_text(st, 2, in->workflow_id);
+    td_sq_bind_text(st, 3, in->run_id);
+    rc = td_sq_exec(c, req, st, "delete current execution");
+out:
+    return rc;
+}
+
+/* ---- history ---- */
+
+static int td_sq_hist_read(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_hist_read_in_t *in = &req->in.hist_read;
+    td_store_hist_read_out_t *o = &req->out.hist_read;
+    int64_t start = in->min_event_id, key[1];
+    int64_t events = 0;
+    int present = 0, cap = 8;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    if (td_store__token_read(&in->token, key, 1, &present) != TD_OK) {
+        rc = td_store__fail(req, TD_EINVAL, "history read: bad page token");
+        goto out;
+    }
+    if (present) {
+        start = key[0];
+    } else {
+        /* include a batch that starts before min_event_id but contains it */
+        TD_SQ_PREP(st, TD_SQ_HIST_START);
+        td_sq_bind_text(st, 1, in->tree_id);
+        td_sq_bind_text(st, 2, in->branch_id);
+        sqlite3_bind_int64(st, 3, in->min_event_id);
+        src = td_sq__step(st);
+        if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            start = sqlite3_column_int64(st, 0);
+        } else if (src != SQLITE_ROW && src != SQLITE_DONE) {
+            rc = td_sq__fail(req, c, src, "read history");
+            goto out;
+        }
+        sqlite3_reset(st);
+    }
+    TD_SQ_PREP(st, TD_SQ_HIST_READ);
+    td_sq_bind_text(st, 1, in->tree_id);
+    td_sq_bind_text(st, 2, in->branch_id);
+    sqlite3_bind_int64(st, 3, start);
+    sqlite3_bind_int64(st, 4, in->max_event_id > 0 ? in->max_event_id : TD_SQ_INT64_MAX);
+    o->batches = td_arena_alloc(&req->arena, sizeof(*o->batches) * (size_t)cap);
+    while ((src = td_sq__step(st)) == SQLITE_ROW) {
+        td_store_history_batch_t *b;
+        if (in->page_size > 0 && events >= in->page_size) {
+            key[0] = sqlite3_column_int64(st, 0);
+            o->next_token = td_store__token_make(req, key, 1);
+            break;
+        }
+        if (o->n_batches == cap) {
+            td_store_history_batch_t *n = td_arena_alloc(&req->arena, sizeof(*n) * cap * 2);
+            memcpy(n, o->batches, sizeof(*n) * (size_t)cap);
+            o->batches = n;
+            cap *= 2;
+        }
+        b = &o->batches[o->n_batches++];
+        b->tree_id = in->tree_id;
+        b->branch_id = in->branch_id;
+        b->first_event_id = sqlite3_column_int64(st, 0);
+        b->event_count = sqlite3_column_int(st, 1);
+        td_sq_col_blob(req, st, 2, 3, &b->events);
+        events += b->event_count;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "read history");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_hist_delete(td_sq_conn_t *c, td_store_req_t *req)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    TD_SQ_PREP(st, TD_SQ_HIST_DELETE);
+    td_sq_bind_text(st, 1, req->in.hist_del.tree_id);
+    td_sq_bind_text(st, 2, req->in.hist_del.branch_id);
+    rc = td_sq_exec(c, req, st, "delete history branch");
+out:
+    return rc;
+}
+
+/* ---- history tasks ---- */
+
+static int td_sq_tasks_read(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_tasks_read_in_t *in = &req->in.tasks_read;
+    td_store_tasks_read_out_t *o = &req->out.tasks_read;
+    int timer = in->category == TD_STORE_TASK_TIMER;
+    int limit = in->page_size > 0 ? in->page_size : INT32_MAX;
+    int64_t key[2] = { timer ? in->min_fire_ns : in->min_task_id, in->min_task_id };
+    int present = 0, cap = 16;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    if (td_store__token_read(&in->token, key, 2, &present) != TD_OK) {
+        rc = td_store__fail(req, TD_EINVAL, "tasks read: bad page token");
+        goto out;
+    }
+    if (!present) {
+        key[0] = timer ? in->min_fire_ns : in->min_task_id;
+        key[1] = in->min_task_id;
+    }
+    TD_SQ_PREP(st, timer ? TD_SQ_TIMER_READ : TD_SQ_TASK_READ);
+    sqlite3_bind_int(st, 1, in->shard_id);
+    sqlite3_bind_int(st, 2, in->category);
+    if (timer) {
+        sqlite3_bind_int64(st, 3, key[0]);
+        sqlite3_bind_int64(st, 4, key[1]);
+        sqlite3_bind_int64(st, 5, in->max_fire_ns > 0 ? in->max_fire_ns : TD_SQ_INT64_MAX);
+        sqlite3_bind_int64(st, 6, (int64_t)limit + 1);
+    } else {
+        sqlite3_bind_int64(st, 3, key[1]);
+        sqlite3_bind_int64(st, 4, in->max_task_id > 0 ? in->max_task_id : TD_SQ_INT64_MAX);
+        sqlite3_bind_int64(st, 5, (int64_t)limit + 1);
+    }
+    o->tasks = td_arena_alloc(&req->arena, sizeof(*o->tasks) * (size_t)cap);
+    while ((src = td_sq__step(st)) == SQLITE_ROW) {
+        td_store_task_t *t;
+        if (o->n_tasks == limit) {
+            int64_t next[2] = { timer ? sqlite3_column_int64(st, 1) : 0,
+                                sqlite3_column_int64(st, 0) };
+            next[0] = timer ? next[0] : next[1];
+            o->next_token = td_store__token_make(req, next, 2);
+            break;
+        }
+        if (o->n_tasks == cap) {
+            td_store_task_t *n = td_arena_alloc(&req->arena, sizeof(*n) * (size_t)cap * 2);
+            memcpy(n, o->tasks, sizeof(*n) * (size_t)cap);
+            o->tasks = n;
+            cap *= 2;
+        }
+        t = &o->tasks[o->n_tasks++];
+        t->category = in->category;
+        t->task_id = sqlite3_column_int64(st, 0);
+        t->fire_time_ns = sqlite3_column_int64(st, 1);
+        td_sq_col_blob(req, st, 2, 3, &t->blob);
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "read tasks");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_tasks_delete(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_tasks_del_in_t *in = &req->in.tasks_del;
+    int timer = in->category == TD_STORE_TASK_TIMER;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    TD_SQ_PREP(st, timer ? TD_SQ_TIMER_DELETE : TD_SQ_TASK_DELETE);
+    sqlite3_bind_int(st, 1, in->shard_id);
+    sqlite3_bind_int(st, 2, in->category);
+    if (timer) {
+        sqlite3_bind_int64(st, 3, in->ack_fire_ns);
+        sqlite3_bind_int64(st, 4, in->ack_task_id);
+    } else {
+        sqlite3_bind_int64(st, 3, in->ack_task_id);
+    }
+    rc = td_sq_exec(c, req, st, "delete tasks");
+out:
+    return rc;
+}
+
+/* ---- task queues ---- */
+
+static void td_sq_bind_tq_key(sqlite3_stmt *st, const char *ns, const char *name, int32_t type)
+{
+    td_sq_bind_text(st, 1, ns);
+    td_sq_bind_text(st, 2, name);
+    sqlite3_bind_int(st, 3, type);
+}
+
+static int td_sq_tq_get(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_task_queue_t *in = &req->in.tq.rec;
+    td_store_task_queue_t *r = &req->out.tq.rec;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    TD_SQ_PREP(st, TD_SQ_TQ_GET);
+    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    src = td_sq__step(st);
+    if (src == SQLITE_ROW) {
+        r->namespace_id = td_arena_strdup(&req->arena, in->namespace_id ? in->namespace_id : "");
+        r->name = td_arena_strdup(&req->arena, in->name ? in->name : "");
+        r->type = in->type;
+        r->kind = sqlite3_column_int(st, 0);
+        r->range_id = sqlite3_column_int64(st, 1);
+        r->ack_level = sqlite3_column_int64(st, 2);
+        r->expiry_ns = sqlite3_column_int64(st, 3);
+        td_sq_col_blob(req, st, 4, 5, &r->info);
+    } else if (src == SQLITE_DONE) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "task queue %s (type %d) not found",
+                            in->name ? in->name : "", in->type);
+    } else {
+        rc = td_sq__fail(req, c, src, "get task queue");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_tq_acquire(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_task_queue_t *in = &req->in.tq.rec;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    if (in->namespace_id == NULL || in->name == NULL) {
+        rc = td_store__fail(req, TD_EINVAL, "task queue: namespace id and name required");
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_TQ_INSERT);
+    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    sqlite3_bind_int(st, 4, in->kind != 0 ? in->kind : TD_STORE_TQ_KIND_NORMAL);
+    sqlite3_bind_int64(st, 5, in->expiry_ns);
+    td_sq_bind_blob(st, 6, 7, &in->info);
+    rc = td_sq_exec(c, req, st, "create task queue");
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_TQ_BUMP);
+    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    rc = td_sq_exec(c, req, st, "acquire task queue");
+    if (rc == TD_OK) {
+        rc = td_sq_tq_get(c, req);
+    }
+out:
+    return rc;
+}
+
+/* TD_OK when the queue's range_id is expected; TD_ECONDITION (or TD_ENOTFOUND) else. */
+static int td_sq_tq_fence(td_sq_conn_t *c, td_store_req_t *req, const char *ns, const char *name,
+                          int32_t type, int64_t expected)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    TD_SQ_PREP(st, TD_SQ_TQ_RANGE);
+    td_sq_bind_tq_key(st, ns, name, type);
+    src = td_sq__step(st);
+    if (src == SQLITE_DONE) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "task queue %s (type %d) not found",
+                            name ? name : "", type);
+    } else if (src != SQLITE_ROW) {
+        rc = td_sq__fail(req, c, src, "read task queue range");
+    } else {
+        req->out.tq.cur_range_id = sqlite3_column_int64(st, 0);
+        if (req->out.tq.cur_range_id != expected) {
+            rc = td_store__fail(req, TD_ECONDITION,
+                                "task queue %s: range_id is %" PRId64 ", expected %" PRId64,
+                                name ? name : "", req->out.tq.cur_range_id, expected);
+        }
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_tq_update(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_task_queue_t *in = &req->in.tq.rec;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = td_sq_tq_fence(c, req, in->namespace_id, in->name, in->type, in->range_id);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_TQ_UPDATE);
+    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    sqlite3_bind_int64(st, 4, in->ack_level);
+    sqlite3_bind_int64(st, 5, in->expiry_ns);
+    td_sq_bind_blob(st, 6, 7, &in->info);
+    rc = td_sq_exec(c, req, st, "update task queue");
+out:
+    return rc;
+}
+
+static int td_sq_tq_delete(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_task_queue_t *in = &req->in.tq.rec;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = td_sq_tq_fence(c, req, in->namespace_id, in->name, in->type, in->range_id);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_TQ_DELETE);
+    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    rc = td_sq_exec(c, req, st, "delete task queue");
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_BL_DELETE_ALL);
+    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    rc = td_sq_exec(c, req, st, "delete backlog");
+out:
+    return rc;
+}
+
+static int td_sq_backlog_insert(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_backlog_ins_in_t *in = &req->in.backlog_ins;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = td_sq_tq_fence(c, req, in->namespace_id, in->name, in->type, in->range_id);
+    for (int i = 0; i < in->n_tasks && rc == TD_OK; i++) {
+        const td_store_backlog_task_t *t = &in->tasks[i];
+        int src;
+        TD_SQ_PREP(st, TD_SQ_BL_INSERT);
+        td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+        sqlite3_bind_int64(st, 4, t->task_id);
+        sqlite3_bind_int64(st, 5, t->expiry_ns);
+        td_sq_bind_blob(st, 6, 7, &t->blob);
+        src = td_sq__step(st);
+        sqlite3_reset(st);
+        if ((src & 0xff) == SQLITE_CONSTRAINT) {
+            rc = td_store__fail(req, TD_ECONDITION, "backlog task %" PRId64 " already exists",
+                                t->task_id);
+        } else if (src != SQLITE_DONE) {
+            rc = td_sq__fail(req, c, src, "insert backlog task");
+        }
+    }
+out:
+    return rc;
+}
+
+static int td_sq_backlog_read(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_backlog_read_in_t *in = &req->in.backlog_read;
+    td_store_backlog_read_out_t *o = &req->out.backlog_read;
+    int cap = 16;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    TD_SQ_PREP(st, TD_SQ_BL_READ);
+    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    sqlite3_bind_int64(st, 4, in->min_task_id);
+    sqlite3_bind_int64(st, 5, in->max_task_id > 0 ? in->max_task_id : TD_SQ_INT64_MAX);
+    sqlite3_bind_int64(st, 6, in->limit > 0 ? in->limit : INT64_MAX);
+    o->tasks = td_arena_alloc(&req->arena, sizeof(*o->tasks) * (size_t)cap);
+    while ((src = td_sq__step(st)) == SQLITE_ROW) {
+        td_store_backlog_task_t *t;
+        if (o->n_tasks == cap) {
+            td_store_backlog_task_t *n = td_arena_alloc(&req->arena, sizeof(*n) * cap * 2);
+            memcpy(n, o->tasks, sizeof(*n) * (size_t)cap);
+            o->tasks = n;
+            cap *= 2;
+        }
+        t = &o->tasks[o->n_tasks++];
+        t->task_id = sqlite3_column_int64(st, 0);
+        t->expiry_ns = sqlite3_column_int64(st, 1);
+        td_sq_col_blob(req, st, 2, 3, &t->blob);
+    }
+    if (src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "read backlog");
+    }
+    sqlite3_reset(st);
+out:
+    return rc;
+}
+
+static int td_sq_backlog_delete(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_backlog_del_in_t *in = &req->in.backlog_del;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    TD_SQ_PREP(st, TD_SQ_BL_DELETE);
+    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    sqlite3_bind_int64(st, 4, in->ack_level);
+    rc = td_sq_exec(c, req, st, "delete backlog");
+out:
+    return rc;
+}
+
+/* ---- visibility ---- */
+
+static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req, int must_exist)
+{
+    const td_store_visibility_t *v = &req->in.vis;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src;
+
+    if (v->namespace_id == NULL || v->run_id == NULL || v->workflow_id == NULL) {
+        rc = td_store__fail(req, TD_EINVAL, "visibility: namespace, workflow and run ids required");
+        goto out;
+    }
+    if (must_exist) {
+        TD_SQ_PREP(st, TD_SQ_VIS_EXISTS);
+        td_sq_bind_text(st, 1, v->namespace_id);
+        td_sq_bind_text(st, 2, v->run_id);
+        src = td_sq__step(st);
+        sqlite3_reset(st);
+        if (src == SQLITE_DONE) {
+            rc = td_store__fail(req, TD_ENOTFOUND, "visibility record of run %s not found",
+                                v->run_id);
+            goto out;
+        } else if (src != SQLITE_ROW) {
+            rc = td_sq__fail(req, c, src, "read visibility");
+            goto out;
+        }
+    }
+    TD_SQ_PREP(st, TD_SQ_VIS_PUT);
+    td_sq_bind_text(st, 1, v->namespace_id);
+    td_sq_bind_text(st, 2, v->run_id);
+    td_sq_bind_text(st, 3, v->workflow_id);
+    td_sq_bind_text(st, 4, v->workflow_type);
+    td_sq_bind_text(st, 5, v->task_queue);
+    sqlite3_bind_int64(st, 6, v->start_time_ns);
+    sqlite3_bind_int64(st, 7, v->execution_time_ns);
+    if (v->close_time_ns != 0) {
+        sqlite3_bind_int64(st, 8, v->close_time_ns);
+    } else {
+        sqlite3_bind_null(st, 8);
+    }
+    sqlite3_bind_int64(st, 9, v->close_time_ns != 0 ? v->close_time_ns : TD_SQ_INT64_MAX);
+    sqlite3_bind_int(st, 10, v->status);
+    sqlite3_bind_int64(st, 11, v->history_length);
+    sqlite3_bind_int64(st, 12, v->history_size_bytes);
+    td_sq_bind_blob(st, 13, 14, &v->memo);
+    td_sq_bind_blob(st, 15, 16, &v->search_attributes);
+    rc = td_sq_exec(c, req, st, "write visibility");
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_VIS_SA_DELETE);
+    td_sq_bind_text(st, 1, v->namespace_id);
+    td_sq_bind_text(st, 2, v->run_id);
+    rc = td_sq_exec(c, req, st, "clear search attributes");
+    for (int i = 0; i < v->n_sas && rc == TD_OK; i++) {
+        const td_store_sa_t *a = &v->sas[i];
+        TD_SQ_PREP(st, TD_SQ_VIS_SA_INSERT);
+        td_sq_bind_text(st, 1, v->namespace_id);
+        td_sq_bind_text(st, 2, v->run_id);
+        td_sq_bind_text(st, 3, a->name);
+        sqlite3_bind_int(st, 4, a->type);
+        switch (a->type) {
+        case TD_STORE_SA_INT:
+        case TD_STORE_SA_BOOL:
+        case TD_STORE_SA_DATETIME:
+            sqlite3_bind_int64(st, 5, a->i);
+            break;
+        case TD_STORE_SA_DOUBLE:
+            sqlite3_bind_double(st, 6, a->d);
+            break;
+        default:
+            td_sq_bind_text(st, 7, a->s);
+            break;
+        }
+        rc = td_sq_exec(c, req, st, "write search attribute");
+    }
+out:
+    return rc;
+}
+
+static int td_sq_vis_delete(td_sq_conn_t *c, td_store_req_t *req)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    TD_SQ_PREP(st, TD_SQ_VIS_DELETE);
+    td_sq_bind_text(st, 1, req->in.vis.namespace_id);
+    td_sq_bind_text(st, 2, req->in.vis.run_id);
+    rc = td_sq_exec(c, req, st, "delete visibility");
+    if (rc != TD_OK) {
+        goto out;
+    }
+    TD_SQ_PREP(st, TD_SQ_VIS_SA_DELETE);
+    td_sq_bind_text(st, 1, req->in.vis.namespace_id);
+    td_sq_bind_text(st, 2, req->in.vis.run_id);
+    rc = td_sq_exec(c, req, st, "delete search attributes");
+out:
+    return rc;
+}
+
+/* A dynamic SQL text with its bound values. */
+typedef struct {
+    char *sql;
+    size_t len, cap;
+    const td_store_sa_t *binds[256];
+    const char *bind_names[256]; /* non-NULL: bind this text instead of a value */
+    int n;
+} td_sq_qb_t;
+
+static void td_sq_qb_add(td_sq_qb_t *q, const char *s)
+{
+    size_t n = strlen(s);
+    if (q->len + n + 1 > q->cap) {
+        q->cap = (q->len + n + 1) * 2;
+        q->sql = td_realloc(q->sql, q->cap);
+    }
+    memcpy(q->sql + q->len, s, n + 1);
+    q->len += n;
+}
+
+static int td_sq_qb_bind(td_sq_qb_t *q, const td_store_sa_t *v, const char *text)
+{
+    if (q->n >= (int)TD_ARRAY_LEN(q->binds)) {
+        return TD_ELIMIT;
+    }
+    q->binds[q->n] = v;
+    q->bind_names[q->n] = text;
+    q->n++;
+    td_sq_qb_add(q, "?");
+    return TD_OK;
+}
+
+typedef struct {
+    const char *name;
+    const char *column;
+    int type;
+} td_sq_vfield_t;
+
+static const td_sq_vfield_t td_sq_vfields[] = {
+    { "WorkflowId", "v.workflow_id", TD_STORE_SA_KEYWORD },
+    { "RunId", "v.run_id", TD_STORE_SA_KEYWORD },
+    { "WorkflowType", "v.workflow_type", TD_STORE_SA_KEYWORD },
+    { "TaskQueue", "v.task_queue", TD_STORE_SA_KEYWORD },
+    { "ExecutionStatus", "v.status", TD_STORE_SA_INT },
+    { "HistoryLength", "v.history_length", TD_STORE_SA_INT },
+    { "HistorySizeBytes", "v.history_size_bytes", TD_STORE_SA_INT },
+    { "StartTime", "v.start_ns", TD_STORE_SA_DATETIME },
+    { "ExecutionTime", "v.execution_ns", TD_STORE_SA_DATETIME },
+    { "CloseTime", "v.close_ns", TD_STORE_SA_DATETIME },
+};
+
+static const char *td_sq_vop(int op)
+{
+    switch (op) {
+    case TD_STORE_VF_EQ:
+        return " = ";
+    case TD_STORE_VF_NE:
+        return " != ";
+    case TD_STORE_VF_LT:
+        return " < ";
+    case TD_STORE_VF_LE:
+        return " <= ";
+    case TD_STORE_VF_GT:
+        return " > ";
+    case TD_STORE_VF_GE:
+        return " >= ";
+    default:
+        return NULL;
+    }
+}
+
+static const char *td_sq_sa_column(int type)
+{
+    switch (type) {
+    case TD_STORE_SA_INT:
+    case TD_STORE_SA_BOOL:
+    case TD_STORE_SA_DATETIME:
+        return "s.ival";
+    case TD_STORE_SA_DOUBLE:
+        return "s.dval";
+    default:
+        return "s.sval";
+    }
+}
+
+/* Appends "col OP value" for one comparison on a column expression. */
+static int td_sq_qb_cmp(td_sq_qb_t *q, const char *col, const td_store_vfilter_t *f)
+{
+    const char *op = td_sq_vop(f->op);
+    int rc = TD_OK;
+
+    if (f->op == TD_STORE_VF_IS_NULL || f->op == TD_STORE_VF_IS_NOT_NULL) {
+        td_sq_qb_add(q, col);
+        td_sq_qb_add(q, f->op == TD_STORE_VF_IS_NULL ? " IS NULL" : " IS NOT NULL");
+    } else if (f->op == TD_STORE_VF_STARTS_WITH) {
+        td_sq_qb_add(q, "substr(");
+        td_sq_qb_add(q, col);
+        td_sq_qb_add(q, ", 1, length(");
+        rc = td_sq_qb_bind(q, &f->value, NULL);
+        td_sq_qb_add(q, ")) = ");
+        if (rc == TD_OK) {
+            rc = td_sq_qb_bind(q, &f->value, NULL);
+        }
+    } else if (op != NULL) {
+        td_sq_qb_add(q, col);
+        td_sq_qb_add(q, op);
+        rc = td_sq_qb_bind(q, &f->value, NULL);
+    } else {
+        rc = TD_EINVAL;
+    }
+    return rc;
+}
+
+static int td_sq_qb_filter(td_sq_qb_t *q, const td_store_vfilter_t *f, int depth)
+{
+    int rc = TD_OK;
+
+    if (f == NULL || depth > 32) {
+        return TD_EINVAL;
+    }
+    switch (f->kind) {
+    case TD_STORE_VF_AND:
+    case TD_STORE_VF_OR:
+        if (f->n_args == 0) {
+            td_sq_qb_add(q, f->kind == TD_STORE_VF_AND ? "1" : "0");
+            break;
+        }
+        td_sq_qb_add(q, "(");
+        for (int i = 0; i < f->n_args && rc == TD_OK; i++) {
+            if (i > 0) {
+                td_sq_qb_add(q, f->kind == TD_STORE_VF_AND ? " AND " : " OR ");
+            }
+            rc = td_sq_qb_filter(q, f->args[i], depth + 1);
+        }
+        td_sq_qb_add(q, ")");
+        break;
+    case TD_STORE_VF_NOT:
+        if (f->n_args != 1) {
+            return TD_EINVAL;
+        }
+        td_sq_qb_add(q, "NOT (");
+        rc = td_sq_qb_filter(q, f->args[0], depth + 1);
+        td_sq_qb_add(q, ")");
+        break;
+    case TD_STORE_VF_CMP: {
+        const td_sq_vfield_t *bf = NULL;
+        if (f->field == NULL) {
+            return TD_EINVAL;
+        }
+        for (size_t i = 0; i < TD_ARRAY_LEN(td_sq_vfields); i++) {
+            if (strcmp(td_sq_vfields[i].name, f->field) == 0) {
+                bf = &td_sq_vfields[i];
+            }
+        }
+        if (bf != NULL) {
+            td_sq_qb_add(q, "(");
+            rc = td_sq_qb_cmp(q, bf->column, f);
+            td_sq_qb_add(q, ")");
+        } else if (f->op == TD_STORE_VF_IS_NULL || f->op == TD_STORE_VF_IS_NOT_NULL) {
+            td_sq_qb_add(q, f->op == TD_STORE_VF_IS_NULL ? "NOT EXISTS" : "EXISTS");
+            td_sq_qb_add(q, " (SELECT 1 FROM visibility_sa s WHERE s.namespace_id = "
+                            "v.namespace_id AND s.run_id = v.run_id AND s.name = ");
+            rc = td_sq_qb_bind(q, NULL, f->field);
+            td_sq_qb_add(q, ")");
+        } else {
+            td_sq_qb_add(q, "EXISTS (SELECT 1 FROM visibility_sa s WHERE s.namespace_id = "
+                            "v.namespace_id AND s.run_id = v.run_id AND s.name = ");
+            rc = td_sq_qb_bind(q, NULL, f->field);
+            td_sq_qb_add(q, " AND ");
+            if (rc == TD_OK) {
+                rc = td_sq_qb_cmp(q, td_sq_sa_column(f->value.type), f);
+            }
+            td_sq_qb_add(q, ")");
+        }
+        break;
+    }
+    default:
+        rc = TD_EINVAL;
+    }
+    return rc;
+}
+
+static void td_sq_bind_value(sqlite3_stmt *st, int i, const td_store_sa_t *v, const char *text)
+{
+    if (text != NULL) {
+        td_sq_bind_text(st, i, text);
+        return;
+    }
+    switch (v->type) {
+    case TD_STORE_SA_INT:
+    case TD_STORE_SA_BOOL:
+    case TD_STORE_SA_DATETIME:
+        sqlite3_bind_int64(st, i, v->i);
+        break;
+    case TD_STORE_SA_DOUBLE:
+        sqlite3_bind_double(st, i, v->d);
+        break;
+    default:
+        td_sq_bind_text(st, i, v->s);
+        break;
+    }
+}
+
+static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
+{
+    const td_store_vis_query_in_t *in = &req->in.vis_query;
+    td_store_vis_list_out_t *o = &req->out.vis_list;
+    td_sq_qb_t q;
+    td_store_sa_t ns_val = { 0 };
+    td_store_sa_t keys_val[3];
+    int64_t keys[2] = { 0, 0 };
+    const char *key_run = NULL;
+    int present = 0, cap = 16, limit = in->page_size > 0 ? in->page_size : INT32_MAX;
+    int order = in->order;
+    sqlite3_stmt *st = NULL;
+    char lim[32];
+    int rc = TD_OK, src;
+
+    memset(&q, 0, sizeof(q));
+    memset(keys_val, 0, sizeof(keys_val));
+    if (!count && td_store__token_read_str(req, &in->token, keys, 2, &key_run, &present) != TD_OK) {
+        rc = td_store__fail(req, TD_EINVAL, "visibility list: bad page token");
+        goto out;
+    }
+    ns_val.type = TD_STORE_SA_KEYWORD;
+    ns_val.s = in->namespace_id;
+    td_sq_qb_add(&q, count ? "SELECT count(*) FROM executions_visibility v WHERE v.namespace_id = "
+                           : "SELECT v.namespace_id, v.run_id, v.workflow_id, v.workflow_type, "
+                             "v.task_queue, v.start_ns, v.execution_ns, v.close_ns, v.status, "
+                             "v.history_length, v.history_size_bytes, v.memo, v.memo_encoding, "
+                             "v.search_attributes, v.sa_encoding, v.sort_close "
+                             "FROM executions_visibility v WHERE v.namespace_id = ");
+    td_sq_qb_bind(&q, &ns_val, NULL);
+    if (in->filter != NULL) {
+        td_sq_qb_add(&q, " AND ");
+        rc = td_sq_qb_filter(&q, in->filter, 0);
+        if (rc != TD_OK) {
+            rc = td_store__fail(req, rc, "visibility: malformed or too large filter");
+            goto out;
+        }
+    }
+    if (!count) {
+        keys_val[0].type = keys_val[1].type = TD_STORE_SA_INT;
+        keys_val[0].i = keys[0];
+        keys_val[1].i = keys[1];
+        keys_val[2].type = TD_STORE_SA_KEYWORD;
+        keys_val[2].s = key_run;
+        if (order == TD_STORE_VORDER_START_TIME_DESC || order == TD_STORE_VORDER_START_TIME_ASC) {
+            const char *cmp = order == TD_STORE_VORDER_START_TIME_ASC ? " > (" : " < (";
+            const char *dir = order == TD_STORE_VORDER_START_TIME_ASC ? "ASC" : "DESC";
+            if (present) {
+                td_sq_qb_add(&q, " AND (v.start_ns, v.run_id)");
+                td_sq_qb_add(&q, cmp);
+                td_sq_qb_bind(&q, &keys_val[1], NULL);
+                td_sq_qb_add(&q, ", ");
+                td_sq_qb_bind(&q, &keys_val[2], NULL);
+                td_sq_qb_add(&q, ")");
+            }
+            td_sq_qb_add(&q, " ORDER BY v.start_ns ");
+            td_sq_qb_add(&q, dir);
+            td_sq_qb_add(&q, ", v.run_id ");
+            td_sq_qb_add(&q, dir);
+        } else {
+            if (present) {
+                td_sq_qb_add(&q, " AND (v.sort_close, v.start_ns, v.run_id) < (");
+                td_sq_qb_bind(&q, &keys_val[0], NULL);
+                td_sq_qb_add(&q, ", ");
+                td_sq_qb_bind(&q, &keys_val[1], NULL);
+                td_sq_qb_add(&q, ", ");
+                td_sq_qb_bind(&q, &keys_val[2], NULL);
+                td_sq_qb_add(&q, ")");
+            }
+            td_sq_qb_add(&q, " ORDER BY v.sort_close DESC, v.start_ns DESC, v.run_id DESC");
+        }
+        snprintf(lim, sizeof(lim), " LIMIT %lld", (long long)limit + 1);
+        td_sq_qb_add(&q, lim);
+    }
+    src = sqlite3_prepare_v2(c->db, q.sql, -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = td_sq__fail(req, c, src, "prepare visibility query");
+        goto out;
+    }
+    for (int i = 0; i < q.n; i++) {
+        td_sq_bind_value(st, i + 1, q.binds[i], q.bind_names[i]);
+    }
+    if (count) {
+        src = td_sq__step(st);
+        if (src != SQLITE_ROW) {
+            rc = td_sq__fail(req, c, src, "count visibility");
+        } else {
+            req->out.vis_count = sqlite3_column_int64(st, 0);
+        }
+        goto out;
+    }
+    o->recs = td_arena_calloc(&req->arena, sizeof(*o->recs) * (size_t)cap);
+    while ((src = td_sq__step(st)) == SQLITE_ROW) {
+        td_store_visibility_t *v;
+        if (o->n_recs == limit) {
+            td_store_visibility_t *last = &o->recs[o->n_recs - 1];
+            int64_t next[2] = { last->close_time_ns != 0 ? last->close_time_ns : INT64_MAX,
+                                last->start_time_ns };
+            o->next_token = td_store__token_make_str(req, next, 2, last->run_id);
+            break;
+        }
+        if (o->n_recs == cap) {
+            td_store_visibility_t *n = td_arena_calloc(&req->arena, sizeof(*n) * cap * 2);
+            memcpy(n, o->recs, sizeof(*n) * (size_t)cap);
+            o->recs = n;
+            cap *= 2;
+        }
+        v = &o->recs[o->n_recs++];
+        v->namespace_id = td_sq_col_text(req, st, 0);
+        v->run_id = td_sq_col_text(req, st, 1);
+        v->workflow_id = td_sq_col_text(req, st, 2);
+        v->workflow_type = td_sq_col_text(req, st, 3);
+        v->task_queue = td_sq_col_text(req, st, 4);
+        v->start_time_ns = sqlite3_column_int64(st, 5);
+        v->execution_time_ns = sqlite3_column_int64(st, 6);
+        v->close_time_ns = sqlite3_column_int64(st, 7);
+        v->status = sqlite3_column_int(st, 8);
+        v->history_length = sqlite3_column_int64(st, 9);
+        v->history_size_bytes = sqlite3_column_int64(st, 10);
+        td_sq_col_blob(req, st, 11, 12, &v->memo);
+        td_sq_col_blob(req, st, 13, 14, &v->search_attributes);
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "list visibility");
+    }
+out:
+    sqlite3_finalize(st);
+    td_free(q.sql);
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+int td_sq__execute(td_sq_conn_t *c, td_store_req_t *req)
+{
+    int rc;
+
+    switch (req->op) {
+    case TD_STORE_OP_CLUSTER_INIT:
+        rc = td_sq_cluster_init(c, req);
+        break;
+    case TD_STORE_OP_CLUSTER_GET:
+        rc = td_sq_cluster_get(c, req);
+        break;
+    case TD_STORE_OP_NS_CREATE:
+        rc = td_sq_ns_create(c, req);
+        break;
+    case TD_STORE_OP_NS_GET:
+        rc = td_sq_ns_get(c, req);
+        break;
+    case TD_STORE_OP_NS_UPDATE:
+        rc = td_sq_ns_update(c, req);
+        break;
+    case TD_STORE_OP_NS_LIST:
+        rc = td_sq_ns_list(c, req);
+        break;
+    case TD_STORE_OP_NS_DELETE:
+        rc = td_sq_ns_delete(c, req);
+        break;
+    case TD_STORE_OP_SHARD_GET_OR_CREATE:
+        rc = td_sq_shard_get_or_create(c, req);
+        break;
+    case TD_STORE_OP_SHARD_ACQUIRE:
+        rc = td_sq_shard_acquire(c, req);
+        break;
+    case TD_STORE_OP_SHARD_UPDATE:
+        rc = td_sq_shard_update(c, req);
+        break;
+    case TD_STORE_OP_WRITE:
+        rc = td_sq_write(c, req);
+        break;
+    case TD_STORE_OP_EXEC_GET:
+        rc = td_sq_exec_get(c, req);
+        break;
+    case TD_STORE_OP_EXEC_DELETE:
+        rc = td_sq_exec_delete(c, req);
+        break;
+    case TD_STORE_OP_HISTORY_READ:
+        rc = td_sq_hist_read(c, req);
+        break;
+    case TD_STORE_OP_HISTORY_DELETE:
+        rc = td_sq_hist_delete(c, req);
+        break;
+    case TD_STORE_OP_TASKS_READ:
+        rc = td_sq_tasks_read(c, req);
+        break;
+    case TD_STORE_OP_TASKS_DELETE:
+        rc = td_sq_tasks_delete(c, req);
+        break;
+    case TD_STORE_OP_TQ_ACQUIRE:
+        rc = td_sq_tq_acquire(c, req);
+        break;
+    case TD_STORE_OP_TQ_GET:
+        rc = td_sq_tq_get(c, req);
+        break;
+    case TD_STORE_OP_TQ_UPDATE:
+        rc = td_sq_tq_update(c, req);
+        break;
+    case TD_STORE_OP_TQ_DELETE:
+        rc = td_sq_tq_delete(c, req);
+        break;
+    case TD_STORE_OP_BACKLOG_INSERT:
+        rc = td_sq_backlog_insert(c, req);
+        break;
+    case TD_STORE_OP_BACKLOG_READ:
+        rc = td_sq_backlog_read(c, req);
+        break;
+    case TD_STORE_OP_BACKLOG_DELETE:
+        rc = td_sq_backlog_delete(c, req);
+        break;
+    case TD_STORE_OP_VIS_UPSERT:
+        rc = td_sq_vis_put(c, req, 0);
+        break;
+    case TD_STORE_OP_VIS_CLOSE:
+        rc = td_sq_vis_put(c, req, 1);
+        break;
+    case TD_STORE_OP_VIS_DELETE:
+        rc = td_sq_vis_delete(c, req);
+        break;
+    case TD_STORE_OP_VIS_LIST:
+        rc = td_sq_vis_query(c, req, 0);
+        break;
+    case TD_STORE_OP_VIS_COUNT:
+        rc = td_sq_vis_query(c, req, 1);
+        break;
+    default:
+        rc = td_store__fail(req, TD_EINVAL, "sqlite: unsupported op %s", td_store_op_name(req->op));
+    }
+    if (rc != TD_OK && req->rc == TD_OK) {
+        req->rc = rc;
+    }
+    return rc;
+}

@@ -1,0 +1,956 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite backend of the store: connections, threads, group commit, schema migrations
+ * and a fault-injection VFS for tests. The operations themselves are in sqlite_ops.c.
+ *
+ * Threads: one writer thread owns the only write connection and runs every write request;
+ * reader threads (files only) each own a read connection and run read requests in WAL
+ * snapshots. An in-memory database (sqlite://:memory:) is private to the writer connection,
+ * so its reads also run on the writer thread (outside the write transaction).
+ *
+ * Design notes -- the writer's group commit.
+ * Invariants: only the writer thread writes; a request is completed only after the COMMIT
+ * that contains its work returned (acknowledged = durable under synchronous=FULL); a
+ * request whose condition failed is rolled back to its own savepoint and leaves no trace;
+ * a storage fault anywhere in a group rolls back the whole group and fails every request of
+ * it that had not already failed on its own condition.
+ *
+ *     IDLE --requests queued--> GROUP (BEGIN IMMEDIATE)
+ *     GROUP: for each request: SAVEPOINT -> op -> RELEASE (ok) | ROLLBACK TO + RELEASE (cond)
+ *     GROUP --all ran--> COMMIT --ok--> COMPLETE --> IDLE
+ *     GROUP --fault--> ROLLBACK --> COMPLETE (fault rc) --> IDLE
+ *     COMMIT --fault--> ROLLBACK --> COMPLETE (fault rc) --> IDLE
+ *
+ *     FROM    -> TO        [function]
+ *     IDLE    -> GROUP     [td_sq_writer_main: queue non-empty]
+ *     GROUP   -> COMMIT    [td_sq_run_group]
+ *     GROUP   -> ROLLBACK  [td_sq_run_group: td_sq__is_fault(rc)]
+ *     COMMIT  -> COMPLETE  [td_sq_run_group -> td_store__complete_list]
+ *     any     -> (exit)    [td_sq_close: stopping and queue empty]
+ */
+#define TD_LOG_COMPONENT "sqlite"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+#include "mem.h"
+#include "store/sqlite/sqlite_int.h"
+
+#define TD_SQ_MAX_GROUP   1024
+#define TD_SQ_BUSY_MS     5000
+#define TD_SQ_DEF_READERS 2
+
+typedef struct {
+    td_store_req_t *head, *tail;
+} td_sq_queue_t;
+
+struct td_store_backend_s {
+    td_store_t *front;
+    char *filename; /* for sqlite3_open_v2 */
+    int memory;
+    char *synchronous;
+    char **pragmas;
+    int n_pragmas;
+    int use_fault_vfs;
+    pthread_mutex_t mu;
+    pthread_cond_t wcv; /* writer waits here */
+    pthread_cond_t rcv; /* readers wait here */
+    td_sq_queue_t wq;   /* writes (and reads, in memory mode) */
+    td_sq_queue_t rq;   /* reads */
+    int stopping;
+    td_sq_conn_t writer;
+    pthread_t writer_thread;
+    int writer_started;
+    td_sq_conn_t *readers;
+    pthread_t *reader_threads;
+    int n_readers;
+    int n_readers_started;
+};
+
+/* ---- queue ---- */
+
+static void td_sq_push(td_sq_queue_t *q, td_store_req_t *req)
+{
+    req->next_ = NULL;
+    if (q->tail != NULL) {
+        q->tail->next_ = req;
+    } else {
+        q->head = req;
+    }
+    q->tail = req;
+}
+
+static td_store_req_t *td_sq_pop(td_sq_queue_t *q)
+{
+    td_store_req_t *req = q->head;
+    if (req != NULL) {
+        q->head = req->next_;
+        if (q->head == NULL) {
+            q->tail = NULL;
+        }
+        req->next_ = NULL;
+    }
+    return req;
+}
+
+/* ---- fault injection VFS ---- */
+
+static atomic_int td_sq_fault_kind;      /* 0, 'e' or 'f' */
+static atomic_long td_sq_fault_after;    /* successful writes before failing */
+static atomic_long td_sq_fault_count;    /* failures left (< 0: unlimited) */
+static atomic_long td_sq_fault_injected; /* failures so far */
+static atomic_int td_sq_fault_vfs_on;    /* any fault ever requested in this process */
+static pthread_once_t td_sq_fault_once = PTHREAD_ONCE_INIT;
+static sqlite3_vfs td_sq_fault_vfs;
+static sqlite3_vfs *td_sq_real_vfs;
+
+typedef struct {
+    sqlite3_file base;
+    sqlite3_file *real; /* follows this struct in the same allocation */
+} td_sq_ffile_t;
+
+void td_store_sqlite_fault(int kind, long after, long count)
+{
+    atomic_store(&td_sq_fault_after, after);
+    atomic_store(&td_sq_fault_count, count);
+    atomic_store(&td_sq_fault_kind, kind);
+    if (kind != 0) {
+        atomic_store(&td_sq_fault_vfs_on, 1);
+    }
+}
+
+long td_store_sqlite_faults_injected(void)
+{
+    return atomic_load(&td_sq_fault_injected);
+}
+
+/* SQLITE_OK, or the injected error for this write/sync. */
+static int td_sq_fault_check(int ioerr)
+{
+    int kind = atomic_load(&td_sq_fault_kind);
+    if (kind == 0) {
+        return SQLITE_OK;
+    }
+    if (atomic_fetch_sub(&td_sq_fault_after, 1) > 0) {
+        return SQLITE_OK;
+    }
+    atomic_store(&td_sq_fault_after, 0);
+    long left = atomic_load(&td_sq_fault_count);
+    if (left == 0) {
+        return SQLITE_OK;
+    }
+    if (left > 0) {
+        atomic_fetch_sub(&td_sq_fault_count, 1);
+    }
+    atomic_fetch_add(&td_sq_fault_injected, 1);
+    return kind == 'f' ? SQLITE_FULL : ioerr;
+}
+
+#define TD_SQ_REAL(f) (((td_sq_ffile_t *)(f))->real)
+
+static int td_sq_f_close(sqlite3_file *f)
+{
+    return TD_SQ_REAL(f)->pMethods->xClose(TD_SQ_REAL(f));
+}
+static int td_sq_f_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
+{
+    return TD_SQ_REAL(f)->pMethods->xRead(TD_SQ_REAL(f), p, n, off);
+}
+static int td_sq_f_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
+{
+    int rc = td_sq_fault_check(SQLITE_IOERR_WRITE);
+    return rc != SQLITE_OK ? rc : TD_SQ_REAL(f)->pMethods->xWrite(TD_SQ_REAL(f), p, n, off);
+}
+static int td_sq_f_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return TD_SQ_REAL(f)->pMethods->xTruncate(TD_SQ_REAL(f), size);
+}
+static int td_sq_f_sync(sqlite3_file *f, int flags)
+{
+    int rc = td_sq_fault_check(SQLITE_IOERR_FSYNC);
+    return rc != SQLITE_OK ? rc : TD_SQ_REAL(f)->pMethods->xSync(TD_SQ_REAL(f), flags);
+}
+static int td_sq_f_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return TD_SQ_REAL(f)->pMethods->xFileSize(TD_SQ_REAL(f), size);
+}
+static int td_sq_f_lock(sqlite3_file *f, int l)
+{
+    return TD_SQ_REAL(f)->pMethods->xLock(TD_SQ_REAL(f), l);
+}
+static int td_sq_f_unlock(sqlite3_file *f, int l)
+{
+    return TD_SQ_REAL(f)->pMethods->xUnlock(TD_SQ_REAL(f), l);
+}
+static int td_sq_f_check(sqlite3_file *f, int *out)
+{
+    return TD_SQ_REAL(f)->pMethods->xCheckReservedLock(TD_SQ_REAL(f), out);
+}
+static int td_sq_f_fcntl(sqlite3_file *f, int op, void *arg)
+{
+    return TD_SQ_REAL(f)->pMethods->xFileControl(TD_SQ_REAL(f), op, arg);
+}
+static int td_sq_f_sector(sqlite3_file *f)
+{
+    return TD_SQ_REAL(f)->pMethods->xSectorSize(TD_SQ_REAL(f));
+}
+static int td_sq_f_devchar(sqlite3_file *f)
+{
+    return TD_SQ_REAL(f)->pMethods->xDeviceCharacteristics(TD_SQ_REAL(f));
+}
+static int td_sq_f_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
+{
+    return TD_SQ_REAL(f)->pMethods->xShmMap(TD_SQ_REAL(f), pg, sz, ext, pp);
+}
+static int td_sq_f_shmlock(sqlite3_file *f, int off, int n, int flags)
+{
+    return TD_SQ_REAL(f)->pMethods->xShmLock(TD_SQ_REAL(f), off, n, flags);
+}
+static void td_sq_f_shmbarrier(sqlite3_file *f)
+{
+    TD_SQ_REAL(f)->pMethods->xShmBarrier(TD_SQ_REAL(f));
+}
+static int td_sq_f_shmunmap(sqlite3_file *f, int del)
+{
+    return TD_SQ_REAL(f)->pMethods->xShmUnmap(TD_SQ_REAL(f), del);
+}
+
+/* Version 2 methods: no memory-mapped I/O, so every write goes through xWrite. */
+static const sqlite3_io_methods td_sq_fault_methods = {
+    2,
+    td_sq_f_close,
+    td_sq_f_read,
+    td_sq_f_write,
+    td_sq_f_truncate,
+    td_sq_f_sync,
+    td_sq_f_size,
+    td_sq_f_lock,
+    td_sq_f_unlock,
+    td_sq_f_check,
+    td_sq_f_fcntl,
+    td_sq_f_sector,
+    td_sq_f_devchar,
+    td_sq_f_shmmap,
+    td_sq_f_shmlock,
+    td_sq_f_shmbarrier,
+    td_sq_f_shmunmap,
+    NULL,
+    NULL,
+};
+
+static int td_sq_fault_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+                            int *out_flags)
+{
+    td_sq_ffile_t *ff = (td_sq_ffile_t *)f;
+    int rc;
+
+    ff->real = (sqlite3_file *)(ff + 1);
+    rc = td_sq_real_vfs->xOpen(td_sq_real_vfs, name, ff->real, flags, out_flags);
+    ff->base.pMethods =
+            (rc == SQLITE_OK && ff->real->pMethods != NULL) ? &td_sq_fault_methods : NULL;
+    return rc;
+}
+
+static void td_sq_fault_register(void)
+{
+    td_sq_real_vfs = sqlite3_vfs_find(NULL);
+    td_sq_fault_vfs = *td_sq_real_vfs;
+    td_sq_fault_vfs.zName = "td-fault";
+    td_sq_fault_vfs.szOsFile = (int)sizeof(td_sq_ffile_t) + td_sq_real_vfs->szOsFile;
+    td_sq_fault_vfs.xOpen = td_sq_fault_open;
+    td_sq_fault_vfs.pNext = NULL;
+    sqlite3_vfs_register(&td_sq_fault_vfs, 0);
+}
+
+/* TD_STORE_FAULT=eio:AFTER[:COUNT] | full:AFTER[:COUNT] */
+static void td_sq_fault_from_env(void)
+{
+    const char *e = getenv("TD_STORE_FAULT");
+    char kind[8] = "";
+    long after = 0, count = 1;
+
+    if (e == NULL || e[0] == '\0') {
+        return;
+    }
+    if (sscanf(e, "%7[a-z]:%ld:%ld", kind, &after, &count) < 2) {
+        td_log_warn("TD_STORE_FAULT='%s' ignored (expected eio:AFTER[:COUNT])", e);
+        return;
+    }
+    td_store_sqlite_fault(strcmp(kind, "full") == 0 ? 'f' : 'e', after, count);
+}
+
+/* ---- connections ---- */
+
+static void td_sq_conn_close(td_sq_conn_t *c)
+{
+    for (int i = 0; i < TD_SQ__COUNT; i++) {
+        sqlite3_finalize(c->stmts[i]);
+        c->stmts[i] = NULL;
+    }
+    if (c->db != NULL) {
+        sqlite3_close_v2(c->db);
+        c->db = NULL;
+    }
+}
+
+/* Runs SQL without results, retrying BUSY. Returns the SQLite code. */
+static int td_sq_run(sqlite3 *db, const char *sql, char **errmsg)
+{
+    int src;
+    int tries = 0;
+
+    for (;;) {
+        src = sqlite3_exec(db, sql, NULL, NULL, errmsg);
+        if ((src & 0xff) != SQLITE_BUSY && (src & 0xff) != SQLITE_LOCKED) {
+            return src;
+        }
+        if (errmsg != NULL && *errmsg != NULL) {
+            sqlite3_free(*errmsg);
+            *errmsg = NULL;
+        }
+        if (++tries > 600) {
+            return src;
+        }
+        sqlite3_sleep(100);
+    }
+}
+
+static int td_sq_conn_open(td_store_backend_t *b, td_sq_conn_t *c, int create, int readonly,
+                           char *err, size_t errlen)
+{
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+    const char *vfs = NULL;
+    char sql[512];
+    char *msg = NULL;
+    int src, rc = TD_OK;
+
+    memset(c, 0, sizeof(*c));
+    if (!b->memory && (b->use_fault_vfs || atomic_load(&td_sq_fault_vfs_on))) {
+        pthread_once(&td_sq_fault_once, td_sq_fault_register);
+        vfs = "td-fault";
+    }
+    src = sqlite3_open_v2(b->filename, &c->db, flags, vfs);
+    if (src != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database '%s': %s", b->filename,
+                 c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(src));
+        rc = td_sq__map(src) == TD_EIO ? TD_EIO : TD_EUNAVAIL;
+        goto out;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, TD_SQ_BUSY_MS);
+    if (!b->memory) {
+        if (!readonly) {
+            src = td_sq_run(c->db, "PRAGMA journal_mode=WAL", &msg);
+            if (src != SQLITE_OK) {
+                goto fail;
+            }
+        }
+        snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", b->synchronous);
+        src = td_sq_run(c->db, sql, &msg);
+        if (src != SQLITE_OK) {
+            goto fail;
+        }
+    }
+    td_sq_run(c->db, "PRAGMA foreign_keys=OFF", NULL);
+    for (int i = 0; i < b->n_pragmas; i++) {
+        snprintf(sql, sizeof(sql), "PRAGMA %s", b->pragmas[i]);
+        src = td_sq_run(c->db, sql, &msg);
+        if (src != SQLITE_OK) {
+            goto fail;
+        }
+    }
+    goto out;
+fail:
+    snprintf(err, errlen, "database '%s': %s", b->filename,
+             msg != NULL ? msg : sqlite3_errmsg(c->db));
+    rc = td_sq__map(src);
+    if (rc == TD_ECONDITION || rc == TD_EINTERNAL) {
+        rc = TD_EINVAL;
+    }
+out:
+    sqlite3_free(msg);
+    if (rc != TD_OK) {
+        td_sq_conn_close(c);
+    }
+    return rc;
+}
+
+/* ---- schema ---- */
+
+static int td_sq_schema_version(sqlite3 *db, int *version, int *has_tables, char *err,
+                                size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int src, rc = TD_OK;
+
+    *version = 0;
+    *has_tables = 0;
+    src = sqlite3_prepare_v2(db,
+                             "SELECT count(*), sum(name = 'schema_version') FROM "
+                             "sqlite_master WHERE type = 'table'",
+                             -1, &st, NULL);
+    if (src == SQLITE_OK && (src = td_sq__step(st)) == SQLITE_ROW) {
+        *has_tables = sqlite3_column_int(st, 0) > 0;
+        if (sqlite3_column_int(st, 1) > 0) {
+            sqlite3_finalize(st);
+            st = NULL;
+            src = sqlite3_prepare_v2(db, "SELECT version FROM schema_version WHERE id = 1", -1, &st,
+                                     NULL);
+            if (src == SQLITE_OK && (src = td_sq__step(st)) == SQLITE_ROW) {
+                *version = sqlite3_column_int(st, 0);
+                src = SQLITE_OK;
+            } else if (src == SQLITE_DONE) {
+                src = SQLITE_OK;
+            }
+        } else {
+            src = SQLITE_OK;
+        }
+    }
+    if (src != SQLITE_OK) {
+        snprintf(err, errlen, "read schema version: %s", sqlite3_errmsg(db));
+        rc = td_sq__map(src);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Applies migrations (from, to] of the sqlite folder, each in its own transaction. */
+static int td_sq_schema_migrate(sqlite3 *db, int from, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    char sql[256];
+    int rc = TD_OK, src;
+
+    for (int i = 0; i < td_store_migrations_count && rc == TD_OK; i++) {
+        const td_store_migration_t *m = &td_store_migrations[i];
+        if (strcmp(m->backend, "sqlite") != 0 || m->version <= from) {
+            continue;
+        }
+        src = td_sq_run(db, "BEGIN IMMEDIATE", &msg);
+        if (src == SQLITE_OK) {
+            src = td_sq_run(db,
+                            "CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY "
+                            "CHECK (id = 1), version INTEGER NOT NULL, updated_ns INTEGER NOT "
+                            "NULL);"
+                            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                            "PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL);",
+                            &msg);
+        }
+        if (src == SQLITE_OK) {
+            src = td_sq_run(db, m->sql, &msg);
+        }
+        if (src == SQLITE_OK) {
+            snprintf(sql, sizeof(sql),
+                     "INSERT OR REPLACE INTO schema_version (id, version, updated_ns) VALUES "
+                     "(1, %d, %lld); INSERT OR REPLACE INTO schema_migrations VALUES "
+                     "(%d, '%s', %lld)",
+                     m->version, (long long)td_now_wall_ns(), m->version, m->name,
+                     (long long)td_now_wall_ns());
+            src = td_sq_run(db, sql, &msg);
+        }
+        if (src == SQLITE_OK) {
+            src = td_sq_run(db, "COMMIT", &msg);
+        }
+        if (src != SQLITE_OK) {
+            snprintf(err, errlen, "migration %s: %s", m->name,
+                     msg != NULL ? msg : sqlite3_errmsg(db));
+            rc = td_sq__map(src);
+            if (rc == TD_ECONDITION || rc == TD_EINTERNAL) {
+                rc = TD_ESCHEMA;
+            }
+            td_sq_run(db, "ROLLBACK", NULL);
+        } else {
+            td_log_info("schema: applied %s", m->name);
+        }
+        sqlite3_free(msg);
+        msg = NULL;
+    }
+    return rc;
+}
+
+static int td_sq_schema_check(sqlite3 *db, td_store_schema_mode_t mode, char *err, size_t errlen)
+{
+    int want = td_store__schema_latest("sqlite");
+    int cur = 0, has_tables = 0;
+    int rc = td_sq_schema_version(db, &cur, &has_tables, err, errlen);
+
+    if (rc != TD_OK || mode == TD_STORE_SCHEMA_IGNORE) {
+        goto out;
+    }
+    if (mode == TD_STORE_SCHEMA_AUTO && cur < want && (cur > 0 || !has_tables)) {
+        rc = td_sq_schema_migrate(db, cur, err, errlen);
+        goto out;
+    }
+    if (cur == 0) {
+        snprintf(err, errlen,
+                 "the database has no temporald schema: run `temporald schema setup` "
+                 "(then `temporald schema update`)");
+        rc = TD_ESCHEMA;
+    } else if (cur < want) {
+        snprintf(err, errlen,
+                 "schema version %d is older than %d, which this binary needs: run "
+                 "`temporald schema update`",
+                 cur, want);
+        rc = TD_ESCHEMA;
+    } else if (cur > want) {
+        snprintf(err, errlen,
+                 "schema version %d is newer than %d, the newest this binary knows: upgrade "
+                 "temporald (`temporald schema update` cannot downgrade)",
+                 cur, want);
+        rc = TD_ESCHEMA;
+    }
+out:
+    return rc;
+}
+
+/* ---- the writer ---- */
+
+static int td_sq_begin(td_sq_conn_t *c, const char *sql, char *msg, size_t msglen)
+{
+    char *e = NULL;
+    int src = td_sq_run(c->db, sql, &e);
+    if (src != SQLITE_OK) {
+        snprintf(msg, msglen, "%s: %s (sqlite %d)", sql, e != NULL ? e : sqlite3_errmsg(c->db),
+                 src);
+    }
+    sqlite3_free(e);
+    return src;
+}
+
+static void td_sq_run_read(td_sq_conn_t *c, td_store_req_t *req)
+{
+    char msg[256];
+    int src = td_sq_begin(c, "BEGIN", msg, sizeof(msg));
+
+    if (src != SQLITE_OK) {
+        td_store__fail(req, td_sq__map(src), "%s", msg);
+        return;
+    }
+    td_sq__execute(c, req);
+    td_sq_run(c->db, "COMMIT", NULL);
+}
+
+/* Runs one savepoint step; returns the SQLite code. */
+static int td_sq_stmt_run(td_sq_conn_t *c, td_store_req_t *req, int id)
+{
+    sqlite3_stmt *st = td_sq__stmt(c, req, id);
+    int src;
+
+    if (st == NULL) {
+        return SQLITE_ERROR;
+    }
+    src = td_sq__step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? SQLITE_OK : src;
+}
+
+static void td_sq_fail_group(td_store_req_t **reqs, int n, const char *done, int rc,
+                             const char *msg)
+{
+    for (int i = 0; i < n; i++) {
+        /* a request that failed its own condition keeps that (accurate) answer */
+        if (done[i] && reqs[i]->rc != TD_OK && !td_sq__is_fault(reqs[i]->rc)) {
+            continue;
+        }
+        td_store__fail(reqs[i], rc, "transaction not committed: %s", msg);
+    }
+}
+
+static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n)
+{
+    td_sq_conn_t *c = &b->writer;
+    char msg[512];
+    char done[TD_SQ_MAX_GROUP];
+    int src, rc = TD_OK;
+
+    memset(done, 0, sizeof(done));
+    src = td_sq_begin(c, "BEGIN IMMEDIATE", msg, sizeof(msg));
+    if (src != SQLITE_OK) {
+        td_sq_fail_group(reqs, n, done, td_sq__map(src), msg);
+        return;
+    }
+    for (int i = 0; i < n && rc == TD_OK; i++) {
+        td_store_req_t *req = reqs[i];
+        src = td_sq_stmt_run(c, req, TD_SQ_SAVEPOINT);
+        if (src != SQLITE_OK) {
+            rc = td_sq__map(src);
+            snprintf(msg, sizeof(msg), "savepoint: %s", sqlite3_errmsg(c->db));
+            break;
+        }
+        td_sq__execute(c, req);
+        done[i] = 1;
+        if (req->rc != TD_OK && td_sq__is_fault(req->rc)) {
+            rc = req->rc;
+            snprintf(msg, sizeof(msg), "%s", req->err);
+            break;
+        }
+        if (req->rc != TD_OK) {
+            src = td_sq_stmt_run(c, req, TD_SQ_ROLLBACK_TO);
+            if (src != SQLITE_OK) {
+                rc = td_sq__map(src);
+                snprintf(msg, sizeof(msg), "rollback to savepoint: %s", sqlite3_errmsg(c->db));
+                break;
+            }
+        }
+        src = td_sq_stmt_run(c, req, TD_SQ_RELEASE);
+        if (src != SQLITE_OK) {
+            rc = td_sq__map(src);
+            snprintf(msg, sizeof(msg), "release savepoint: %s", sqlite3_errmsg(c->db));
+            break;
+        }
+    }
+    if (rc == TD_OK) {
+        src = td_sq_begin(c, "COMMIT", msg, sizeof(msg));
+        if (src != SQLITE_OK) {
+            rc = td_sq__map(src);
+        }
+    }
+    if (rc != TD_OK) {
+        if (!sqlite3_get_autocommit(c->db)) {
+            td_sq_run(c->db, "ROLLBACK", NULL);
+        }
+        td_log_warn("group of %d write(s) rolled back: %s", n, msg);
+        td_sq_fail_group(reqs, n, done, rc, msg);
+    }
+}
+
+static void *td_sq_writer_main(void *arg)
+{
+    td_store_backend_t *b = arg;
+    td_store_req_t *batch[TD_SQ_MAX_GROUP];
+    td_store_req_t *writes[TD_SQ_MAX_GROUP];
+
+    for (;;) {
+        int n = 0, nw = 0;
+        pthread_mutex_lock(&b->mu);
+        while (b->wq.head == NULL && !b->stopping) {
+            pthread_cond_wait(&b->wcv, &b->mu);
+        }
+        while (n < TD_SQ_MAX_GROUP && b->wq.head != NULL) {
+            batch[n++] = td_sq_pop(&b->wq);
+        }
+        pthread_mutex_unlock(&b->mu);
+        if (n == 0) {
+            break; /* stopping and drained */
+        }
+        /* reads first (memory mode only): they never see this group's uncommitted work */
+        for (int i = 0; i < n; i++) {
+            if (td_store_op_is_read(batch[i]->op)) {
+                td_sq_run_read(&b->writer, batch[i]);
+            } else {
+                writes[nw++] = batch[i];
+            }
+        }
+        if (nw > 0) {
+            td_sq_run_group(b, writes, nw);
+        }
+        td_store__complete_list(batch, n);
+    }
+    return NULL;
+}
+
+static void *td_sq_reader_main(void *arg)
+{
+    td_store_backend_t *b = ((void **)arg)[0];
+    td_sq_conn_t *c = ((void **)arg)[1];
+
+    td_free(arg);
+    for (;;) {
+        td_store_req_t *req;
+        pthread_mutex_lock(&b->mu);
+        while (b->rq.head == NULL && !b->stopping) {
+            pthread_cond_wait(&b->rcv, &b->mu);
+        }
+        req = td_sq_pop(&b->rq);
+        pthread_mutex_unlock(&b->mu);
+        if (req == NULL) {
+            break;
+        }
+        td_sq_run_read(c, req);
+        td_store__complete(req);
+    }
+    return NULL;
+}
+
+/* ---- vtable ---- */
+
+static void td_sq_free(td_store_backend_t *b)
+{
+    td_sq_conn_close(&b->writer);
+    for (int i = 0; i < b->n_readers; i++) {
+        td_sq_conn_close(&b->readers[i]);
+    }
+    td_free(b->readers);
+    td_free(b->reader_threads);
+    for (int i = 0; i < b->n_pragmas; i++) {
+        td_free(b->pragmas[i]);
+    }
+    td_free(b->pragmas);
+    td_free(b->filename);
+    td_free(b->synchronous);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->wcv);
+    pthread_cond_destroy(&b->rcv);
+    td_free(b);
+}
+
+static int td_sq_check_sync(const char *s, char *err, size_t errlen)
+{
+    if (strcasecmp(s, "FULL") == 0 || strcasecmp(s, "NORMAL") == 0 || strcasecmp(s, "OFF") == 0 ||
+        strcasecmp(s, "EXTRA") == 0) {
+        return TD_OK;
+    }
+    snprintf(err, errlen, "sqlite_synchronous '%s': expected FULL, NORMAL or OFF", s);
+    return TD_EINVAL;
+}
+
+static td_store_backend_t *td_sq_new(const td_store_url_t *url, const td_store_options_t *opt)
+{
+    static atomic_int mem_seq;
+    td_store_backend_t *b = td_calloc(1, sizeof(*b));
+    char name[64];
+
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->wcv, NULL);
+    pthread_cond_init(&b->rcv, NULL);
+    b->memory = url->memory;
+    if (b->memory) {
+        /* a private named in-memory database: one connection, reads through the writer */
+        snprintf(name, sizeof(name), "file:tdmem%d?mode=memory", atomic_fetch_add(&mem_seq, 1));
+        b->filename = td_strdup(name);
+    } else {
+        b->filename = td_strdup(url->path);
+    }
+    b->synchronous = td_strdup(opt->sqlite_synchronous != NULL ? opt->sqlite_synchronous : "FULL");
+    if (opt->n_pragmas > 0) {
+        b->pragmas = td_calloc((size_t)opt->n_pragmas, sizeof(char *));
+        for (int i = 0; i < opt->n_pragmas; i++) {
+            b->pragmas[b->n_pragmas++] = td_strdup(opt->pragmas[i]);
+        }
+    }
+    return b;
+}
+
+/* The pragma names accepted from configuration: letters, digits, '_' then '=' and a value
+ * of letters, digits, '_', '-' or '.'. */
+static int td_sq_check_pragmas(const td_store_backend_t *b, char *err, size_t errlen)
+{
+    for (int i = 0; i < b->n_pragmas; i++) {
+        const char *p = b->pragmas[i];
+        const char *eq = strchr(p, '=');
+        int ok = eq != NULL && eq != p && eq[1] != '\0';
+        for (const char *q = p; ok && *q; q++) {
+            if (q == eq) {
+                continue;
+            }
+            ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+                 *q == '_' || (q > eq && (*q == '-' || *q == '.'));
+        }
+        if (!ok) {
+            snprintf(err, errlen, "sqlite pragma '%s': expected NAME=VALUE", p);
+            return TD_EINVAL;
+        }
+    }
+    return TD_OK;
+}
+
+static int td_sq_open(td_store_t *s, const td_store_url_t *url, const td_store_options_t *opt,
+                      td_store_backend_t **out, char *err, size_t errlen)
+{
+    td_store_backend_t *b = td_sq_new(url, opt);
+    struct stat sb;
+    int create = opt->schema == TD_STORE_SCHEMA_AUTO;
+    int rc;
+
+    *out = NULL;
+    b->front = s;
+    td_sq_fault_from_env();
+    rc = td_sq_check_sync(b->synchronous, err, errlen);
+    if (rc == TD_OK) {
+        rc = td_sq_check_pragmas(b, err, errlen);
+    }
+    if (rc != TD_OK) {
+        goto out;
+    }
+    if (!b->memory && !create && stat(b->filename, &sb) != 0) {
+        snprintf(err, errlen,
+                 "database file '%s' does not exist: create it with `temporald schema setup`",
+                 b->filename);
+        rc = TD_EUNAVAIL;
+        goto out;
+    }
+    rc = td_sq_conn_open(b, &b->writer, 1, 0, err, errlen);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    rc = td_sq_schema_check(b->writer.db, b->memory ? TD_STORE_SCHEMA_AUTO : opt->schema, err,
+                            errlen);
+    if (rc != TD_OK) {
+        goto out;
+    }
+    b->n_readers = b->memory ? 0 : (opt->max_conns > 0 ? opt->max_conns : TD_SQ_DEF_READERS);
+    if (b->n_readers > 16) {
+        b->n_readers = 16;
+    }
+    b->readers = td_calloc((size_t)(b->n_readers + 1), sizeof(*b->readers));
+    b->reader_threads = td_calloc((size_t)(b->n_readers + 1), sizeof(*b->reader_threads));
+    for (int i = 0; i < b->n_readers && rc == TD_OK; i++) {
+        rc = td_sq_conn_open(b, &b->readers[i], 0, 0, err, errlen);
+    }
+    if (rc != TD_OK) {
+        goto out;
+    }
+    if (pthread_create(&b->writer_thread, NULL, td_sq_writer_main, b) != 0) {
+        snprintf(err, errlen, "cannot start the sqlite writer thread");
+        rc = TD_EINTERNAL;
+        goto out;
+    }
+    b->writer_started = 1;
+    for (int i = 0; i < b->n_readers; i++) {
+        void **arg = td_malloc(2 * sizeof(void *));
+        arg[0] = b;
+        arg[1] = &b->readers[i];
+        if (pthread_create(&b->reader_threads[i], NULL, td_sq_reader_main, arg) != 0) {
+            td_free(arg);
+            snprintf(err, errlen, "cannot start a sqlite reader thread");
+            rc = TD_EINTERNAL;
+            goto out;
+        }
+        b->n_readers_started++;
+    }
+    td_log_info("opened %s (synchronous=%s, %d reader(s))", b->memory ? ":memory:" : b->filename,
+                b->synchronous, b->n_readers);
+out:
+    if (rc != TD_OK) {
+        pthread_mutex_lock(&b->mu);
+        b->stopping = 1;
+        pthread_cond_broadcast(&b->wcv);
+        pthread_cond_broadcast(&b->rcv);
+        pthread_mutex_unlock(&b->mu);
+        if (b->writer_started) {
+            pthread_join(b->writer_thread, NULL);
+        }
+        for (int i = 0; i < b->n_readers_started; i++) {
+            pthread_join(b->reader_threads[i], NULL);
+        }
+        td_sq_free(b);
+    } else {
+        *out = b;
+    }
+    return rc;
+}
+
+static void td_sq_submit(td_store_backend_t *b, td_store_req_t *req)
+{
+    int read = td_store_op_is_read(req->op) && b->n_readers > 0;
+    int closed;
+
+    pthread_mutex_lock(&b->mu);
+    closed = b->stopping;
+    if (!closed) {
+        td_sq_push(read ? &b->rq : &b->wq, req);
+        pthread_cond_signal(read ? &b->rcv : &b->wcv);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (closed) {
+        td_store__fail(req, TD_ECLOSED, "store is closed");
+        td_store__complete(req);
+    }
+}
+
+static void td_sq_close(td_store_backend_t *b)
+{
+    pthread_mutex_lock(&b->mu);
+    b->stopping = 1;
+    pthread_cond_broadcast(&b->wcv);
+    pthread_cond_broadcast(&b->rcv);
+    pthread_mutex_unlock(&b->mu);
+    /* the threads finish what is queued before they exit */
+    if (b->writer_started) {
+        pthread_join(b->writer_thread, NULL);
+    }
+    for (int i = 0; i < b->n_readers_started; i++) {
+        pthread_join(b->reader_threads[i], NULL);
+    }
+    td_sq_free(b);
+}
+
+static int td_sq_schema(const td_store_url_t *url, const td_store_options_t *opt, const char *op,
+                        int *from, int *to, int *want, char *err, size_t errlen)
+{
+    td_store_backend_t *b = td_sq_new(url, opt);
+    int has_tables = 0;
+    int rc = TD_OK;
+
+    *want = td_store__schema_latest("sqlite");
+    if (b->memory) {
+        snprintf(err, errlen, "schema %s: an in-memory database has nothing to migrate", op);
+        rc = TD_EINVAL;
+        goto out;
+    }
+    rc = td_sq_check_sync(b->synchronous, err, errlen);
+    if (rc == TD_OK) {
+        rc = td_sq_conn_open(b, &b->writer, strcmp(op, "setup") == 0, 0, err, errlen);
+    }
+    if (rc == TD_OK) {
+        rc = td_sq_schema_version(b->writer.db, from, &has_tables, err, errlen);
+    }
+    if (rc != TD_OK) {
+        goto out;
+    }
+    *to = *from;
+    if (strcmp(op, "version") == 0) {
+        goto out;
+    }
+    if (strcmp(op, "setup") == 0 && (*from > 0 || has_tables)) {
+        snprintf(err, errlen,
+                 "schema setup: the database already has a schema (version %d): use `temporald "
+                 "schema update`",
+                 *from);
+        rc = TD_EEXIST;
+        goto out;
+    }
+    if (strcmp(op, "setup") != 0 && strcmp(op, "update") != 0) {
+        snprintf(err, errlen, "schema: unknown operation '%s'", op);
+        rc = TD_EINVAL;
+        goto out;
+    }
+    if (*from == 0 && has_tables) {
+        snprintf(err, errlen,
+                 "schema update: the database has tables but no temporald schema "
+                 "version: refusing to touch it");
+        rc = TD_ESCHEMA;
+        goto out;
+    }
+    if (*from > *want) {
+        snprintf(err, errlen, "schema version %d is newer than %d, the newest this binary knows",
+                 *from, *want);
+        rc = TD_ESCHEMA;
+        goto out;
+    }
+    rc = td_sq_schema_migrate(b->writer.db, *from, err, errlen);
+    if (rc == TD_OK) {
+        rc = td_sq_schema_version(b->writer.db, to, &has_tables, err, errlen);
+    }
+out:
+    td_sq_free(b);
+    return rc;
+}
+
+const td_store_ops_t td_store_sqlite_ops = {
+    .scheme = "sqlite",
+    .open = td_sq_open,
+    .submit = td_sq_submit,
+    .close = td_sq_close,
+    .schema = td_sq_schema,
+};
