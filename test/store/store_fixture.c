@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "log.h"
 #include "test.h"
 
 static char td_fx_dbpath[512];
@@ -50,6 +51,7 @@ const char *td_fx_path(void)
 
 int td_fx_open_opt(const td_store_options_t *opt, td_store_t **out, char *err, size_t errlen)
 {
+    td_log_setup(TD_LOG_WARN, TD_LOG_TEXT);
     return td_store_open(td_fx_url(), opt, out, err, errlen);
 }
 
@@ -62,6 +64,7 @@ td_store_t *td_fx_open(void)
 
     memset(&opt, 0, sizeof(opt));
     opt.schema = TD_STORE_SCHEMA_AUTO;
+    td_log_setup(TD_LOG_WARN, TD_LOG_TEXT);
     rc = td_fx_open_opt(&opt, &s, err, sizeof(err));
     if (rc != TD_OK) {
         td_test_fail(__FILE__, __LINE__, "open %s: %s: %s", td_fx_url(), td_err_name(rc), err);
