@@ -45,6 +45,16 @@ struct td_rpc_server_s {
     td_rpc_watch_t *watches;
 };
 
+/* Memory sessions: an HTTP/2 server session with no socket, for unit tests and fuzz drivers.
+ * feed hands it client bytes (TD_OK, or an error once the session is dead); take returns the
+ * bytes it wrote since the last take (caller frees with td_free); close tears it down,
+ * cancelling live calls. Handlers run as on a real connection. */
+td_h2s_t *td_rpc__mem_open(td_rpc_server_t *srv);
+int td_rpc__mem_feed(td_h2s_t *s, const uint8_t *p, size_t n);
+size_t td_rpc__mem_take(td_h2s_t *s, uint8_t **out);
+int td_rpc__mem_closed(const td_h2s_t *s);
+void td_rpc__mem_close(td_h2s_t *s);
+
 /* Registers grpc.health.v1.Health on s (rpc_health.c). */
 void td_rpc__health_init(td_rpc_server_t *s);
 /* Ends every Watch call (at drain) and frees the health table (at free). */

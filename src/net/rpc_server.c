@@ -66,6 +66,9 @@ struct td_h2s_s {
     int in_recv;          /* inside nghttp2_session_mem_recv: do not send */
     int closing;          /* dead or done: free from the kick event */
     int goaway_sent;
+    /* memory sessions (conn == NULL; tests and fuzzing): output collects here */
+    uint8_t *mem_out;
+    size_t mem_len, mem_cap;
 };
 
 struct td_rpc_call_s {
@@ -752,15 +755,45 @@ static void td_h2s_close(td_h2s_t *s)
 {
     if (!s->closing) {
         s->closing = 1;
-        td_conn_kick(s->conn);
+        if (s->conn != NULL) {
+            td_conn_kick(s->conn);
+        }
     }
+}
+
+static size_t td_h2s_pending(const td_h2s_t *s)
+{
+    return s->conn != NULL ? td_conn_out_pending(s->conn) : 0;
+}
+
+static const char *td_h2s_peer(const td_h2s_t *s)
+{
+    return s->conn != NULL ? td_conn_peer(s->conn) : "memory";
+}
+
+static void td_h2s_write(td_h2s_t *s, const uint8_t *p, size_t n)
+{
+    if (s->conn != NULL) {
+        td_conn_write(s->conn, p, n);
+        return;
+    }
+    if (s->mem_len + n > s->mem_cap) {
+        size_t cap = s->mem_cap ? s->mem_cap : 4096;
+        while (cap < s->mem_len + n) {
+            cap *= 2;
+        }
+        s->mem_out = td_realloc(s->mem_out, cap);
+        s->mem_cap = cap;
+    }
+    memcpy(s->mem_out + s->mem_len, p, n);
+    s->mem_len += n;
 }
 
 /* Output is written from the connection's kick event, never from the function that queued
  * it: sending may close streams and free calls under the caller's feet. */
 static void td_h2s_schedule(td_h2s_t *s)
 {
-    if (!s->in_recv && !s->closing) {
+    if (!s->in_recv && !s->closing && s->conn != NULL) {
         td_conn_kick(s->conn);
     }
 }
@@ -772,26 +805,24 @@ static void td_h2s_flush(td_h2s_t *s)
     if (s->in_recv || s->closing) {
         return;
     }
-    while (td_conn_out_pending(s->conn) < high) {
+    while (td_h2s_pending(s) < high) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(s->ng, &data);
         if (n < 0) {
-            td_log_debug("%s: nghttp2 send: %s", td_conn_peer(s->conn), nghttp2_strerror((int)n));
+            td_log_debug("%s: nghttp2 send: %s", td_h2s_peer(s), nghttp2_strerror((int)n));
             td_h2s_close(s);
             return;
         }
         if (n == 0) {
             break;
         }
-        td_conn_write(s->conn, data, (size_t)n);
+        td_h2s_write(s, data, (size_t)n);
     }
-    if (td_conn_out_pending(s->conn) >= high) {
-        td_conn_pause_read(s->conn, 1);
-    } else {
-        td_conn_pause_read(s->conn, 0);
+    if (s->conn != NULL) {
+        td_conn_pause_read(s->conn, td_h2s_pending(s) >= high);
     }
     if (!nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng) &&
-        td_conn_out_pending(s->conn) == 0) {
+        td_h2s_pending(s) == 0) {
         td_h2s_close(s);
     }
 }
@@ -808,11 +839,14 @@ static int td_h2s_on_read(void *ud, const uint8_t *p, size_t n)
     rc = nghttp2_session_mem_recv(s->ng, p, n);
     s->in_recv = 0;
     if (rc < 0) {
-        td_log_debug("%s: nghttp2 recv: %s", td_conn_peer(s->conn), nghttp2_strerror((int)rc));
+        td_log_debug("%s: nghttp2 recv: %s", td_h2s_peer(s), nghttp2_strerror((int)rc));
         /* nghttp2 queued a GOAWAY for protocol errors: try to send it, then close. */
         td_h2s_flush(s);
         td_h2s_close(s);
-        return TD_OK;
+        if (s->conn != NULL) {
+            return TD_OK;
+        }
+        return TD_EPROTO;
     }
     td_h2s_flush(s);
     return TD_OK;
@@ -859,21 +893,18 @@ static nghttp2_session_callbacks *td_h2s_callbacks(void)
     return cbs;
 }
 
-static void td_h2s_new(td_rpc_server_t *srv, int fd)
+/* A session on conn (NULL = a memory session whose output collects in mem_out). */
+static td_h2s_t *td_h2s_new(td_rpc_server_t *srv, td_conn_t *conn)
 {
     td_h2s_t *s = td_calloc(1, sizeof(*s));
     nghttp2_option *opt;
     nghttp2_settings_entry iv[4];
 
     s->srv = srv;
-    s->conn = td_conn_accept(srv->loop, fd, srv->tls, &td_h2s_conn_ops, s);
-    if (s->conn == NULL) {
-        td_free(s);
-        return;
-    }
+    s->conn = conn;
     nghttp2_option_new(&opt);
-    /* Keepalive pings are answered however often they come (no too_many_pings GOAWAY). */
-    nghttp2_option_set_no_auto_window_update(opt, 0);
+    /* nghttp2 answers PINGs itself and never sends GOAWAY for frequent ones; the bound on
+     * queued ACKs only stops a peer that never reads. */
     nghttp2_option_set_max_outbound_ack(opt, 10000);
     nghttp2_session_server_new2(&s->ng, td_h2s_callbacks(), s, opt);
     nghttp2_option_del(opt);
@@ -897,7 +928,7 @@ static void td_h2s_new(td_rpc_server_t *srv, int fd)
         nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
         s->goaway_sent = 1;
     }
-    td_h2s_flush(s);
+    return s; /* the caller flushes once the session has its transport */
 }
 
 static void td_rpc_server_check_drained(td_rpc_server_t *srv)
@@ -928,6 +959,7 @@ static void td_h2s_teardown(td_h2s_t *s)
     }
     nghttp2_session_del(s->ng);
     td_conn_free(s->conn);
+    td_free(s->mem_out);
     if (s->prev != NULL) {
         s->prev->next = s->next;
     } else {
@@ -943,7 +975,57 @@ static void td_h2s_teardown(td_h2s_t *s)
 
 static void td_rpc_server_on_accept(void *ud, int fd)
 {
-    td_h2s_new(ud, fd);
+    td_rpc_server_t *srv = ud;
+    td_h2s_t *s;
+    td_conn_t *conn;
+
+    /* The session is created first so the connection's callbacks have their owner. */
+    s = td_h2s_new(srv, NULL);
+    conn = td_conn_accept(srv->loop, fd, srv->tls, &td_h2s_conn_ops, s);
+    if (conn == NULL) {
+        td_h2s_teardown(s);
+        return;
+    }
+    s->conn = conn;
+    td_h2s_flush(s);
+}
+
+/* ---- memory sessions (rpc_internal.h) ---- */
+
+td_h2s_t *td_rpc__mem_open(td_rpc_server_t *srv)
+{
+    return td_h2s_new(srv, NULL);
+}
+
+int td_rpc__mem_feed(td_h2s_t *s, const uint8_t *p, size_t n)
+{
+    if (s->closing) {
+        return TD_ECLOSED;
+    }
+    return td_h2s_on_read(s, p, n);
+}
+
+size_t td_rpc__mem_take(td_h2s_t *s, uint8_t **out)
+{
+    size_t n;
+    if (!s->closing) {
+        td_h2s_flush(s);
+    }
+    n = s->mem_len;
+    *out = s->mem_out;
+    s->mem_out = NULL;
+    s->mem_len = s->mem_cap = 0;
+    return n;
+}
+
+int td_rpc__mem_closed(const td_h2s_t *s)
+{
+    return s->closing;
+}
+
+void td_rpc__mem_close(td_h2s_t *s)
+{
+    td_h2s_teardown(s);
 }
 
 int td_rpc_server_listen(td_rpc_server_t *s, const char *ip, int port)
@@ -1057,7 +1139,7 @@ const char *td_rpc_method(td_rpc_call_t *c)
 
 const char *td_rpc_peer(td_rpc_call_t *c)
 {
-    return c->sess != NULL ? td_conn_peer(c->sess->conn) : "(gone)";
+    return c->sess != NULL ? td_h2s_peer(c->sess) : "(gone)";
 }
 
 /* Common end of a call by its handler. */
