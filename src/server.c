@@ -19,6 +19,7 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "store/store.h"
 
 static void td_server_drained_one(void *arg)
 {
@@ -79,6 +80,32 @@ void *td_server_role(const td_server_t *srv, const char *name)
     return NULL;
 }
 
+/* Opens the store named by [persistence] url before any role starts: start-dev creates or
+ * migrates its schema, `start` refuses a schema that is not exactly current. */
+static int td_server_open_store(td_server_t *srv)
+{
+    const td_config_t *c = srv->config;
+    td_store_options_t opt;
+    td_store_t *store = NULL;
+    char err[512] = "";
+    int rc;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.loop = srv->loop;
+    opt.schema = c->dev ? TD_STORE_SCHEMA_AUTO : TD_STORE_SCHEMA_REQUIRE;
+    opt.sqlite_synchronous = c->sqlite_synchronous;
+    opt.pragmas = (const char *const *)c->sqlite_pragmas.v;
+    opt.n_pragmas = c->sqlite_pragmas.n;
+    opt.max_conns = c->db_max_conns;
+    rc = td_store_open(c->db_url, &opt, &store, err, sizeof(err));
+    if (rc != TD_OK) {
+        td_log_error("persistence: %s", err);
+        return rc;
+    }
+    srv->store = store;
+    return TD_OK;
+}
+
 int td_server_run(const td_config_t *config)
 {
     td_server_t srv;
@@ -95,6 +122,7 @@ int td_server_run(const td_config_t *config)
     }
     td_loop_on_signal(srv.loop, SIGINT, td_server_on_signal, &srv);
     td_loop_on_signal(srv.loop, SIGTERM, td_server_on_signal, &srv);
+    rc = td_server_open_store(&srv);
 
     for (int i = 0; i < td_roles_count && rc == TD_OK; i++) {
         if (td_server_hosts(&srv, td_roles[i]->bit)) {
@@ -126,6 +154,7 @@ int td_server_run(const td_config_t *config)
             td_roles[i]->stop(srv.role_state[i]);
         }
     }
+    td_store_close(srv.store);
     td_timer_free(srv.drain_timer);
     td_loop_free(srv.loop);
     return rc == TD_OK ? 0 : 1;

@@ -899,6 +899,12 @@ static int td_sq_schema(const td_store_url_t *url, const td_store_options_t *opt
         goto out;
     }
     rc = td_sq_check_sync(b->synchronous, err, errlen);
+    if (rc == TD_OK && strcmp(op, "setup") != 0 && access(b->filename, F_OK) != 0) {
+        snprintf(err, errlen,
+                 "database file '%s' does not exist: create it with `temporald schema setup`",
+                 b->filename);
+        rc = TD_EUNAVAIL;
+    }
     if (rc == TD_OK) {
         rc = td_sq_conn_open(b, &b->writer, strcmp(op, "setup") == 0, 0, err, errlen);
     }
