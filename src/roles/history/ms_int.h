@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Helpers shared by the mutable-state files (ms_state.c, ms_wft.c, ms_activity.c,
+ * ms_exec.c): event construction and commit (history or buffer), task recording, workflow
+ * task scheduling, buffer flush and close. Not for use outside src/roles/history/ms_*.c.
+ */
+#ifndef TD_MS_INT_H
+#define TD_MS_INT_H
+
+#include "ms.h"
+
+#include "temporal/api/enums/v1/event_type.pb-c.h"
+#include "temporal/api/enums/v1/failed_cause.pb-c.h"
+#include "temporal/api/enums/v1/workflow.pb-c.h"
+
+/* Short names for the generated enums used throughout. */
+#define TD_MS_TQ_NORMAL TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_NORMAL
+#define TD_MS_TQ_STICKY TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_STICKY
+#define TD_MS_TO(x)     TEMPORAL__API__ENUMS__V1__TIMEOUT_TYPE__TIMEOUT_TYPE_##x
+#define TD_MS_RS(x)     TEMPORAL__API__ENUMS__V1__RETRY_STATE__RETRY_STATE_##x
+#define TD_MS_WS(x) \
+    TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_##x
+#define TD_MS_CAUSE(x) \
+    TEMPORAL__API__ENUMS__V1__WORKFLOW_TASK_FAILED_CAUSE__WORKFLOW_TASK_FAILED_CAUSE_##x
+#define TD_MS_ET(x) TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_##x
+
+/* Sets the event type and a fresh attributes message of that type on event `e`; evaluates to
+ * the typed attributes pointer. */
+#define TD_MS_EV(e, t, UPPER, lower)                                                           \
+    ((e)->event_type = TD_MS_ET(UPPER),                                                        \
+     (e)->attributes_case =                                                                    \
+             TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_##UPPER##_EVENT_ATTRIBUTES, \
+     (e)->lower##_event_attributes = td_ms__pb_new(                                            \
+             (t)->arena, &temporal__api__history__v1__##lower##_event_attributes__descriptor))
+
+#define TD_MS_NOT_FOUND_WFT "Workflow task not found."
+#define TD_MS_NOT_FOUND_ACT "Activity task not found."
+#define TD_MS_CLOSED        "workflow execution already completed"
+
+void *td_ms__pb_new(td_arena_t *a, const ProtobufCMessageDescriptor *d);
+Google__Protobuf__Timestamp *td_ms__ts(td_arena_t *a, int64_t ns);
+Google__Protobuf__Duration *td_ms__dur(td_arena_t *a, int64_t ns);
+int64_t td_ms__ts_ns(const Google__Protobuf__Timestamp *ts);
+/* Duration in ns; 0 for NULL; -1 for a negative or out-of-range duration. */
+int64_t td_ms__dur_ns(const Google__Protobuf__Duration *d);
+char *td_ms__strdup(const char *s); /* td_strdup(s ? s : "") */
+void td_ms__str_set(char **dst, const char *s);
+const char *td_ms__astr(td_arena_t *a, const char *s);            /* arena copy, "" for NULL */
+void td_ms__blob_set(td_ms_blob_t *b, const ProtobufCMessage *m); /* NULL m clears */
+void td_ms__blob_free(td_ms_blob_t *b);
+/* Unpacks a blob into the arena; NULL when empty. */
+void *td_ms__blob_get(const td_ms_blob_t *b, const ProtobufCMessageDescriptor *d, td_arena_t *a);
+
+void td_ms__retry_free(td_ms_retry_policy_t *p);
+void td_ms__retry_copy(td_ms_retry_policy_t *dst, const td_ms_retry_policy_t *src);
+Temporal__Api__Common__V1__RetryPolicy *td_ms__retry_pb(td_arena_t *a,
+                                                        const td_ms_retry_policy_t *p);
+
+int td_ms__fail(td_ms_txn_t *t, int rc, const char *msg);
+int td_ms__check_open(const td_ms_t *ms, td_ms_txn_t *t);
+
+/* A new event with event_time = t->now (type and attributes set by TD_MS_EV). */
+td_ms_event_t *td_ms__event_new(td_ms_txn_t *t);
+/* Appends `e` to history with the next id (returned), or, when `bufferable` and a workflow
+ * task is started, to the buffer (returns 0). Makes a merely scheduled transient workflow
+ * task ordinary first, so ids stay dense. */
+int64_t td_ms__event_commit(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int bufferable);
+void td_ms__task_add(td_ms_txn_t *t, const td_ms_task_t *task);
+void td_ms__timer_add(td_ms_txn_t *t, td_ms_task_type_t type, int64_t fire, int64_t event_id,
+                      int32_t attempt, int timeout_type);
+
+/* Schedules a workflow task of `attempt` (transient when > 1) on the sticky queue if set;
+ * `dispatch` = emit the WORKFLOW_TASK transfer task (0 when started at once). */
+void td_ms__wft_schedule(td_ms_t *ms, td_ms_txn_t *t, int32_t attempt, int dispatch);
+/* Schedules attempt 1 unless a workflow task is pending. */
+void td_ms__wft_need(td_ms_t *ms, td_ms_txn_t *t);
+void td_ms__wft_clear(td_ms_t *ms);
+/* Starts the scheduled workflow task (shared by poll and return_new_workflow_task). */
+void td_ms__wft_start(td_ms_t *ms, td_ms_txn_t *t, const char *request_id, const char *identity,
+                      td_ms_wft_started_t *out);
+/* Writes the buffered events to history, completion events last. */
+void td_ms__flush_buffer(td_ms_t *ms, td_ms_txn_t *t);
+/* Writes WorkflowTaskFailed for the started, non-transient workflow task. */
+void td_ms__wft_failed_event(td_ms_t *ms, td_ms_txn_t *t, int cause,
+                             const Temporal__Api__Failure__V1__Failure *failure,
+                             const char *identity, const char *binary_checksum);
+/* Applies a workflow task timeout of `timeout_type` (already validated). */
+int td_ms__wft_timeout(td_ms_t *ms, td_ms_txn_t *t, int timeout_type);
+/* Applies activity timeout `tt` (validated): retry, re-arm (heartbeat) or final TimedOut. */
+int td_ms__activity_timeout(td_ms_t *ms, td_ms_txn_t *t, td_ms_activity_t *ai, int tt);
+/* The retry backoff of `ai` is over: dispatch its current attempt. */
+int td_ms__activity_retry_fired(td_ms_t *ms, td_ms_txn_t *t, td_ms_activity_t *ai);
+/* Marks the run closed by event `event_id` with `status`; drops everything pending. */
+void td_ms__close(td_ms_t *ms, td_ms_txn_t *t, int status, int64_t event_id);
+
+void td_ms__activity_remove(td_ms_t *ms, int64_t scheduled_id);
+void td_ms__activity_clear(td_ms_activity_t *ai);
+void td_ms__timer_remove(td_ms_t *ms, const char *timer_id);
+void td_ms__buffer_clear(td_ms_t *ms);
+/* Resets the state's content to empty (frees everything it owns). */
+void td_ms__reset(td_ms_t *ms);
+
+#endif

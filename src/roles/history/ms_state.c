@@ -1,0 +1,831 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The mutable-state container: transaction outputs, event construction and commit, the
+ * buffer of external events, close, lookup, and the persisted form (temporald.history
+ * MutableState / Task). Transitions themselves live in ms_wft.c, ms_activity.c and
+ * ms_exec.c; the design notes are in ms.h.
+ */
+#include "ms_int.h"
+
+#include <string.h>
+
+#include "error.h"
+#include "history.pb-c.h"
+#include "mem.h"
+
+typedef Temporald__History__MutableState pb_ms_t;
+typedef Temporald__History__ExecutionInfo pb_exec_t;
+typedef Temporald__History__WorkflowTaskInfo pb_wft_t;
+typedef Temporald__History__ActivityInfo pb_act_t;
+typedef Temporald__History__TimerInfo pb_timer_t;
+typedef Temporald__History__RetryPolicy pb_retry_t;
+
+/* ---- small helpers ---- */
+
+void *td_ms__pb_new(td_arena_t *a, const ProtobufCMessageDescriptor *d)
+{
+    void *m = td_arena_alloc(a, d->sizeof_message);
+    d->message_init(m);
+    return m;
+}
+
+Google__Protobuf__Timestamp *td_ms__ts(td_arena_t *a, int64_t ns)
+{
+    Google__Protobuf__Timestamp *ts = td_ms__pb_new(a, &google__protobuf__timestamp__descriptor);
+    ts->seconds = ns / TD_MS_SECOND;
+    ts->nanos = (int32_t)(ns % TD_MS_SECOND);
+    return ts;
+}
+
+Google__Protobuf__Duration *td_ms__dur(td_arena_t *a, int64_t ns)
+{
+    Google__Protobuf__Duration *d = td_ms__pb_new(a, &google__protobuf__duration__descriptor);
+    d->seconds = ns / TD_MS_SECOND;
+    d->nanos = (int32_t)(ns % TD_MS_SECOND);
+    return d;
+}
+
+int64_t td_ms__ts_ns(const Google__Protobuf__Timestamp *ts)
+{
+    return ts ? ts->seconds * TD_MS_SECOND + ts->nanos : 0;
+}
+
+int64_t td_ms__dur_ns(const Google__Protobuf__Duration *d)
+{
+    if (d == NULL) {
+        return 0;
+    }
+    /* 100 years is plenty and keeps sums of times and durations far from overflow. */
+    if (d->seconds < 0 || d->nanos < 0 || d->nanos >= TD_MS_SECOND ||
+        d->seconds > INT64_C(3153600000)) {
+        return -1;
+    }
+    return d->seconds * TD_MS_SECOND + d->nanos;
+}
+
+char *td_ms__strdup(const char *s)
+{
+    return td_strdup(s ? s : "");
+}
+
+void td_ms__str_set(char **dst, const char *s)
+{
+    td_free(*dst);
+    *dst = td_ms__strdup(s);
+}
+
+const char *td_ms__astr(td_arena_t *a, const char *s)
+{
+    return td_arena_strdup(a, s ? s : "");
+}
+
+void td_ms__blob_free(td_ms_blob_t *b)
+{
+    td_free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+void td_ms__blob_set(td_ms_blob_t *b, const ProtobufCMessage *m)
+{
+    td_ms__blob_free(b);
+    if (m != NULL) {
+        b->len = protobuf_c_message_get_packed_size(m);
+        b->data = td_malloc(b->len ? b->len : 1);
+        protobuf_c_message_pack(m, b->data);
+    }
+}
+
+static void blob_set_bytes(td_ms_blob_t *b, const uint8_t *data, size_t len)
+{
+    td_ms__blob_free(b);
+    if (len > 0) {
+        b->data = td_malloc(len);
+        memcpy(b->data, data, len);
+        b->len = len;
+    }
+}
+
+void *td_ms__blob_get(const td_ms_blob_t *b, const ProtobufCMessageDescriptor *d, td_arena_t *a)
+{
+    if (b->data == NULL) {
+        return NULL;
+    }
+    return protobuf_c_message_unpack(d, td_arena_pb(a), b->len, b->data);
+}
+
+void td_ms__retry_free(td_ms_retry_policy_t *p)
+{
+    for (size_t i = 0; i < p->n_non_retryable_error_types; i++) {
+        td_free(p->non_retryable_error_types[i]);
+    }
+    td_free(p->non_retryable_error_types);
+    memset(p, 0, sizeof(*p));
+}
+
+void td_ms__retry_copy(td_ms_retry_policy_t *dst, const td_ms_retry_policy_t *src)
+{
+    *dst = *src;
+    dst->non_retryable_error_types = NULL;
+    if (src->n_non_retryable_error_types > 0) {
+        dst->non_retryable_error_types =
+                td_calloc(src->n_non_retryable_error_types, sizeof(char *));
+        for (size_t i = 0; i < src->n_non_retryable_error_types; i++) {
+            dst->non_retryable_error_types[i] = td_ms__strdup(src->non_retryable_error_types[i]);
+        }
+    }
+}
+
+Temporal__Api__Common__V1__RetryPolicy *td_ms__retry_pb(td_arena_t *a,
+                                                        const td_ms_retry_policy_t *p)
+{
+    Temporal__Api__Common__V1__RetryPolicy *r =
+            td_ms__pb_new(a, &temporal__api__common__v1__retry_policy__descriptor);
+    r->initial_interval = td_ms__dur(a, p->initial_interval);
+    r->backoff_coefficient = p->backoff_coefficient;
+    r->maximum_interval = td_ms__dur(a, p->maximum_interval);
+    r->maximum_attempts = p->maximum_attempts;
+    r->n_non_retryable_error_types = p->n_non_retryable_error_types;
+    if (p->n_non_retryable_error_types > 0) {
+        r->non_retryable_error_types =
+                td_arena_alloc(a, p->n_non_retryable_error_types * sizeof(char *));
+        for (size_t i = 0; i < p->n_non_retryable_error_types; i++) {
+            r->non_retryable_error_types[i] =
+                    (char *)td_ms__astr(a, p->non_retryable_error_types[i]);
+        }
+    }
+    return r;
+}
+
+int td_ms__fail(td_ms_txn_t *t, int rc, const char *msg)
+{
+    t->msg = msg;
+    return rc;
+}
+
+int td_ms__check_open(const td_ms_t *ms, td_ms_txn_t *t)
+{
+    if (ms->state != TD_MS_STATE_RUNNING) {
+        return td_ms__fail(t, TD_ENOTFOUND, TD_MS_CLOSED);
+    }
+    return TD_OK;
+}
+
+/* ---- transaction ---- */
+
+void td_ms_txn_init(td_ms_txn_t *t, td_arena_t *arena, int64_t now)
+{
+    memset(t, 0, sizeof(*t));
+    t->arena = arena;
+    t->now = now;
+}
+
+td_ms_task_category_t td_ms_task_category(td_ms_task_type_t type)
+{
+    if (type < 10) {
+        return TD_MS_CAT_TRANSFER;
+    }
+    if (type < 20) {
+        return TD_MS_CAT_TIMER;
+    }
+    return TD_MS_CAT_VISIBILITY;
+}
+
+td_ms_event_t *td_ms__event_new(td_ms_txn_t *t)
+{
+    td_ms_event_t *e =
+            td_ms__pb_new(t->arena, &temporal__api__history__v1__history_event__descriptor);
+    e->event_time = td_ms__ts(t->arena, t->now);
+    e->task_id = t->task_id;
+    return e;
+}
+
+static void txn_push_event(td_ms_txn_t *t, td_ms_event_t *e)
+{
+    if (t->n_events == t->cap_events) {
+        size_t cap = t->cap_events ? t->cap_events * 2 : 8;
+        td_ms_event_t **ev = td_arena_alloc(t->arena, cap * sizeof(*ev));
+        if (t->n_events > 0) {
+            memcpy(ev, t->events, t->n_events * sizeof(*ev));
+        }
+        t->events = ev;
+        t->cap_events = cap;
+    }
+    t->events[t->n_events++] = e;
+}
+
+static int64_t append_history(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e)
+{
+    e->event_id = ms->next_event_id++;
+    e->task_id = t->task_id;
+    ms->last_event_task_id = t->task_id;
+    txn_push_event(t, e);
+    return e->event_id;
+}
+
+/* A transient workflow task that is only scheduled gets its Scheduled event written, so the
+ * event about to be appended does not take the id reserved for it. */
+static void wft_make_ordinary(td_ms_t *ms, td_ms_txn_t *t)
+{
+    td_ms_event_t *e = td_ms__event_new(t);
+    Temporal__Api__History__V1__WorkflowTaskScheduledEventAttributes *a =
+            TD_MS_EV(e, t, WORKFLOW_TASK_SCHEDULED, workflow_task_scheduled);
+    a->task_queue = td_ms__pb_new(t->arena, &temporal__api__taskqueue__v1__task_queue__descriptor);
+    a->task_queue->name = (char *)td_ms__astr(t->arena, ms->wft.task_queue);
+    a->task_queue->kind = ms->wft.task_queue_kind;
+    if (ms->wft.task_queue_kind == TD_MS_TQ_STICKY) {
+        a->task_queue->normal_name = (char *)td_ms__astr(t->arena, ms->task_queue);
+    }
+    a->start_to_close_timeout = td_ms__dur(t->arena, ms->wft.start_to_close);
+    a->attempt = ms->wft.attempt;
+    e->event_time = td_ms__ts(t->arena, ms->wft.scheduled_time);
+    ms->wft.transient = 0;
+    append_history(ms, t, e);
+}
+
+int64_t td_ms__event_commit(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int bufferable)
+{
+    if (bufferable && ms->wft.started_id != 0) {
+        td_ms_blob_t *b;
+        ms->buffered = td_realloc(ms->buffered, (ms->n_buffered + 1) * sizeof(*ms->buffered));
+        b = &ms->buffered[ms->n_buffered++];
+        memset(b, 0, sizeof(*b));
+        e->event_id = 0;
+        td_ms__blob_set(b, &e->base);
+        return 0;
+    }
+    if (ms->wft.scheduled_id != 0 && ms->wft.transient && ms->wft.started_id == 0) {
+        wft_make_ordinary(ms, t);
+    }
+    return append_history(ms, t, e);
+}
+
+void td_ms__task_add(td_ms_txn_t *t, const td_ms_task_t *task)
+{
+    if (t->n_tasks == t->cap_tasks) {
+        size_t cap = t->cap_tasks ? t->cap_tasks * 2 : 8;
+        td_ms_task_t *tasks = td_arena_alloc(t->arena, cap * sizeof(*tasks));
+        if (t->n_tasks > 0) {
+            memcpy(tasks, t->tasks, t->n_tasks * sizeof(*tasks));
+        }
+        t->tasks = tasks;
+        t->cap_tasks = cap;
+    }
+    t->tasks[t->n_tasks] = *task;
+    if (task->task_queue) {
+        t->tasks[t->n_tasks].task_queue = td_arena_strdup(t->arena, task->task_queue);
+    }
+    if (task->timer_id) {
+        t->tasks[t->n_tasks].timer_id = td_arena_strdup(t->arena, task->timer_id);
+    }
+    t->n_tasks++;
+}
+
+void td_ms__timer_add(td_ms_txn_t *t, td_ms_task_type_t type, int64_t fire, int64_t event_id,
+                      int32_t attempt, int timeout_type)
+{
+    td_ms_task_t task = { .type = type,
+                          .fire_time = fire,
+                          .event_id = event_id,
+                          .attempt = attempt,
+                          .timeout_type = timeout_type };
+    td_ms__task_add(t, &task);
+}
+
+/* ---- buffer ---- */
+
+void td_ms__buffer_clear(td_ms_t *ms)
+{
+    for (size_t i = 0; i < ms->n_buffered; i++) {
+        td_ms__blob_free(&ms->buffered[i]);
+    }
+    td_free(ms->buffered);
+    ms->buffered = NULL;
+    ms->n_buffered = 0;
+}
+
+static int is_completion_event(int type)
+{
+    return type == TD_MS_ET(ACTIVITY_TASK_COMPLETED) || type == TD_MS_ET(ACTIVITY_TASK_FAILED) ||
+           type == TD_MS_ET(ACTIVITY_TASK_TIMED_OUT) || type == TD_MS_ET(ACTIVITY_TASK_CANCELED);
+}
+
+/* Activity completion events carry scheduled/started ids at the same place for each type. */
+static void completion_ids(td_ms_event_t *e, int64_t **sched, int64_t **started)
+{
+    switch (e->attributes_case) {
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_ACTIVITY_TASK_COMPLETED_EVENT_ATTRIBUTES:
+        *sched = &e->activity_task_completed_event_attributes->scheduled_event_id;
+        *started = &e->activity_task_completed_event_attributes->started_event_id;
+        break;
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_ACTIVITY_TASK_FAILED_EVENT_ATTRIBUTES:
+        *sched = &e->activity_task_failed_event_attributes->scheduled_event_id;
+        *started = &e->activity_task_failed_event_attributes->started_event_id;
+        break;
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_ACTIVITY_TASK_TIMED_OUT_EVENT_ATTRIBUTES:
+        *sched = &e->activity_task_timed_out_event_attributes->scheduled_event_id;
+        *started = &e->activity_task_timed_out_event_attributes->started_event_id;
+        break;
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_ACTIVITY_TASK_CANCELED_EVENT_ATTRIBUTES:
+        *sched = &e->activity_task_canceled_event_attributes->scheduled_event_id;
+        *started = &e->activity_task_canceled_event_attributes->started_event_id;
+        break;
+    default:
+        *sched = *started = NULL;
+        break;
+    }
+}
+
+void td_ms__flush_buffer(td_ms_t *ms, td_ms_txn_t *t)
+{
+    size_t n = ms->n_buffered;
+    td_ms_event_t **ev;
+    size_t first_started;
+
+    if (n == 0) {
+        return;
+    }
+    ev = td_arena_alloc(t->arena, n * sizeof(*ev));
+    for (size_t i = 0; i < n; i++) {
+        ev[i] = td_ms__blob_get(&ms->buffered[i],
+                                &temporal__api__history__v1__history_event__descriptor, t->arena);
+    }
+    td_ms__buffer_clear(ms);
+    first_started = t->n_events;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            int64_t *sched, *started;
+            if (ev[i] == NULL || is_completion_event(ev[i]->event_type) != pass) {
+                continue;
+            }
+            if (pass == 1) {
+                /* Wire the completion to the ActivityTaskStarted flushed just before. */
+                completion_ids(ev[i], &sched, &started);
+                for (size_t j = first_started; sched && *started == 0 && j < t->n_events; j++) {
+                    td_ms_event_t *s = t->events[j];
+                    if (s->event_type == TD_MS_ET(ACTIVITY_TASK_STARTED) &&
+                        s->activity_task_started_event_attributes->scheduled_event_id == *sched) {
+                        *started = s->event_id;
+                    }
+                }
+            }
+            append_history(ms, t, ev[i]);
+        }
+    }
+}
+
+/* ---- close ---- */
+
+void td_ms__activity_clear(td_ms_activity_t *ai)
+{
+    td_free(ai->activity_id);
+    td_free(ai->activity_type);
+    td_free(ai->task_queue);
+    td_ms__retry_free(&ai->retry);
+    td_free(ai->started_identity);
+    td_free(ai->started_request_id);
+    td_ms__blob_free(&ai->heartbeat_details);
+    td_ms__blob_free(&ai->last_failure);
+    td_free(ai->last_worker_identity);
+    memset(ai, 0, sizeof(*ai));
+}
+
+void td_ms__activity_remove(td_ms_t *ms, int64_t scheduled_id)
+{
+    for (size_t i = 0; i < ms->n_activities; i++) {
+        if (ms->activities[i].scheduled_id == scheduled_id) {
+            td_ms__activity_clear(&ms->activities[i]);
+            ms->activities[i] = ms->activities[--ms->n_activities];
+            return;
+        }
+    }
+}
+
+void td_ms__timer_remove(td_ms_t *ms, const char *timer_id)
+{
+    for (size_t i = 0; i < ms->n_timers; i++) {
+        if (strcmp(ms->timers[i].timer_id, timer_id) == 0) {
+            td_free(ms->timers[i].timer_id);
+            ms->timers[i] = ms->timers[--ms->n_timers];
+            return;
+        }
+    }
+}
+
+void td_ms__close(td_ms_t *ms, td_ms_txn_t *t, int status, int64_t event_id)
+{
+    td_ms_task_t task = { 0 };
+
+    ms->state = TD_MS_STATE_COMPLETED;
+    ms->status = status;
+    ms->completion_event_id = event_id;
+    ms->close_time = t->now;
+    td_ms__wft_clear(ms);
+    while (ms->n_activities > 0) {
+        td_ms__activity_remove(ms, ms->activities[0].scheduled_id);
+    }
+    while (ms->n_timers > 0) {
+        td_ms__timer_remove(ms, ms->timers[0].timer_id);
+    }
+    td_ms__buffer_clear(ms);
+    td_free(ms->sticky_task_queue);
+    ms->sticky_task_queue = NULL;
+    task.type = TD_MS_TASK_CLOSE_EXECUTION;
+    td_ms__task_add(t, &task);
+    task.type = TD_MS_TASK_VIS_CLOSE;
+    td_ms__task_add(t, &task);
+}
+
+/* ---- lookup ---- */
+
+td_ms_activity_t *td_ms_activity_find(const td_ms_t *ms, int64_t scheduled_id)
+{
+    for (size_t i = 0; i < ms->n_activities; i++) {
+        if (ms->activities[i].scheduled_id == scheduled_id) {
+            return &ms->activities[i];
+        }
+    }
+    return NULL;
+}
+
+td_ms_activity_t *td_ms_activity_find_by_id(const td_ms_t *ms, const char *activity_id)
+{
+    for (size_t i = 0; activity_id && i < ms->n_activities; i++) {
+        if (strcmp(ms->activities[i].activity_id, activity_id) == 0) {
+            return &ms->activities[i];
+        }
+    }
+    return NULL;
+}
+
+td_ms_timer_t *td_ms_timer_find(const td_ms_t *ms, const char *timer_id)
+{
+    for (size_t i = 0; timer_id && i < ms->n_timers; i++) {
+        if (strcmp(ms->timers[i].timer_id, timer_id) == 0) {
+            return &ms->timers[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- free ---- */
+
+void td_ms__reset(td_ms_t *ms)
+{
+    char **strs[] = { &ms->namespace_id,           &ms->workflow_id,       &ms->run_id,
+                      &ms->first_execution_run_id, &ms->workflow_type,     &ms->task_queue,
+                      &ms->start_request_id,       &ms->cancel_request_id, &ms->sticky_task_queue,
+                      &ms->cron_schedule };
+    for (size_t i = 0; i < TD_ARRAY_LEN(strs); i++) {
+        td_free(*strs[i]);
+    }
+    td_ms__retry_free(&ms->retry_policy);
+    td_ms__blob_free(&ms->memo);
+    td_ms__blob_free(&ms->search_attributes);
+    td_ms__wft_clear(ms);
+    while (ms->n_activities > 0) {
+        td_ms__activity_remove(ms, ms->activities[0].scheduled_id);
+    }
+    td_free(ms->activities);
+    while (ms->n_timers > 0) {
+        td_ms__timer_remove(ms, ms->timers[0].timer_id);
+    }
+    td_free(ms->timers);
+    td_ms__buffer_clear(ms);
+    for (size_t i = 0; i < ms->n_signal_request_ids; i++) {
+        td_free(ms->signal_request_ids[i]);
+    }
+    td_free(ms->signal_request_ids);
+    memset(ms, 0, sizeof(*ms));
+}
+
+void td_ms_free(td_ms_t *ms)
+{
+    if (ms != NULL) {
+        td_ms__reset(ms);
+        td_free(ms);
+    }
+}
+
+/* ---- persisted form ---- */
+
+static pb_retry_t *retry_to_pb(td_arena_t *a, const td_ms_retry_policy_t *p)
+{
+    pb_retry_t *r = td_ms__pb_new(a, &temporald__history__retry_policy__descriptor);
+    r->initial_interval_ns = p->initial_interval;
+    r->backoff_coefficient = p->backoff_coefficient;
+    r->maximum_interval_ns = p->maximum_interval;
+    r->maximum_attempts = p->maximum_attempts;
+    r->n_non_retryable_error_types = p->n_non_retryable_error_types;
+    r->non_retryable_error_types = p->non_retryable_error_types;
+    return r;
+}
+
+static void retry_from_pb(td_ms_retry_policy_t *p, const pb_retry_t *r)
+{
+    memset(p, 0, sizeof(*p));
+    if (r == NULL) {
+        return;
+    }
+    p->initial_interval = r->initial_interval_ns;
+    p->backoff_coefficient = r->backoff_coefficient;
+    p->maximum_interval = r->maximum_interval_ns;
+    p->maximum_attempts = r->maximum_attempts;
+    if (r->n_non_retryable_error_types > 0) {
+        p->n_non_retryable_error_types = r->n_non_retryable_error_types;
+        p->non_retryable_error_types = td_calloc(r->n_non_retryable_error_types, sizeof(char *));
+        for (size_t i = 0; i < r->n_non_retryable_error_types; i++) {
+            p->non_retryable_error_types[i] = td_ms__strdup(r->non_retryable_error_types[i]);
+        }
+    }
+}
+
+static ProtobufCBinaryData bin(const td_ms_blob_t *b)
+{
+    ProtobufCBinaryData d = { b->len, b->data };
+    return d;
+}
+
+static char *s_or_empty(char *s)
+{
+    return s ? s : (char *)"";
+}
+
+int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_len)
+{
+    pb_ms_t *m = td_ms__pb_new(a, &temporald__history__mutable_state__descriptor);
+    pb_exec_t *x = td_ms__pb_new(a, &temporald__history__execution_info__descriptor);
+    pb_wft_t *w = td_ms__pb_new(a, &temporald__history__workflow_task_info__descriptor);
+    size_t n;
+
+    m->execution = x;
+    x->namespace_id = s_or_empty(ms->namespace_id);
+    x->workflow_id = s_or_empty(ms->workflow_id);
+    x->run_id = s_or_empty(ms->run_id);
+    x->first_execution_run_id = s_or_empty(ms->first_execution_run_id);
+    x->workflow_type = s_or_empty(ms->workflow_type);
+    x->task_queue = s_or_empty(ms->task_queue);
+    x->execution_timeout_ns = ms->execution_timeout;
+    x->run_timeout_ns = ms->run_timeout;
+    x->task_timeout_ns = ms->task_timeout;
+    x->has_retry_policy = ms->has_retry_policy;
+    x->retry_policy = retry_to_pb(a, &ms->retry_policy);
+    x->status = ms->status;
+    x->state = (int32_t)ms->state;
+    x->start_time_ns = ms->start_time;
+    x->execution_expiration_ns = ms->execution_expiration;
+    x->run_expiration_ns = ms->run_expiration;
+    x->attempt = ms->attempt;
+    x->memo = bin(&ms->memo);
+    x->search_attributes = bin(&ms->search_attributes);
+    x->start_request_id = s_or_empty(ms->start_request_id);
+    x->cancel_requested = ms->cancel_requested;
+    x->cancel_request_id = s_or_empty(ms->cancel_request_id);
+    x->close_time_ns = ms->close_time;
+    x->completion_event_id = ms->completion_event_id;
+    x->sticky_task_queue = s_or_empty(ms->sticky_task_queue);
+    x->sticky_schedule_to_start_ns = ms->sticky_schedule_to_start;
+    x->first_workflow_task_backoff_ns = ms->first_workflow_task_backoff;
+    x->cron_schedule = s_or_empty(ms->cron_schedule);
+
+    m->workflow_task = w;
+    w->scheduled_event_id = ms->wft.scheduled_id;
+    w->started_event_id = ms->wft.started_id;
+    w->attempt = ms->wft.attempt;
+    w->request_id = s_or_empty(ms->wft.request_id);
+    w->identity = s_or_empty(ms->wft.identity);
+    w->task_queue = s_or_empty(ms->wft.task_queue);
+    w->task_queue_kind = ms->wft.task_queue_kind;
+    w->start_to_close_ns = ms->wft.start_to_close;
+    w->scheduled_time_ns = ms->wft.scheduled_time;
+    w->started_time_ns = ms->wft.started_time;
+    w->transient = ms->wft.transient;
+    w->sticky_schedule_to_start_ns = ms->wft.sticky_schedule_to_start;
+
+    m->n_activities = ms->n_activities;
+    m->activities = td_arena_alloc(a, (ms->n_activities + 1) * sizeof(pb_act_t *));
+    for (size_t i = 0; i < ms->n_activities; i++) {
+        const td_ms_activity_t *ai = &ms->activities[i];
+        pb_act_t *p = td_ms__pb_new(a, &temporald__history__activity_info__descriptor);
+        p->scheduled_event_id = ai->scheduled_id;
+        p->activity_id = s_or_empty(ai->activity_id);
+        p->activity_type = s_or_empty(ai->activity_type);
+        p->task_queue = s_or_empty(ai->task_queue);
+        p->scheduled_time_ns = ai->scheduled_time;
+        p->current_attempt_scheduled_time_ns = ai->current_attempt_scheduled_time;
+        p->schedule_to_close_ns = ai->schedule_to_close;
+        p->schedule_to_start_ns = ai->schedule_to_start;
+        p->start_to_close_ns = ai->start_to_close;
+        p->heartbeat_ns = ai->heartbeat;
+        p->retry_policy = retry_to_pb(a, &ai->retry);
+        p->attempt = ai->attempt;
+        p->started = ai->started;
+        p->started_time_ns = ai->started_time;
+        p->started_identity = s_or_empty(ai->started_identity);
+        p->started_request_id = s_or_empty(ai->started_request_id);
+        p->last_heartbeat_details = bin(&ai->heartbeat_details);
+        p->last_heartbeat_time_ns = ai->last_heartbeat_time;
+        p->cancel_requested = ai->cancel_requested;
+        p->cancel_requested_event_id = ai->cancel_requested_event_id;
+        p->last_failure = bin(&ai->last_failure);
+        p->last_worker_identity = s_or_empty(ai->last_worker_identity);
+        m->activities[i] = p;
+    }
+    m->n_timers = ms->n_timers;
+    m->timers = td_arena_alloc(a, (ms->n_timers + 1) * sizeof(pb_timer_t *));
+    for (size_t i = 0; i < ms->n_timers; i++) {
+        pb_timer_t *p = td_ms__pb_new(a, &temporald__history__timer_info__descriptor);
+        p->timer_id = ms->timers[i].timer_id;
+        p->started_event_id = ms->timers[i].started_id;
+        p->expiry_time_ns = ms->timers[i].expiry_time;
+        m->timers[i] = p;
+    }
+    m->n_buffered_events = ms->n_buffered;
+    m->buffered_events = td_arena_alloc(a, (ms->n_buffered + 1) * sizeof(ProtobufCBinaryData));
+    for (size_t i = 0; i < ms->n_buffered; i++) {
+        m->buffered_events[i] = bin(&ms->buffered[i]);
+    }
+    m->n_signal_request_ids = ms->n_signal_request_ids;
+    m->signal_request_ids = ms->signal_request_ids;
+    m->next_event_id = ms->next_event_id;
+    m->previous_started_event_id = ms->previous_started_event_id;
+    m->db_record_version = ms->db_record_version;
+    m->last_event_task_id = ms->last_event_task_id;
+
+    n = temporald__history__mutable_state__get_packed_size(m);
+    *out = td_arena_alloc(a, n ? n : 1);
+    *out_len = temporald__history__mutable_state__pack(m, *out);
+    return TD_OK;
+}
+
+static char *dup_nonempty(const char *s)
+{
+    return (s && s[0]) ? td_strdup(s) : NULL;
+}
+
+int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
+{
+    int rc = TD_EINVAL;
+    pb_ms_t *m = NULL;
+    td_ms_t *ms = NULL;
+    const pb_exec_t *x;
+    const pb_wft_t *w;
+
+    *out = NULL;
+    m = temporald__history__mutable_state__unpack(NULL, len, buf);
+    if (m == NULL || m->execution == NULL || m->workflow_task == NULL || m->next_event_id < 1) {
+        goto out;
+    }
+    x = m->execution;
+    w = m->workflow_task;
+    if (x->state != TD_MS_STATE_RUNNING && x->state != TD_MS_STATE_COMPLETED) {
+        goto out;
+    }
+    ms = td_calloc(1, sizeof(*ms));
+    ms->namespace_id = td_ms__strdup(x->namespace_id);
+    ms->workflow_id = td_ms__strdup(x->workflow_id);
+    ms->run_id = td_ms__strdup(x->run_id);
+    ms->first_execution_run_id = td_ms__strdup(x->first_execution_run_id);
+    ms->workflow_type = td_ms__strdup(x->workflow_type);
+    ms->task_queue = td_ms__strdup(x->task_queue);
+    ms->execution_timeout = x->execution_timeout_ns;
+    ms->run_timeout = x->run_timeout_ns;
+    ms->task_timeout = x->task_timeout_ns;
+    ms->has_retry_policy = x->has_retry_policy;
+    retry_from_pb(&ms->retry_policy, x->retry_policy);
+    ms->status = x->status;
+    ms->state = (td_ms_state_t)x->state;
+    ms->start_time = x->start_time_ns;
+    ms->execution_expiration = x->execution_expiration_ns;
+    ms->run_expiration = x->run_expiration_ns;
+    ms->attempt = x->attempt;
+    blob_set_bytes(&ms->memo, x->memo.data, x->memo.len);
+    blob_set_bytes(&ms->search_attributes, x->search_attributes.data, x->search_attributes.len);
+    ms->start_request_id = td_ms__strdup(x->start_request_id);
+    ms->cancel_requested = x->cancel_requested;
+    ms->cancel_request_id = td_ms__strdup(x->cancel_request_id);
+    ms->close_time = x->close_time_ns;
+    ms->completion_event_id = x->completion_event_id;
+    ms->sticky_task_queue = dup_nonempty(x->sticky_task_queue);
+    ms->sticky_schedule_to_start = x->sticky_schedule_to_start_ns;
+    ms->first_workflow_task_backoff = x->first_workflow_task_backoff_ns;
+    ms->cron_schedule = td_ms__strdup(x->cron_schedule);
+
+    ms->wft.scheduled_id = w->scheduled_event_id;
+    ms->wft.started_id = w->started_event_id;
+    ms->wft.attempt = w->attempt;
+    ms->wft.transient = w->transient;
+    if (w->scheduled_event_id != 0) {
+        ms->wft.request_id = td_ms__strdup(w->request_id);
+        ms->wft.identity = td_ms__strdup(w->identity);
+        ms->wft.task_queue = td_ms__strdup(w->task_queue);
+    }
+    ms->wft.task_queue_kind = w->task_queue_kind;
+    ms->wft.start_to_close = w->start_to_close_ns;
+    ms->wft.scheduled_time = w->scheduled_time_ns;
+    ms->wft.started_time = w->started_time_ns;
+    ms->wft.sticky_schedule_to_start = w->sticky_schedule_to_start_ns;
+
+    ms->activities = td_calloc(m->n_activities + 1, sizeof(*ms->activities));
+    for (size_t i = 0; i < m->n_activities; i++) {
+        const pb_act_t *p = m->activities[i];
+        td_ms_activity_t *ai = &ms->activities[ms->n_activities++];
+        ai->scheduled_id = p->scheduled_event_id;
+        ai->activity_id = td_ms__strdup(p->activity_id);
+        ai->activity_type = td_ms__strdup(p->activity_type);
+        ai->task_queue = td_ms__strdup(p->task_queue);
+        ai->scheduled_time = p->scheduled_time_ns;
+        ai->current_attempt_scheduled_time = p->current_attempt_scheduled_time_ns;
+        ai->schedule_to_close = p->schedule_to_close_ns;
+        ai->schedule_to_start = p->schedule_to_start_ns;
+        ai->start_to_close = p->start_to_close_ns;
+        ai->heartbeat = p->heartbeat_ns;
+        retry_from_pb(&ai->retry, p->retry_policy);
+        ai->attempt = p->attempt;
+        ai->started = p->started;
+        ai->started_time = p->started_time_ns;
+        ai->started_identity = td_ms__strdup(p->started_identity);
+        ai->started_request_id = td_ms__strdup(p->started_request_id);
+        blob_set_bytes(&ai->heartbeat_details, p->last_heartbeat_details.data,
+                       p->last_heartbeat_details.len);
+        ai->last_heartbeat_time = p->last_heartbeat_time_ns;
+        ai->cancel_requested = p->cancel_requested;
+        ai->cancel_requested_event_id = p->cancel_requested_event_id;
+        blob_set_bytes(&ai->last_failure, p->last_failure.data, p->last_failure.len);
+        ai->last_worker_identity = td_ms__strdup(p->last_worker_identity);
+    }
+    ms->timers = td_calloc(m->n_timers + 1, sizeof(*ms->timers));
+    for (size_t i = 0; i < m->n_timers; i++) {
+        td_ms_timer_t *ti = &ms->timers[ms->n_timers++];
+        ti->timer_id = td_ms__strdup(m->timers[i]->timer_id);
+        ti->started_id = m->timers[i]->started_event_id;
+        ti->expiry_time = m->timers[i]->expiry_time_ns;
+    }
+    if (m->n_buffered_events > 0) {
+        ms->buffered = td_calloc(m->n_buffered_events, sizeof(*ms->buffered));
+        for (size_t i = 0; i < m->n_buffered_events; i++) {
+            blob_set_bytes(&ms->buffered[i], m->buffered_events[i].data, m->buffered_events[i].len);
+        }
+        ms->n_buffered = m->n_buffered_events;
+    }
+    if (m->n_signal_request_ids > 0) {
+        ms->signal_request_ids = td_calloc(m->n_signal_request_ids, sizeof(char *));
+        for (size_t i = 0; i < m->n_signal_request_ids; i++) {
+            ms->signal_request_ids[i] = td_ms__strdup(m->signal_request_ids[i]);
+        }
+        ms->n_signal_request_ids = m->n_signal_request_ids;
+    }
+    ms->next_event_id = m->next_event_id;
+    ms->previous_started_event_id = m->previous_started_event_id;
+    ms->db_record_version = m->db_record_version;
+    ms->last_event_task_id = m->last_event_task_id;
+    *out = ms;
+    ms = NULL;
+    rc = TD_OK;
+out:
+    td_ms_free(ms);
+    if (m != NULL) {
+        temporald__history__mutable_state__free_unpacked(m, NULL);
+    }
+    return rc;
+}
+
+int td_ms_task_encode(const td_ms_task_t *task, td_arena_t *a, uint8_t **out, size_t *len)
+{
+    Temporald__History__Task *p = td_ms__pb_new(a, &temporald__history__task__descriptor);
+    size_t n;
+
+    p->type = task->type;
+    p->fire_time_ns = task->fire_time;
+    p->event_id = task->event_id;
+    p->attempt = task->attempt;
+    p->timeout_type = task->timeout_type;
+    p->task_queue = (char *)td_ms__astr(a, task->task_queue);
+    p->task_queue_kind = task->task_queue_kind;
+    p->schedule_to_start_ns = task->schedule_to_start;
+    p->timer_id = (char *)td_ms__astr(a, task->timer_id);
+    n = temporald__history__task__get_packed_size(p);
+    *out = td_arena_alloc(a, n ? n : 1);
+    *len = temporald__history__task__pack(p, *out);
+    return TD_OK;
+}
+
+int td_ms_task_decode(const uint8_t *buf, size_t len, td_arena_t *a, td_ms_task_t *out)
+{
+    Temporald__History__Task *p = temporald__history__task__unpack(td_arena_pb(a), len, buf);
+
+    memset(out, 0, sizeof(*out));
+    if (p == NULL || p->type <= 0 || p->type > TD_MS_TASK_VIS_CLOSE) {
+        return TD_EINVAL;
+    }
+    out->type = (td_ms_task_type_t)p->type;
+    out->fire_time = p->fire_time_ns;
+    out->event_id = p->event_id;
+    out->attempt = p->attempt;
+    out->timeout_type = p->timeout_type;
+    out->task_queue = p->task_queue[0] ? p->task_queue : NULL;
+    out->task_queue_kind = p->task_queue_kind;
+    out->schedule_to_start = p->schedule_to_start_ns;
+    out->timer_id = p->timer_id[0] ? p->timer_id : NULL;
+    return TD_OK;
+}
