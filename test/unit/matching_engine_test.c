@@ -1098,3 +1098,199 @@ TD_TEST(matching_close_answers_waiters)
     fx_poll_clear(&p);
     fx_destroy(&f);
 }
+
+static int fx_unloaded(fx_t *f)
+{
+    td_match_stats_t st;
+    td_matching_stats(f->e, &f->key, &st);
+    return !st.exists;
+}
+
+TD_TEST(matching_idle_partition_unloaded)
+{
+    fx_t f;
+    fx_poll_t p;
+    fx_add_t a = { 0, 0 };
+    td_matching_config_t cfg;
+    td_match_stats_t st;
+
+    td_matching_config_init(&cfg);
+    cfg.idle_unload_ms = 40;
+    cfg.gc_interval_ms = 5;
+    fx_init(&f, &cfg);
+    /* a persisted task keeps the partition loaded until it is handed out and acked */
+    TD_CHECK_INT(fx_add(&f, &f.key, 1, 0, &a), ==, TD_OK);
+    g_adds = &a;
+    g_nadds = 1;
+    TD_CHECK(fx_run(&f, fx_all_added, 2000));
+    fx_run(&f, NULL, 100);
+    td_matching_stats(f.e, &f.key, &st);
+    TD_CHECK(st.exists);
+    TD_CHECK_INT(fx_poll(&f, &f.key, "w", 0, &p), ==, TD_OK);
+    g_polls = &p;
+    g_npolls = 1;
+    TD_CHECK(fx_run(&f, fx_all_polled, 2000));
+    TD_CHECK(p.resp != NULL);
+    fx_poll_clear(&p);
+    TD_CHECK(fx_run(&f, fx_unloaded, 2000));
+    TD_CHECK_INT(td_match_membacklog_count(f.mb, &f.key), ==, 0);
+    /* used again: leased anew (ids move to the next range) */
+    TD_CHECK_INT(fx_add(&f, &f.key, 2, 0, &a), ==, TD_OK);
+    a.done = 0;
+    TD_CHECK(fx_run(&f, fx_all_added, 2000));
+    td_matching_stats(f.e, &f.key, &st);
+    TD_CHECK_INT(st.range_id, ==, 2);
+    TD_CHECK_INT(st.written_level, ==, cfg.range_size + 1);
+    fx_destroy(&f);
+}
+
+TD_TEST(matching_unload_sticky)
+{
+    fx_t f;
+    fx_poll_t p;
+    fx_add_t a = { 0, 0 };
+    td_match_key_t k;
+
+    fx_init(&f, NULL);
+    k = f.key;
+    k.name = "sticky-2";
+    k.kind = TD_MATCH_STICKY;
+    TD_CHECK_INT(fx_poll(&f, &k, "w", 0, &p), ==, TD_OK);
+    fx_run(&f, NULL, 20);
+    TD_CHECK_INT(p.done, ==, 0);
+    td_matching_unload_sticky(f.e, &k);
+    TD_CHECK_INT(p.done, ==, 1);
+    TD_CHECK(p.resp == NULL);
+    TD_CHECK_INT(fx_add(&f, &k, 1, 0, &a), ==, TD_EUNAVAIL);
+    /* the worker polls again: the queue is usable again */
+    TD_CHECK_INT(fx_poll(&f, &k, "w", 0, &p), ==, TD_OK);
+    TD_CHECK_INT(fx_add(&f, &k, 1, 0, &a), ==, TD_OK);
+    g_adds = &a;
+    g_nadds = 1;
+    g_polls = &p;
+    g_npolls = 1;
+    TD_CHECK(fx_run(&f, fx_all_polled, 2000));
+    TD_CHECK(p.resp != NULL);
+    fx_poll_clear(&p);
+    fx_destroy(&f);
+}
+
+/* ---- throughput (figures printed, correctness checked) ---- */
+
+#define TP_POLLERS 10
+
+static int g_tp_received;
+static int g_tp_target;
+static int g_tp_keep; /* re-poll regardless of the target */
+static fx_t *g_tp_fx; /* closed loop: add the next task on each delivery */
+static fx_add_t *g_tp_adds;
+static int g_tp_added, g_tp_n;
+
+static void fx_tp_on_poll(void *arg, int err, void *response);
+
+static void fx_tp_poll(fx_worker_t *w)
+{
+    td_match_poll_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.identity = "tp";
+    TD_CHECK_INT(td_matching_poll(w->f->e, &w->f->key, &req, fx_tp_on_poll, w, &w->h), ==, TD_OK);
+}
+
+static void fx_tp_on_poll(void *arg, int err, void *response)
+{
+    fx_worker_t *w = arg;
+    w->h = NULL;
+    if (response != NULL) {
+        g_tp_received++;
+        td_free(response);
+    }
+    if (err == TD_OK && (g_tp_keep || g_tp_received < g_tp_target || response == NULL)) {
+        fx_tp_poll(w);
+    }
+    if (g_tp_fx != NULL && response != NULL && g_tp_added < g_tp_n) {
+        TD_CHECK_INT(fx_add(g_tp_fx, &g_tp_fx->key, g_tp_added % FX_MAX_TASKS, 0,
+                            &g_tp_adds[g_tp_added]),
+                     ==, TD_OK);
+        g_tp_added++;
+    }
+}
+
+static int fx_tp_done(fx_t *f)
+{
+    (void)f;
+    return g_tp_received >= g_tp_target && fx_all_added(f);
+}
+
+TD_TEST_T(matching_throughput, 60)
+{
+    fx_t f;
+    int n = 20000;
+    fx_add_t *adds = td_calloc((size_t)n, sizeof(*adds));
+    int64_t t0, t1, t2;
+    td_match_stats_t st;
+    td_matching_config_t cfg;
+
+    td_matching_config_init(&cfg);
+    cfg.gc_interval_ms = 5;
+    fx_init(&f, &cfg);
+    g_adds = adds;
+    g_nadds = n;
+    /* backlog: n adds with no poller, then drained by TP_POLLERS pollers */
+    t0 = td_now_mono_ms();
+    for (int i = 0; i < n; i++) {
+        TD_CHECK_INT(fx_add(&f, &f.key, i % FX_MAX_TASKS, 0, &adds[i]), ==, TD_OK);
+    }
+    TD_CHECK(fx_run(&f, fx_all_added, 30000));
+    t1 = td_now_mono_ms();
+    g_tp_received = 0;
+    g_tp_target = n;
+    memset(g_workers, 0, sizeof(g_workers));
+    for (int i = 0; i < TP_POLLERS; i++) {
+        g_workers[i].f = &f;
+        fx_tp_poll(&g_workers[i]);
+    }
+    TD_CHECK(fx_run(&f, fx_tp_done, 30000));
+    t2 = td_now_mono_ms();
+    td_matching_stats(f.e, &f.key, &st);
+    TD_CHECK_INT(st.persisted, ==, n);
+    printf("# backlog: %d tasks persisted in %lld ms (%.0f/s), drained in %lld ms (%.0f/s)\n", n,
+           (long long)(t1 - t0), n * 1000.0 / (double)(t1 - t0 + 1), (long long)(t2 - t1),
+           n * 1000.0 / (double)(t2 - t1 + 1));
+
+    /* sync match, closed loop: every poller waits; each delivered task re-polls and adds the
+     * next task, so TP_POLLERS tasks are in flight and each finds a waiting poll */
+    memset(adds, 0, (size_t)n * sizeof(*adds));
+    g_tp_received = 0;
+    g_tp_keep = 1;
+    g_tp_fx = &f;
+    g_tp_adds = adds;
+    g_tp_n = n;
+    for (int i = 0; i < TP_POLLERS; i++) {
+        if (g_workers[i].h == NULL) {
+            fx_tp_poll(&g_workers[i]);
+        }
+    }
+    fx_run(&f, NULL, 20);
+    t0 = td_now_mono_ms();
+    for (g_tp_added = 0; g_tp_added < TP_POLLERS; g_tp_added++) {
+        TD_CHECK_INT(fx_add(&f, &f.key, g_tp_added, 0, &adds[g_tp_added]), ==, TD_OK);
+    }
+    g_tp_target = n;
+    TD_CHECK(fx_run(&f, fx_tp_done, 30000));
+    t1 = td_now_mono_ms();
+    g_tp_keep = 0;
+    g_tp_fx = NULL;
+    td_matching_stats(f.e, &f.key, &st);
+    printf("# sync: %d tasks in %lld ms (%.0f/s), %lld sync-matched, %lld persisted\n", n,
+           (long long)(t1 - t0), n * 1000.0 / (double)(t1 - t0 + 1), (long long)st.sync_matched,
+           (long long)st.persisted - n);
+    TD_CHECK_INT(st.sync_matched, ==, n);
+    TD_CHECK_INT(st.persisted, ==, n); /* only the first phase's */
+    for (int i = 0; i < TP_POLLERS; i++) {
+        if (g_workers[i].h != NULL) {
+            td_matching_poll_cancel(g_workers[i].h);
+        }
+    }
+    td_free(adds);
+    fx_destroy(&f);
+}

@@ -287,6 +287,7 @@ struct td_mpart_s {
     td_timer_t *kick, *retry_timer, *gc_timer, *lease_timer, *read_timer, *expiry_timer;
     int64_t expiry_at_ns;
     int64_t last_poll_ms;
+    int64_t last_used_ms; /* last add, poll or query: idle partitions are unloaded */
 
     td_match_poller_info_t *pollers;
     int npollers, cap_pollers;
@@ -306,6 +307,7 @@ struct td_matching_engine_s {
     void *done_arg;
     uint64_t seq;
     uint64_t salt;
+    td_timer_t *idle_timer;
 };
 
 static void td_mp_kick(td_mpart_t *part);
@@ -330,6 +332,7 @@ void td_matching_config_init(td_matching_config_t *c)
     c->retry_max_ms = 5000;
     c->sticky_unavailable_ms = 10000;
     c->poller_ttl_ms = 5 * 60 * 1000;
+    c->idle_unload_ms = 5 * 60 * 1000;
 }
 
 void td_matching_config_from(td_matching_config_t *out, const td_config_t *c)
@@ -432,6 +435,7 @@ static td_mpart_t *td_mp_get(td_matching_engine_t *e, const td_match_key_t *key)
 
     if (part != NULL) {
         td_free(ks);
+        part->last_used_ms = td_now_mono_ms();
         return part;
     }
     part = td_calloc(1, sizeof(*part));
@@ -457,6 +461,7 @@ static td_mpart_t *td_mp_get(td_matching_engine_t *e, const td_match_key_t *key)
     part->lease_timer = td_timer_new(e->loop, td_mp_on_lease_timer, part);
     part->read_timer = td_timer_new(e->loop, td_mp_on_lease_timer, part);
     part->expiry_timer = td_timer_new(e->loop, td_mp_on_expiry, part);
+    part->last_used_ms = td_now_mono_ms();
     td_mh_put(&e->parts, &part->h);
     td_mp_kick(part);
     return part;
@@ -1184,6 +1189,46 @@ static void td_mp_on_kick(void *arg)
     td_mp_read(part);
 }
 
+/* ---- idle partitions ---- */
+
+/* Whether a partition holds nothing but its lease: no poll, no task in memory or unread, no
+ * call in flight, its ack level persisted, unused for idle_unload_ms. */
+static int td_mp_idle(const td_mpart_t *part, int64_t now)
+{
+    return part->nwaiters == 0 && part->ninflight == 0 && part->nbuffer == 0 &&
+           part->nwrites == 0 && td_ml_empty(&part->sync_q) && td_ml_empty(&part->query_q) &&
+           td_ml_empty(&part->retry) && td_ml_empty(&part->outstanding) && !part->writing &&
+           !part->reading && !part->completing && part->lease != TD_ML_LEASING &&
+           part->read_level == part->written_level && part->ack_level == part->persisted_ack &&
+           now - part->last_used_ms >= part->e->cfg.idle_unload_ms;
+}
+
+static void td_me_on_idle(void *arg)
+{
+    td_matching_engine_t *e = arg;
+    int64_t now = td_now_mono_ms();
+    int unloaded = 0;
+
+    for (size_t i = 0; i < e->parts.nb; i++) {
+        td_mh_ent_t **pp = &e->parts.b[i];
+        while (*pp != NULL) {
+            td_mpart_t *part = (td_mpart_t *)*pp;
+            if (td_mp_idle(part, now)) {
+                *pp = part->h.next;
+                e->parts.n--;
+                td_mp_free(part);
+                unloaded++;
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+    if (unloaded > 0) {
+        td_log_debug("unloaded %d idle task queue partitions", unloaded);
+    }
+    td_timer_start(e->idle_timer, e->cfg.idle_unload_ms / 2 + 1);
+}
+
 /* ---- public API ---- */
 
 td_matching_engine_t *td_matching_engine_new(td_loop_t *loop, const td_matching_config_t *cfg,
@@ -1210,6 +1255,10 @@ td_matching_engine_t *td_matching_engine_new(td_loop_t *loop, const td_matching_
     }
     e->ops = *ops;
     e->salt = (uint64_t)td_now_wall_ns() ^ ((uint64_t)getpid() << 32);
+    e->idle_timer = td_timer_new(loop, td_me_on_idle, e);
+    if (e->cfg.idle_unload_ms > 0) {
+        td_timer_start(e->idle_timer, e->cfg.idle_unload_ms / 2 + 1);
+    }
     return e;
 }
 
@@ -1228,6 +1277,7 @@ static void td_me_finalize(void *arg)
     }
     td_free(e->parts.b);
     td_free(e->queries.b);
+    td_timer_free(e->idle_timer);
     td_free(e);
     if (done != NULL) {
         done(done_arg);
@@ -1242,6 +1292,7 @@ void td_matching_engine_close(td_matching_engine_t *e, td_loop_fn done, void *ar
     e->closing = 1;
     e->done = done;
     e->done_arg = arg;
+    td_timer_stop(e->idle_timer);
     /* queries first: their queued tasks live on partition lists */
     for (size_t i = 0; i < e->queries.nb; i++) {
         while (e->queries.b[i] != NULL) {
@@ -1387,6 +1438,22 @@ void td_matching_poll_cancel(td_matching_poll_t *p)
     } else if (p->state == TD_MP_RECORDING) {
         p->state = TD_MP_CANCELLED; /* td_mp_on_started frees it */
     }
+}
+
+void td_matching_unload_sticky(td_matching_engine_t *e, const td_match_key_t *key)
+{
+    td_mpart_t *part = td_mp_find(e, key);
+    if (e->closing || part == NULL) {
+        return;
+    }
+    while (!td_ml_empty(&part->waiters)) {
+        td_matching_poll_t *p = TD_MCONTAINER(part->waiters.next, td_matching_poll_t, link);
+        td_ml_remove(&p->link);
+        part->nwaiters--;
+        td_mpoll_answer(p, TD_OK, NULL);
+    }
+    part->last_poll_ms = 0; /* adds now fail TD_EUNAVAIL: history uses the normal queue */
+    part->npollers = 0;
 }
 
 /* ---- queries ---- */

@@ -129,6 +129,8 @@ typedef struct {
     int64_t sticky_unavailable_ms; /* sticky add fails TD_EUNAVAIL with no poll that recent:
                                       10 s (0 = never fail) */
     int64_t poller_ttl_ms;         /* poller bookkeeping forgets a poller after: 5 min */
+    int64_t idle_unload_ms;        /* a partition with nothing in memory is freed after this
+                                      long unused: 5 min (0 = never) */
 } td_matching_config_t;
 
 /* Defaults above. */
@@ -159,7 +161,10 @@ typedef void (*td_match_add_cb)(void *arg, int err);
 /* Adds a workflow/activity task (task->query_id must be NULL; task_id is ignored). Returns
  * TD_OK and calls cb later (never before returning), or returns an error without calling cb:
  * TD_EINVAL (bad key or task), TD_ECLOSED, TD_EUNAVAIL (sticky queue with no recent poller:
- * history should move the task to the normal queue). */
+ * history should move the task to the normal queue).
+ * When a poll waits, cb comes only after record_started answered for this task, so the
+ * caller must not keep the workflow busy (locked) while it waits for cb: record_started
+ * needs that same workflow. */
 int td_matching_add_task(td_matching_engine_t *e, const td_match_key_t *key,
                          const td_match_task_t *task, td_match_add_cb cb, void *arg);
 
@@ -193,6 +198,12 @@ int td_matching_poll(td_matching_engine_t *e, const td_match_key_t *key,
  * failed record re-queues the task as usual; a successful one is lost to this poller and
  * left to the task's timeout in history (as in Temporal). Only valid before cb. */
 void td_matching_poll_cancel(td_matching_poll_t *p);
+
+/* ShutdownWorker for a sticky queue (UnloadStickyTaskQueue): its waiting polls are answered
+ * empty and new adds fail TD_EUNAVAIL until a poll arrives again, so history moves the
+ * workflow to the normal queue at once. Tasks already in its backlog are left to their
+ * schedule-to-start expiry. No-op for an unknown partition. */
+void td_matching_unload_sticky(td_matching_engine_t *e, const td_match_key_t *key);
 
 /* Query result: err TD_OK and the worker's answer (data borrowed for the duration of cb), or
  * an error: TD_ETIMEDOUT, TD_ECLOSED, or a stale answer of record_started (TD_ENOTFOUND). */
