@@ -247,7 +247,9 @@ typedef struct {
     const char *timer_id;      /* arena copy */
 } td_ms_task_t;
 
-/* The outputs of one transition; everything lives in `arena`. */
+/* The outputs of one transition; everything lives in `arena`. Events may point into the
+ * request the transition was given (payloads, headers, failures are not copied): keep the
+ * request alive until the events are serialised. */
 typedef struct {
     td_arena_t *arena;
     int64_t now;            /* ns since epoch; stamped on every new event */

@@ -167,6 +167,9 @@ static int retry_decision(const td_ms_activity_t *ai, const char *type, int non_
     double d;
 
     *delay = 0;
+    if (ai->cancel_requested) {
+        return TD_MS_RS(CANCEL_REQUESTED); /* the workflow no longer wants it */
+    }
     if (p->maximum_attempts > 0 && ai->attempt >= p->maximum_attempts) {
         return TD_MS_RS(MAXIMUM_ATTEMPTS_REACHED);
     }
@@ -205,7 +208,6 @@ static void schedule_retry(td_ms_t *ms, td_ms_txn_t *t, td_ms_activity_t *ai,
     td_free(ai->started_identity);
     td_free(ai->started_request_id);
     ai->started_identity = ai->started_request_id = NULL;
-    /* cancel_requested survives: the next attempt's heartbeats still learn of it. */
     ai->current_attempt_scheduled_time = t->now + delay;
     td_ms__timer_add(t, TD_MS_TASK_ACTIVITY_RETRY, t->now + delay, ai->scheduled_id, ai->attempt,
                      0);

@@ -79,6 +79,9 @@ int td_ms_start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id
     ms->start_time = t->now;
     ms->execution_expiration = exec > 0 ? t->now + exec : 0;
     ms->run_expiration = run > 0 ? t->now + delay + run : 0;
+    if (exec > 0 && ms->run_expiration > ms->execution_expiration) {
+        ms->run_expiration = ms->execution_expiration; /* the delay counts against it */
+    }
     ms->attempt = 1;
     td_ms__blob_set(&ms->memo, req->memo ? &req->memo->base : NULL);
     td_ms__blob_set(&ms->search_attributes,

@@ -740,7 +740,7 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
     td_ms_event_t *e;
     int status;
 
-    if (cx->had_buffered) {
+    if (ms->n_buffered > 0) {
         cx->unhandled = 1;
         return bad(t, TD_MS_CAUSE(UNHANDLED_COMMAND), "UnhandledCommand");
     }
@@ -891,13 +891,14 @@ static int apply_completion(td_ms_t *ms, td_ms_txn_t *t, const complete_req_t *r
         td_ms_reset_sticky(ms);
     }
 
-    cx->had_buffered = ms->n_buffered > 0;
     for (size_t i = 0; i < req->n_commands && rc == TD_OK; i++) {
         rc = run_command(ms, t, req->commands[i], cx);
     }
     if (rc != TD_OK || cx->closed) {
         return rc;
     }
+    /* Checked after the commands: a CancelTimer may have taken a buffered TimerFired. */
+    cx->had_buffered = ms->n_buffered > 0;
     td_ms__flush_buffer(ms, t);
     if (req->force_create_new_workflow_task || cx->had_buffered || cx->need_new_wft) {
         int start_now = req->return_new_workflow_task != 0;
