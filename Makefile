@@ -60,6 +60,9 @@ CPPFLAGS := -D_GNU_SOURCE -DTD_VERSION='"$(VERSION)"' -DTD_GITREV='"$(GITREV)"' 
             -Isrc -I$(GEN) -I$(BUILD)/gen-own $(PKG_CFLAGS)
 CFLAGS   := -std=c11 $(OPT) $(SAN) -MMD -MP -pthread
 LDFLAGS  := $(SAN) -pthread
+# The postgres backend is reached only through a weak reference (store.c), which does not pull
+# an object out of a static archive: ask the linker for it by name.
+LDFLAGS  += -Wl,-u,td_store_postgres_ops
 LDLIBS   := $(PKG_LIBS) -lm
 
 # ---- public Temporal API protos: fetched from the pinned package, compiled by protoc-c ----
