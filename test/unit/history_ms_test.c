@@ -550,13 +550,16 @@ TD_TEST(history_ms_transient_becomes_ordinary_on_new_event)
     fx_txn(&f, SEC(1));
     TD_CHECK_INT(td_ms_wft_fail(f.ms, &f.t, f.wft_tok, &fr), ==,
                  TD_OK); /* 4 failed; attempt 2 transient at 5 */
-    /* A signal while the transient task is only scheduled: its Scheduled event is written
-     * first so ids stay dense. */
+    /* A signal while the transient task is only scheduled: it becomes an ordinary attempt 1,
+     * written first so ids stay dense, and is dispatched again. */
     fx_txn(&f, SEC(1));
     TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "s", NULL, "c", NULL, ""), ==, TD_OK);
     fx_check_events(&f, 5, 2, ET(WORKFLOW_TASK_SCHEDULED), ET(WORKFLOW_EXECUTION_SIGNALED));
-    TD_CHECK_INT(EV_ATTR(f.t.events[0], workflow_task_scheduled)->attempt, ==, 2);
+    TD_CHECK_INT(EV_ATTR(f.t.events[0], workflow_task_scheduled)->attempt, ==, 1);
     TD_CHECK(!f.ms->wft.transient);
+    TD_CHECK_INT(f.ms->wft.attempt, ==, 1);
+    TD_CHECK_INT(fx_task(&f, TD_MS_TASK_WORKFLOW_TASK)->attempt, ==, 1);
+    TD_CHECK_INT(fx_task(&f, TD_MS_TASK_WORKFLOW_TASK)->event_id, ==, 5);
     fx_txn(&f, SEC(1));
     fx_poll(&f);
     fx_check_events(&f, 7, 1, ET(WORKFLOW_TASK_STARTED));
@@ -908,5 +911,27 @@ TD_TEST(history_ms_start_delay)
     fx_check_events(&f, 2, 1, ET(WORKFLOW_TASK_SCHEDULED));
     fx_txn(&f, 0);
     TD_CHECK_INT(td_ms_timer_task_apply(f.ms, &f.t, &bt), ==, TD_ENOTFOUND);
+    fx_free(&f);
+}
+
+TD_TEST(history_ms_wft_fail_with_buffered_events)
+{
+    fx_t f;
+    Temporal__Api__Workflowservice__V1__RespondWorkflowTaskFailedRequest fr =
+            TEMPORAL__API__WORKFLOWSERVICE__V1__RESPOND_WORKFLOW_TASK_FAILED_REQUEST__INIT;
+
+    fx_init(&f);
+    fx_start(&f);
+    fx_txn(&f, 0);
+    fx_poll(&f);
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "s", NULL, "c", NULL, ""), ==, TD_OK);
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(td_ms_wft_fail(f.ms, &f.t, f.wft_tok, &fr), ==, TD_OK);
+    /* The failure, the flushed signal, and an ordinary attempt 1 (not a transient 2). */
+    fx_check_events(&f, 4, 3, ET(WORKFLOW_TASK_FAILED), ET(WORKFLOW_EXECUTION_SIGNALED),
+                    ET(WORKFLOW_TASK_SCHEDULED));
+    TD_CHECK_INT(EV_ATTR(f.t.events[2], workflow_task_scheduled)->attempt, ==, 1);
+    TD_CHECK(!f.ms->wft.transient);
     fx_free(&f);
 }

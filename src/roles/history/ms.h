@@ -34,9 +34,10 @@
  *   buffer, never to history. A transient task (attempt > 1 after a failure or timeout on the
  *   normal queue) has no events in history: its scheduled_id == next_event_id and its
  *   started_id == scheduled_id + 1; its Scheduled/Started events are written only when it
- *   completes, or when a non-buffered event must be written while it is merely scheduled
- *   (the task is then made ordinary first). A task on the sticky queue that fails or times out
- *   clears stickiness and keeps its attempt.
+ *   completes. When an event must be written while it is merely scheduled, it is replaced by
+ *   an ordinary attempt 1 first (new information deserves a fresh attempt, as in Temporal).
+ *   A task on the sticky queue that fails or times out clears stickiness and keeps its
+ *   attempt. The buffer is non-empty only while a task is started.
  *
  *                   schedule                    record_started
  *     NONE -------------------------> SCHEDULED ---------------> STARTED
@@ -51,7 +52,8 @@
  *   NONE      -> SCHEDULED  [td_ms_start, any event needing a task (signal, activity result,
  *                            timer fired, cancel request), td_ms_wft_complete (new task)]
  *   SCHEDULED -> STARTED    [td_ms_wft_record_started]
- *   SCHEDULED -> SCHEDULED  [td_ms_timer_task_apply (WFT_TIMEOUT schedule-to-start, sticky)]
+ *   SCHEDULED -> SCHEDULED  [td_ms_timer_task_apply (WFT_TIMEOUT schedule-to-start, sticky);
+ *                            any event written while a transient task waits (-> attempt 1)]
  *   STARTED   -> NONE       [td_ms_wft_complete]
  *   STARTED   -> SCHEDULED  [td_ms_wft_complete (new task needed, or UnhandledCommand / bad
  *                            command), td_ms_wft_fail, td_ms_timer_task_apply (WFT_TIMEOUT

@@ -62,8 +62,8 @@ int td_ms__check_open(const td_ms_t *ms, td_ms_txn_t *t);
 /* A new event with event_time = t->now (type and attributes set by TD_MS_EV). */
 td_ms_event_t *td_ms__event_new(td_ms_txn_t *t);
 /* Appends `e` to history with the next id (returned), or, when `bufferable` and a workflow
- * task is started, to the buffer (returns 0). Makes a merely scheduled transient workflow
- * task ordinary first, so ids stay dense. */
+ * task is started, to the buffer (returns 0). A merely scheduled transient workflow task is
+ * first replaced by an ordinary attempt 1 (Scheduled event written), so ids stay dense. */
 int64_t td_ms__event_commit(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int bufferable);
 void td_ms__task_add(td_ms_txn_t *t, const td_ms_task_t *task);
 void td_ms__timer_add(td_ms_txn_t *t, td_ms_task_type_t type, int64_t fire, int64_t event_id,

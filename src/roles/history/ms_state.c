@@ -223,26 +223,6 @@ static int64_t append_history(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e)
     return e->event_id;
 }
 
-/* A transient workflow task that is only scheduled gets its Scheduled event written, so the
- * event about to be appended does not take the id reserved for it. */
-static void wft_make_ordinary(td_ms_t *ms, td_ms_txn_t *t)
-{
-    td_ms_event_t *e = td_ms__event_new(t);
-    Temporal__Api__History__V1__WorkflowTaskScheduledEventAttributes *a =
-            TD_MS_EV(e, t, WORKFLOW_TASK_SCHEDULED, workflow_task_scheduled);
-    a->task_queue = td_ms__pb_new(t->arena, &temporal__api__taskqueue__v1__task_queue__descriptor);
-    a->task_queue->name = (char *)td_ms__astr(t->arena, ms->wft.task_queue);
-    a->task_queue->kind = ms->wft.task_queue_kind;
-    if (ms->wft.task_queue_kind == TD_MS_TQ_STICKY) {
-        a->task_queue->normal_name = (char *)td_ms__astr(t->arena, ms->task_queue);
-    }
-    a->start_to_close_timeout = td_ms__dur(t->arena, ms->wft.start_to_close);
-    a->attempt = ms->wft.attempt;
-    e->event_time = td_ms__ts(t->arena, ms->wft.scheduled_time);
-    ms->wft.transient = 0;
-    append_history(ms, t, e);
-}
-
 int64_t td_ms__event_commit(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int bufferable)
 {
     if (bufferable && ms->wft.started_id != 0) {
@@ -255,7 +235,9 @@ int64_t td_ms__event_commit(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int b
         return 0;
     }
     if (ms->wft.scheduled_id != 0 && ms->wft.transient && ms->wft.started_id == 0) {
-        wft_make_ordinary(ms, t);
+        /* New events are new information: as in Temporal, the failing task becomes an
+         * ordinary attempt 1 (re-dispatched), written before the event so ids stay dense. */
+        td_ms__wft_schedule(ms, t, 1, 1);
     }
     return append_history(ms, t, e);
 }

@@ -251,7 +251,8 @@ void td_ms__wft_failed_event(td_ms_t *ms, td_ms_txn_t *t, int cause,
 }
 
 /* Ends the started (or, for timeouts, scheduled) task as failed and schedules the next
- * attempt: sticky tasks clear stickiness and keep the attempt. */
+ * attempt: sticky tasks clear stickiness and keep the attempt; buffered events reset it
+ * to 1. */
 static void wft_retry(td_ms_t *ms, td_ms_txn_t *t, int increment)
 {
     int32_t attempt = ms->wft.attempt;
@@ -262,6 +263,9 @@ static void wft_retry(td_ms_t *ms, td_ms_txn_t *t, int increment)
         td_ms_reset_sticky(ms);
     } else if (increment) {
         attempt++;
+    }
+    if (ms->n_buffered > 0) {
+        attempt = 1; /* new events arrived: a fresh, ordinary attempt (as Temporal does) */
     }
     td_ms__flush_buffer(ms, t);
     td_ms__wft_schedule(ms, t, attempt, 1);
