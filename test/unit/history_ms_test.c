@@ -935,3 +935,80 @@ TD_TEST(history_ms_wft_fail_with_buffered_events)
     TD_CHECK(!f.ms->wft.transient);
     fx_free(&f);
 }
+
+TD_TEST(history_ms_wft_heartbeat_chain_times_out)
+{
+    fx_t f;
+    Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *req;
+    td_ms_wft_completed_t out;
+
+    fx_init(&f);
+    fx_start(&f);
+    fx_txn(&f, 0);
+    fx_poll(&f);
+    /* Heartbeat every 9 minutes: fine three times (27 min since the chain began)... */
+    for (int i = 0; i < 3; i++) {
+        req = fx_complete_req(&f, 0);
+        req->force_create_new_workflow_task = 1;
+        req->return_new_workflow_task = 1;
+        fx_txn(&f, SEC(9 * 60));
+        TD_CHECK_INT(fx_complete(&f, req, &out), ==, TD_OK);
+        TD_CHECK(out.new_task_started);
+        TD_CHECK_INT(td_ms_token_decode(out.started.token.data, out.started.token.len, &f.arena,
+                                        &f.wft_tok),
+                     ==, TD_OK);
+    }
+    /* ...the fourth (36 min) is refused and the task times out. */
+    req = fx_complete_req(&f, 0);
+    req->force_create_new_workflow_task = 1;
+    fx_txn(&f, SEC(9 * 60));
+    TD_CHECK_INT(fx_complete(&f, req, &out), ==, TD_ENOTFOUND);
+    TD_CHECK_STR(f.t.msg, "workflow task heartbeat timeout");
+    TD_CHECK_INT(f.t.n_events, ==, 1);
+    TD_CHECK_INT(f.t.events[0]->event_type, ==, ET(WORKFLOW_TASK_TIMED_OUT));
+    TD_CHECK_INT(f.ms->wft.attempt, ==, 2);
+    /* A completion with commands is not a heartbeat: the chain resets. */
+    fx_txn(&f, 0);
+    fx_poll(&f);
+    req = fx_complete_req(&f, 1, fx_cmd_marker(&f, "m"));
+    req->force_create_new_workflow_task = 1;
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(fx_complete(&f, req, &out), ==, TD_OK);
+    TD_CHECK_INT(f.ms->wft.original_scheduled_time, ==, f.now);
+    fx_free(&f);
+}
+
+TD_TEST(history_ms_history_size_and_continue_as_new_hint)
+{
+    fx_t f;
+    const Temporal__Api__History__V1__WorkflowTaskStartedEventAttributes *st;
+    int64_t size;
+
+    fx_init(&f);
+    fx_start(&f);
+    size = f.ms->history_size_bytes;
+    TD_CHECK(size > 20);
+    TD_CHECK_INT(size, ==,
+                 (int64_t)(protobuf_c_message_get_packed_size(&f.t.events[0]->base) +
+                           protobuf_c_message_get_packed_size(&f.t.events[1]->base)));
+    fx_txn(&f, 0);
+    fx_poll(&f);
+    st = f.t.events[0]->workflow_task_started_event_attributes;
+    TD_CHECK_INT(st->history_size_bytes, ==, size);
+    TD_CHECK(!st->suggest_continue_as_new);
+    /* Pretend the history is long. */
+    fx_txn(&f, 0);
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 0), NULL), ==, TD_OK);
+    f.ms->next_event_id += TD_MS_SUGGEST_CAN_EVENTS;
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "s", NULL, "c", NULL, ""), ==, TD_OK);
+    fx_txn(&f, 0);
+    fx_poll(&f);
+    st = f.t.events[0]->workflow_task_started_event_attributes;
+    TD_CHECK(st->suggest_continue_as_new);
+    TD_CHECK_INT(st->n_suggest_continue_as_new_reasons, ==, 1);
+    TD_CHECK_INT(
+            st->suggest_continue_as_new_reasons[0], ==,
+            TEMPORAL__API__ENUMS__V1__SUGGEST_CONTINUE_AS_NEW_REASON__SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS);
+    fx_free(&f);
+}

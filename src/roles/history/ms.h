@@ -92,8 +92,9 @@
  * txn->msg (Temporal's wording where the SDK looks at it). TD_ENOTFOUND: closed run ("workflow
  * execution already completed") or stale task/token ("Workflow task not found.", "Activity
  * task not found."). TD_EINVAL: malformed request or bad command attributes (txn->cause).
- * On TD_ENOTFOUND/TD_EEXIST/TD_EINVAL-before-mutation the state is unchanged and the txn
- * empty, so the caller writes nothing.
+ * Whatever the return code, the caller persists the state, events and tasks when the txn
+ * holds any (a rejected completion still writes WorkflowTaskFailed; a heartbeat timeout
+ * writes WorkflowTaskTimedOut); an empty txn after an error means the state is unchanged.
  */
 #ifndef TD_MS_H
 #define TD_MS_H
@@ -110,6 +111,13 @@
 /* Workflow task timeout when the start request has none, and its cap. */
 #define TD_MS_DEFAULT_WFT_TIMEOUT (10 * TD_MS_SECOND)
 #define TD_MS_MAX_WFT_TIMEOUT     (120 * TD_MS_SECOND)
+/* A chain of workflow tasks kept alive with force_create_new_workflow_task and no commands
+ * (long local activities) may last this long (Temporal's history.workflowTaskHeartbeatTimeout). */
+#define TD_MS_WFT_HEARTBEAT_TIMEOUT (30 * 60 * TD_MS_SECOND)
+/* WorkflowTaskStarted suggests continue-as-new past these (Temporal's
+ * limit.historyCount/historySize.suggestContinueAsNew defaults). */
+#define TD_MS_SUGGEST_CAN_EVENTS 4096
+#define TD_MS_SUGGEST_CAN_BYTES  (4 * 1024 * 1024)
 
 typedef Temporal__Api__History__V1__HistoryEvent td_ms_event_t;
 
@@ -145,6 +153,7 @@ typedef struct {
     int64_t sticky_schedule_to_start;
     int64_t scheduled_time;
     int64_t started_time;
+    int64_t original_scheduled_time; /* first task of a chain of heartbeat tasks */
 } td_ms_wft_t;
 
 typedef struct {
@@ -200,6 +209,7 @@ typedef struct td_ms_s {
     int64_t previous_started_event_id; /* started id of the last completed workflow task */
     int64_t db_record_version;         /* the service bumps it on each successful write */
     int64_t last_event_task_id;
+    int64_t history_size_bytes; /* serialised size of the events written so far */
 
     td_ms_wft_t wft;
     td_ms_activity_t *activities;
@@ -340,7 +350,9 @@ int td_ms_wft_record_started(td_ms_t *ms, td_ms_txn_t *t, int64_t scheduled_id,
  * buffered events: WorkflowTaskFailed(UNHANDLED_COMMAND) + flush + new task, returns
  * TD_EINVAL with msg "UnhandledCommand". Bad command attributes: the commands are discarded,
  * WorkflowTaskFailed(BAD_*) + new task (nothing on a transient attempt), TD_EINVAL with
- * txn->cause. TD_EUNIMPL (state unchanged) for commands not implemented yet.
+ * txn->cause. TD_EUNIMPL (state unchanged) for commands not implemented yet. A heartbeat
+ * (force_create_new_workflow_task, no commands) after 30 min of heartbeats: the task times
+ * out (WorkflowTaskTimedOut written) and TD_ENOTFOUND "workflow task heartbeat timeout".
  */
 int td_ms_wft_complete(
         td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task *tok,

@@ -219,6 +219,7 @@ static int64_t append_history(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e)
     e->event_id = ms->next_event_id++;
     e->task_id = t->task_id;
     ms->last_event_task_id = t->task_id;
+    ms->history_size_bytes += (int64_t)protobuf_c_message_get_packed_size(&e->base);
     txn_push_event(t, e);
     return e->event_id;
 }
@@ -583,6 +584,7 @@ int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_le
     w->started_time_ns = ms->wft.started_time;
     w->transient = ms->wft.transient;
     w->sticky_schedule_to_start_ns = ms->wft.sticky_schedule_to_start;
+    w->original_scheduled_time_ns = ms->wft.original_scheduled_time;
 
     m->n_activities = ms->n_activities;
     m->activities = td_arena_alloc(a, (ms->n_activities + 1) * sizeof(pb_act_t *));
@@ -633,6 +635,7 @@ int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_le
     m->previous_started_event_id = ms->previous_started_event_id;
     m->db_record_version = ms->db_record_version;
     m->last_event_task_id = ms->last_event_task_id;
+    m->history_size_bytes = ms->history_size_bytes;
 
     n = temporald__history__mutable_state__get_packed_size(m);
     *out = td_arena_alloc(a, n ? n : 1);
@@ -707,6 +710,7 @@ int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
     ms->wft.scheduled_time = w->scheduled_time_ns;
     ms->wft.started_time = w->started_time_ns;
     ms->wft.sticky_schedule_to_start = w->sticky_schedule_to_start_ns;
+    ms->wft.original_scheduled_time = w->original_scheduled_time_ns;
 
     ms->activities = td_calloc(m->n_activities + 1, sizeof(*ms->activities));
     for (size_t i = 0; i < m->n_activities; i++) {
@@ -761,6 +765,7 @@ int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
     ms->previous_started_event_id = m->previous_started_event_id;
     ms->db_record_version = m->db_record_version;
     ms->last_event_task_id = m->last_event_task_id;
+    ms->history_size_bytes = m->history_size_bytes;
     *out = ms;
     ms = NULL;
     rc = TD_OK;

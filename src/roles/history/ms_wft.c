@@ -63,6 +63,7 @@ void td_ms__wft_schedule(td_ms_t *ms, td_ms_txn_t *t, int32_t attempt, int dispa
     ms->wft.start_to_close = ms->task_timeout;
     ms->wft.sticky_schedule_to_start = sticky ? ms->sticky_schedule_to_start : 0;
     ms->wft.scheduled_time = t->now;
+    ms->wft.original_scheduled_time = t->now;
     if (dispatch) {
         task.type = TD_MS_TASK_WORKFLOW_TASK;
         task.event_id = id;
@@ -135,6 +136,21 @@ static td_ms_event_t *wft_started_event(const td_ms_t *ms, td_ms_txn_t *t)
     a->scheduled_event_id = ms->wft.scheduled_id;
     a->identity = (char *)td_ms__astr(t->arena, ms->wft.identity);
     a->request_id = (char *)td_ms__astr(t->arena, ms->wft.request_id);
+    a->history_size_bytes = ms->history_size_bytes;
+    if (ms->next_event_id > TD_MS_SUGGEST_CAN_EVENTS ||
+        ms->history_size_bytes > TD_MS_SUGGEST_CAN_BYTES) {
+        a->suggest_continue_as_new = 1;
+        a->suggest_continue_as_new_reasons =
+                td_arena_alloc(t->arena, 2 * sizeof(*a->suggest_continue_as_new_reasons));
+        if (ms->history_size_bytes > TD_MS_SUGGEST_CAN_BYTES) {
+            a->suggest_continue_as_new_reasons[a->n_suggest_continue_as_new_reasons++] =
+                    TEMPORAL__API__ENUMS__V1__SUGGEST_CONTINUE_AS_NEW_REASON__SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE;
+        }
+        if (ms->next_event_id > TD_MS_SUGGEST_CAN_EVENTS) {
+            a->suggest_continue_as_new_reasons[a->n_suggest_continue_as_new_reasons++] =
+                    TEMPORAL__API__ENUMS__V1__SUGGEST_CONTINUE_AS_NEW_REASON__SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS;
+        }
+    }
     e->event_time = td_ms__ts(t->arena, ms->wft.started_time);
     return e;
 }
@@ -868,6 +884,9 @@ static int apply_completion(td_ms_t *ms, td_ms_txn_t *t, const complete_req_t *r
     td_ms_event_t *e;
     Temporal__Api__History__V1__WorkflowTaskCompletedEventAttributes *a;
     int rc = TD_OK;
+    int heartbeat =
+            req->force_create_new_workflow_task && req->n_commands == 0 && req->n_messages == 0;
+    int64_t original = ms->wft.original_scheduled_time;
 
     wft_persist_transient(ms, t);
     e = td_ms__event_new(t);
@@ -907,6 +926,9 @@ static int apply_completion(td_ms_t *ms, td_ms_txn_t *t, const complete_req_t *r
     if (req->force_create_new_workflow_task || cx->had_buffered || cx->need_new_wft) {
         int start_now = req->return_new_workflow_task != 0;
         td_ms__wft_schedule(ms, t, 1, !start_now);
+        if (heartbeat) {
+            ms->wft.original_scheduled_time = original; /* the chain keeps its start */
+        }
         if (start_now) {
             td_ms__wft_start(ms, t, "", req->identity, &out->started);
             out->new_task_started = 1;
@@ -948,6 +970,12 @@ int td_ms_wft_complete(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task
                                      req->commands[i] ? (int)req->commands[i]->command_type : 0);
             return TD_EUNIMPL;
         }
+    }
+    if (req->force_create_new_workflow_task && req->n_commands == 0 && req->n_messages == 0 &&
+        t->now - ms->wft.original_scheduled_time >= TD_MS_WFT_HEARTBEAT_TIMEOUT) {
+        /* Heartbeating for too long (a local activity that never ends): time the task out. */
+        td_ms__wft_timeout(ms, t, TD_MS_TO(START_TO_CLOSE));
+        return td_ms__fail(t, TD_ENOTFOUND, "workflow task heartbeat timeout");
     }
     transient = ms->wft.transient;
     td_ms_encode(ms, t->arena, &snap, &snap_len);
