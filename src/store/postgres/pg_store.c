@@ -617,6 +617,15 @@ out:
     return rc;
 }
 
+/* libpq's notices (NOTICE lines, FATAL on a terminated session) go to our log, not stderr. */
+static void td_pg_notice(void *arg, const char *msg)
+{
+    char line[400];
+    (void)arg;
+    td_pg_oneline(line, sizeof(line), msg);
+    td_log_debug("postgres: %s", line);
+}
+
 /* Opens c (closing a broken one first). TD_EUNAVAIL with libpq's one-line reason. */
 static int td_pg_connect(char **kw, char **val, td_pg_conn_t *c, char *err, size_t errlen)
 {
@@ -637,7 +646,7 @@ static int td_pg_connect(char **kw, char **val, td_pg_conn_t *c, char *err, size
         rc = TD_EUNAVAIL;
         goto out;
     }
-    /* UTC session, and never wait forever for a row lock held by a dead session */
+    PQsetNoticeProcessor(c->conn, td_pg_notice, NULL);
     r = PQexec(c->conn, "SET TIME ZONE 'UTC'");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         td_pg_oneline(line, sizeof(line), PQerrorMessage(c->conn));
