@@ -35,6 +35,7 @@ typedef struct fx_pending_s {
     fx_resp_t *resp;
     td_match_started_cb cb;
     void *arg;
+    td_timer_t *timer; /* delayed completion */
 } fx_pending_t;
 
 struct fx_s {
@@ -47,7 +48,8 @@ struct fx_s {
     td_match_key_t key;
     /* fake history */
     int (*decide)(fx_t *f, const td_match_task_t *t, int attempt);
-    int hold; /* keep completions until fx_release() */
+    int hold;     /* keep completions until fx_release() */
+    int delay_ms; /* complete after 0..delay_ms - 1 ms (0: next loop pass) */
     fx_pending_t *held;
     int record_calls;
     int freed_responses;
@@ -74,6 +76,7 @@ static int fx_wf_index(const td_match_task_t *t)
 static void fx_deliver(void *arg)
 {
     fx_pending_t *p = arg;
+    td_timer_free(p->timer);
     p->cb(p->arg, p->err, p->err == TD_OK ? p->resp : NULL);
     if (p->err != TD_OK) {
         td_free(p->resp);
@@ -111,6 +114,9 @@ static void fx_record_started(void *ctx, const td_match_key_t *key, const td_mat
     if (f->hold) {
         p->next = f->held;
         f->held = p;
+    } else if (f->delay_ms > 0) {
+        p->timer = td_timer_new(f->loop, fx_deliver, p);
+        td_timer_start(p->timer, rand() % f->delay_ms);
     } else {
         td_loop_post(f->loop, fx_deliver, p);
     }
@@ -490,11 +496,18 @@ static int fx_fail_first(fx_t *f, const td_match_task_t *t, int attempt)
     return attempt == 0 ? TD_EUNAVAIL : TD_OK;
 }
 
+static int fx_one_freed(fx_t *f)
+{
+    return f->freed_responses == 1;
+}
+
 TD_TEST(matching_cancel_while_recording_keeps_task)
 {
     fx_t f;
     fx_poll_t pa, pb;
     fx_add_t a = { 0, 0 };
+    td_match_stats_t st;
+    td_matching_config_t cfg;
 
     fx_init(&f, NULL);
     f.hold = 1;
@@ -519,7 +532,7 @@ TD_TEST(matching_cancel_while_recording_keeps_task)
     TD_CHECK_INT(f.record_calls, ==, 2);
     fx_poll_clear(&pb);
 
-    /* cancelled while a successful record is in flight: the response is freed, not leaked */
+    /* cancelled while a successful record is in flight: the next poll gets the response */
     f.hold = 1;
     f.decide = NULL;
     TD_CHECK_INT(fx_poll(&f, &f.key, "c", 0, &pa), ==, TD_OK);
@@ -531,8 +544,36 @@ TD_TEST(matching_cancel_while_recording_keeps_task)
     fx_release(&f);
     TD_CHECK(fx_run(&f, fx_all_added, 2000));
     TD_CHECK_INT(a.err, ==, TD_OK);
-    TD_CHECK_INT(f.freed_responses, ==, 1);
     TD_CHECK_INT(pa.done, ==, 0);
+    f.hold = 0;
+    TD_CHECK_INT(fx_poll(&f, &f.key, "d", 0, &pb), ==, TD_OK);
+    g_polls = &pb;
+    g_npolls = 1;
+    TD_CHECK(fx_run(&f, fx_all_polled, 2000));
+    TD_CHECK(pb.resp != NULL);
+    TD_CHECK_STR(pb.resp->workflow_id, "wf-4");
+    TD_CHECK_INT(f.record_calls, ==, 1); /* not recorded twice */
+    TD_CHECK_INT(f.freed_responses, ==, 0);
+    td_matching_stats(f.e, &f.key, &st);
+    TD_CHECK_INT(st.redelivered, ==, 1);
+    fx_poll_clear(&pb);
+    fx_destroy(&f);
+
+    /* ... unless no poll comes within orphan_hold_ms: then it is freed, not leaked */
+    td_matching_config_init(&cfg);
+    cfg.orphan_hold_ms = 30;
+    cfg.gc_interval_ms = 5;
+    fx_init(&f, &cfg);
+    f.hold = 1;
+    TD_CHECK_INT(fx_poll(&f, &f.key, "c", 0, &pa), ==, TD_OK);
+    TD_CHECK_INT(fx_add(&f, &f.key, 4, 0, &a), ==, TD_OK);
+    TD_CHECK(fx_run(&f, fx_one_record, 2000));
+    td_matching_poll_cancel(pa.h);
+    fx_release(&f);
+    TD_CHECK(fx_run(&f, fx_one_freed, 2000));
+    td_matching_stats(f.e, &f.key, &st);
+    TD_CHECK_INT(st.orphans_lost, ==, 1);
+    TD_CHECK_INT(st.redelivered, ==, 0);
     fx_destroy(&f);
 }
 
@@ -855,6 +896,7 @@ TD_TEST(matching_many_pollers_interleaved)
     cfg.range_size = 50;
     fx_init(&f, &cfg);
     f.decide = fx_many_decide;
+    f.delay_ms = 4; /* records overlap cancels and new adds */
     srand(42);
     memset(g_workers, 0, sizeof(g_workers));
     memset(g_received, 0, sizeof(g_received));
@@ -886,10 +928,10 @@ TD_TEST(matching_many_pollers_interleaved)
     TD_CHECK_INT(n, ==, MANY_POLLERS);
     TD_CHECK(info[0].rate_per_second == 100);
     TD_CHECK(info[0].last_access_ns >= info[n - 1].last_access_ns);
-    printf("# many: %d tasks, %d received, %d lost to cancelled polls, %lld sync, %lld "
-           "persisted, %d cancels\n",
-           MANY_TASKS, g_received_total, f.freed_responses, (long long)st.sync_matched,
-           (long long)st.persisted, g_cancelled);
+    printf("# many: %d tasks, %d received (%lld recorded for a cancelled poll and handed to "
+           "the next), %d lost to cancelled polls, %lld sync, %lld persisted, %d cancels\n",
+           MANY_TASKS, g_received_total, (long long)st.redelivered, f.freed_responses,
+           (long long)st.sync_matched, (long long)st.persisted, g_cancelled);
     for (int i = 0; i < MANY_POLLERS; i++) {
         if (g_workers[i].active && g_workers[i].h != NULL) {
             td_matching_poll_cancel(g_workers[i].h);

@@ -48,6 +48,8 @@
  *   RECORDING -> RETRY      [td_mp_on_started: other error, persisted or query task]
  *   RECORDING -> WRITING    [td_mp_on_started: other error, never persisted task]
  *   RETRY     -> READY      [td_mp_on_retry]
+ *   (RECORDING ok, poll cancelled: the response becomes an orphan [orphans] until
+ *    td_mp_dispatch hands it to a poll or td_mp_drop_orphans frees it)
  *
  * Invariants:
  *   - An add's callback runs once, after the task was started, dropped as stale or
@@ -60,6 +62,9 @@
  *   - read_level <= written_level; tasks go straight from insert to the buffer only when
  *     read_level == written_level and no read is in flight (no unread task is older).
  *   - At most one lease, one insert, one read and one complete are in flight per partition.
+ *   - A task is recorded started at most once by matching: a response recorded for a poll
+ *     cancelled meanwhile (an orphan) goes to the next waiting poll before any task, or is
+ *     freed after orphan_hold_ms (history's timeout then retries the task).
  */
 #define TD_LOG_COMPONENT "matching"
 
@@ -256,6 +261,13 @@ struct td_matching_query_s {
     void *arg;
 };
 
+/* A response recorded for a poll that was cancelled meanwhile, kept for the next poll. */
+typedef struct {
+    td_mlink_t link;
+    void *response;
+    int64_t until_ms;
+} td_morphan_t;
+
 typedef enum {
     TD_ML_NONE = 0,
     TD_ML_LEASING,
@@ -275,7 +287,8 @@ struct td_mpart_s {
     int64_t ack_level, read_level, written_level, persisted_ack, completing_level;
 
     td_mlink_t waiters, sync_q, query_q, buffer, retry, writes, outstanding;
-    int nwaiters, nbuffer, nwrites, ninflight;
+    td_mlink_t orphans; /* td_morphan_t: started tasks whose poll left, oldest first */
+    int nwaiters, nbuffer, nwrites, ninflight, norphans;
 
     int writing, reading, completing;
     td_mtask_t **batch;
@@ -292,7 +305,7 @@ struct td_mpart_s {
     td_match_poller_info_t *pollers;
     int npollers, cap_pollers;
 
-    int64_t dispatched, sync_matched, persisted, dropped;
+    int64_t dispatched, sync_matched, persisted, dropped, redelivered, orphans_lost;
 };
 
 struct td_matching_engine_s {
@@ -333,6 +346,7 @@ void td_matching_config_init(td_matching_config_t *c)
     c->sticky_unavailable_ms = 10000;
     c->poller_ttl_ms = 5 * 60 * 1000;
     c->idle_unload_ms = 5 * 60 * 1000;
+    c->orphan_hold_ms = 5000;
 }
 
 void td_matching_config_from(td_matching_config_t *out, const td_config_t *c)
@@ -455,6 +469,7 @@ static td_mpart_t *td_mp_get(td_matching_engine_t *e, const td_match_key_t *key)
     td_ml_init(&part->retry);
     td_ml_init(&part->writes);
     td_ml_init(&part->outstanding);
+    td_ml_init(&part->orphans);
     part->kick = td_timer_new(e->loop, td_mp_on_kick, part);
     part->retry_timer = td_timer_new(e->loop, td_mp_on_retry, part);
     part->gc_timer = td_timer_new(e->loop, td_mp_on_gc, part);
@@ -485,10 +500,34 @@ static void td_mp_stop_timers(td_mpart_t *part)
     td_timer_stop(part->expiry_timer);
 }
 
+/* Frees orphaned responses; all of them, or only those past their hold time. */
+static void td_mp_drop_orphans(td_mpart_t *part, int all)
+{
+    td_matching_engine_t *e = part->e;
+    int64_t now = td_now_mono_ms();
+    td_mlink_t *l, *n;
+
+    for (l = part->orphans.next; l != &part->orphans; l = n) {
+        td_morphan_t *o = TD_MCONTAINER(l, td_morphan_t, link);
+        n = l->next;
+        if (!all && o->until_ms > now) {
+            continue;
+        }
+        td_ml_remove(&o->link);
+        part->norphans--;
+        part->orphans_lost++;
+        if (o->response != NULL && e->ops.history->response_free != NULL) {
+            e->ops.history->response_free(e->ops.history_ctx, o->response);
+        }
+        td_free(o);
+    }
+}
+
 static void td_mp_free(td_mpart_t *part)
 {
     td_mlink_t *l;
     td_mp_stop_timers(part);
+    td_mp_drop_orphans(part, 1);
     /* whatever is left holds no callbacks any more (see td_matching_engine_close) */
     while (!td_ml_empty(&part->outstanding)) {
         l = part->outstanding.next;
@@ -667,6 +706,10 @@ static void td_mp_complete(td_mpart_t *part)
 static void td_mp_on_gc(void *arg)
 {
     td_mpart_t *part = arg;
+    td_mp_drop_orphans(part, 0);
+    if (part->norphans > 0) {
+        td_timer_start(part->gc_timer, part->e->cfg.gc_interval_ms);
+    }
     if (part->lease != TD_ML_LEASED) {
         td_mp_kick(part); /* takes the lease back; the next ack retries */
         return;
@@ -909,11 +952,19 @@ static void td_mp_on_started(void *arg, int err, void *response)
         /* settle the task before any callback can re-enter the engine */
         td_mp_ack(part, t);
         if (p->state == TD_MP_CANCELLED) {
-            /* started for a poller that left: lost to it, history's timeout retries */
+            /* started for a poller that left: the next poll of this queue gets it (else
+             * history's timeout retries the task) */
+            td_morphan_t *o = td_calloc(1, sizeof(*o));
             td_log_debug("task queue %s: poll cancelled while its task was recorded", part->name);
             td_mpoll_free(p);
-            if (response != NULL && e->ops.history->response_free != NULL) {
-                e->ops.history->response_free(e->ops.history_ctx, response);
+            o->response = response;
+            o->until_ms = td_now_mono_ms() + e->cfg.orphan_hold_ms;
+            td_ml_push_tail(&part->orphans, &o->link);
+            part->norphans++;
+            if (e->closing) {
+                td_mp_drop_orphans(part, 1);
+            } else {
+                td_mp_kick(part);
             }
         } else {
             td_mpoll_answer(p, TD_OK, response);
@@ -986,9 +1037,26 @@ static void td_mp_record(td_mpart_t *part, td_mtask_t *t, td_matching_poll_t *p)
                                    td_mp_on_started, t);
 }
 
-/* Hands tasks to the waiting polls, oldest poll first. */
+/* Hands tasks to the waiting polls, oldest poll first: first responses already recorded for
+ * polls that were cancelled meanwhile, then tasks. */
 static void td_mp_dispatch(td_mpart_t *part)
 {
+    td_mp_drop_orphans(part, 0);
+    while (!part->e->closing && !td_ml_empty(&part->waiters) && !td_ml_empty(&part->orphans)) {
+        td_morphan_t *o = TD_MCONTAINER(part->orphans.next, td_morphan_t, link);
+        td_matching_poll_t *p = TD_MCONTAINER(part->waiters.next, td_matching_poll_t, link);
+        void *response = o->response;
+        td_ml_remove(&o->link);
+        part->norphans--;
+        td_free(o);
+        td_ml_remove(&p->link);
+        part->nwaiters--;
+        part->redelivered++;
+        td_mpoll_answer(p, TD_OK, response);
+    }
+    if (!td_ml_empty(&part->orphans) && !td_timer_pending(part->gc_timer)) {
+        td_timer_start(part->gc_timer, part->e->cfg.gc_interval_ms); /* drops expired ones */
+    }
     while (!part->e->closing && !td_ml_empty(&part->waiters)) {
         td_mtask_t *t = td_mp_next_task(part);
         td_matching_poll_t *p;
@@ -1197,8 +1265,8 @@ static int td_mp_idle(const td_mpart_t *part, int64_t now)
 {
     return part->nwaiters == 0 && part->ninflight == 0 && part->nbuffer == 0 &&
            part->nwrites == 0 && td_ml_empty(&part->sync_q) && td_ml_empty(&part->query_q) &&
-           td_ml_empty(&part->retry) && td_ml_empty(&part->outstanding) && !part->writing &&
-           !part->reading && !part->completing && part->lease != TD_ML_LEASING &&
+           td_ml_empty(&part->retry) && td_ml_empty(&part->outstanding) && part->norphans == 0 &&
+           !part->writing && !part->reading && !part->completing && part->lease != TD_ML_LEASING &&
            part->read_level == part->written_level && part->ack_level == part->persisted_ack &&
            now - part->last_used_ms >= part->e->cfg.idle_unload_ms;
 }
@@ -1324,6 +1392,7 @@ void td_matching_engine_close(td_matching_engine_t *e, td_loop_fn done, void *ar
                 }
             }
             part->nwrites = 0;
+            td_mp_drop_orphans(part, 1);
             /* persisted tasks stay in the backlog; free the memory copies not in flight */
             for (l = part->outstanding.next; l != &part->outstanding; l = n) {
                 td_mtask_t *t = TD_MCONTAINER(l, td_mtask_t, out);
@@ -1575,6 +1644,8 @@ void td_matching_stats(td_matching_engine_t *e, const td_match_key_t *key, td_ma
     st->sync_matched = part->sync_matched;
     st->persisted = part->persisted;
     st->dropped = part->dropped;
+    st->redelivered = part->redelivered;
+    st->orphans_lost = part->orphans_lost;
 }
 
 int td_matching_pollers(td_matching_engine_t *e, const td_match_key_t *key,

@@ -129,6 +129,8 @@ typedef struct {
     int64_t sticky_unavailable_ms; /* sticky add fails TD_EUNAVAIL with no poll that recent:
                                       10 s (0 = never fail) */
     int64_t poller_ttl_ms;         /* poller bookkeeping forgets a poller after: 5 min */
+    int64_t orphan_hold_ms;        /* a task started for a poll cancelled meanwhile waits this
+                                      long for the next poll: 5 s */
     int64_t idle_unload_ms;        /* a partition with nothing in memory is freed after this
                                       long unused: 5 min (0 = never) */
 } td_matching_config_t;
@@ -195,8 +197,9 @@ int td_matching_poll(td_matching_engine_t *e, const td_match_key_t *key,
                      td_matching_poll_t **out);
 /* The caller's call is gone (RST_STREAM, deadline): cb will not be called and the handle is
  * gone. A waiting poll is released at once. If a task was already being recorded for it, a
- * failed record re-queues the task as usual; a successful one is lost to this poller and
- * left to the task's timeout in history (as in Temporal). Only valid before cb. */
+ * failed record re-queues the task as usual; a successful one (history's response, recorded
+ * with this poll's identity) goes to the next poll of the queue within orphan_hold_ms,
+ * else it is freed and left to the task's timeout in history. Only valid before cb. */
 void td_matching_poll_cancel(td_matching_poll_t *p);
 
 /* ShutdownWorker for a sticky queue (UnloadStickyTaskQueue): its waiting polls are answered
@@ -248,7 +251,9 @@ typedef struct {
     int64_t tasks_dispatched;
     int64_t sync_matched;
     int64_t persisted;
-    int64_t dropped; /* stale or expired */
+    int64_t dropped;      /* stale or expired */
+    int64_t redelivered;  /* started for a cancelled poll, handed to the next one */
+    int64_t orphans_lost; /* ... or not taken within orphan_hold_ms (history's timeout) */
 } td_match_stats_t;
 
 /* Fills st for the partition (st->exists 0 if never used). */
