@@ -1012,3 +1012,99 @@ TD_TEST(history_ms_history_size_and_continue_as_new_hint)
             TEMPORAL__API__ENUMS__V1__SUGGEST_CONTINUE_AS_NEW_REASON__SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS);
     fx_free(&f);
 }
+
+static Temporal__Api__Common__V1__SearchAttributes__IndexedFieldsEntry *
+sa_entry(fx_t *f, const char *key, const char *val)
+{
+    Temporal__Api__Common__V1__SearchAttributes__IndexedFieldsEntry *e =
+            td_arena_alloc(&f->arena, sizeof(*e));
+    temporal__api__common__v1__search_attributes__indexed_fields_entry__init(e);
+    e->key = (char *)key;
+    e->value = fx_payloads(f, val)->payloads[0];
+    if (val[0] == '\0') {
+        e->value->data.len = 0; /* an empty value removes the key */
+    }
+    return e;
+}
+
+TD_TEST(history_ms_search_attributes_and_memo)
+{
+    fx_t f;
+    Temporal__Api__Command__V1__Command *c1, *c2, *c3;
+    Temporal__Api__Command__V1__UpsertWorkflowSearchAttributesCommandAttributes
+            u1 = TEMPORAL__API__COMMAND__V1__UPSERT_WORKFLOW_SEARCH_ATTRIBUTES_COMMAND_ATTRIBUTES__INIT,
+            u2 = u1;
+    Temporal__Api__Common__V1__SearchAttributes
+            s1 = TEMPORAL__API__COMMON__V1__SEARCH_ATTRIBUTES__INIT,
+            s2 = s1;
+    Temporal__Api__Common__V1__SearchAttributes__IndexedFieldsEntry *e1[2], *e2[2];
+    Temporal__Api__Command__V1__ModifyWorkflowPropertiesCommandAttributes m =
+            TEMPORAL__API__COMMAND__V1__MODIFY_WORKFLOW_PROPERTIES_COMMAND_ATTRIBUTES__INIT;
+    Temporal__Api__Common__V1__Memo memo = TEMPORAL__API__COMMON__V1__MEMO__INIT;
+    Temporal__Api__Common__V1__Memo__FieldsEntry
+            me = TEMPORAL__API__COMMON__V1__MEMO__FIELDS_ENTRY__INIT,
+            *mes[1];
+    Temporal__Api__Common__V1__SearchAttributes *cur;
+    Temporal__Api__Common__V1__Memo *curm;
+
+    fx_init(&f);
+    fx_start(&f);
+    fx_txn(&f, 0);
+    fx_poll(&f);
+    e1[0] = sa_entry(&f, "CustomKeyword", "\"a\"");
+    e1[1] = sa_entry(&f, "CustomInt", "1");
+    s1.n_indexed_fields = 2;
+    s1.indexed_fields = e1;
+    u1.search_attributes = &s1;
+    e2[0] = sa_entry(&f, "CustomInt", "2");
+    e2[1] = sa_entry(&f, "CustomKeyword", "");
+    s2.n_indexed_fields = 2;
+    s2.indexed_fields = e2;
+    u2.search_attributes = &s2;
+    me.key = (char *)"note";
+    me.value = fx_payloads(&f, "\"hi\"")->payloads[0];
+    mes[0] = &me;
+    memo.n_fields = 1;
+    memo.fields = mes;
+    m.upserted_memo = &memo;
+    c1 = td_arena_calloc(&f.arena, sizeof(*c1));
+    c2 = td_arena_calloc(&f.arena, sizeof(*c2));
+    c3 = td_arena_calloc(&f.arena, sizeof(*c3));
+    temporal__api__command__v1__command__init(c1);
+    temporal__api__command__v1__command__init(c2);
+    temporal__api__command__v1__command__init(c3);
+    c1->command_type = c2->command_type = CT(UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
+    c1->attributes_case = c2->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES_COMMAND_ATTRIBUTES;
+    c1->upsert_workflow_search_attributes_command_attributes = &u1;
+    c2->upsert_workflow_search_attributes_command_attributes = &u2;
+    c3->command_type = CT(MODIFY_WORKFLOW_PROPERTIES);
+    c3->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_MODIFY_WORKFLOW_PROPERTIES_COMMAND_ATTRIBUTES;
+    c3->modify_workflow_properties_command_attributes = &m;
+
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 3, c1, c2, c3), NULL), ==, TD_OK);
+    fx_check_events(&f, 4, 4, ET(WORKFLOW_TASK_COMPLETED), ET(UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
+                    ET(UPSERT_WORKFLOW_SEARCH_ATTRIBUTES), ET(WORKFLOW_PROPERTIES_MODIFIED));
+    TD_CHECK_INT(EV_ATTR(f.t.events[1], upsert_workflow_search_attributes)
+                         ->workflow_task_completed_event_id,
+                 ==, 4);
+    TD_CHECK_INT(EV_ATTR(f.t.events[3], workflow_properties_modified)->upserted_memo->n_fields, ==,
+                 1);
+    TD_CHECK(fx_find_task(&f, TD_MS_TASK_VIS_UPSERT) >= 0);
+    /* Merged: CustomInt = 2, CustomKeyword removed; memo note = "hi". */
+    cur = protobuf_c_message_unpack(&temporal__api__common__v1__search_attributes__descriptor,
+                                    td_arena_pb(&f.arena), f.ms->search_attributes.len,
+                                    f.ms->search_attributes.data);
+    TD_CHECK(cur != NULL);
+    TD_CHECK_INT(cur->n_indexed_fields, ==, 1);
+    TD_CHECK_STR(cur->indexed_fields[0]->key, "CustomInt");
+    TD_CHECK_INT(cur->indexed_fields[0]->value->data.data[0], ==, '2');
+    curm = protobuf_c_message_unpack(&temporal__api__common__v1__memo__descriptor,
+                                     td_arena_pb(&f.arena), f.ms->memo.len, f.ms->memo.data);
+    TD_CHECK(curm != NULL);
+    TD_CHECK_INT(curm->n_fields, ==, 1);
+    TD_CHECK_STR(curm->fields[0]->key, "note");
+    fx_free(&f);
+}
