@@ -14,6 +14,7 @@
 #include "error.h"
 #include "loop.h"
 #include "mem.h"
+#include "config.h"
 #include "roles/matching/engine.h"
 
 #define FX_MAX_TASKS 2048
@@ -897,7 +898,7 @@ TD_TEST(matching_many_pollers_interleaved)
     fx_init(&f, &cfg);
     f.decide = fx_many_decide;
     f.delay_ms = 4; /* records overlap cancels and new adds */
-    srand(42);
+    srand(getenv("TD_MATCH_SEED") ? (unsigned)atoi(getenv("TD_MATCH_SEED")) : 42);
     memset(g_workers, 0, sizeof(g_workers));
     memset(g_received, 0, sizeof(g_received));
     memset(g_many_adds, 0, sizeof(g_many_adds));
@@ -1335,4 +1336,20 @@ TD_TEST_T(matching_throughput, 60)
     }
     td_free(adds);
     fx_destroy(&f);
+}
+
+TD_TEST(matching_config_from_dynamic_config)
+{
+    td_config_t c;
+    td_matching_config_t m;
+
+    td_config_init(&c);
+    td_matching_config_from(&m, &c);
+    TD_CHECK_INT(m.long_poll_ms, ==, 60000);
+    TD_CHECK_INT(m.empty_budget_ms, ==, 1000);
+    TD_CHECK_INT(m.min_poll_timeout_ms, ==, 2000);
+    td_strlist_add(&c.dynamic_config, "matching.longPollExpirationInterval=\"5s\"");
+    td_matching_config_from(&m, &c);
+    TD_CHECK_INT(m.long_poll_ms, ==, 5000);
+    td_config_destroy(&c);
 }
