@@ -1094,15 +1094,14 @@ TD_TEST(history_ms_search_attributes_and_memo)
                  1);
     TD_CHECK(fx_find_task(&f, TD_MS_TASK_VIS_UPSERT) >= 0);
     /* Merged: CustomInt = 2, CustomKeyword removed; memo note = "hi". */
-    cur = protobuf_c_message_unpack(&temporal__api__common__v1__search_attributes__descriptor,
-                                    td_arena_pb(&f.arena), f.ms->search_attributes.len,
-                                    f.ms->search_attributes.data);
+    cur = temporal__api__common__v1__search_attributes__unpack(
+            td_arena_pb(&f.arena), f.ms->search_attributes.len, f.ms->search_attributes.data);
     TD_CHECK(cur != NULL);
     TD_CHECK_INT(cur->n_indexed_fields, ==, 1);
     TD_CHECK_STR(cur->indexed_fields[0]->key, "CustomInt");
     TD_CHECK_INT(cur->indexed_fields[0]->value->data.data[0], ==, '2');
-    curm = protobuf_c_message_unpack(&temporal__api__common__v1__memo__descriptor,
-                                     td_arena_pb(&f.arena), f.ms->memo.len, f.ms->memo.data);
+    curm = temporal__api__common__v1__memo__unpack(td_arena_pb(&f.arena), f.ms->memo.len,
+                                                   f.ms->memo.data);
     TD_CHECK(curm != NULL);
     TD_CHECK_INT(curm->n_fields, ==, 1);
     TD_CHECK_STR(curm->fields[0]->key, "note");
