@@ -71,6 +71,11 @@ enum {
 typedef struct {
     sqlite3 *db;
     sqlite3_stmt *stmts[TD_SQ__COUNT];
+    /* the writer's shard-fence cache: valid only inside one group transaction, which holds
+     * the database write lock, and cleared by any shard write */
+    int fence_ok;
+    int32_t fence_shard;
+    int64_t fence_range;
 } td_sq_conn_t;
 
 /* Runs one op of req on c. The caller has begun a transaction (write ops: inside a

@@ -58,10 +58,11 @@ static const char *const td_sq_sql[TD_SQ__COUNT] = {
                           "shard_id, state, status, next_event_id, db_record_version, "
                           "last_write_ns, data, data_encoding) "
                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [TD_SQ_EXEC_UPDATE] = "UPDATE executions SET shard_id = ?4, state = ?5, status = ?6, "
-                          "next_event_id = ?7, db_record_version = ?8, last_write_ns = ?9, "
-                          "data = ?10, data_encoding = ?11 WHERE namespace_id = ?1 AND "
-                          "workflow_id = ?2 AND run_id = ?3",
+    /* shard_id is not rewritten (a run never changes shard), so its index is untouched */
+    [TD_SQ_EXEC_UPDATE] = "UPDATE executions SET state = ?5, status = ?6, next_event_id = ?7, "
+                          "db_record_version = ?8, last_write_ns = ?9, data = ?10, "
+                          "data_encoding = ?11 WHERE namespace_id = ?1 AND workflow_id = ?2 "
+                          "AND run_id = ?3 AND db_record_version = ?12",
     [TD_SQ_EXEC_GET] = "SELECT state, status, next_event_id, db_record_version, "
                        "last_write_ns, data, data_encoding FROM executions "
                        "WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
@@ -547,6 +548,7 @@ static int td_sq_shard_insert(td_sq_conn_t *c, td_store_req_t *req, int64_t rang
     sqlite3_stmt *st = NULL;
     int rc = TD_OK;
 
+    c->fence_ok = 0;
     TD_SQ_PREP(st, TD_SQ_SHARD_INSERT);
     sqlite3_bind_int(st, 1, req->in.shard.rec.shard_id);
     sqlite3_bind_int64(st, 2, range);
@@ -591,6 +593,10 @@ static int td_sq_shard_fence(td_sq_conn_t *c, td_store_req_t *req, int32_t shard
     int rc = TD_OK, src;
 
     *cur = 0;
+    if (c->fence_ok && c->fence_shard == shard_id && c->fence_range == expected) {
+        *cur = expected; /* checked earlier in this same write transaction */
+        goto out;
+    }
     TD_SQ_PREP(st, TD_SQ_SHARD_RANGE);
     sqlite3_bind_int(st, 1, shard_id);
     src = td_sq__step(st);
@@ -601,7 +607,11 @@ static int td_sq_shard_fence(td_sq_conn_t *c, td_store_req_t *req, int32_t shard
         goto out;
     }
     sqlite3_reset(st);
-    if (*cur != expected) {
+    if (*cur == expected) {
+        c->fence_ok = 1;
+        c->fence_shard = shard_id;
+        c->fence_range = expected;
+    } else {
         rc = td_store__fail(req, TD_ESHARDLOST,
                             "shard %d: range_id is %" PRId64 ", expected %" PRId64, shard_id, *cur,
                             expected);
@@ -620,6 +630,7 @@ static int td_sq_shard_update(td_sq_conn_t *c, td_store_req_t *req)
     if (rc != TD_OK) {
         goto out;
     }
+    c->fence_ok = 0;
     TD_SQ_PREP(st, TD_SQ_SHARD_SET);
     td_sq_bind_blob(st, 1, 2, &in->info);
     sqlite3_bind_int(st, 3, in->shard_id);
@@ -721,6 +732,14 @@ static int td_sq_exec_write_one(td_sq_conn_t *c, td_store_req_t *req, int32_t sh
         }
         sqlite3_reset(st);
     } else if (w->mode == TD_STORE_EXEC_UPDATE) {
+        /* the condition rides on the UPDATE; the version is read only when it failed */
+        TD_SQ_PREP(st, TD_SQ_EXEC_UPDATE);
+        td_sq_bind_exec(st, shard_id, r);
+        sqlite3_bind_int64(st, 12, w->expected_db_record_version);
+        rc = td_sq_exec(c, req, st, "update execution");
+        if (rc != TD_OK || sqlite3_changes(c->db) == 1) {
+            goto out;
+        }
         TD_SQ_PREP(st, TD_SQ_EXEC_VERSION);
         td_sq_bind_text(st, 1, r->namespace_id);
         td_sq_bind_text(st, 2, r->workflow_id);
@@ -735,16 +754,10 @@ static int td_sq_exec_write_one(td_sq_conn_t *c, td_store_req_t *req, int32_t sh
             goto out;
         }
         sqlite3_reset(st);
-        if (o->cur_db_record_version != w->expected_db_record_version) {
-            o->failed_exec = i;
-            rc = td_store__fail(req, TD_ECONDITION,
-                                "run %s: db_record_version is %" PRId64 ", expected %" PRId64,
-                                r->run_id, o->cur_db_record_version, w->expected_db_record_version);
-            goto out;
-        }
-        TD_SQ_PREP(st, TD_SQ_EXEC_UPDATE);
-        td_sq_bind_exec(st, shard_id, r);
-        rc = td_sq_exec(c, req, st, "update execution");
+        o->failed_exec = i;
+        rc = td_store__fail(req, TD_ECONDITION,
+                            "run %s: db_record_version is %" PRId64 ", expected %" PRId64,
+                            r->run_id, o->cur_db_record_version, w->expected_db_record_version);
     } else {
         rc = td_store__fail(req, TD_EINVAL, "execution write %d: bad mode %d", i, (int)w->mode);
     }

@@ -48,6 +48,11 @@
 #define TD_SQ_MAX_GROUP   1024
 #define TD_SQ_BUSY_MS     5000
 #define TD_SQ_DEF_READERS 2
+/* WAL checkpoints run on their own thread once the WAL holds this many frames, so the
+ * writer never copies pages into the database file inside a commit; past the hard limit
+ * the writer checkpoints itself (the checkpointer cannot keep up, or readers hold it). */
+#define TD_SQ_CKPT_FRAMES      8000
+#define TD_SQ_CKPT_HARD_FRAMES 200000
 
 typedef struct {
     td_store_req_t *head, *tail;
@@ -74,6 +79,12 @@ struct td_store_backend_s {
     pthread_t *reader_threads;
     int n_readers;
     int n_readers_started;
+    /* background checkpoints (files only) */
+    td_sq_conn_t ckpt;
+    pthread_t ckpt_thread;
+    int ckpt_started;
+    int ckpt_wanted;
+    pthread_cond_t ckcv;
 };
 
 /* ---- queue ---- */
@@ -362,6 +373,11 @@ static int td_sq_conn_open(td_store_backend_t *b, td_sq_conn_t *c, int create, i
         }
     }
     td_sq_run(c->db, "PRAGMA foreign_keys=OFF", NULL);
+    /* a larger page cache and memory-mapped reads keep hot b-tree pages out of pread() */
+    td_sq_run(c->db, "PRAGMA cache_size=-65536", NULL);
+    if (!b->memory) {
+        td_sq_run(c->db, "PRAGMA mmap_size=1073741824", NULL);
+    }
     for (int i = 0; i < b->n_pragmas; i++) {
         snprintf(sql, sizeof(sql), "PRAGMA %s", b->pragmas[i]);
         src = td_sq_run(c->db, sql, &msg);
@@ -574,6 +590,7 @@ static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n)
     int src, rc = TD_OK;
 
     memset(done, 0, sizeof(done));
+    c->fence_ok = 0;
     src = td_sq_begin(c, "BEGIN IMMEDIATE", msg, sizeof(msg));
     if (src != SQLITE_OK) {
         td_sq_fail_group(reqs, n, done, td_sq__map(src), msg);
@@ -615,6 +632,7 @@ static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n)
             rc = td_sq__map(src);
         }
     }
+    c->fence_ok = 0;
     if (rc != TD_OK) {
         if (!sqlite3_get_autocommit(c->db)) {
             td_sq_run(c->db, "ROLLBACK", NULL);
@@ -682,11 +700,57 @@ static void *td_sq_reader_main(void *arg)
     return NULL;
 }
 
+/* ---- background checkpoints ---- */
+
+static int td_sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    td_store_backend_t *b = arg;
+
+    if (frames >= TD_SQ_CKPT_HARD_FRAMES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (frames >= TD_SQ_CKPT_FRAMES) {
+        pthread_mutex_lock(&b->mu);
+        if (!b->ckpt_wanted) {
+            b->ckpt_wanted = 1;
+            pthread_cond_signal(&b->ckcv);
+        }
+        pthread_mutex_unlock(&b->mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *td_sq_ckpt_main(void *arg)
+{
+    td_store_backend_t *b = arg;
+
+    for (;;) {
+        int log = 0, done = 0, src;
+        pthread_mutex_lock(&b->mu);
+        while (!b->ckpt_wanted && !b->stopping) {
+            pthread_cond_wait(&b->ckcv, &b->mu);
+        }
+        if (b->stopping) {
+            pthread_mutex_unlock(&b->mu);
+            break;
+        }
+        pthread_mutex_unlock(&b->mu);
+        src = sqlite3_wal_checkpoint_v2(b->ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (src != SQLITE_OK && (src & 0xff) != SQLITE_BUSY) {
+            td_log_warn("checkpoint: %s", sqlite3_errmsg(b->ckpt.db));
+        }
+        pthread_mutex_lock(&b->mu);
+        b->ckpt_wanted = 0;
+        pthread_mutex_unlock(&b->mu);
+    }
+    return NULL;
+}
+
 /* ---- vtable ---- */
 
 static void td_sq_free(td_store_backend_t *b)
 {
     td_sq_conn_close(&b->writer);
+    td_sq_conn_close(&b->ckpt);
     for (int i = 0; i < b->n_readers; i++) {
         td_sq_conn_close(&b->readers[i]);
     }
@@ -701,6 +765,7 @@ static void td_sq_free(td_store_backend_t *b)
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->wcv);
     pthread_cond_destroy(&b->rcv);
+    pthread_cond_destroy(&b->ckcv);
     td_free(b);
 }
 
@@ -723,6 +788,7 @@ static td_store_backend_t *td_sq_new(const td_store_url_t *url, const td_store_o
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->wcv, NULL);
     pthread_cond_init(&b->rcv, NULL);
+    pthread_cond_init(&b->ckcv, NULL);
     b->memory = url->memory;
     if (b->memory) {
         /* a private named in-memory database: one connection, reads through the writer */
@@ -810,6 +876,20 @@ static int td_sq_open(td_store_t *s, const td_store_url_t *url, const td_store_o
     if (rc != TD_OK) {
         goto out;
     }
+    if (!b->memory) {
+        rc = td_sq_conn_open(b, &b->ckpt, 0, 0, err, errlen);
+        if (rc != TD_OK) {
+            goto out;
+        }
+        sqlite3_wal_autocheckpoint(b->writer.db, 0);
+        sqlite3_wal_hook(b->writer.db, td_sq_wal_hook, b);
+        if (pthread_create(&b->ckpt_thread, NULL, td_sq_ckpt_main, b) != 0) {
+            snprintf(err, errlen, "cannot start the sqlite checkpoint thread");
+            rc = TD_EINTERNAL;
+            goto out;
+        }
+        b->ckpt_started = 1;
+    }
     if (pthread_create(&b->writer_thread, NULL, td_sq_writer_main, b) != 0) {
         snprintf(err, errlen, "cannot start the sqlite writer thread");
         rc = TD_EINTERNAL;
@@ -836,9 +916,13 @@ out:
         b->stopping = 1;
         pthread_cond_broadcast(&b->wcv);
         pthread_cond_broadcast(&b->rcv);
+        pthread_cond_broadcast(&b->ckcv);
         pthread_mutex_unlock(&b->mu);
         if (b->writer_started) {
             pthread_join(b->writer_thread, NULL);
+        }
+        if (b->ckpt_started) {
+            pthread_join(b->ckpt_thread, NULL);
         }
         for (int i = 0; i < b->n_readers_started; i++) {
             pthread_join(b->reader_threads[i], NULL);
@@ -874,10 +958,14 @@ static void td_sq_close(td_store_backend_t *b)
     b->stopping = 1;
     pthread_cond_broadcast(&b->wcv);
     pthread_cond_broadcast(&b->rcv);
+    pthread_cond_broadcast(&b->ckcv);
     pthread_mutex_unlock(&b->mu);
     /* the threads finish what is queued before they exit */
     if (b->writer_started) {
         pthread_join(b->writer_thread, NULL);
+    }
+    if (b->ckpt_started) {
+        pthread_join(b->ckpt_thread, NULL);
     }
     for (int i = 0; i < b->n_readers_started; i++) {
         pthread_join(b->reader_threads[i], NULL);
