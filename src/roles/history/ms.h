@@ -88,6 +88,11 @@
  *                            td_ms_timer_task_apply (SCHEDULE_TO_START, SCHEDULE_TO_CLOSE)]
  *   BACKOFF is SCHEDULED with current_attempt_scheduled_time in the future.
  *
+ * Not here (yet): child workflows, continue-as-new, cron and workflow retries, external
+ * signals/cancels, Nexus, updates (PROTOCOL_MESSAGE commands return TD_EUNIMPL, messages are
+ * ignored) and queries (buffered queries live in the service's memory, as in Temporal, not in
+ * the persisted state).
+ *
  * Errors: every transition returns TD_OK or a negative TD_E* code and, on error, sets
  * txn->msg (Temporal's wording where the SDK looks at it). TD_ENOTFOUND: closed run ("workflow
  * execution already completed") or stale task/token ("Workflow task not found.", "Activity
@@ -298,7 +303,7 @@ typedef struct {
     int32_t attempt;
     int64_t scheduled_time, current_attempt_scheduled_time, started_time;
     int64_t schedule_to_close, start_to_close, heartbeat; /* ns */
-    const td_ms_activity_t *activity;
+    const td_ms_activity_t *activity; /* valid until the next transition on the state */
     ProtobufCBinaryData token;
 } td_ms_activity_started_t;
 
