@@ -20,6 +20,83 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# ---- PostgreSQL (a throwaway cluster from scripts/pg-cluster.sh; owner: the postgres backend):
+# SIGKILL crash rounds, injected connection loss (TD_STORE_PG_FAULT) and the schema command
+# here; the conformance pass below runs against it through TD_TEST_DB_URL ----
+pgdir=$tmp/pg
+trap 'scripts/pg-cluster.sh stop "$pgdir" >/dev/null 2>&1; cleanup' EXIT
+if pgenv=$(scripts/pg-cluster.sh start "$pgdir" 2>"$tmp/pg.err"); then
+    eval "$pgenv"
+    pgdb() { # a fresh database; prints its URL
+        scripts/pg-cluster.sh psql "$pgdir" -d postgres -c "CREATE DATABASE $1 OWNER temporald" >/dev/null &&
+            echo "postgres://temporald:tdpass@127.0.0.1:$PG_PORT/$1"
+    }
+    crash=$BUILD/progs/store_crash
+    for round in 1 2; do
+        db=$(pgdb "crash$round")
+        "$crash" write "$db" 48 >"$tmp/pack$round.log" 2>"$tmp/pcrash$round.err" &
+        pid=$!
+        pids="$pids $pid"
+        sleep "0.$((round * 4))"
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        acks=$(wc -l <"$tmp/pack$round.log")
+        if [ "$acks" -lt 50 ]; then
+            no "postgres crash round $round" "writer acknowledged only $acks: $(head -c 300 "$tmp/pcrash$round.err")"
+        elif out=$("$crash" check "$db" "$tmp/pack$round.log" 2>&1); then
+            ok "postgres crash round $round: SIGKILL after $acks acks; $out"
+        else
+            no "postgres crash round $round" "$(echo "$out" | head -5 | tr '\n' ' ')"
+        fi
+    done
+    # connection lost before the 400th statement: the writer sees EUNAVAIL, nothing in part
+    db=$(pgdb fault1)
+    TD_STORE_PG_FAULT=stmt:400 timeout 30 "$crash" write "$db" 16 >"$tmp/pfack.log" 2>"$tmp/pferr.log"
+    rc=$?
+    if [ "$rc" -eq 3 ] && grep -q EUNAVAIL "$tmp/pferr.log" && out=$("$crash" check "$db" "$tmp/pfack.log" 2>&1); then
+        ok "postgres connection lost: writer saw EUNAVAIL after $(wc -l <"$tmp/pfack.log") acks; database whole ($out)"
+    else
+        no "postgres connection lost" "exit $rc; $(head -c 200 "$tmp/pferr.log"); $(echo "${out:-}" | head -3)"
+    fi
+    # COMMIT reply lost: resolved through the commit marker, the writer carries on
+    db=$(pgdb fault2)
+    TD_STORE_PG_FAULT=commit:20 "$crash" write "$db" 16 >"$tmp/pcack.log" 2>"$tmp/pcerr.log" &
+    pid=$!
+    pids="$pids $pid"
+    sleep 1.5
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    if [ "$(wc -l <"$tmp/pcack.log")" -gt 100 ] && ! [ -s "$tmp/pcerr.log" ] &&
+        out=$("$crash" check "$db" "$tmp/pcack.log" 2>&1); then
+        ok "postgres COMMIT reply lost: resolved, $(wc -l <"$tmp/pcack.log") acks, database whole ($out)"
+    else
+        no "postgres COMMIT reply lost" "$(head -c 200 "$tmp/pcerr.log"); $(echo "${out:-}" | head -3)"
+    fi
+    # the schema command through the postgres backend
+    db=$(pgdb schema1)
+    if "$bin" schema setup --db-url "$db" >"$tmp/o" 2>"$tmp/e" && grep -q "0 -> " "$tmp/o" &&
+        "$bin" schema update --db-url "$db" >"$tmp/o2" 2>&1 && grep -q "already at version" "$tmp/o2" &&
+        "$bin" schema version --db-url "$db" 2>&1 | grep -q "^schema version" &&
+        ! "$bin" schema setup --db-url "$db" >/dev/null 2>&1; then
+        ok "postgres schema setup/update/version: $(cat "$tmp/o")"
+    else
+        no "postgres schema command" "$(cat "$tmp/o" "$tmp/e" "$tmp/o2" 2>/dev/null | head -c 300)"
+    fi
+    if ! "$bin" schema version --db-url "postgres://temporald:wrong@127.0.0.1:$PG_PORT/temporald" \
+        >/dev/null 2>"$tmp/e" && grep -q "password authentication failed" "$tmp/e"; then
+        ok "postgres wrong password is one clear error"
+    else
+        no "postgres wrong password" "$(head -c 300 "$tmp/e")"
+    fi
+    if [ -z "${TD_TEST_DB_URL:-}" ]; then
+        TD_TEST_DB_URL=$(pgdb conformance)
+        export TD_TEST_DB_URL
+    fi
+else
+    echo "# $(cat "$tmp/pg.err")"
+    echo "# skipped: postgres suites (crash, fault, schema, conformance) need a local PostgreSQL server"
+fi
+
 # ---- conformance, once per backend URL ----
 urls="sqlite://:memory: sqlite://$tmp/conf/"
 mkdir -p "$tmp/conf"
