@@ -1353,3 +1353,68 @@ TD_TEST(matching_config_from_dynamic_config)
     TD_CHECK_INT(m.long_poll_ms, ==, 5000);
     td_config_destroy(&c);
 }
+
+static fx_t *g_close_fx;
+
+static void fx_on_add_close(void *arg, int err)
+{
+    fx_on_add(arg, err);
+    if (g_close_fx->e != NULL && !g_close_fx->closed) {
+        td_matching_engine_close(g_close_fx->e, fx_on_closed, g_close_fx);
+    }
+}
+
+static void fx_on_poll_close(void *arg, int err, void *response)
+{
+    fx_on_poll(arg, err, response);
+    if (!g_close_fx->closed) {
+        td_matching_engine_close(g_close_fx->e, fx_on_closed, g_close_fx);
+    }
+}
+
+TD_TEST(matching_close_from_callbacks)
+{
+    fx_t f;
+    fx_add_t a[6];
+    fx_poll_t p;
+    td_match_poll_req_t req;
+    td_match_task_t t;
+
+    /* an adder closes the engine while the rest of its insert batch is answered */
+    fx_init(&f, NULL);
+    g_close_fx = &f;
+    memset(a, 0, sizeof(a));
+    memset(&t, 0, sizeof(t));
+    t.workflow_id = "wf-1";
+    for (int i = 0; i < 6; i++) {
+        TD_CHECK_INT(td_matching_add_task(f.e, &f.key, &t, fx_on_add_close, &a[i]), ==, TD_OK);
+    }
+    TD_CHECK(fx_run(&f, fx_is_closed, 2000));
+    for (int i = 0; i < 6; i++) {
+        TD_CHECK_INT(a[i].done, ==, 1);
+        TD_CHECK_INT(a[i].err, ==, TD_OK);
+    }
+    f.e = NULL;
+    fx_destroy(&f);
+
+    /* a poller closes the engine from its callback, with more tasks buffered */
+    fx_init(&f, NULL);
+    g_close_fx = &f;
+    memset(a, 0, sizeof(a));
+    for (int i = 0; i < 6; i++) {
+        TD_CHECK_INT(fx_add(&f, &f.key, i, 0, &a[i]), ==, TD_OK);
+    }
+    g_adds = a;
+    g_nadds = 6;
+    TD_CHECK(fx_run(&f, fx_all_added, 2000));
+    memset(&req, 0, sizeof(req));
+    memset(&p, 0, sizeof(p));
+    req.identity = "w";
+    TD_CHECK_INT(td_matching_poll(f.e, &f.key, &req, fx_on_poll_close, &p, &p.h), ==, TD_OK);
+    TD_CHECK(fx_run(&f, fx_is_closed, 2000));
+    TD_CHECK_INT(p.done, ==, 1);
+    TD_CHECK(p.resp != NULL);
+    fx_poll_clear(&p);
+    f.e = NULL;
+    fx_destroy(&f);
+}

@@ -1080,12 +1080,19 @@ static void td_mp_dispatch(td_mpart_t *part)
 
 /* ---- backlog writes ---- */
 
+/* An adder to answer once the engine state is settled. */
+typedef struct {
+    td_match_add_cb cb;
+    void *arg;
+} td_madd_t;
+
 static void td_mp_on_inserted(void *arg, int err)
 {
     td_mpart_t *part = arg;
     td_matching_engine_t *e = part->e;
-    int n = part->nbatch, direct;
+    int n = part->nbatch, direct = 0, ncb = 0;
     td_mtask_t **batch = part->batch;
+    td_madd_t *adds = td_calloc((size_t)n + 1, sizeof(*adds));
 
     part->writing = 0;
     part->batch = NULL;
@@ -1093,6 +1100,15 @@ static void td_mp_on_inserted(void *arg, int err)
     td_free(part->batch_views);
     part->batch_views = NULL;
 
+    /* take the callbacks out first: they run last, as they may call back into the engine */
+    for (int i = 0; i < n; i++) {
+        if (batch[i]->add_cb != NULL) {
+            adds[ncb].cb = batch[i]->add_cb;
+            adds[ncb].arg = batch[i]->add_arg;
+            batch[i]->add_cb = NULL;
+            ncb++;
+        }
+    }
     if (err != TD_OK) {
         td_log_warn("task queue %s: backlog insert of %d failed: %s", part->name, n,
                     td_strerror(err));
@@ -1100,7 +1116,6 @@ static void td_mp_on_inserted(void *arg, int err)
             part->lease = TD_ML_NONE; /* another owner fenced us: lease again */
         }
         for (int i = 0; i < n; i++) {
-            td_mt_answer_add(batch[i], err);
             td_mt_free(batch[i]);
         }
         goto out;
@@ -1121,25 +1136,17 @@ static void td_mp_on_inserted(void *arg, int err)
             td_ml_push_tail(&part->outstanding, &t->out);
             part->nbuffer++;
             td_mp_arm_expiry(part, t->t->expiry_time_ns);
-        }
-    }
-    /* answer the adders last: their callbacks may call back into the engine */
-    for (int i = 0; i < n; i++) {
-        td_mtask_t *t = batch[i];
-        if (direct) {
-            td_mt_answer_add(t, TD_OK);
         } else {
-            td_match_add_cb cb = t->add_cb;
-            void *cb_arg = t->add_arg;
             td_mt_free(t); /* td_mp_read loads it back */
-            if (cb != NULL) {
-                cb(cb_arg, TD_OK);
-            }
         }
     }
 out:
     td_free(batch);
     td_mp_kick(part);
+    for (int i = 0; i < ncb; i++) {
+        adds[i].cb(adds[i].arg, err);
+    }
+    td_free(adds);
     td_me_op_done(e);
 }
 
