@@ -34,6 +34,9 @@ static int td_frontend_register_all(td_frontend_t *r)
     if (rc == TD_OK) {
         rc = td_frontend_system_info_register(r->rpc, r->srv);
     }
+    if (rc == TD_OK) {
+        rc = td_frontend_api_register(r->rpc, r->srv);
+    }
     return rc;
 }
 

@@ -16,5 +16,10 @@
 
 /* GetSystemInfo (system_info.c). TD_OK or the td_rpc_server_add error. */
 int td_frontend_system_info_register(td_rpc_server_t *rpc, td_server_t *srv);
+/* Every other public method (fe_*.c): the namespace, workflow, task and operator handlers,
+ * and an UNIMPLEMENTED answer naming the method for each WorkflowService and
+ * OperatorService method not served yet. Register after GetSystemInfo. TD_OK or the
+ * td_rpc_server_add error. */
+int td_frontend_api_register(td_rpc_server_t *rpc, td_server_t *srv);
 
 #endif

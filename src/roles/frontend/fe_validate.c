@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Request checks of the public API handlers: required fields, length limits, run id form,
+ * durations, blob sizes and long-poll deadlines. Each failure message names the field and
+ * the rule, worded as Temporal's frontend words it ("WorkflowId is not set on request.") so
+ * that SDK error handling and users see the same text. Pure functions over the request;
+ * used by the fe_*.c handler files only.
+ */
+#include <string.h>
+
+#include "error.h"
+#include "loop.h"
+#include "roles/frontend/fe_int.h"
+#include "uuid.h"
+
+const char *td_fe__check_required_id(td_fe_call_t *x, const char *field, const char *v)
+{
+    if (v == NULL || v[0] == '\0') {
+        return td_fe__msg(x, "%s is not set on request.", field);
+    }
+    return td_fe__check_optional_id(x, field, v);
+}
+
+const char *td_fe__check_optional_id(td_fe_call_t *x, const char *field, const char *v)
+{
+    if (v != NULL && strlen(v) > TD_FE_MAX_ID_LEN) {
+        return td_fe__msg(x, "%s length exceeds limit.", field);
+    }
+    return NULL;
+}
+
+const char *td_fe__check_run_id(td_fe_call_t *x, const char *v)
+{
+    if (v != NULL && v[0] != '\0' && !td_uuid_valid(v)) {
+        return td_fe__msg(x, "Invalid RunId.");
+    }
+    return NULL;
+}
+
+const char *td_fe__check_execution(td_fe_call_t *x,
+                                   const Temporal__Api__Common__V1__WorkflowExecution *e,
+                                   int run_id_required)
+{
+    const char *err = NULL;
+
+    if (e == NULL) {
+        err = td_fe__msg(x, "Execution is not set on request.");
+    } else if ((err = td_fe__check_required_id(x, "WorkflowId", e->workflow_id)) != NULL) {
+        /* err set */
+    } else if (run_id_required && (e->run_id == NULL || e->run_id[0] == '\0')) {
+        err = td_fe__msg(x, "RunId is not set on request.");
+    } else {
+        err = td_fe__check_run_id(x, e->run_id);
+    }
+    return err;
+}
+
+const char *td_fe__check_task_queue(td_fe_call_t *x,
+                                    const Temporal__Api__Taskqueue__V1__TaskQueue *tq)
+{
+    const char *err = NULL;
+
+    if (tq == NULL || tq->name == NULL || tq->name[0] == '\0') {
+        err = td_fe__msg(x, "TaskQueue is not set on request.");
+    } else if (strlen(tq->name) > TD_FE_MAX_ID_LEN) {
+        err = td_fe__msg(x, "TaskQueue length exceeds limit.");
+    } else if (strncmp(tq->name, "/_sys/", 6) == 0) {
+        err = td_fe__msg(x, "TaskQueue name cannot start with the reserved prefix /_sys/.");
+    }
+    return err;
+}
+
+const char *td_fe__check_duration(td_fe_call_t *x, const char *field,
+                                  const Google__Protobuf__Duration *d)
+{
+    if (d != NULL && (d->seconds < 0 || d->nanos < 0)) {
+        return td_fe__msg(x, "An invalid %s is set on request: it must not be negative.", field);
+    }
+    return NULL;
+}
+
+size_t td_fe__payloads_size(const Temporal__Api__Common__V1__Payloads *p)
+{
+    return p != NULL ? protobuf_c_message_get_packed_size(&p->base) : 0;
+}
+
+const char *td_fe__check_blob(td_fe_call_t *x, size_t size)
+{
+    if ((int64_t)size > td_fe__blob_limit(x->srv)) {
+        return td_fe__msg(x, "Blob data size exceeds limit.");
+    }
+    return NULL;
+}
+
+int td_fe__check_long_poll(td_fe_call_t *x)
+{
+    int64_t deadline = td_rpc_deadline(x->call);
+    int status = TD_GRPC_OK;
+
+    if (deadline == 0) {
+        status = TD_GRPC_INVALID_ARGUMENT;
+        td_fe__msg(x, "Context timeout is not set.");
+    } else if (deadline - td_now_mono_ms() < TD_FE_MIN_LONG_POLL_MS) {
+        status = TD_GRPC_FAILED_PRECONDITION;
+        td_fe__msg(x, "Context timeout is too short.");
+    }
+    return status;
+}
