@@ -1519,17 +1519,30 @@ void td_matching_poll_cancel(td_matching_poll_t *p)
 void td_matching_unload_sticky(td_matching_engine_t *e, const td_match_key_t *key)
 {
     td_mpart_t *part = td_mp_find(e, key);
+    td_mlink_t gone;
+
     if (e->closing || part == NULL) {
         return;
     }
-    while (!td_ml_empty(&part->waiters)) {
-        td_matching_poll_t *p = TD_MCONTAINER(part->waiters.next, td_matching_poll_t, link);
+    /* detach first: a callback may poll again (that poll is new and stays) */
+    td_ml_init(&gone);
+    if (!td_ml_empty(&part->waiters)) {
+        gone.next = part->waiters.next;
+        gone.prev = part->waiters.prev;
+        gone.next->prev = &gone;
+        gone.prev->next = &gone;
+        td_ml_init(&part->waiters);
+    }
+    part->nwaiters = 0;
+    while (!td_ml_empty(&gone)) {
+        td_matching_poll_t *p = TD_MCONTAINER(gone.next, td_matching_poll_t, link);
         td_ml_remove(&p->link);
-        part->nwaiters--;
         td_mpoll_answer(p, TD_OK, NULL);
     }
-    part->last_poll_ms = 0; /* adds now fail TD_EUNAVAIL: history uses the normal queue */
-    part->npollers = 0;
+    if (part->nwaiters == 0) {
+        part->last_poll_ms = 0; /* adds fail TD_EUNAVAIL: history uses the normal queue */
+        part->npollers = 0;
+    }
 }
 
 /* ---- queries ---- */
