@@ -301,7 +301,9 @@ TD_TEST(store_visibility)
         }
         toklen = r->out.vis_list.next_token.len;
         TD_CHECK(toklen <= sizeof(tok));
-        memcpy(tok, r->out.vis_list.next_token.data, toklen);
+        if (toklen > 0) {
+            memcpy(tok, r->out.vis_list.next_token.data, toklen);
+        }
         td_store_req_free(r);
         pages++;
     } while (toklen > 0 && pages < 50);
@@ -325,7 +327,9 @@ TD_TEST(store_visibility)
             seen++;
         }
         toklen = r->out.vis_list.next_token.len;
-        memcpy(tok, r->out.vis_list.next_token.data, toklen);
+        if (toklen > 0) {
+            memcpy(tok, r->out.vis_list.next_token.data, toklen);
+        }
         td_store_req_free(r);
         pages++;
     } while (toklen > 0 && pages < 50);

@@ -227,7 +227,9 @@ TD_TEST(store_namespace_list_pages)
             }
         }
         TD_CHECK(r->out.ns_list.next_token.len < sizeof(tokbuf));
-        memcpy(tokbuf, r->out.ns_list.next_token.data, r->out.ns_list.next_token.len);
+        if (r->out.ns_list.next_token.len > 0) {
+            memcpy(tokbuf, r->out.ns_list.next_token.data, r->out.ns_list.next_token.len);
+        }
         tok.data = tokbuf;
         tok.len = r->out.ns_list.next_token.len;
         pages++;
@@ -558,7 +560,9 @@ TD_TEST(store_history_pages)
         }
         toklen = r->out.hist_read.next_token.len;
         TD_CHECK(toklen <= sizeof(tok));
-        memcpy(tok, r->out.hist_read.next_token.data, toklen);
+        if (toklen > 0) {
+            memcpy(tok, r->out.hist_read.next_token.data, toklen);
+        }
         pages++;
     } while (toklen > 0 && pages < 100);
     TD_CHECK_INT(batches, ==, 11);
@@ -650,7 +654,9 @@ TD_TEST(store_tasks_queues)
             want++;
         }
         toklen = r->out.tasks_read.next_token.len;
-        memcpy(tok, r->out.tasks_read.next_token.data, toklen);
+        if (toklen > 0) {
+            memcpy(tok, r->out.tasks_read.next_token.data, toklen);
+        }
         pages++;
     } while (toklen > 0 && pages < 100);
     TD_CHECK_INT(want, ==, 25);
@@ -676,7 +682,9 @@ TD_TEST(store_tasks_queues)
     TD_CHECK_INT(r->out.tasks_read.tasks[2].fire_time_ns, ==, 860);
     TD_CHECK(r->out.tasks_read.next_token.len > 0);
     toklen = r->out.tasks_read.next_token.len;
-    memcpy(tok, r->out.tasks_read.next_token.data, toklen);
+    if (toklen > 0) {
+        memcpy(tok, r->out.tasks_read.next_token.data, toklen);
+    }
     td_store_req_reset(r, TD_STORE_OP_TASKS_READ);
     r->in.tasks_read.shard_id = shard;
     r->in.tasks_read.category = TD_STORE_TASK_TIMER;
