@@ -1418,3 +1418,36 @@ TD_TEST(matching_close_from_callbacks)
     f.e = NULL;
     fx_destroy(&f);
 }
+
+TD_TEST(matching_query_sticky_unavailable)
+{
+    fx_t f;
+    td_match_key_t k;
+    td_match_task_t qt;
+    fx_query_t q;
+    fx_poll_t p;
+    td_matching_query_t *h = NULL;
+
+    fx_init(&f, NULL);
+    k = f.key;
+    k.name = "sticky-q";
+    k.kind = TD_MATCH_STICKY;
+    memset(&qt, 0, sizeof(qt));
+    memset(&q, 0, sizeof(q));
+    qt.workflow_id = "wf-9";
+    TD_CHECK_INT(td_matching_query(f.e, &k, &qt, 1000, fx_on_query, &q, &h), ==, TD_EUNAVAIL);
+    TD_CHECK(h == NULL);
+    /* with the sticky worker polling, the query goes to it */
+    TD_CHECK_INT(fx_poll(&f, &k, "w", 0, &p), ==, TD_OK);
+    TD_CHECK_INT(td_matching_query(f.e, &k, &qt, 1000, fx_on_query, &q, &h), ==, TD_OK);
+    g_polls = &p;
+    g_npolls = 1;
+    g_nadds = 0;
+    TD_CHECK(fx_run(&f, fx_all_polled, 2000));
+    TD_CHECK(p.resp != NULL);
+    TD_CHECK_STR(p.resp->query_id, td_matching_query_id(h));
+    fx_poll_clear(&p);
+    td_matching_query_cancel(h);
+    fx_destroy(&f);
+    TD_CHECK_INT(q.done, ==, 0);
+}

@@ -1416,6 +1416,16 @@ void td_matching_engine_close(td_matching_engine_t *e, td_loop_fn done, void *ar
     }
 }
 
+/* A sticky queue with no poll waiting and none seen within sticky_unavailable_ms. */
+static int td_mp_sticky_unavailable(const td_mpart_t *part)
+{
+    const td_matching_config_t *c = &part->e->cfg;
+    return part->key.kind == TD_MATCH_STICKY && c->sticky_unavailable_ms > 0 &&
+           part->nwaiters == 0 &&
+           (part->last_poll_ms == 0 ||
+            td_now_mono_ms() - part->last_poll_ms > c->sticky_unavailable_ms);
+}
+
 int td_matching_add_task(td_matching_engine_t *e, const td_match_key_t *key,
                          const td_match_task_t *task, td_match_add_cb cb, void *arg)
 {
@@ -1429,10 +1439,7 @@ int td_matching_add_task(td_matching_engine_t *e, const td_match_key_t *key,
         return TD_EINVAL;
     }
     part = td_mp_get(e, key);
-    if (part->key.kind == TD_MATCH_STICKY && e->cfg.sticky_unavailable_ms > 0 &&
-        part->nwaiters == 0 &&
-        (part->last_poll_ms == 0 ||
-         td_now_mono_ms() - part->last_poll_ms > e->cfg.sticky_unavailable_ms)) {
+    if (td_mp_sticky_unavailable(part)) {
         return TD_EUNAVAIL; /* Temporal's StickyWorkerUnavailable */
     }
     t = td_mt_new(part, task);
@@ -1590,6 +1597,9 @@ int td_matching_query(td_matching_engine_t *e, const td_match_key_t *key,
         return TD_EINVAL;
     }
     part = td_mp_get(e, key);
+    if (td_mp_sticky_unavailable(part)) {
+        return TD_EUNAVAIL; /* history retries on the normal queue */
+    }
     q = td_calloc(1, sizeof(*q));
     q->e = e;
     snprintf(q->id, sizeof(q->id), "%016" PRIx64 "%016" PRIx64, e->salt, ++e->seq);

@@ -217,7 +217,8 @@ typedef void (*td_match_query_cb)(void *arg, int err, const uint8_t *data, size_
  * generated here (td_matching_query_id) and given to record_started as task->query_id;
  * td_matching_respond_query() with that id completes the query. timeout_ms bounds the whole
  * wait (delivery and answer). Returns TD_OK and *out (cb later, never before returning), or
- * an error without calling cb (TD_EINVAL, TD_ECLOSED). */
+ * an error without calling cb (TD_EINVAL, TD_ECLOSED, TD_EUNAVAIL for a sticky queue with no
+ * recent poller, as for td_matching_add_task). */
 int td_matching_query(td_matching_engine_t *e, const td_match_key_t *key,
                       const td_match_task_t *task, int64_t timeout_ms, td_match_query_cb cb,
                       void *arg, td_matching_query_t **out);
