@@ -19,6 +19,8 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "net/rpc.h"
+#include "roles/nsreg.h"
 #include "store/store.h"
 
 static void td_server_drained_one(void *arg)
@@ -106,6 +108,44 @@ static int td_server_open_store(td_server_t *srv)
     return TD_OK;
 }
 
+/* Creates the namespace registry over the open store, loads it and makes sure "default"
+ * and every --namespace exist with the configured retention and custom search
+ * attributes. Blocking; runs before the roles start. */
+static int td_server_open_namespaces(td_server_t *srv)
+{
+    const td_config_t *c = srv->config;
+    char err[512] = "";
+    int rc;
+
+    srv->nsreg = td_nsreg_new(srv->store);
+    rc = td_nsreg_load(srv->nsreg, err, sizeof(err));
+    if (rc == TD_OK) {
+        rc = td_nsreg_ensure(srv->nsreg, "default", c->namespace_retention_hours,
+                             &c->search_attributes, err, sizeof(err));
+    }
+    for (int i = 0; i < c->namespaces.n && rc == TD_OK; i++) {
+        rc = td_nsreg_ensure(srv->nsreg, c->namespaces.v[i], c->namespace_retention_hours,
+                             &c->search_attributes, err, sizeof(err));
+    }
+    if (rc != TD_OK) {
+        td_log_error("namespaces: %s", err);
+    }
+    return rc;
+}
+
+/* start-dev's banner once serving, as Temporal's dev server prints it (the UI and metrics
+ * lines join it when temporald serves them). */
+static void td_server_print_banner(const td_server_t *srv)
+{
+    const td_config_t *c = srv->config;
+
+    if (c->dev && srv->rpc != NULL) {
+        printf("temporald server: %s:%d\n", c->ip != NULL ? c->ip : "127.0.0.1",
+               td_rpc_server_port(srv->rpc));
+        fflush(stdout);
+    }
+}
+
 int td_server_run(const td_config_t *config)
 {
     td_server_t srv;
@@ -123,6 +163,9 @@ int td_server_run(const td_config_t *config)
     td_loop_on_signal(srv.loop, SIGINT, td_server_on_signal, &srv);
     td_loop_on_signal(srv.loop, SIGTERM, td_server_on_signal, &srv);
     rc = td_server_open_store(&srv);
+    if (rc == TD_OK) {
+        rc = td_server_open_namespaces(&srv);
+    }
 
     for (int i = 0; i < td_roles_count && rc == TD_OK; i++) {
         if (td_server_hosts(&srv, td_roles[i]->bit)) {
@@ -144,6 +187,7 @@ int td_server_run(const td_config_t *config)
     }
     if (rc == TD_OK) {
         td_log_info("serving (%s)", config->dev ? "start-dev" : "start");
+        td_server_print_banner(&srv);
         fflush(stdout);
         if (td_loop_run(srv.loop) != TD_OK) {
             rc = TD_EINTERNAL;
@@ -154,6 +198,7 @@ int td_server_run(const td_config_t *config)
             td_roles[i]->stop(srv.role_state[i]);
         }
     }
+    td_nsreg_free(srv.nsreg);
     td_store_close(srv.store);
     td_timer_free(srv.drain_timer);
     td_loop_free(srv.loop);
