@@ -42,7 +42,15 @@
  *   TD_EINVAL      a malformed request (bad op, missing field, bad page token).
  *   TD_ECLOSED     the store was closed before the request ran.
  * req->err holds one human-readable line (library text included) whenever rc != TD_OK.
- * SQLITE_BUSY and friends never surface: backends retry them.
+ * SQLITE_BUSY and friends never surface: backends retry them. When a group of writes hits
+ * a storage fault, every request of the group that had not failed on its own condition gets
+ * the fault (its err says "transaction not committed"): retrying is always safe.
+ *
+ * Backends: sqlite:///abs/path.db, sqlite://relative/path.db, sqlite://:memory: (SQLite,
+ * src/store/sqlite/: WAL, one writer thread committing groups of requests, reader threads;
+ * in memory, reads go through the writer) and postgres://user:pass@host:port/db
+ * (src/store/postgres/). The conformance suite test/store/ holds every backend to this
+ * contract.
  *
  * Conventions: ids are UTF-8 strings (namespace ids and run ids are 36-char UUIDs); times are
  * Unix nanoseconds (int64); an "ack level" is the lowest id NOT yet acknowledged, so "delete
@@ -340,9 +348,12 @@ typedef enum {
     TD_STORE_OP_TQ_GET,         /* in.tq.rec key; out.tq.rec; TD_ENOTFOUND */
     TD_STORE_OP_TQ_UPDATE,      /* in.tq.rec (ack_level, expiry, info) if range_id matches;
                                    else TD_ECONDITION with out.tq.cur_range_id */
-    TD_STORE_OP_TQ_DELETE,      /* in.tq.rec key with range_id as condition; deletes the
-                                   queue and its backlog */
-    TD_STORE_OP_BACKLOG_INSERT, /* in.backlog_ins: under the lease condition */
+    TD_STORE_OP_TQ_DELETE,      /* in.tq.rec key with range_id as condition (TD_ECONDITION
+                                   as for update); deletes the queue and its backlog */
+    TD_STORE_OP_BACKLOG_INSERT, /* in.backlog_ins: all tasks or none, if the queue's range_id
+                                   is in.backlog_ins.range_id (else TD_ECONDITION with
+                                   out.tq.cur_range_id; TD_ENOTFOUND without the queue; an
+                                   existing task id is TD_ECONDITION) */
     TD_STORE_OP_BACKLOG_READ,   /* in.backlog_read; out.backlog_read */
     TD_STORE_OP_BACKLOG_DELETE, /* in.backlog_del: task ids < ack_level */
     /* visibility */
