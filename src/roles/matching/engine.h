@@ -4,8 +4,9 @@
  * worker long polls (sync match), persist what no poller takes into a backlog, hand the
  * backlog out in order and route legacy query results back to the waiting query. It is not
  * the gRPC layer (the matching role's handlers turn calls into the functions below) and not
- * the store: it sees persistence through td_match_backlog_ops_t and history through
- * td_match_history_ops_t, so in-process and remote implementations look the same.
+ * the store: it sees persistence through td_match_backlog_ops_t (match_store.h adapts the
+ * store) and history through td_match_history_ops_t, so in-process and remote
+ * implementations look the same.
  * Loop thread only: every function here, and every ops completion, runs on the loop that
  * was given to td_matching_engine_new().
  */
@@ -263,7 +264,7 @@ void td_matching_stats(td_matching_engine_t *e, const td_match_key_t *key, td_ma
 int td_matching_pollers(td_matching_engine_t *e, const td_match_key_t *key,
                         td_match_poller_info_t *out, int max);
 
-/* ---- an in-memory backlog (tests, and the development fallback until the store adapter)
+/* ---- an in-memory backlog (tests; the real one is td_match_store_ops in match_store.h).
  * Completes on the loop through td_loop_post (like a store thread would), or synchronously
  * when loop is NULL. ---- */
 
