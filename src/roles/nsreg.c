@@ -156,6 +156,9 @@ const td_ns_t *td_nsreg_by_name(const td_nsreg_t *r, const char *name)
 {
     td_ns_t key;
     key.name = (char *)name;
+    if (r->n == 0) {
+        return NULL; /* r->v is NULL: bsearch must not see it (UBSan) */
+    }
     return bsearch(&key, r->v, (size_t)r->n, sizeof(*r->v), td_ns_cmp);
 }
 

@@ -234,10 +234,11 @@ static void td_fe_handle(td_rpc_call_t *call, void *ctx)
         }
     }
     if (ns_name[0] != '\0') {
-        x->ns = td_fe__ns_resolve(call, x->srv, ns_name);
-        if (x->ns == NULL) {
-            goto out; /* ended */
+        const td_ns_t *ns = td_fe__ns_resolve(call, x->srv, ns_name);
+        if (ns == NULL) {
+            goto out; /* ended: x is gone with the call's arena */
         }
+        x->ns = ns;
     }
     if (r->flags & TD_FE_UNIMPLEMENTED) {
         td_rpc_fail(call, TD_GRPC_UNIMPLEMENTED,
