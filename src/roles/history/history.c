@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The history role: history shards: workflow mutable state, events, and the transfer, timer and
- * visibility queues. This file holds the role descriptor and its lifecycle; the work itself lives
- * beside it.
+ * visibility queues. This file holds the role descriptor and its lifecycle (acquire the shards,
+ * register the HistoryService methods, drain, free); the work lives beside it in hist_*.c
+ * (see hist_int.h for the design notes) and the workflow state machine in ms_*.c.
  */
 #define TD_LOG_COMPONENT "history"
 
@@ -12,39 +13,141 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "roles/history/hist.h"
+#include "roles/history/hist_int.h"
 #include "server.h"
 
-typedef struct {
-    td_server_t *srv;
-    int running;
-} td_history_t;
+#define TD_HIST_DRAIN_POLL_MS 10
 
 static int td_history_init(td_server_t *srv, void **state)
 {
-    td_history_t *r = td_calloc(1, sizeof(*r));
-    r->srv = srv;
-    *state = r;
+    td_hist_t *h = td_calloc(1, sizeof(*h));
+
+    h->srv = srv;
+    h->loop = srv->loop;
+    h->nshards = srv->config != NULL && srv->config->num_history_shards > 0
+                         ? srv->config->num_history_shards
+                         : 1;
+    h->long_poll_ms = td_config_dyn_ms(srv->config, "history.longPollExpirationInterval", 20000);
+    *state = h;
     return TD_OK;
 }
 
 static int td_history_start(void *state)
 {
-    td_history_t *r = state;
-    r->running = 1;
-    td_log_debug("started");
+    td_hist_t *h = state;
+    int rc;
+
+    h->store = h->srv->store;
+    if (h->store == NULL) {
+        /* Until server.c opens the store, the role cannot serve; its methods stay
+         * unregistered, so callers get UNAVAILABLE naming the path. */
+        td_log_warn("no store is open: the history role does not serve");
+        return TD_OK;
+    }
+    h->running = 1;
+    rc = td_hist__register(h);
+    if (rc != TD_OK) {
+        td_log_error("registering the history service failed: %s", td_strerror(rc));
+        return rc;
+    }
+    td_hist__shards_start(h);
+    td_log_debug("started with %d shard(s)", h->nshards);
     return TD_OK;
+}
+
+typedef struct {
+    td_hist_t *h;
+    td_loop_fn done;
+    void *arg;
+    td_timer_t *timer;
+} td_hist_drain_t;
+
+static void td_history_drain_poll(void *arg)
+{
+    td_hist_drain_t *d = arg;
+
+    if (d->h->inflight > 0) {
+        td_timer_start(d->timer, TD_HIST_DRAIN_POLL_MS);
+        return;
+    }
+    td_timer_free(d->timer);
+    d->done(d->arg);
+    td_free(d);
 }
 
 static void td_history_drain(void *state, td_loop_fn done, void *arg)
 {
-    td_history_t *r = state;
-    r->running = 0;
-    done(arg);
+    td_hist_t *h = state;
+    td_hist_drain_t *d;
+
+    h->running = 0;
+    if (h->inflight == 0) {
+        done(arg);
+        return;
+    }
+    /* Store requests and dispatches in flight call back into us: wait for them. */
+    d = td_calloc(1, sizeof(*d));
+    d->h = h;
+    d->done = done;
+    d->arg = arg;
+    d->timer = td_timer_new(h->loop, td_history_drain_poll, d);
+    td_timer_start(d->timer, TD_HIST_DRAIN_POLL_MS);
 }
 
 static void td_history_stop(void *state)
 {
-    td_free(state);
+    td_hist_t *h = state;
+
+    if (h == NULL) {
+        return;
+    }
+    h->running = 0;
+    td_hist__ctx_free_all(h);
+    td_hist__shards_free(h);
+    td_free(h);
+}
+
+int td_hist_ready(const void *role_state)
+{
+    const td_hist_t *h = role_state;
+
+    if (h == NULL || h->shards == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < h->nshards; i++) {
+        if (h->shards[i].state != TD_HIST_SHARD_OWNED) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int td_hist_idle(const void *role_state)
+{
+    const td_hist_t *h = role_state;
+
+    if (h->inflight > 0) {
+        return 0;
+    }
+    for (size_t b = 0; b < h->nbuckets; b++) {
+        for (const td_hist_ctx_t *c = h->buckets[b]; c != NULL; c = c->hnext) {
+            if (c->head != NULL || c->running) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+void td_hist_drop_cache(void *role_state)
+{
+    td_hist__ctx_drop_states(role_state);
+}
+
+int td_hist_shard_of(const char *namespace_id, const char *workflow_id, int num_shards)
+{
+    return (int)(td_hist__hash(namespace_id, workflow_id) % (uint32_t)num_shards) + 1;
 }
 
 const td_role_t td_role_history = {

@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The per-workflow context cache and the transition pipeline. A context holds the mutable
+ * state last loaded (or created) for one (namespace_id, workflow_id) and a FIFO of
+ * operations; exactly one runs at a time: load the run if needed (TD_STORE_OP_EXEC_GET),
+ * apply the td_ms_* transition, write the new row + the events as one history batch + the
+ * tasks in ONE TD_STORE_OP_WRITE (conditional on db_record_version, fenced by the shard's
+ * range_id), then call the operation's done (the reply goes out only after the commit).
+ * Any write error drops the cached state so the next operation reloads it. It does not know
+ * what the operations mean (hist_api.c) nor what tasks do (hist_queue.c). Loop thread only.
+ */
+#define TD_LOG_COMPONENT "history"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "mem.h"
+#include "roles/history/hist_int.h"
+
+#define TD_HIST_NBUCKETS  4096
+#define TD_HIST_CACHE_MAX 8192 /* idle contexts beyond this are evicted */
+
+static size_t td_hist_bucket(const td_hist_t *h, const char *ns, const char *wf)
+{
+    return td_hist__hash(ns, wf) % h->nbuckets;
+}
+
+static void td_hist_ctx_free(td_hist_ctx_t *c)
+{
+    td_ms_free(c->ms);
+    td_free(c->namespace_id);
+    td_free(c->workflow_id);
+    td_free(c);
+}
+
+/* Frees contexts with nothing queued, running or waiting. */
+static void td_hist_ctx_evict(td_hist_t *h)
+{
+    for (size_t b = 0; b < h->nbuckets; b++) {
+        td_hist_ctx_t **pp = &h->buckets[b];
+        while (*pp != NULL) {
+            td_hist_ctx_t *c = *pp;
+            if (c->head == NULL && !c->running && c->waiters == NULL) {
+                *pp = c->hnext;
+                td_hist_ctx_free(c);
+                h->nctx--;
+            } else {
+                pp = &c->hnext;
+            }
+        }
+    }
+}
+
+td_hist_ctx_t *td_hist__ctx_get(td_hist_t *h, const char *ns, const char *wf)
+{
+    size_t b;
+    td_hist_ctx_t *c;
+
+    if (h->buckets == NULL) {
+        h->nbuckets = TD_HIST_NBUCKETS;
+        h->buckets = td_calloc(h->nbuckets, sizeof(*h->buckets));
+    }
+    b = td_hist_bucket(h, ns, wf);
+    for (c = h->buckets[b]; c != NULL; c = c->hnext) {
+        if (strcmp(c->workflow_id, wf) == 0 && strcmp(c->namespace_id, ns) == 0) {
+            c->last_used_ms = td_now_mono_ms();
+            return c;
+        }
+    }
+    if (h->nctx >= TD_HIST_CACHE_MAX) {
+        td_hist_ctx_evict(h);
+    }
+    c = td_calloc(1, sizeof(*c));
+    c->namespace_id = td_strdup(ns);
+    c->workflow_id = td_strdup(wf);
+    c->shard = td_hist__shard_for(h, ns, wf);
+    c->last_used_ms = td_now_mono_ms();
+    c->hnext = h->buckets[b];
+    h->buckets[b] = c;
+    h->nctx++;
+    return c;
+}
+
+void td_hist__ctx_drop_states(td_hist_t *h)
+{
+    for (size_t b = 0; b < h->nbuckets; b++) {
+        for (td_hist_ctx_t *c = h->buckets[b]; c != NULL; c = c->hnext) {
+            if (!c->running) {
+                td_ms_free(c->ms);
+                c->ms = NULL;
+            }
+        }
+    }
+}
+
+void td_hist__ctx_free_all(td_hist_t *h)
+{
+    for (size_t b = 0; b < h->nbuckets; b++) {
+        while (h->buckets[b] != NULL) {
+            td_hist_ctx_t *c = h->buckets[b];
+            h->buckets[b] = c->hnext;
+            while (c->waiters != NULL) {
+                td_hist_waiter_t *w = c->waiters;
+                c->waiters = w->next;
+                td_timer_free(w->timer);
+                td_free(w);
+            }
+            td_hist_ctx_free(c);
+        }
+    }
+    td_free(h->buckets);
+    h->buckets = NULL;
+    h->nctx = 0;
+}
+
+void td_hist__fail(td_rpc_call_t *call, int rc, const char *msg)
+{
+    if (call != NULL) {
+        td_rpc_fail_err(call, rc, msg);
+    }
+}
+
+td_hist_op_t *td_hist__op_new_internal(td_hist_t *h, const char *ns, const char *wf,
+                                       const char *run)
+{
+    td_hist_op_t *op = td_calloc(1, sizeof(*op));
+
+    op->arena = td_malloc(sizeof(*op->arena));
+    td_arena_init(op->arena, 4096);
+    op->ctx = td_hist__ctx_get(h, ns, wf);
+    op->run_id = td_arena_strdup(op->arena, run ? run : "");
+    return op;
+}
+
+void td_hist__op_free_internal(td_hist_op_t *op)
+{
+    td_arena_destroy(op->arena);
+    td_free(op->arena);
+    td_free(op);
+}
+
+/* ---- the pipeline ---- */
+
+static void td_hist_op_run(td_hist_op_t *op);
+
+static void td_hist_ctx_kick(void *arg)
+{
+    td_hist_ctx_t *c = arg;
+    if (!c->running && c->head != NULL) {
+        c->running = 1;
+        td_hist_op_run(c->head);
+    }
+}
+
+void td_hist__op_submit(td_hist_op_t *op)
+{
+    td_hist_ctx_t *c = op->ctx;
+
+    op->next = NULL;
+    if (c->tail != NULL) {
+        c->tail->next = op;
+    } else {
+        c->head = op;
+    }
+    c->tail = op;
+    td_hist_ctx_kick(c);
+}
+
+/* The head operation is over: tell it, then start the next one (posted, so long chains of
+ * cached operations do not recurse). */
+static void td_hist_op_finish(td_hist_op_t *op, int rc, const char *msg)
+{
+    td_hist_ctx_t *c = op->ctx;
+    td_hist_t *h = c->shard->h;
+
+    c->head = op->next;
+    if (c->head == NULL) {
+        c->tail = NULL;
+    }
+    if (op->done(op, rc, msg)) {
+        op->runs++;
+        op->next = c->head;
+        c->head = op;
+        if (c->tail == NULL) {
+            c->tail = op;
+        }
+    }
+    c->running = 0;
+    if (c->head != NULL) {
+        td_loop_post(h->loop, td_hist_ctx_kick, c);
+    }
+}
+
+static int td_hist_row_state(const td_ms_t *ms)
+{
+    return ms->state == TD_MS_STATE_COMPLETED ? TD_STORE_EXEC_STATE_COMPLETED
+                                              : TD_STORE_EXEC_STATE_RUNNING;
+}
+
+static void td_hist_write_done(td_store_req_t *req, void *arg)
+{
+    td_hist_op_t *op = arg;
+    td_hist_ctx_t *c = op->ctx;
+    td_hist_t *h = c->shard->h;
+    int rc = req->rc, again = 0;
+    const char *msg = NULL;
+
+    h->inflight--;
+    if (rc == TD_OK) {
+        if (op->created != NULL) {
+            if (c->ms != op->created) {
+                td_ms_free(c->ms);
+            }
+            c->ms = op->created;
+            c->ms_current = 1;
+            op->created = NULL;
+        }
+        td_hist__tasks_committed(op->tasks, op->n_tasks);
+        td_store_req_free(req);
+        if (op->txn.n_events > 0) {
+            td_hist__ctx_notify(c);
+        }
+        td_hist_op_finish(op, op->rc_apply, op->txn.msg);
+        return;
+    }
+
+    /* Nothing was written: forget the transition (tasks, state) and reload next time. */
+    td_hist__tasks_abort(op->tasks, op->n_tasks);
+    op->n_tasks = 0;
+    if (op->created != NULL) {
+        td_ms_free(op->created);
+        op->created = NULL;
+    }
+    if (c->ms == op->ms) {
+        c->ms = NULL;
+    }
+    td_ms_free(op->ms);
+    op->ms = NULL;
+    op->wout = req->out.write;
+    op->wout.current.run_id = td_arena_strdup(
+            op->arena, req->out.write.current.run_id ? req->out.write.current.run_id : "");
+    op->wout.current.create_request_id =
+            td_arena_strdup(op->arena, req->out.write.current.create_request_id
+                                               ? req->out.write.current.create_request_id
+                                               : "");
+    msg = td_arena_strdup(op->arena, req->err ? req->err : "");
+    switch (rc) {
+    case TD_ESHARDLOST:
+        td_hist__shard_lost(c->shard, req->out.write.cur_range_id);
+        rc = TD_EUNAVAIL;
+        msg = "shard ownership lost";
+        break;
+    case TD_ECONDITION:
+        /* Someone else changed the run (or the current pointer): reload and retry once. */
+        if (op->runs < 1) {
+            again = 1;
+        } else {
+            rc = TD_EUNAVAIL;
+        }
+        break;
+    case TD_EEXIST:
+        break; /* creations decide (hist_api.c) */
+    default:
+        if (td_err_grpc_status(rc) != 14) {
+            rc = TD_EUNAVAIL;
+        }
+        break;
+    }
+    td_log_debug("write for %s/%s failed: %s (%s)", c->workflow_id, op->run_id,
+                 td_err_name(req->rc), msg);
+    td_store_req_free(req);
+    if (again) {
+        c->head = op; /* still the head: run it again */
+        op->runs++;
+        td_hist_op_run(op);
+        return;
+    }
+    td_hist_op_finish(op, rc, msg);
+}
+
+static void td_hist_write(td_hist_op_t *op)
+{
+    td_hist_ctx_t *c = op->ctx;
+    td_hist_shard_t *s = c->shard;
+    td_ms_t *ms = op->created != NULL ? op->created : op->ms;
+    td_ms_txn_t *t = &op->txn;
+    td_store_req_t *req = td_store_req_new(TD_STORE_OP_WRITE);
+    td_store_write_in_t *w = &req->in.write;
+    td_store_exec_write_t *ew = td_arena_calloc(&req->arena, sizeof(*ew));
+    td_store_task_t *st = NULL;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    int64_t old_version = op->created != NULL ? 0 : ms->db_record_version;
+    int rc;
+
+    ms->db_record_version = old_version + 1;
+    rc = td_ms_encode(ms, &req->arena, &blob, &blob_len);
+    if (rc != TD_OK) {
+        td_store_req_free(req);
+        if (op->created != NULL) {
+            td_ms_free(op->created);
+            op->created = NULL;
+        } else {
+            if (c->ms == op->ms) {
+                c->ms = NULL;
+            }
+            td_ms_free(op->ms);
+            op->ms = NULL;
+        }
+        td_hist_op_finish(op, TD_EINTERNAL, "encoding the mutable state failed");
+        return;
+    }
+
+    /* tasks */
+    if (t->n_tasks > 0) {
+        op->tasks = td_arena_calloc(op->arena, sizeof(*op->tasks) * t->n_tasks);
+        st = td_arena_calloc(&req->arena, sizeof(*st) * t->n_tasks);
+    }
+    for (size_t i = 0; i < t->n_tasks; i++) {
+        int64_t id = 0;
+        if (td_hist__task_id(s, &id) != TD_OK) {
+            td_hist__tasks_abort(op->tasks, op->n_tasks);
+            op->n_tasks = 0;
+            td_store_req_free(req);
+            if (op->created == NULL) {
+                if (c->ms == op->ms) {
+                    c->ms = NULL;
+                }
+                td_ms_free(op->ms);
+                op->ms = NULL;
+            } else {
+                td_ms_free(op->created);
+                op->created = NULL;
+            }
+            td_hist_op_finish(op, TD_EUNAVAIL, "the shard's task id range is exhausted");
+            return;
+        }
+        op->tasks[op->n_tasks] = td_hist__task_alloc(s, &t->tasks[i], id, ms->namespace_id,
+                                                     ms->workflow_id, ms->run_id);
+        st[i].category = op->tasks[op->n_tasks]->category;
+        st[i].task_id = id;
+        st[i].fire_time_ns = op->tasks[op->n_tasks]->fire_ns;
+        td_hist__task_blob(op->tasks[op->n_tasks], &req->arena, &st[i].blob);
+        op->n_tasks++;
+    }
+
+    /* events: one batch */
+    if (t->n_events > 0) {
+        Temporal__Api__History__V1__History hist = TEMPORAL__API__HISTORY__V1__HISTORY__INIT;
+        td_store_history_batch_t *b = td_arena_calloc(&req->arena, sizeof(*b));
+        uint8_t *buf;
+        size_t n;
+
+        hist.n_events = t->n_events;
+        hist.events = t->events;
+        n = temporal__api__history__v1__history__get_packed_size(&hist);
+        buf = td_arena_alloc(&req->arena, n ? n : 1);
+        temporal__api__history__v1__history__pack(&hist, buf);
+        b->tree_id = b->branch_id = td_arena_strdup(&req->arena, ms->run_id);
+        b->first_event_id = t->events[0]->event_id;
+        b->event_count = (int32_t)t->n_events;
+        b->events.data = buf;
+        b->events.len = n;
+        b->events.encoding = TD_STORE_ENC_PROTO3;
+        w->batches = b;
+        w->n_batches = 1;
+    }
+
+    ew->mode = op->created != NULL ? op->create_mode : TD_STORE_EXEC_UPDATE;
+    ew->expected_prev_run_id = op->prev_run_id;
+    ew->expected_db_record_version = old_version;
+    ew->row.namespace_id = td_arena_strdup(&req->arena, ms->namespace_id);
+    ew->row.workflow_id = td_arena_strdup(&req->arena, ms->workflow_id);
+    ew->row.run_id = td_arena_strdup(&req->arena, ms->run_id);
+    ew->row.state = td_hist_row_state(ms);
+    ew->row.status = ms->status;
+    ew->row.next_event_id = ms->next_event_id;
+    ew->row.db_record_version = ms->db_record_version;
+    ew->row.last_write_ns = td_now_wall_ns();
+    ew->row.state_blob.data = blob;
+    ew->row.state_blob.len = blob_len;
+    ew->row.state_blob.encoding = TD_STORE_ENC_PROTO3;
+
+    w->shard_id = s->id;
+    w->expected_range_id = s->range_id;
+    w->execs = ew;
+    w->n_execs = 1;
+    w->current_exec = 0;
+    w->current.run_id = ew->row.run_id;
+    w->current.create_request_id =
+            td_arena_strdup(&req->arena, ms->start_request_id ? ms->start_request_id : "");
+    w->current.state = ew->row.state;
+    w->current.status = ew->row.status;
+    w->tasks = st;
+    w->n_tasks = (int)t->n_tasks;
+
+    req->cb = td_hist_write_done;
+    req->arg = op;
+    s->h->inflight++;
+    td_store_submit(s->h->store, req);
+}
+
+static void td_hist_op_apply(td_hist_op_t *op, td_ms_t *ms)
+{
+    td_hist_shard_t *s = op->ctx->shard;
+    int64_t tid = 0;
+
+    td_ms_txn_init(&op->txn, op->arena, td_now_wall_ns());
+    if (td_hist__task_id(s, &tid) != TD_OK) {
+        td_hist_op_finish(op, TD_EUNAVAIL, "the shard's task id range is exhausted");
+        return;
+    }
+    op->txn.task_id = tid;
+    op->ms = ms;
+    op->created = NULL;
+    op->tasks = NULL;
+    op->n_tasks = 0;
+    op->rc_apply = op->apply(op, ms, &op->txn);
+    /* Write when the transition produced something, or changed the state (dirty: e.g. an
+     * event went to the buffer) without failing. */
+    if (op->created == NULL && (ms == NULL || (op->txn.n_events == 0 && op->txn.n_tasks == 0 &&
+                                               !(op->dirty && op->rc_apply == TD_OK)))) {
+        td_hist_op_finish(op, op->rc_apply, op->txn.msg);
+        return;
+    }
+    td_hist_write(op);
+}
+
+static void td_hist_load_done(td_store_req_t *req, void *arg)
+{
+    td_hist_op_t *op = arg;
+    td_hist_ctx_t *c = op->ctx;
+    td_ms_t *ms = NULL;
+    int rc = req->rc;
+
+    c->shard->h->inflight--;
+    if (rc == TD_OK) {
+        const td_store_execution_t *row = &req->out.exec_get.row;
+        rc = td_ms_decode(row->state_blob.data, row->state_blob.len, &ms);
+        if (rc != TD_OK) {
+            td_log_error("mutable state of %s/%s does not decode", c->workflow_id, row->run_id);
+            td_store_req_free(req);
+            td_hist_op_finish(op, TD_EINTERNAL, "stored mutable state is corrupt");
+            return;
+        }
+        td_ms_free(c->ms); /* another run of the same workflow id */
+        c->ms = ms;
+        c->ms_current = req->out.exec_get.has_current && req->out.exec_get.current.run_id != NULL &&
+                        strcmp(req->out.exec_get.current.run_id, row->run_id) == 0;
+        td_store_req_free(req);
+        td_hist_op_apply(op, ms);
+        return;
+    }
+    if (rc == TD_ENOTFOUND && op->load == TD_HIST_LOAD_OPTIONAL) {
+        td_store_req_free(req);
+        td_hist_op_apply(op, NULL);
+        return;
+    }
+    if (rc == TD_ENOTFOUND) {
+        const char *msg = td_arena_printf(
+                op->arena, "workflow execution not found for workflow ID \"%s\"%s%s",
+                c->workflow_id, op->run_id[0] ? " and run ID " : "", op->run_id);
+        td_store_req_free(req);
+        td_hist_op_finish(op, TD_ENOTFOUND, msg);
+        return;
+    }
+    {
+        const char *msg = td_arena_strdup(op->arena, req->err ? req->err : "");
+        td_store_req_free(req);
+        td_hist_op_finish(op, TD_EUNAVAIL, msg);
+    }
+}
+
+static void td_hist_op_run(td_hist_op_t *op)
+{
+    td_hist_ctx_t *c = op->ctx;
+    td_hist_shard_t *s = c->shard;
+    td_store_req_t *req;
+
+    if (s->state != TD_HIST_SHARD_OWNED) {
+        td_hist_op_finish(op, TD_EUNAVAIL,
+                          s->state == TD_HIST_SHARD_LOST ? "history shard ownership lost"
+                                                         : "history shard not acquired yet");
+        return;
+    }
+    if (op->load == TD_HIST_LOAD_NONE) {
+        td_hist_op_apply(op, NULL);
+        return;
+    }
+    if (c->ms != NULL &&
+        ((op->run_id[0] == 0 && c->ms_current) || strcmp(c->ms->run_id, op->run_id) == 0)) {
+        td_hist_op_apply(op, c->ms);
+        return;
+    }
+    req = td_store_req_new(TD_STORE_OP_EXEC_GET);
+    req->in.exec_get.namespace_id = td_arena_strdup(&req->arena, c->namespace_id);
+    req->in.exec_get.workflow_id = td_arena_strdup(&req->arena, c->workflow_id);
+    req->in.exec_get.run_id = op->run_id[0] ? td_arena_strdup(&req->arena, op->run_id) : NULL;
+    req->cb = td_hist_load_done;
+    req->arg = op;
+    s->h->inflight++;
+    td_store_submit(s->h->store, req);
+}
+
+void td_hist__ctx_notify(td_hist_ctx_t *c)
+{
+    td_hist_waiter_t *w = c->waiters, *next;
+
+    c->waiters = NULL;
+    for (; w != NULL; w = next) {
+        next = w->next;
+        w->next = NULL;
+        w->wake(w);
+    }
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of the history service shared by the src/roles/history/hist_*.c files: the
+ * shards this process owns, the per-workflow context cache with its queue of operations
+ * (one transition in flight per workflow), the in-memory transfer/timer/visibility task
+ * queues, and the handlers. Not for use outside src/roles/history/; other roles call the
+ * service by path (proto/historyservice.proto), tests through hist.h.
+ *
+ * Design notes
+ * ============
+ *
+ * Shard ownership (td_hist_shard_t.state)
+ *
+ *   Invariants: only an OWNED shard runs operations and writes; every write names the
+ *   range_id returned by the acquire. Pending tasks of earlier owners are loaded before the
+ *   shard becomes OWNED, so no ack-level delete can remove a task nobody has seen.
+ *
+ *       td_hist_shard_acquire      tasks of the previous owner read and re-driven
+ *     NEW -----------------> ACQUIRING ---------------------------------------> OWNED
+ *                               |                                                |
+ *                               +-- store error: retry after 1 s                 |
+ *                                                   TD_ESHARDLOST on any write   v
+ *                                                                               LOST
+ *   FROM       -> TO         [function]
+ *   NEW        -> ACQUIRING  [td_hist_shard_acquire]
+ *   ACQUIRING  -> ACQUIRING  [td_hist__acquire_done (error: retry timer)]
+ *   ACQUIRING  -> OWNED      [td_hist__load_done (last task category read)]
+ *   OWNED      -> LOST       [td_hist__shard_lost]
+ *   LOST is final for this process (operations fail with UNAVAILABLE).
+ *
+ * A task (td_hist_task_t.state)
+ *
+ *   Invariants: a task is on its category's pending list from the moment its id is allocated
+ *   until it is acknowledged, so the ack level (lowest pending id) never passes a task whose
+ *   write may still commit. A timer is on the timer heap only while READY.
+ *
+ *     allocate           write committed           processed (matching accepted,
+ *     --------> INFLIGHT -----------------> READY ----------------------------> (acked, freed)
+ *                  |                         ^  |   timer applied, visibility written)
+ *                  | write failed            |  | dispatch error: retry with backoff
+ *                  v                         +--+
+ *               (freed)
+ *
+ *   FROM      -> TO        [function]
+ *   (none)    -> INFLIGHT  [td_hist__task_alloc]
+ *   INFLIGHT  -> READY     [td_hist__tasks_committed]
+ *   INFLIGHT  -> freed     [td_hist__tasks_abort]
+ *   READY     -> READY     [td_hist__task_retry]
+ *   READY     -> freed     [td_hist__task_ack]
+ *
+ * An operation on a workflow (td_hist_op_t): queued on its context; the head runs: load the
+ * run if the cache does not hold it, apply (td_ms_* on the state), write (one TD_STORE_OP_WRITE)
+ * when the transition produced anything, then done(). Only then does the next operation start.
+ */
+#ifndef TD_HIST_INT_H
+#define TD_HIST_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "loop.h"
+#include "net/rpc.h"
+#include "roles/history/ms.h"
+#include "store/store.h"
+
+typedef struct td_server_s td_server_t;
+typedef struct td_hist_s td_hist_t;
+typedef struct td_hist_shard_s td_hist_shard_t;
+typedef struct td_hist_ctx_s td_hist_ctx_t;
+typedef struct td_hist_op_s td_hist_op_t;
+typedef struct td_hist_task_s td_hist_task_t;
+typedef struct td_hist_waiter_s td_hist_waiter_t;
+
+/* Task ids: range_id << 24 | seq. */
+#define TD_HIST_SEQ_BITS 24
+#define TD_HIST_SEQ_MAX  ((INT64_C(1) << TD_HIST_SEQ_BITS) - 1)
+/* Store task categories are 1..3. */
+#define TD_HIST_NCAT 4
+
+enum { TD_HIST_SHARD_NEW = 0, TD_HIST_SHARD_ACQUIRING, TD_HIST_SHARD_OWNED, TD_HIST_SHARD_LOST };
+enum { TD_HIST_TASK_INFLIGHT = 1, TD_HIST_TASK_READY, TD_HIST_TASK_RUNNING };
+
+struct td_hist_task_s {
+    int category; /* td_store_task_category_t */
+    int state;    /* TD_HIST_TASK_* */
+    int64_t task_id;
+    int64_t fire_ns; /* timers */
+    char *namespace_id, *workflow_id, *run_id;
+    td_ms_task_t t; /* task_queue and timer_id are td_malloc'd copies */
+    int retries;
+    td_timer_t *retry_timer;
+    td_hist_shard_t *shard;
+    td_hist_task_t *prev, *next; /* pending list of the category */
+    size_t heap_idx;             /* timers: position on the heap while READY */
+    int on_heap;
+};
+
+struct td_hist_shard_s {
+    td_hist_t *h;
+    int32_t id;
+    int state;
+    int64_t range_id;
+    int64_t next_seq;
+    int loads_pending; /* task categories still being read at acquire */
+    td_hist_task_t *pending[TD_HIST_NCAT];
+    int n_pending[TD_HIST_NCAT];
+    td_hist_task_t **heap; /* READY timers, min (fire_ns, task_id) first */
+    size_t n_heap, cap_heap;
+    td_timer_t *fire_timer;
+    td_timer_t *ack_timer;
+    td_timer_t *acquire_timer;
+    int ack_inflight[TD_HIST_NCAT];
+    int64_t acked_id[TD_HIST_NCAT], acked_fire[TD_HIST_NCAT];
+};
+
+struct td_hist_waiter_s {
+    td_rpc_call_t *call;
+    td_hist_ctx_t *ctx;
+    td_timer_t *timer;
+    void *u;                           /* hist_read.c state */
+    void (*wake)(td_hist_waiter_t *w); /* new events were committed (w is off the list) */
+    td_hist_waiter_t *next;
+};
+
+struct td_hist_ctx_s {
+    char *namespace_id, *workflow_id;
+    td_hist_shard_t *shard;
+    td_ms_t *ms;    /* the run last loaded or created; NULL = load on next use */
+    int ms_current; /* ms is the workflow id's current run */
+    td_hist_op_t *head, *tail;
+    td_hist_waiter_t *waiters;
+    int running; /* the head op is between load and done */
+    td_hist_ctx_t *hnext;
+    int64_t last_used_ms;
+};
+
+enum {
+    TD_HIST_LOAD_NONE = 0,     /* create: no state needed */
+    TD_HIST_LOAD_REQUIRED = 1, /* missing run: NOT_FOUND */
+    TD_HIST_LOAD_OPTIONAL = 2, /* missing run: apply with ms NULL */
+};
+
+/* apply: the transition. ms is the loaded run (NULL only for LOAD_OPTIONAL/NONE). Emit into
+ * t; set op->created (and op->create_mode, op->prev_run_id) to create a run. Returns the
+ * outcome handed to done (an error with events still gets them written). */
+typedef int (*td_hist_apply_fn)(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t);
+/* done: after the write committed (rc = apply's result) or failed (rc = the error, msg set).
+ * Return 1 to run the operation again from the load (the cache was dropped), else 0; after
+ * 0 the context no longer touches op. */
+typedef int (*td_hist_done_fn)(td_hist_op_t *op, int rc, const char *msg);
+
+struct td_hist_op_s {
+    td_hist_ctx_t *ctx;
+    td_rpc_call_t *call; /* NULL for internal operations */
+    td_arena_t *arena;   /* the call's, or owned (internal) */
+    const char *run_id;  /* "" = current run */
+    int load;            /* TD_HIST_LOAD_* */
+    int dirty;           /* write even without events or tasks (state-only changes) */
+    td_hist_apply_fn apply;
+    td_hist_done_fn done;
+    td_ms_txn_t txn;
+    td_ms_t *ms; /* the state the transition ran on (borrowed from the context) */
+    /* creation */
+    td_ms_t *created;
+    int create_mode; /* TD_STORE_EXEC_CREATE_* */
+    const char *prev_run_id;
+    int rc_apply;
+    td_hist_task_t **tasks; /* allocated for this write */
+    int n_tasks;
+    /* write outcome */
+    td_store_write_out_t wout;
+    int runs;     /* how many times it ran (reload + retry once) */
+    void *u, *u2; /* the handler's data */
+    int64_t i64;  /* the handler's scratch */
+    td_hist_op_t *next;
+};
+
+struct td_hist_s {
+    td_server_t *srv;
+    td_loop_t *loop;
+    td_store_t *store;
+    int nshards;
+    td_hist_shard_t *shards;
+    td_hist_ctx_t **buckets;
+    size_t nbuckets, nctx;
+    int running;
+    int64_t long_poll_ms; /* history.longPollExpirationInterval */
+    int inflight;         /* store requests and dispatches not yet finished */
+};
+
+/* ---- hist_shard.c ---- */
+uint32_t td_hist__hash(const char *namespace_id, const char *workflow_id);
+td_hist_shard_t *td_hist__shard_for(td_hist_t *h, const char *namespace_id,
+                                    const char *workflow_id);
+void td_hist__shards_start(td_hist_t *h);
+void td_hist__shards_free(td_hist_t *h);
+/* Allocates a task id (TD_EUNAVAIL when the range is exhausted). */
+int td_hist__task_id(td_hist_shard_t *s, int64_t *out);
+/* Registers an INFLIGHT task for a transition of (ns, wf, run); strings copied. */
+td_hist_task_t *td_hist__task_alloc(td_hist_shard_t *s, const td_ms_task_t *t, int64_t task_id,
+                                    const char *ns, const char *wf, const char *run);
+/* Encodes a task as stored: the workflow key, then the td_ms_task_encode bytes. */
+void td_hist__task_blob(td_hist_task_t *task, td_arena_t *a, td_store_blob_t *out);
+void td_hist__tasks_committed(td_hist_task_t **v, int n);
+void td_hist__tasks_abort(td_hist_task_t **v, int n);
+void td_hist__task_ack(td_hist_task_t *task);
+void td_hist__shard_lost(td_hist_shard_t *s, int64_t cur_range);
+
+/* ---- hist_ctx.c ---- */
+td_hist_ctx_t *td_hist__ctx_get(td_hist_t *h, const char *namespace_id, const char *workflow_id);
+/* Queues op on its context (op->ctx set by caller) and runs it when its turn comes. */
+void td_hist__op_submit(td_hist_op_t *op);
+/* An internal operation with its own arena; td_hist__op_free releases it. */
+td_hist_op_t *td_hist__op_new_internal(td_hist_t *h, const char *ns, const char *wf,
+                                       const char *run);
+void td_hist__op_free_internal(td_hist_op_t *op);
+void td_hist__ctx_notify(td_hist_ctx_t *ctx);
+void td_hist__ctx_free_all(td_hist_t *h);
+/* Drops every cached state (tests: simulate a fresh process on the same store). */
+void td_hist__ctx_drop_states(td_hist_t *h);
+/* Maps a store/ms error to what the caller should see. */
+void td_hist__fail(td_rpc_call_t *call, int rc, const char *msg);
+
+/* ---- hist_queue.c ---- */
+void td_hist__task_dispatch(td_hist_task_t *task);
+void td_hist__timer_arm(td_hist_shard_t *s);
+
+/* ---- hist_read.c: small protobuf helpers ---- */
+void *td_hist__pb(td_arena_t *a, const ProtobufCMessageDescriptor *d);
+Google__Protobuf__Timestamp *td_hist__ts(td_arena_t *a, int64_t ns);
+Google__Protobuf__Duration *td_hist__dur(td_arena_t *a, int64_t ns);
+/* Unpacks a td_ms_blob_t-style packed message into the arena; NULL when empty. */
+void *td_hist__unblob(td_arena_t *a, const uint8_t *data, size_t len,
+                      const ProtobufCMessageDescriptor *d);
+
+/* ---- hist_api.c / hist_read.c ---- */
+/* Registers every HistoryService method with the server (ctx = h). */
+int td_hist__register(td_hist_t *h);
+void td_hist__get_history(td_rpc_call_t *call, void *ctx);
+void td_hist__get_history_reverse(td_rpc_call_t *call, void *ctx);
+void td_hist__describe(td_rpc_call_t *call, void *ctx);
+/* Reads events [min, max) of a run from the store, appends to *ev (arena), then cb. */
+typedef void (*td_hist_events_cb)(void *arg, int rc, const char *msg, td_ms_event_t **ev, size_t n,
+                                  int64_t next_min);
+void td_hist__read_events(td_hist_t *h, td_arena_t *a, const char *run_id, int64_t min, int64_t max,
+                          int page_events, td_hist_events_cb cb, void *arg);
+/* Fills a PollWorkflowTaskQueueResponse for a started workflow task (reads history). */
+typedef void (*td_hist_poll_cb)(
+        void *arg, int rc, const char *msg,
+        Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse *resp);
+void td_hist__build_wft_response(td_hist_t *h, td_arena_t *a, const td_ms_t *ms,
+                                 const td_ms_wft_started_t *st, td_hist_poll_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,863 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The history service end to end over a real SQLite store: the role's internal methods are
+ * called with td_svc_call on a test server, a fake matching (registered under the
+ * MatchingService paths) records AddWorkflowTask / AddActivityTask, and the test plays the
+ * worker: record-started, respond, read the history back. Also: id-reuse and conflict
+ * policies, signals/cancel/terminate/describe, history long polls, and a restart that drops
+ * every in-memory state and checks the pending tasks are re-driven from the store.
+ */
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "error.h"
+#include "history_ms_fixture.h"
+#include "historyservice.pb-c.h"
+#include "loop.h"
+#include "matchingservice.pb-c.h"
+#include "roles/history/hist.h"
+#include "roles/role.h"
+#include "roles/svc.h"
+#include "server.h"
+#include "store/store.h"
+#include "temporal/api/enums/v1/workflow.pb-c.h"
+#include "temporal/api/errordetails/v1/message.pb-c.h"
+
+#define HNS "7d3c9a10-1111-4222-8333-444455556666"
+
+typedef struct {
+    char wf[64], run[40], tq[64];
+    int64_t scheduled_id;
+    int32_t attempt;
+    int kind;
+} hx_added_t;
+
+typedef struct {
+    td_loop_t *loop;
+    td_store_t *store;
+    td_config_t cfg;
+    td_server_t srv;
+    void *hist;
+    char dbpath[64];
+    /* fake matching */
+    hx_added_t wft[64], act[64];
+    int n_wft, n_act;
+    int matching_down; /* answer UNAVAILABLE */
+    /* the last call */
+    int done, status;
+    char msg[256];
+    uint8_t *resp;
+    size_t resp_len;
+    uint8_t *detail;
+    size_t detail_len;
+    fx_t fx; /* request builders */
+} hx_t;
+
+static hx_t *hx_cur;
+
+/* ---- fake matching ---- */
+
+static void hx_copy_added(hx_added_t *a, const Temporal__Api__Common__V1__WorkflowExecution *we,
+                          const Temporal__Api__Taskqueue__V1__TaskQueue *tq, int64_t sid,
+                          int32_t attempt)
+{
+    snprintf(a->wf, sizeof(a->wf), "%s", we->workflow_id);
+    snprintf(a->run, sizeof(a->run), "%s", we->run_id);
+    snprintf(a->tq, sizeof(a->tq), "%s", tq->name);
+    a->kind = tq->kind;
+    a->scheduled_id = sid;
+    a->attempt = attempt;
+}
+
+static void hx_add_wft(td_rpc_call_t *c, void *ctx)
+{
+    hx_t *x = ctx;
+    const Temporald__Matchingservice__AddWorkflowTaskRequest *r = (const void *)td_rpc_request(c);
+    Temporald__Matchingservice__AddWorkflowTaskResponse resp =
+            TEMPORALD__MATCHINGSERVICE__ADD_WORKFLOW_TASK_RESPONSE__INIT;
+
+    if (x->matching_down) {
+        td_rpc_fail_err(c, TD_EUNAVAIL, "matching down (test)");
+        return;
+    }
+    TD_CHECK_STR(r->namespace_id, HNS);
+    hx_copy_added(&x->wft[x->n_wft++ % 64], r->execution, r->task_queue, r->scheduled_event_id, 0);
+    td_rpc_reply(c, &resp.base);
+}
+
+static void hx_add_act(td_rpc_call_t *c, void *ctx)
+{
+    hx_t *x = ctx;
+    const Temporald__Matchingservice__AddActivityTaskRequest *r = (const void *)td_rpc_request(c);
+    Temporald__Matchingservice__AddActivityTaskResponse resp =
+            TEMPORALD__MATCHINGSERVICE__ADD_ACTIVITY_TASK_RESPONSE__INIT;
+
+    if (x->matching_down) {
+        td_rpc_fail_err(c, TD_EUNAVAIL, "matching down (test)");
+        return;
+    }
+    hx_copy_added(&x->act[x->n_act++ % 64], r->execution, r->task_queue, r->scheduled_event_id,
+                  r->attempt);
+    td_rpc_reply(c, &resp.base);
+}
+
+/* ---- loop helpers ---- */
+
+typedef int (*hx_pred)(hx_t *x);
+
+static void hx_tick(void *arg)
+{
+    td_loop_stop(((hx_t *)arg)->loop);
+}
+
+/* Runs the loop until pred holds (checked every 2 ms); fails the test after timeout_ms. */
+static void hx_run_until(hx_t *x, hx_pred pred, int timeout_ms)
+{
+    td_timer_t *t = td_timer_new(x->loop, hx_tick, x);
+    int64_t end = td_now_mono_ms() + timeout_ms;
+
+    while (!pred(x)) {
+        if (td_now_mono_ms() > end) {
+            td_timer_free(t);
+            td_test_fail(__FILE__, __LINE__, "timed out waiting");
+        }
+        td_timer_start(t, 2);
+        td_loop_run(x->loop);
+    }
+    td_timer_free(t);
+}
+
+static int hx_is_ready(hx_t *x)
+{
+    return td_hist_ready(x->hist);
+}
+
+static int hx_is_done(hx_t *x)
+{
+    return x->done;
+}
+
+static int hx_is_idle(hx_t *x)
+{
+    return td_hist_idle(x->hist);
+}
+
+/* ---- setup ---- */
+
+static void hx_server_start(hx_t *x)
+{
+    td_rpc_method_t mw = { TD_SVC_MATCHING "AddWorkflowTask",
+                           &temporald__matchingservice__add_workflow_task_request__descriptor,
+                           hx_add_wft, x };
+    td_rpc_method_t ma = { TD_SVC_MATCHING "AddActivityTask",
+                           &temporald__matchingservice__add_activity_task_request__descriptor,
+                           hx_add_act, x };
+
+    memset(&x->srv, 0, sizeof(x->srv));
+    x->srv.config = &x->cfg;
+    x->srv.loop = x->loop;
+    x->srv.store = x->store;
+    TD_CHECK_INT(td_svc_register(&x->srv, &mw), ==, TD_OK);
+    TD_CHECK_INT(td_svc_register(&x->srv, &ma), ==, TD_OK);
+    TD_CHECK_INT(td_role_history.init(&x->srv, &x->hist), ==, TD_OK);
+    TD_CHECK_INT(td_role_history.start(x->hist), ==, TD_OK);
+    hx_run_until(x, hx_is_ready, 5000);
+}
+
+static void hx_drained(void *arg)
+{
+    (void)arg;
+}
+
+/* Stops the role (after its in-flight work) and forgets all in-memory state. */
+static void hx_server_stop(hx_t *x)
+{
+    hx_run_until(x, hx_is_idle, 5000);
+    td_role_history.drain(x->hist, hx_drained, NULL);
+    td_role_history.stop(x->hist);
+    x->hist = NULL;
+    td_svc_free(&x->srv);
+}
+
+static void hx_init(hx_t *x, int shards)
+{
+    td_store_options_t opt = { 0 };
+    char err[256];
+    int fd;
+
+    memset(x, 0, sizeof(*x));
+    hx_cur = x;
+    fx_init(&x->fx);
+    x->loop = td_loop_new();
+    td_config_init(&x->cfg);
+    x->cfg.num_history_shards = shards;
+    snprintf(x->dbpath, sizeof(x->dbpath), "/tmp/hist_test_XXXXXX");
+    fd = mkstemp(x->dbpath);
+    TD_CHECK(fd >= 0);
+    close(fd);
+    unlink(x->dbpath);
+    opt.loop = x->loop;
+    opt.schema = TD_STORE_SCHEMA_AUTO;
+    opt.sqlite_synchronous = "OFF";
+    {
+        char url[128];
+        snprintf(url, sizeof(url), "sqlite://%s", x->dbpath);
+        TD_CHECK_INT(td_store_open(url, &opt, &x->store, err, sizeof(err)), ==, TD_OK);
+    }
+    hx_server_start(x);
+}
+
+static void hx_free(hx_t *x)
+{
+    char p[96];
+
+    hx_server_stop(x);
+    td_store_close(x->store);
+    td_config_destroy(&x->cfg);
+    td_loop_free(x->loop);
+    fx_free(&x->fx);
+    free(x->resp);
+    free(x->detail);
+    unlink(x->dbpath);
+    snprintf(p, sizeof(p), "%s-wal", x->dbpath);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", x->dbpath);
+    unlink(p);
+}
+
+/* ---- calls ---- */
+
+static void hx_call_done(const ProtobufCMessage *resp, int status, const char *message,
+                         const ProtobufCMessage *detail, void *arg)
+{
+    hx_t *x = arg;
+
+    x->done = 1;
+    x->status = status;
+    snprintf(x->msg, sizeof(x->msg), "%s", message ? message : "");
+    free(x->resp);
+    free(x->detail);
+    x->resp = x->detail = NULL;
+    x->resp_len = x->detail_len = 0;
+    if (resp != NULL) {
+        x->resp_len = protobuf_c_message_get_packed_size(resp);
+        x->resp = malloc(x->resp_len + 1);
+        protobuf_c_message_pack(resp, x->resp);
+    }
+    if (detail != NULL) {
+        x->detail_len = protobuf_c_message_get_packed_size(detail);
+        x->detail = malloc(x->detail_len + 1);
+        protobuf_c_message_pack(detail, x->detail);
+    }
+}
+
+/* Calls a history method and waits; returns the gRPC status; the response is unpacked into
+ * the fixture arena with `rd` (NULL: not wanted). */
+static int hx_call(hx_t *x, const char *method, const ProtobufCMessage *req,
+                   const ProtobufCMessageDescriptor *rd, void **out)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), "%s%s", TD_SVC_HISTORY, method);
+    x->done = 0;
+    td_svc_call(&x->srv, path, req, 0, hx_call_done, x);
+    hx_run_until(x, hx_is_done, 10000);
+    if (out != NULL) {
+        *out = NULL;
+        if (x->status == 0 && rd != NULL) {
+            *out = protobuf_c_message_unpack(rd, td_arena_pb(&x->fx.arena), x->resp_len, x->resp);
+            TD_CHECK(*out != NULL);
+        }
+    }
+    return x->status;
+}
+
+#define PB(T, d) ((T *)hx_pb(x, &d))
+static void *hx_pb(hx_t *x, const ProtobufCMessageDescriptor *d)
+{
+    void *m = td_arena_calloc(&x->fx.arena, d->sizeof_message);
+    protobuf_c_message_init(d, m);
+    return m;
+}
+
+typedef Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse poll_wft_t;
+typedef Temporal__Api__Workflowservice__V1__PollActivityTaskQueueResponse poll_act_t;
+
+static int hx_start(hx_t *x, const char *wf, const char *request_id, int reuse, int conflict,
+                    char run_out[40])
+{
+    Temporald__Historyservice__StartWorkflowExecutionRequest *r =
+            PB(Temporald__Historyservice__StartWorkflowExecutionRequest,
+               temporald__historyservice__start_workflow_execution_request__descriptor);
+    Temporal__Api__Workflowservice__V1__StartWorkflowExecutionResponse *resp = NULL;
+    int st;
+
+    r->namespace_id = (char *)HNS;
+    r->request = fx_start_req(&x->fx);
+    r->request->workflow_id = td_arena_strdup(&x->fx.arena, wf);
+    r->request->request_id = td_arena_strdup(&x->fx.arena, request_id);
+    r->request->workflow_id_reuse_policy = reuse;
+    r->request->workflow_id_conflict_policy = conflict;
+    st = hx_call(x, "StartWorkflowExecution", &r->base,
+                 &temporal__api__workflowservice__v1__start_workflow_execution_response__descriptor,
+                 (void **)&resp);
+    if (st == 0) {
+        TD_CHECK_INT(strlen(resp->run_id), ==, 36);
+        if (run_out != NULL) {
+            snprintf(run_out, 40, "%s", resp->run_id);
+        }
+        x->status = resp->started ? 0 : 100; /* 100: not started (existing run) */
+        return x->status;
+    }
+    return st;
+}
+
+static Temporal__Api__Common__V1__WorkflowExecution *hx_we(hx_t *x, const char *wf, const char *run)
+{
+    Temporal__Api__Common__V1__WorkflowExecution *we =
+            PB(Temporal__Api__Common__V1__WorkflowExecution,
+               temporal__api__common__v1__workflow_execution__descriptor);
+    we->workflow_id = td_arena_strdup(&x->fx.arena, wf);
+    we->run_id = td_arena_strdup(&x->fx.arena, run ? run : "");
+    return we;
+}
+
+static int hx_wft_started(hx_t *x, const char *wf, const char *run, int64_t sid, const char *req_id,
+                          int kind, poll_wft_t **out)
+{
+    Temporald__Historyservice__RecordWorkflowTaskStartedRequest *r =
+            PB(Temporald__Historyservice__RecordWorkflowTaskStartedRequest,
+               temporald__historyservice__record_workflow_task_started_request__descriptor);
+    r->namespace_id = (char *)HNS;
+    r->execution = hx_we(x, wf, run);
+    r->scheduled_event_id = sid;
+    r->request_id = (char *)req_id;
+    r->poll_request =
+            PB(Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueRequest,
+               temporal__api__workflowservice__v1__poll_workflow_task_queue_request__descriptor);
+    r->poll_request->identity = (char *)"worker-1";
+    r->task_queue = PB(Temporal__Api__Taskqueue__V1__TaskQueue,
+                       temporal__api__taskqueue__v1__task_queue__descriptor);
+    r->task_queue->name = (char *)"tq";
+    r->task_queue->kind = kind;
+    return hx_call(
+            x, "RecordWorkflowTaskStarted", &r->base,
+            &temporal__api__workflowservice__v1__poll_workflow_task_queue_response__descriptor,
+            (void **)out);
+}
+
+static int
+hx_wft_complete(hx_t *x, ProtobufCBinaryData token,
+                Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *req,
+                Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedResponse **out)
+{
+    Temporald__Historyservice__RespondWorkflowTaskCompletedRequest *r =
+            PB(Temporald__Historyservice__RespondWorkflowTaskCompletedRequest,
+               temporald__historyservice__respond_workflow_task_completed_request__descriptor);
+    void *dummy;
+    r->namespace_id = (char *)HNS;
+    r->request = req;
+    req->task_token = token;
+    return hx_call(
+            x, "RespondWorkflowTaskCompleted", &r->base,
+            &temporal__api__workflowservice__v1__respond_workflow_task_completed_response__descriptor,
+            out ? (void **)out : &dummy);
+}
+
+static int hx_act_started(hx_t *x, const char *wf, const char *run, int64_t sid, int32_t attempt,
+                          poll_act_t **out)
+{
+    Temporald__Historyservice__RecordActivityTaskStartedRequest *r =
+            PB(Temporald__Historyservice__RecordActivityTaskStartedRequest,
+               temporald__historyservice__record_activity_task_started_request__descriptor);
+    r->namespace_id = (char *)HNS;
+    r->execution = hx_we(x, wf, run);
+    r->scheduled_event_id = sid;
+    r->attempt = attempt;
+    r->request_id = (char *)"act-poll-1";
+    r->poll_request =
+            PB(Temporal__Api__Workflowservice__V1__PollActivityTaskQueueRequest,
+               temporal__api__workflowservice__v1__poll_activity_task_queue_request__descriptor);
+    r->poll_request->identity = (char *)"worker-1";
+    r->poll_request->namespace_ = (char *)"default";
+    return hx_call(
+            x, "RecordActivityTaskStarted", &r->base,
+            &temporal__api__workflowservice__v1__poll_activity_task_queue_response__descriptor,
+            (void **)out);
+}
+
+static Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *
+hx_history(hx_t *x, const char *wf, const char *run, int close_only, int wait,
+           ProtobufCBinaryData token, int page)
+{
+    Temporald__Historyservice__GetWorkflowExecutionHistoryRequest *r =
+            PB(Temporald__Historyservice__GetWorkflowExecutionHistoryRequest,
+               temporald__historyservice__get_workflow_execution_history_request__descriptor);
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *resp = NULL;
+
+    r->namespace_id = (char *)HNS;
+    r->request = PB(
+            Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryRequest,
+            temporal__api__workflowservice__v1__get_workflow_execution_history_request__descriptor);
+    r->request->namespace_ = (char *)"default";
+    r->request->execution = hx_we(x, wf, run);
+    r->request->wait_new_event = wait;
+    r->request->maximum_page_size = page;
+    r->request->next_page_token = token;
+    if (close_only) {
+        r->request->history_event_filter_type =
+                TEMPORAL__API__ENUMS__V1__HISTORY_EVENT_FILTER_TYPE__HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT;
+    }
+    TD_CHECK_INT(
+            hx_call(x, "GetWorkflowExecutionHistory", &r->base,
+                    &temporal__api__workflowservice__v1__get_workflow_execution_history_response__descriptor,
+                    (void **)&resp),
+            ==, 0);
+    return resp;
+}
+
+static void hx_check_types(Temporal__Api__History__V1__History *h, int64_t first, size_t n,
+                           const int *types)
+{
+    TD_CHECK(h != NULL);
+    TD_CHECK_INT(h->n_events, ==, n);
+    for (size_t i = 0; i < n; i++) {
+        TD_CHECK_INT(h->events[i]->event_id, ==, first + (int64_t)i);
+        TD_CHECK_INT(h->events[i]->event_type, ==, types[i]);
+        TD_CHECK(h->events[i]->event_time != NULL);
+    }
+}
+
+typedef struct {
+    int done, status, n_events, first_type, has_token;
+} hx_lp_t;
+
+static void hx_lp_done(const ProtobufCMessage *resp, int status, const char *message,
+                       const ProtobufCMessage *detail, void *arg)
+{
+    hx_lp_t *lp = arg;
+    (void)message;
+    (void)detail;
+    lp->done++;
+    lp->status = status;
+    if (resp != NULL) {
+        const Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *r =
+                (const void *)resp;
+        lp->n_events = r->history ? (int)r->history->n_events : 0;
+        lp->first_type = lp->n_events > 0 ? (int)r->history->events[0]->event_type : 0;
+        lp->has_token = r->next_page_token.len > 0;
+    }
+}
+
+static int hx_has_wft(hx_t *x)
+{
+    return x->n_wft > 0;
+}
+
+static int hx_has_act(hx_t *x)
+{
+    return x->n_act > 0;
+}
+
+static int hx_has_wft8(hx_t *x)
+{
+    for (int i = 0; i < x->n_wft && i < 64; i++) {
+        if (x->wft[i].scheduled_id == 8) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int hx_has_two_wft(hx_t *x)
+{
+    return x->n_wft > 1;
+}
+
+/* ---- tests ---- */
+
+TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    poll_wft_t *p = NULL;
+    poll_act_t *pa = NULL;
+    static const int t1[] = { ET(WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_TASK_SCHEDULED),
+                              ET(WORKFLOW_TASK_STARTED) };
+    static const int t2[] = { ET(WORKFLOW_EXECUTION_STARTED),  ET(WORKFLOW_TASK_SCHEDULED),
+                              ET(WORKFLOW_TASK_STARTED),       ET(WORKFLOW_TASK_COMPLETED),
+                              ET(ACTIVITY_TASK_SCHEDULED),     ET(ACTIVITY_TASK_STARTED),
+                              ET(ACTIVITY_TASK_COMPLETED),     ET(WORKFLOW_TASK_SCHEDULED),
+                              ET(WORKFLOW_TASK_STARTED),       ET(WORKFLOW_TASK_COMPLETED),
+                              ET(WORKFLOW_EXECUTION_COMPLETED) };
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
+    ProtobufCBinaryData none = { 0, NULL };
+
+    hx_init(x, 1);
+    TD_CHECK_INT(hx_start(x, "wf-1", "req-1", 0, 0, run), ==, 0);
+
+    /* the first workflow task reaches matching */
+    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_STR(x->wft[0].wf, "wf-1");
+    TD_CHECK_STR(x->wft[0].run, run);
+    TD_CHECK_STR(x->wft[0].tq, "tq");
+    TD_CHECK_INT(x->wft[0].scheduled_id, ==, 2);
+
+    /* matching hands it to a poller */
+    TD_CHECK_INT(hx_wft_started(x, "wf-1", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK(p->task_token.len > 0);
+    TD_CHECK_INT(p->started_event_id, ==, 3);
+    TD_CHECK_INT(p->previous_started_event_id, ==, 0);
+    TD_CHECK_INT(p->attempt, ==, 1);
+    TD_CHECK_STR(p->workflow_execution->run_id, run);
+    TD_CHECK_STR(p->workflow_type->name, "Greet");
+    TD_CHECK_STR(p->workflow_execution_task_queue->name, "tq");
+    TD_CHECK_INT(p->workflow_execution_task_queue->kind, ==, TQK(NORMAL));
+    TD_CHECK(p->scheduled_time != NULL && p->started_time != NULL);
+    hx_check_types(p->history, 1, 3, t1);
+
+    /* a second hand-off of the same task with another request id is stale */
+    TD_CHECK_INT(hx_wft_started(x, "wf-1", run, 2, "poll-2", TQK(NORMAL), NULL), ==,
+                 TD_GRPC_NOT_FOUND);
+
+    /* the worker schedules an activity */
+    TD_CHECK_INT(
+            hx_wft_complete(x, p->task_token,
+                            fx_complete_req(&x->fx, 1, fx_cmd_activity(&x->fx, "a1", SEC(10), 0)),
+                            NULL),
+            ==, 0);
+    hx_run_until(x, hx_has_act, 5000);
+    TD_CHECK_INT(x->act[0].scheduled_id, ==, 5);
+    TD_CHECK_INT(x->act[0].attempt, ==, 1);
+    TD_CHECK_STR(x->act[0].tq, "tq");
+
+    TD_CHECK_INT(hx_act_started(x, "wf-1", run, 5, 1, &pa), ==, 0);
+    TD_CHECK(pa->task_token.len > 0);
+    TD_CHECK_STR(pa->activity_id, "a1");
+    TD_CHECK_STR(pa->activity_type->name, "SayHello");
+    TD_CHECK_STR(pa->workflow_namespace, "default");
+    TD_CHECK_STR(pa->workflow_type->name, "Greet");
+    TD_CHECK(pa->schedule_to_close_timeout != NULL);
+    TD_CHECK(pa->start_to_close_timeout != NULL);
+    TD_CHECK_INT(pa->start_to_close_timeout->seconds, ==, 10);
+    TD_CHECK_INT(pa->attempt, ==, 1);
+    TD_CHECK(pa->input != NULL && pa->input->n_payloads == 1);
+    TD_CHECK_INT(pa->input->payloads[0]->data.len, ==, 4);
+    TD_CHECK(memcmp(pa->input->payloads[0]->data.data, "\"in\"", 4) == 0);
+    TD_CHECK(pa->retry_policy != NULL);
+
+    {
+        Temporald__Historyservice__RespondActivityTaskCompletedRequest *r =
+                PB(Temporald__Historyservice__RespondActivityTaskCompletedRequest,
+                   temporald__historyservice__respond_activity_task_completed_request__descriptor);
+        r->namespace_id = (char *)HNS;
+        r->request = PB(
+                Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedRequest,
+                temporal__api__workflowservice__v1__respond_activity_task_completed_request__descriptor);
+        r->request->task_token = pa->task_token;
+        r->request->result = fx_payloads(&x->fx, "\"hello\"");
+        r->request->identity = (char *)"worker-1";
+        TD_CHECK_INT(hx_call(x, "RespondActivityTaskCompleted", &r->base, NULL, NULL), ==, 0);
+        /* the same completion again: the activity is gone */
+        TD_CHECK_INT(hx_call(x, "RespondActivityTaskCompleted", &r->base, NULL, NULL), ==,
+                     TD_GRPC_NOT_FOUND);
+    }
+
+    /* the activity result schedules the next workflow task */
+    hx_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_INT(x->wft[1].scheduled_id, ==, 8);
+    TD_CHECK_INT(hx_wft_started(x, "wf-1", run, 8, "poll-3", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(p->started_event_id, ==, 9);
+    TD_CHECK_INT(p->previous_started_event_id, ==, 3);
+    hx_check_types(p->history, 1, 9, t2);
+
+    /* before the workflow completes, a CLOSE_EVENT read without wait is empty */
+    gh = hx_history(x, "wf-1", "", 1, 0, none, 0);
+    TD_CHECK_INT(gh->history->n_events, ==, 0);
+
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+                                 fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "\"done\"")),
+                                 NULL),
+                 ==, 0);
+
+    /* handle.result(): CLOSE_EVENT with wait on the current run */
+    gh = hx_history(x, "wf-1", "", 1, 1, none, 0);
+    TD_CHECK_INT(gh->history->n_events, ==, 1);
+    TD_CHECK_INT(gh->history->events[0]->event_id, ==, 11);
+    TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_COMPLETED));
+    TD_CHECK(gh->history->events[0]->workflow_execution_completed_event_attributes->result != NULL);
+    TD_CHECK_INT(gh->next_page_token.len, ==, 0);
+
+    /* the whole history, from the store, in pages of 4 */
+    {
+        int64_t next = 1;
+        ProtobufCBinaryData tok = none;
+        int pages = 0;
+        do {
+            gh = hx_history(x, "wf-1", run, 0, 0, tok, 4);
+            for (size_t i = 0; i < gh->history->n_events; i++) {
+                TD_CHECK_INT(gh->history->events[i]->event_id, ==, next);
+                TD_CHECK_INT(gh->history->events[i]->event_type, ==, t2[next - 1]);
+                next++;
+            }
+            tok = gh->next_page_token;
+            pages++;
+        } while (tok.len > 0 && pages < 20);
+        TD_CHECK_INT(next, ==, 12);
+        TD_CHECK_INT(pages, >=, 2);
+    }
+
+    /* describe */
+    {
+        Temporald__Historyservice__DescribeWorkflowExecutionRequest *r =
+                PB(Temporald__Historyservice__DescribeWorkflowExecutionRequest,
+                   temporald__historyservice__describe_workflow_execution_request__descriptor);
+        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *d = NULL;
+        r->namespace_id = (char *)HNS;
+        r->request = PB(
+                Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionRequest,
+                temporal__api__workflowservice__v1__describe_workflow_execution_request__descriptor);
+        r->request->execution = hx_we(x, "wf-1", "");
+        TD_CHECK_INT(
+                hx_call(x, "DescribeWorkflowExecution", &r->base,
+                        &temporal__api__workflowservice__v1__describe_workflow_execution_response__descriptor,
+                        (void **)&d),
+                ==, 0);
+        TD_CHECK_INT(
+                d->workflow_execution_info->status, ==,
+                TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_COMPLETED);
+        TD_CHECK_INT(d->workflow_execution_info->history_length, ==, 11);
+        TD_CHECK_STR(d->workflow_execution_info->type->name, "Greet");
+        TD_CHECK_STR(d->workflow_execution_info->task_queue, "tq");
+        TD_CHECK(d->workflow_execution_info->start_time != NULL);
+        TD_CHECK(d->workflow_execution_info->close_time != NULL);
+    }
+    hx_free(x);
+}
+
+TD_TEST_T(hist_start_dedup_and_id_policies, 60)
+{
+    hx_t xx, *x = &xx;
+    char run1[40], run2[40], run3[40];
+
+    hx_init(x, 4);
+    TD_CHECK_INT(hx_start(x, "wf-p", "r1", 0, 0, run1), ==, 0);
+    /* same request id: the same run */
+    TD_CHECK_INT(hx_start(x, "wf-p", "r1", 0, 0, run2), ==, 0);
+    TD_CHECK_STR(run1, run2);
+    /* another start while running: ALREADY_EXISTS with the running run in the detail */
+    TD_CHECK_INT(hx_start(x, "wf-p", "r2", 0, 0, NULL), ==, TD_GRPC_ALREADY_EXISTS);
+    TD_CHECK(x->detail != NULL);
+    {
+        Temporal__Api__Errordetails__V1__WorkflowExecutionAlreadyStartedFailure *d =
+                temporal__api__errordetails__v1__workflow_execution_already_started_failure__unpack(
+                        td_arena_pb(&x->fx.arena), x->detail_len, x->detail);
+        TD_CHECK(d != NULL);
+        TD_CHECK_STR(d->run_id, run1);
+        TD_CHECK_STR(d->start_request_id, "r1");
+    }
+    /* USE_EXISTING: the running run, not started */
+    TD_CHECK_INT(
+            hx_start(
+                    x, "wf-p", "r3", 0,
+                    TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_CONFLICT_POLICY__WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+                    run2),
+            ==, 100);
+    TD_CHECK_STR(run1, run2);
+
+    /* terminate it, then the reuse policies decide */
+    {
+        Temporald__Historyservice__TerminateWorkflowExecutionRequest *r =
+                PB(Temporald__Historyservice__TerminateWorkflowExecutionRequest,
+                   temporald__historyservice__terminate_workflow_execution_request__descriptor);
+        r->namespace_id = (char *)HNS;
+        r->request = PB(
+                Temporal__Api__Workflowservice__V1__TerminateWorkflowExecutionRequest,
+                temporal__api__workflowservice__v1__terminate_workflow_execution_request__descriptor);
+        r->request->workflow_execution = hx_we(x, "wf-p", "");
+        r->request->reason = (char *)"test";
+        TD_CHECK_INT(hx_call(x, "TerminateWorkflowExecution", &r->base, NULL, NULL), ==, 0);
+        /* terminating a closed run: NOT_FOUND */
+        TD_CHECK_INT(hx_call(x, "TerminateWorkflowExecution", &r->base, NULL, NULL), ==,
+                     TD_GRPC_NOT_FOUND);
+    }
+    TD_CHECK_INT(
+            hx_start(
+                    x, "wf-p", "r4",
+                    TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_REUSE_POLICY__WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+                    0, NULL),
+            ==, TD_GRPC_ALREADY_EXISTS);
+    /* terminated counts as failed for ALLOW_DUPLICATE_FAILED_ONLY */
+    TD_CHECK_INT(
+            hx_start(
+                    x, "wf-p", "r5",
+                    TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_REUSE_POLICY__WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+                    0, run3),
+            ==, 0);
+    TD_CHECK(strcmp(run3, run1) != 0);
+    /* the old run is still readable by id, the new one is current */
+    {
+        ProtobufCBinaryData none = { 0, NULL };
+        Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
+                hx_history(x, "wf-p", run1, 1, 0, none, 0);
+        TD_CHECK_INT(gh->history->n_events, ==, 1);
+        TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_TERMINATED));
+        gh = hx_history(x, "wf-p", "", 0, 0, none, 0);
+        TD_CHECK_INT(gh->history->n_events, ==, 2);
+    }
+    hx_free(x);
+}
+
+TD_TEST_T(hist_signal_cancel_and_long_poll, 60)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    poll_wft_t *p = NULL;
+    ProtobufCBinaryData none = { 0, NULL };
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
+
+    hx_init(x, 1);
+    TD_CHECK_INT(hx_start(x, "wf-s", "r1", 0, 0, run), ==, 0);
+    {
+        Temporald__Historyservice__SignalWorkflowExecutionRequest *r =
+                PB(Temporald__Historyservice__SignalWorkflowExecutionRequest,
+                   temporald__historyservice__signal_workflow_execution_request__descriptor);
+        r->namespace_id = (char *)HNS;
+        r->request = PB(
+                Temporal__Api__Workflowservice__V1__SignalWorkflowExecutionRequest,
+                temporal__api__workflowservice__v1__signal_workflow_execution_request__descriptor);
+        r->request->workflow_execution = hx_we(x, "wf-s", "");
+        r->request->signal_name = (char *)"go";
+        r->request->input = fx_payloads(&x->fx, "1");
+        r->request->request_id = (char *)"sig-1";
+        TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &r->base, NULL, NULL), ==, 0);
+        /* the same signal request again is deduplicated */
+        TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &r->base, NULL, NULL), ==, 0);
+        r->request->workflow_execution = hx_we(x, "nope", "");
+        TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &r->base, NULL, NULL), ==,
+                     TD_GRPC_NOT_FOUND);
+    }
+    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-s", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    /* Started, WFTScheduled, Signaled (written while the task was merely scheduled), Started */
+    TD_CHECK_INT(p->history->n_events, ==, 4);
+    TD_CHECK_INT(p->history->events[2]->event_type, ==, ET(WORKFLOW_EXECUTION_SIGNALED));
+    TD_CHECK_INT(p->history->events[3]->event_type, ==, ET(WORKFLOW_TASK_STARTED));
+
+    /* a long poll for events after 4 is parked, not woken by the cancel request (buffered
+     * while the task is started: nothing written to history), and woken by the completion
+     * that flushes it */
+    {
+        Temporald__Historyservice__GetWorkflowExecutionHistoryRequest *r =
+                PB(Temporald__Historyservice__GetWorkflowExecutionHistoryRequest,
+                   temporald__historyservice__get_workflow_execution_history_request__descriptor);
+        Temporald__Historyservice__RequestCancelWorkflowExecutionRequest *c = PB(
+                Temporald__Historyservice__RequestCancelWorkflowExecutionRequest,
+                temporald__historyservice__request_cancel_workflow_execution_request__descriptor);
+        ProtobufCBinaryData tok;
+        char tokbuf[80];
+        hx_lp_t lp = { 0 };
+
+        snprintf(tokbuf, sizeof(tokbuf), "%s:5", run);
+        tok.data = (uint8_t *)tokbuf;
+        tok.len = strlen(tokbuf);
+        r->namespace_id = (char *)HNS;
+        r->request = PB(
+                Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryRequest,
+                temporal__api__workflowservice__v1__get_workflow_execution_history_request__descriptor);
+        r->request->execution = hx_we(x, "wf-s", run);
+        r->request->wait_new_event = 1;
+        r->request->next_page_token = tok;
+        td_svc_call(&x->srv, TD_SVC_HISTORY "GetWorkflowExecutionHistory", &r->base, 0, hx_lp_done,
+                    &lp);
+        hx_run_until(x, hx_is_idle, 5000);
+        TD_CHECK_INT(lp.done, ==, 0);
+
+        c->namespace_id = (char *)HNS;
+        c->request = PB(
+                Temporal__Api__Workflowservice__V1__RequestCancelWorkflowExecutionRequest,
+                temporal__api__workflowservice__v1__request_cancel_workflow_execution_request__descriptor);
+        c->request->workflow_execution = hx_we(x, "wf-s", "");
+        c->request->request_id = (char *)"cancel-1";
+        c->request->reason = (char *)"because";
+        TD_CHECK_INT(hx_call(x, "RequestCancelWorkflowExecution", &c->base, NULL, NULL), ==, 0);
+        hx_run_until(x, hx_is_idle, 5000);
+        TD_CHECK_INT(lp.done, ==, 0);
+
+        /* drop the cache: the buffered request must have been persisted */
+        td_hist_drop_cache(x->hist);
+        TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 0), NULL), ==, 0);
+        hx_run_until(x, hx_is_idle, 5000);
+        TD_CHECK_INT(lp.done, ==, 1);
+        TD_CHECK_INT(lp.status, ==, 0);
+        /* WFTCompleted 5, CancelRequested 6, WFTScheduled 7 */
+        TD_CHECK_INT(lp.n_events, ==, 3);
+        TD_CHECK_INT(lp.first_type, ==, ET(WORKFLOW_TASK_COMPLETED));
+        TD_CHECK_INT(lp.has_token, ==, 1);
+    }
+    gh = hx_history(x, "wf-s", run, 0, 0, none, 0);
+    {
+        int found = 0;
+        for (size_t i = 0; i < gh->history->n_events; i++) {
+            found |= gh->history->events[i]->event_type == ET(WORKFLOW_EXECUTION_CANCEL_REQUESTED);
+        }
+        TD_CHECK(found);
+    }
+    hx_free(x);
+}
+
+TD_TEST_T(hist_restart_redrives_tasks, 60)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    poll_wft_t *p = NULL;
+
+    hx_init(x, 1);
+    TD_CHECK_INT(hx_start(x, "wf-r", "r1", 0, 0, run), ==, 0);
+    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-r", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+
+    /* matching goes away; the worker schedules an activity and a 400 ms timer */
+    x->matching_down = 1;
+    TD_CHECK_INT(
+            hx_wft_complete(x, p->task_token,
+                            fx_complete_req(&x->fx, 2, fx_cmd_activity(&x->fx, "a1", SEC(30), 0),
+                                            fx_cmd_timer(&x->fx, "t1", SEC(1) / 5 * 2)),
+                            NULL),
+            ==, 0);
+    TD_CHECK_INT(x->n_act, ==, 0);
+
+    /* "kill -9": drop everything in memory, keep the store */
+    hx_server_stop(x);
+    x->matching_down = 0;
+    x->n_act = x->n_wft = 0;
+    hx_server_start(x);
+
+    /* the activity task is re-driven to matching */
+    hx_run_until(x, hx_has_act, 5000);
+    TD_CHECK_STR(x->act[0].run, run);
+    TD_CHECK_INT(x->act[0].scheduled_id, ==, 5);
+    TD_CHECK_INT(x->act[0].attempt, ==, 1);
+
+    /* the timer fires after the restart and schedules a workflow task (the first task,
+     * scheduled 2, may be re-driven too when its ack had not been flushed: it is stale) */
+    hx_run_until(x, hx_has_wft8, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-r", run, 2, "poll-x", TQK(NORMAL), NULL), ==,
+                 TD_GRPC_NOT_FOUND);
+    TD_CHECK_INT(hx_wft_started(x, "wf-r", run, 8, "poll-2", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(p->history->n_events, ==, 9);
+    TD_CHECK_INT(p->history->events[6]->event_type, ==, ET(TIMER_FIRED));
+
+    /* the activity still completes with its pre-restart hand-off */
+    {
+        poll_act_t *pa = NULL;
+        TD_CHECK_INT(hx_act_started(x, "wf-r", run, 5, 1, &pa), ==, 0);
+        TD_CHECK_STR(pa->activity_id, "a1");
+    }
+    hx_free(x);
+}
