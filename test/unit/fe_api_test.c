@@ -342,6 +342,13 @@ TD_TEST(fe_role_not_hosted_is_unavailable)
     r.namespace_ = "default";
     r.workflow_execution = &e;
     r.signal_name = "sig";
+    /* history hosted here but not serving the method: UNIMPLEMENTED naming it */
+    f.cfg.services = TD_ROLE_ALL;
+    fx_call(&f, WS("SignalWorkflowExecution"), &r.base);
+    TD_CHECK_INT(f.status, ==, TD_GRPC_UNIMPLEMENTED);
+    TD_CHECK_CONTAINS(f.message, "SignalWorkflowExecution is not implemented by temporald yet");
+    /* history hosted elsewhere: the svc layer's UNAVAILABLE passes through */
+    f.cfg.services = TD_ROLE_FRONTEND;
     fx_call(&f, WS("SignalWorkflowExecution"), &r.base);
     TD_CHECK_INT(f.status, ==, TD_GRPC_UNAVAILABLE);
     TD_CHECK_CONTAINS(f.message, "SignalWorkflowExecution");

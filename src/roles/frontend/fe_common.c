@@ -54,6 +54,7 @@ void td_fe__fail_ns_not_found(td_rpc_call_t *call, const char *name)
 const td_ns_t *td_fe__ns_resolve(td_rpc_call_t *call, td_server_t *srv, const char *name)
 {
     const td_ns_t *ns = NULL;
+    const int deleted = TEMPORAL__API__ENUMS__V1__NAMESPACE_STATE__NAMESPACE_STATE_DELETED;
 
     if (name == NULL || name[0] == '\0') {
         td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, "Namespace is not set on request.", NULL);
@@ -64,6 +65,9 @@ const td_ns_t *td_fe__ns_resolve(td_rpc_call_t *call, td_server_t *srv, const ch
                     "this process has no namespace registry (no store is open)", NULL);
     } else {
         ns = td_nsreg_by_name(srv->nsreg, name);
+        if (ns != NULL && ns->rec->info != NULL && (int)ns->rec->info->state == deleted) {
+            ns = NULL; /* a deleted namespace is gone for the API */
+        }
         if (ns == NULL) {
             td_fe__fail_ns_not_found(call, name);
         }
@@ -118,6 +122,19 @@ ProtobufCMessage *td_fe__wrap(td_fe_call_t *x, const ProtobufCMessageDescriptor 
     return m;
 }
 
+/* Whether a synchronous UNAVAILABLE from td_svc_call means "no such internal method" while
+ * the role that would serve it is hosted in this process (svc.c's message starts with the
+ * path and says the role is not hosted). */
+static int td_fe_target_missing(const td_fe_call_t *x, const char *message)
+{
+    int bit = strncmp(x->path, TD_SVC_HISTORY, strlen(TD_SVC_HISTORY)) == 0     ? TD_ROLE_HISTORY
+              : strncmp(x->path, TD_SVC_MATCHING, strlen(TD_SVC_MATCHING)) == 0 ? TD_ROLE_MATCHING
+                                                                                : 0;
+
+    return bit != 0 && td_server_hosts(x->srv, bit) && message != NULL &&
+           strncmp(message, x->path, strlen(x->path)) == 0 && strstr(message, "not hosted") != NULL;
+}
+
 static void td_fe_done(const ProtobufCMessage *resp, int status, const char *message,
                        const ProtobufCMessage *detail, void *arg)
 {
@@ -129,6 +146,20 @@ static void td_fe_done(const ProtobufCMessage *resp, int status, const char *mes
         *x->ended = 1;
     }
     x->inner = NULL;
+    if (x->ended != NULL && status == TD_GRPC_UNAVAILABLE && td_fe_target_missing(x, message)) {
+        /* The role is hosted here but does not serve this method (yet). */
+        td_rpc_fail(x->call, TD_GRPC_UNIMPLEMENTED,
+                    td_arena_printf(td_rpc_arena(x->call),
+                                    "%s is not implemented by temporald yet: the %s role does "
+                                    "not serve %s",
+                                    strrchr(r->path, '/') + 1,
+                                    strncmp(x->path, TD_SVC_HISTORY, strlen(TD_SVC_HISTORY)) == 0
+                                            ? "history"
+                                            : "matching",
+                                    x->path),
+                    NULL);
+        return;
+    }
     if (status == TD_GRPC_OK) {
         empty = (r->flags & TD_FE_REPLY_EMPTY) != 0 || x->reply_empty;
     } else if (status == TD_GRPC_DEADLINE_EXCEEDED && (r->flags & TD_FE_LONG_POLL) &&
@@ -164,6 +195,7 @@ void td_fe__forward(td_fe_call_t *x, const char *path, const ProtobufCMessage *i
         deadline -= TD_FE_LONG_POLL_TAIL_MS;
     }
     x->ended = &ended;
+    x->path = path;
     td_rpc_on_cancel(x->call, td_fe_on_cancel, x);
     inner = td_svc_call(x->srv, path, ireq, deadline, td_fe_done, x);
     if (!ended) {

@@ -82,6 +82,7 @@ struct td_fe_call_s {
     const td_fe_route_t *route;
     const td_ns_t *ns;    /* resolved namespace, or NULL (optional namespace left empty) */
     td_rpc_call_t *inner; /* the internal call while it runs */
+    const char *path;     /* the internal path called */
     int *ended;           /* set while td_svc_call runs: done ran synchronously */
     const char *target;   /* internal path when a build redirects the call, else NULL */
     int reply_empty;      /* answer success with an empty route->resp (build's choice) */
