@@ -63,6 +63,11 @@ enum {
     TD_PQ_VIS_SA_INSERT,
     TD_PQ_MARKER_INSERT,
     TD_PQ_MARKER_PRUNE,
+    /* the pipelined write path: a failed condition is an error (division by zero) */
+    TD_PQ_FAST_FENCE,
+    TD_PQ_FAST_EXEC_UPDATE,
+    TD_PQ_FAST_CUR_SET,
+    TD_PQ_FAST_HIST_INSERT,
     TD_PQ__COUNT
 };
 
@@ -119,6 +124,16 @@ td_store_blob_t td_pg__blob(td_store_req_t *req, const PGresult *r, int row, int
 /* Runs one op of req on c. Write ops run inside the group transaction (and a savepoint when
  * the group has several requests); reads run in autocommit. Returns req->rc. */
 int td_pg__execute(td_pg_conn_t *c, td_store_req_t *req);
+/* Whether a WRITE can take the pipelined path: well-formed, UPDATE-mode executions only. */
+int td_pg__write_fast_ok(const td_store_req_t *req);
+/* Queues the statements of such a WRITE on c, which is in pipeline mode; a failed condition
+ * or a duplicate becomes an error that aborts the pipeline (the caller then reruns the group
+ * the ordinary way, which reports it properly). Returns the number of results queued, or -1
+ * when sending failed (the connection is lost). */
+int td_pg__write_send(td_pg_conn_t *c, td_store_req_t *req);
+/* Queues prepared statement id with p in pipeline mode (queueing its preparation first when
+ * needed). Returns the number of results queued (1 or 2), or -1 when sending failed. */
+int td_pg__send(td_pg_conn_t *c, td_store_req_t *req, int id, td_pg_params_t *p);
 /* The SQL text of a prepared statement id. */
 const char *td_pg__sql(int id);
 

@@ -167,6 +167,21 @@ static const char *const td_pg_sql[TD_PQ__COUNT] = {
     [TD_PQ_MARKER_INSERT] = "INSERT INTO commit_markers (id) VALUES ($1)",
     [TD_PQ_MARKER_PRUNE] = "DELETE FROM commit_markers WHERE created_at < now() - "
                            "interval '1 day'",
+    [TD_PQ_FAST_FENCE] = "SELECT 1 / (count(*) FILTER (WHERE s.range_id = $2))::int FROM "
+                         "(SELECT range_id FROM shards WHERE shard_id = $1 FOR SHARE) s",
+    [TD_PQ_FAST_EXEC_UPDATE] = "WITH u AS (UPDATE executions SET shard_id = $4, state = $5, "
+                               "status = $6, next_event_id = $7, db_record_version = $8, "
+                               "last_write_ns = $9, data = $10, data_encoding = $11 "
+                               "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
+                               "AND db_record_version = $12 RETURNING 1) "
+                               "SELECT 1 / count(*)::int FROM u",
+    [TD_PQ_FAST_CUR_SET] = "WITH u AS (UPDATE current_executions SET create_request_id = "
+                           "COALESCE($4, create_request_id), state = $5, status = $6 "
+                           "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
+                           "RETURNING 1) SELECT 1 / count(*)::int FROM u",
+    [TD_PQ_FAST_HIST_INSERT] = "INSERT INTO history_node (tree_id, branch_id, node_id, "
+                               "event_count, data, data_encoding) VALUES ($1, $2, $3, $4, $5, "
+                               "$6)",
 };
 
 const char *td_pg__sql(int id)
@@ -1772,6 +1787,107 @@ out:
     td_free(b.s);
     PQclear(r);
     return rc;
+}
+
+/* ---- the pipelined write path ---- */
+
+int td_pg__write_fast_ok(const td_store_req_t *req)
+{
+    const td_store_write_in_t *in = &req->in.write;
+
+    if (req->op != TD_STORE_OP_WRITE || in->n_execs < 0 || in->n_execs > 2 ||
+        (in->n_execs > 0 && in->execs == NULL) || in->current_exec < -1 ||
+        in->current_exec >= in->n_execs || in->n_batches < 0 ||
+        (in->n_batches > 0 && in->batches == NULL) || in->n_tasks < 0 ||
+        (in->n_tasks > 0 && in->tasks == NULL)) {
+        return 0;
+    }
+    for (int i = 0; i < in->n_execs; i++) {
+        const td_store_execution_t *e = &in->execs[i].row;
+        if (in->execs[i].mode != TD_STORE_EXEC_UPDATE || td_pg_empty(e->namespace_id) ||
+            td_pg_empty(e->workflow_id) || td_pg_empty(e->run_id)) {
+            return 0;
+        }
+    }
+    if (in->current_exec >= 0 && !td_pg_empty(in->current.run_id) &&
+        strcmp(in->current.run_id, in->execs[in->current_exec].row.run_id) != 0) {
+        return 0;
+    }
+    for (int i = 0; i < in->n_batches; i++) {
+        const td_store_history_batch_t *b = &in->batches[i];
+        if (td_pg_empty(b->tree_id) || td_pg_empty(b->branch_id) || b->first_event_id <= 0) {
+            return 0;
+        }
+    }
+    for (int i = 0; i < in->n_tasks; i++) {
+        if (in->tasks[i].category < TD_STORE_TASK_TRANSFER ||
+            in->tasks[i].category > TD_STORE_TASK_VISIBILITY) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int td_pg__write_send(td_pg_conn_t *c, td_store_req_t *req)
+{
+    const td_store_write_in_t *in = &req->in.write;
+    td_pg_params_t p;
+    int total = 0, n;
+
+#define TD_PG_SEND(id)                                 \
+    do {                                               \
+        if ((n = td_pg__send(c, req, (id), &p)) < 0) { \
+            return -1;                                 \
+        }                                              \
+        total += n;                                    \
+    } while (0)
+
+    td_pg__params_init(&p, req);
+    td_pg__p_i32(&p, in->shard_id);
+    td_pg__p_i64(&p, in->expected_range_id);
+    TD_PG_SEND(TD_PQ_FAST_FENCE);
+    for (int i = 0; i < in->n_execs; i++) {
+        td_pg__params_init(&p, req);
+        td_pg_p_exec_row(&p, in->shard_id, &in->execs[i].row);
+        td_pg__p_i64(&p, in->execs[i].expected_db_record_version);
+        TD_PG_SEND(TD_PQ_FAST_EXEC_UPDATE);
+    }
+    if (in->current_exec >= 0) {
+        const td_store_execution_t *e = &in->execs[in->current_exec].row;
+        td_pg__params_init(&p, req);
+        td_pg__p_text(&p, e->namespace_id);
+        td_pg__p_text(&p, e->workflow_id);
+        td_pg__p_text(&p, e->run_id);
+        td_pg__p_text(&p, in->current.create_request_id);
+        td_pg__p_i32(&p, in->current.state);
+        td_pg__p_i32(&p, in->current.status);
+        TD_PG_SEND(TD_PQ_FAST_CUR_SET);
+    }
+    for (int i = 0; i < in->n_batches; i++) {
+        const td_store_history_batch_t *b = &in->batches[i];
+        td_pg__params_init(&p, req);
+        td_pg__p_text(&p, b->tree_id);
+        td_pg__p_text(&p, b->branch_id);
+        td_pg__p_i64(&p, b->first_event_id);
+        td_pg__p_i32(&p, b->event_count);
+        td_pg__p_bytes(&p, b->events.data, b->events.len);
+        td_pg__p_i32(&p, b->events.encoding);
+        TD_PG_SEND(TD_PQ_FAST_HIST_INSERT);
+    }
+    for (int i = 0; i < in->n_tasks; i++) {
+        const td_store_task_t *t = &in->tasks[i];
+        td_pg__params_init(&p, req);
+        td_pg__p_i32(&p, in->shard_id);
+        td_pg__p_i32(&p, t->category);
+        td_pg__p_i64(&p, t->category == TD_STORE_TASK_TIMER ? t->fire_time_ns : 0);
+        td_pg__p_i64(&p, t->task_id);
+        td_pg__p_bytes(&p, t->blob.data, t->blob.len);
+        td_pg__p_i32(&p, t->blob.encoding);
+        TD_PG_SEND(TD_PQ_TASK_INSERT);
+    }
+#undef TD_PG_SEND
+    req->out.write.failed_exec = -1;
+    return total;
 }
 
 /* ---- dispatch ---- */

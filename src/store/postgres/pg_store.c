@@ -456,6 +456,30 @@ PGresult *td_pg__exec_sql(td_pg_conn_t *c, td_store_req_t *req, const char *sql,
     return td_pg_check(c, req, r, td_store_op_name(req->op));
 }
 
+int td_pg__send(td_pg_conn_t *c, td_store_req_t *req, int id, td_pg_params_t *p)
+{
+    char name[16];
+    int n = 0;
+
+    if (c->conn == NULL || c->lost) {
+        return -1;
+    }
+    td_pg__fault_stmt(c);
+    snprintf(name, sizeof(name), "td%d", id);
+    if ((c->prepared[id / 64] & (1ULL << (id % 64))) == 0) {
+        if (!PQsendPrepare(c->conn, name, td_pg__sql(id), p->n, (const Oid *)p->types)) {
+            return -1;
+        }
+        c->prepared[id / 64] |= 1ULL << (id % 64);
+        n++;
+    }
+    if (!PQsendQueryPrepared(c->conn, name, p->n, p->vals, p->lens, p->fmts, 1)) {
+        return -1;
+    }
+    (void)req;
+    return n + 1;
+}
+
 /* A parameterless statement (BEGIN, SAVEPOINT, ...) through the simple protocol. */
 static int td_pg_simple(td_pg_conn_t *c, td_store_req_t *req, const char *sql)
 {
@@ -1028,6 +1052,121 @@ out:
     PQclear(r);
 }
 
+/* The pipelined path for a group of simple WRITEs: BEGIN, the marker, every request's
+ * statements and COMMIT go out in one pipeline (one round trip). Returns 1 when the group's
+ * fate is decided (each request's rc set), 0 when a condition failed somewhere: the
+ * transaction was rolled back and the caller reruns the group the ordinary way, which
+ * reports each request's own outcome. */
+static int td_pg_group_fast(td_store_backend_t *b, td_store_req_t **reqs, int n)
+{
+    td_pg_conn_t *c = &b->writer;
+    td_store_req_t *head = reqs[0];
+    int64_t marker = (int64_t)(b->marker_next++ & 0x7fffffffffffffffULL);
+    td_pg_params_t p;
+    char why[400] = "";
+    int expected = 0, nulls = 0, failed = 0, lost = 0;
+    int decided = 1;
+    int k;
+
+    if (td_pg_ensure(b, c, head) != TD_OK) {
+        td_pg_group_fail(reqs, n, head->rc, head->err, 1);
+        goto out;
+    }
+    if (!PQenterPipelineMode(c->conn)) {
+        decided = 0;
+        goto out;
+    }
+    td_pg__fault_stmt(c);
+    lost = !PQsendQueryParams(c->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 1);
+    expected++;
+    if (!lost) {
+        td_pg__params_init(&p, head);
+        td_pg__p_i64(&p, marker);
+        k = td_pg__send(c, head, TD_PQ_MARKER_INSERT, &p);
+        lost = k < 0;
+        expected += k;
+    }
+    for (int i = 0; i < n && !lost; i++) {
+        k = td_pg__write_send(c, reqs[i]);
+        lost = k < 0;
+        expected += k;
+    }
+    if (!lost) {
+        td_pg__fault_stmt(c);
+        lost = !PQsendQueryParams(c->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) ||
+               !PQpipelineSync(c->conn);
+        expected++;
+    }
+    if (!lost && td_pg_fault_due(&td_pg_fault_commit_after)) {
+        td_pg_break(c); /* COMMIT is on its way; its reply will not arrive */
+    }
+    while (!lost) {
+        PGresult *r = PQgetResult(c->conn);
+        ExecStatusType st;
+        if (r == NULL) {
+            if (PQstatus(c->conn) == CONNECTION_BAD || ++nulls > expected + 2) {
+                lost = 1;
+            }
+            continue;
+        }
+        st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR) {
+            if (PQstatus(c->conn) == CONNECTION_BAD ||
+                td_pg_state_lost(PQresultErrorField(r, PG_DIAG_SQLSTATE))) {
+                lost = 1;
+            }
+            if (why[0] == '\0') {
+                td_pg_oneline(why, sizeof(why), PQresultErrorMessage(r));
+            }
+            failed = 1;
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            failed = 1;
+        }
+        PQclear(r);
+    }
+    if (lost) {
+        int answer;
+        c->lost = 1;
+        answer = td_pg_resolve(b, marker);
+        if (answer == 0) {
+            char msg[600];
+            snprintf(msg, sizeof(msg),
+                     "postgres: connection lost (%s); the transaction did not "
+                     "commit",
+                     why[0] != '\0' ? why : "no reply");
+            td_pg_group_fail(reqs, n, TD_EUNAVAIL, msg, 1);
+        } else if (answer < 0) {
+            td_pg_group_fail(reqs, n, TD_EUNAVAIL,
+                             "postgres: connection lost at commit and the store closed before "
+                             "the outcome was known: the write may or may not have committed",
+                             1);
+        }
+        goto out;
+    }
+    PQexitPipelineMode(c->conn);
+    if (failed) {
+        /* a condition failed: undo, forget statements whose preparation was skipped, and let
+         * the ordinary path find out which request it was */
+        td_store_req_t tmp;
+        td_store_req_init(&tmp, TD_STORE_OP_WRITE);
+        if (td_pg_simple(c, &tmp, "ROLLBACK") == TD_OK &&
+            td_pg_simple(c, &tmp, "DEALLOCATE ALL") == TD_OK) {
+            memset(c->prepared, 0, sizeof(c->prepared));
+        } else {
+            c->lost = 1;
+        }
+        td_store_req_destroy(&tmp);
+        td_log_debug("pipelined group of %d fell back: %s", n, why);
+        decided = 0;
+    }
+out:
+    return decided;
+}
+
 /* Runs one group of write requests in one transaction and completes them. */
 static void td_pg_group_run(td_store_backend_t *b, td_store_req_t **reqs, int n)
 {
@@ -1040,9 +1179,20 @@ static void td_pg_group_run(td_store_backend_t *b, td_store_req_t **reqs, int n)
     int failed_alone = 0;
     int rc;
 
+    int fast = 1;
+
     for (int i = 0; i < n; i++) {
         reqs[i]->rc = TD_OK;
         reqs[i]->err = NULL;
+        fast = fast && td_pg__write_fast_ok(reqs[i]);
+    }
+    if (fast && td_pg_group_fast(b, reqs, n)) {
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        reqs[i]->rc = TD_OK;
+        reqs[i]->err = NULL;
+        memset(&reqs[i]->out, 0, sizeof(reqs[i]->out));
     }
     rc = td_pg_ensure(b, c, head);
     if (rc != TD_OK) {
