@@ -51,7 +51,7 @@
 /* WAL checkpoints run on their own thread once the WAL holds this many frames, so the
  * writer never copies pages into the database file inside a commit; past the hard limit
  * the writer checkpoints itself (the checkpointer cannot keep up, or readers hold it). */
-#define TD_SQ_CKPT_FRAMES      8000
+#define TD_SQ_CKPT_FRAMES      16000
 #define TD_SQ_CKPT_HARD_FRAMES 200000
 
 typedef struct {
@@ -375,6 +375,8 @@ static int td_sq_conn_open(td_store_backend_t *b, td_sq_conn_t *c, int create, i
     td_sq_run(c->db, "PRAGMA foreign_keys=OFF", NULL);
     /* a larger page cache and memory-mapped reads keep hot b-tree pages out of pread() */
     td_sq_run(c->db, "PRAGMA cache_size=-65536", NULL);
+    /* savepoint sub-journals and statement journals stay in memory, never in temp files */
+    td_sq_run(c->db, "PRAGMA temp_store=MEMORY", NULL);
     if (!b->memory) {
         td_sq_run(c->db, "PRAGMA mmap_size=1073741824", NULL);
     }
