@@ -26,6 +26,7 @@
 #include "server.h"
 #include "store/store.h"
 #include "temporal/api/enums/v1/workflow.pb-c.h"
+#include "temporal/api/enums/v1/query.pb-c.h"
 #include "temporal/api/errordetails/v1/message.pb-c.h"
 
 #define HNS "7d3c9a10-1111-4222-8333-444455556666"
@@ -48,6 +49,7 @@ typedef struct {
     hx_added_t wft[64], act[64];
     int n_wft, n_act;
     int matching_down; /* answer UNAVAILABLE */
+    int n_query, query_history_len, query_kind;
     /* the last call */
     int done, status;
     char msg[256];
@@ -106,6 +108,29 @@ static void hx_add_act(td_rpc_call_t *c, void *ctx)
     td_rpc_reply(c, &resp.base);
 }
 
+static void hx_query(td_rpc_call_t *c, void *ctx)
+{
+    hx_t *x = ctx;
+    const Temporald__Matchingservice__QueryWorkflowRequest *r = (const void *)td_rpc_request(c);
+    Temporal__Api__Workflowservice__V1__QueryWorkflowResponse resp =
+            TEMPORAL__API__WORKFLOWSERVICE__V1__QUERY_WORKFLOW_RESPONSE__INIT;
+    Temporal__Api__Common__V1__Payloads pl = TEMPORAL__API__COMMON__V1__PAYLOADS__INIT;
+    Temporal__Api__Common__V1__Payload one = TEMPORAL__API__COMMON__V1__PAYLOAD__INIT;
+    Temporal__Api__Common__V1__Payload *v[1] = { &one };
+    char buf[64];
+
+    x->n_query++;
+    x->query_history_len = r->task && r->task->history ? (int)r->task->history->n_events : -1;
+    x->query_kind = r->task_queue ? (int)r->task_queue->kind : -1;
+    snprintf(buf, sizeof(buf), "%s:%d", r->request->query->query_type, x->query_history_len);
+    one.data.data = (uint8_t *)buf;
+    one.data.len = strlen(buf);
+    pl.n_payloads = 1;
+    pl.payloads = v;
+    resp.query_result = &pl;
+    td_rpc_reply(c, &resp.base);
+}
+
 /* ---- loop helpers ---- */
 
 typedef int (*hx_pred)(hx_t *x);
@@ -157,6 +182,9 @@ static void hx_server_start(hx_t *x)
     td_rpc_method_t ma = { TD_SVC_MATCHING "AddActivityTask",
                            &temporald__matchingservice__add_activity_task_request__descriptor,
                            hx_add_act, x };
+    td_rpc_method_t mq = { TD_SVC_MATCHING "QueryWorkflow",
+                           &temporald__matchingservice__query_workflow_request__descriptor,
+                           hx_query, x };
 
     memset(&x->srv, 0, sizeof(x->srv));
     x->srv.config = &x->cfg;
@@ -164,6 +192,7 @@ static void hx_server_start(hx_t *x)
     x->srv.store = x->store;
     TD_CHECK_INT(td_svc_register(&x->srv, &mw), ==, TD_OK);
     TD_CHECK_INT(td_svc_register(&x->srv, &ma), ==, TD_OK);
+    TD_CHECK_INT(td_svc_register(&x->srv, &mq), ==, TD_OK);
     TD_CHECK_INT(td_role_history.init(&x->srv, &x->hist), ==, TD_OK);
     TD_CHECK_INT(td_role_history.start(x->hist), ==, TD_OK);
     hx_run_until(x, hx_is_ready, 5000);
@@ -610,6 +639,43 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
         } while (tok.len > 0 && pages < 20);
         TD_CHECK_INT(next, ==, 12);
         TD_CHECK_INT(pages, >=, 2);
+    }
+
+    /* a query on the closed run goes to a worker with the full history; NOT_OPEN rejects */
+    {
+        Temporald__Historyservice__QueryWorkflowRequest *r =
+                PB(Temporald__Historyservice__QueryWorkflowRequest,
+                   temporald__historyservice__query_workflow_request__descriptor);
+        Temporal__Api__Workflowservice__V1__QueryWorkflowResponse *qr = NULL;
+        r->namespace_id = (char *)HNS;
+        r->request = PB(Temporal__Api__Workflowservice__V1__QueryWorkflowRequest,
+                        temporal__api__workflowservice__v1__query_workflow_request__descriptor);
+        r->request->execution = hx_we(x, "wf-1", "");
+        r->request->query = PB(Temporal__Api__Query__V1__WorkflowQuery,
+                               temporal__api__query__v1__workflow_query__descriptor);
+        r->request->query->query_type = (char *)"state";
+        TD_CHECK_INT(
+                hx_call(x, "QueryWorkflow", &r->base,
+                        &temporal__api__workflowservice__v1__query_workflow_response__descriptor,
+                        (void **)&qr),
+                ==, 0);
+        TD_CHECK_INT(x->n_query, ==, 1);
+        TD_CHECK_INT(x->query_kind, ==, TQK(NORMAL));
+        TD_CHECK(qr->query_result != NULL && qr->query_result->n_payloads == 1);
+        TD_CHECK_INT(qr->query_result->payloads[0]->data.len, ==, 8);
+        TD_CHECK(memcmp(qr->query_result->payloads[0]->data.data, "state:11", 8) == 0);
+        r->request->query_reject_condition =
+                TEMPORAL__API__ENUMS__V1__QUERY_REJECT_CONDITION__QUERY_REJECT_CONDITION_NOT_OPEN;
+        TD_CHECK_INT(
+                hx_call(x, "QueryWorkflow", &r->base,
+                        &temporal__api__workflowservice__v1__query_workflow_response__descriptor,
+                        (void **)&qr),
+                ==, 0);
+        TD_CHECK_INT(x->n_query, ==, 1);
+        TD_CHECK(qr->query_rejected != NULL);
+        TD_CHECK_INT(
+                qr->query_rejected->status, ==,
+                TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_COMPLETED);
     }
 
     /* describe */

@@ -834,6 +834,7 @@ int td_hist__register(td_hist_t *h)
           td_hist__get_history, h },
         { TD_SVC_HISTORY "GetWorkflowExecutionHistoryReverse",
           &HS(get_workflow_execution_history_reverse_request), td_hist__get_history_reverse, h },
+        { TD_SVC_HISTORY "QueryWorkflow", &HS(query_workflow_request), td_hist__query, h },
         { TD_SVC_HISTORY "ResetStickyTaskQueue", &HS(reset_sticky_task_queue_request),
           td_hist_reset_sticky, h },
         { TD_SVC_HISTORY "RecordWorkflowTaskStarted", &HS(record_workflow_task_started_request),

@@ -240,6 +240,7 @@ int td_hist__register(td_hist_t *h);
 void td_hist__get_history(td_rpc_call_t *call, void *ctx);
 void td_hist__get_history_reverse(td_rpc_call_t *call, void *ctx);
 void td_hist__describe(td_rpc_call_t *call, void *ctx);
+void td_hist__query(td_rpc_call_t *call, void *ctx);
 /* Reads events [min, max) of a run from the store, appends to *ev (arena), then cb. */
 typedef void (*td_hist_events_cb)(void *arg, int rc, const char *msg, td_ms_event_t **ev, size_t n,
                                   int64_t next_min);

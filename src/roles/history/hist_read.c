@@ -4,7 +4,8 @@
  * the workflow-task poll response (history from event 1, or from previous_started_event_id + 1
  * for a sticky delivery, plus the transient attempt's events), GetWorkflowExecutionHistory
  * (pages with an opaque token; wait_new_event long polls woken by commits; the CLOSE_EVENT
- * filter used by the SDK's result()), its reverse form, and DescribeWorkflowExecution. Reads
+ * filter used by the SDK's result()), its reverse form, DescribeWorkflowExecution and
+ * QueryWorkflow (a legacy query task prepared here and handed to matching). Reads
  * never write; they go through the workflow's context only to see a consistent state. Loop
  * thread only; handlers are registered by hist_api.c.
  */
@@ -18,8 +19,10 @@
 #include "error.h"
 #include "historyservice.pb-c.h"
 #include "log.h"
+#include "matchingservice.pb-c.h"
 #include "mem.h"
 #include "roles/history/hist_int.h"
+#include "roles/svc.h"
 #include "server.h"
 #include "temporal/api/enums/v1/workflow.pb-c.h"
 #include "temporal/api/workflow/v1/message.pb-c.h"
@@ -717,5 +720,176 @@ void td_hist__describe(td_rpc_call_t *call, void *ctx)
     op->load = TD_HIST_LOAD_REQUIRED;
     op->apply = td_hist_describe_apply;
     op->done = td_hist_describe_done;
+    td_hist__op_submit(op);
+}
+
+/* ---- QueryWorkflow (legacy query task through matching) ---- */
+
+typedef struct {
+    td_hist_t *h;
+    td_rpc_call_t *call;
+    td_arena_t *a;
+    const Temporald__Historyservice__QueryWorkflowRequest *in;
+    Temporald__Matchingservice__QueryWorkflowRequest *mreq;
+    Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse *task;
+    int64_t min, max;
+    char *run_id;
+    td_rpc_call_t *child;
+    int rejected_status; /* != 0: answer query_rejected */
+    int cancelled;
+} td_hist_q_t;
+
+static void td_hist_q_done(const ProtobufCMessage *resp, int status, const char *message,
+                           const ProtobufCMessage *detail, void *arg)
+{
+    td_hist_q_t *q = arg;
+
+    q->child = NULL;
+    if (status != TD_GRPC_OK) {
+        td_rpc_fail(q->call, status, message, detail);
+        return;
+    }
+    /* resp dies with this callback: the reply is packed before td_rpc_reply returns. */
+    td_rpc_reply(q->call, resp);
+}
+
+static void td_hist_q_cancel(void *arg)
+{
+    td_hist_q_t *q = arg;
+    q->cancelled = 1;
+    if (q->child != NULL) {
+        td_svc_cancel(q->child);
+    }
+}
+
+static void td_hist_q_events(void *arg, int rc, const char *msg, td_ms_event_t **ev, size_t n,
+                             int64_t next)
+{
+    td_hist_q_t *q = arg;
+    Temporal__Api__History__V1__History *hist;
+
+    (void)next;
+    if (rc != TD_OK) {
+        td_rpc_fail_err(q->call, rc, msg);
+        return;
+    }
+    if (q->cancelled) {
+        td_rpc_fail_err(q->call, TD_ECANCELED, NULL);
+        return;
+    }
+    hist = td_hist__pb(q->a, &temporal__api__history__v1__history__descriptor);
+    hist->events = ev;
+    hist->n_events = n;
+    q->task->history = hist;
+    q->child = td_svc_call(q->h->srv, TD_SVC_MATCHING "QueryWorkflow", &q->mreq->base,
+                           td_rpc_deadline(q->call), td_hist_q_done, q);
+}
+
+static int td_hist_q_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
+{
+    td_hist_q_t *q = op->u;
+    td_arena_t *a = q->a;
+    int cond = q->in->request->query_reject_condition;
+    Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse *task;
+    Temporal__Api__Taskqueue__V1__TaskQueue *tq;
+    int sticky = ms->sticky_task_queue != NULL && ms->sticky_task_queue[0] != 0 &&
+                 ms->state == TD_MS_STATE_RUNNING;
+
+    (void)t;
+    if (ms->state == TD_MS_STATE_COMPLETED &&
+        (cond == TEMPORAL__API__ENUMS__V1__QUERY_REJECT_CONDITION__QUERY_REJECT_CONDITION_NOT_OPEN ||
+         (cond == TEMPORAL__API__ENUMS__V1__QUERY_REJECT_CONDITION__QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY &&
+          ms->status !=
+                  TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_COMPLETED))) {
+        q->rejected_status = ms->status;
+        return TD_OK;
+    }
+    task = td_hist__pb(
+            a, &temporal__api__workflowservice__v1__poll_workflow_task_queue_response__descriptor);
+    task->workflow_execution =
+            td_hist__pb(a, &temporal__api__common__v1__workflow_execution__descriptor);
+    task->workflow_execution->workflow_id = td_arena_strdup(a, ms->workflow_id);
+    task->workflow_execution->run_id = td_arena_strdup(a, ms->run_id);
+    task->workflow_type = td_hist__pb(a, &temporal__api__common__v1__workflow_type__descriptor);
+    task->workflow_type->name = td_arena_strdup(a, ms->workflow_type ? ms->workflow_type : "");
+    task->workflow_execution_task_queue =
+            td_hist__pb(a, &temporal__api__taskqueue__v1__task_queue__descriptor);
+    task->workflow_execution_task_queue->name =
+            td_arena_strdup(a, ms->task_queue ? ms->task_queue : "");
+    task->workflow_execution_task_queue->kind =
+            TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_NORMAL;
+    task->previous_started_event_id = ms->previous_started_event_id;
+    task->started_event_id = ms->previous_started_event_id;
+    task->attempt = 1;
+    q->task = task;
+
+    /* Sticky runs get the query on the worker's sticky queue with the history since the last
+     * completed task (the worker has the rest cached); others get everything. */
+    tq = td_hist__pb(a, &temporal__api__taskqueue__v1__task_queue__descriptor);
+    tq->name = td_arena_strdup(a, sticky ? ms->sticky_task_queue
+                                         : (ms->task_queue ? ms->task_queue : ""));
+    tq->kind = sticky ? TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_STICKY
+                      : TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_NORMAL;
+    q->mreq = td_hist__pb(a, &temporald__matchingservice__query_workflow_request__descriptor);
+    q->mreq->namespace_id = q->in->namespace_id;
+    q->mreq->task_queue = tq;
+    q->mreq->request = q->in->request;
+    q->mreq->task = task;
+    q->min = sticky && ms->previous_started_event_id > 0 ? ms->previous_started_event_id + 1 : 1;
+    q->max = ms->next_event_id;
+    q->run_id = td_arena_strdup(a, ms->run_id);
+    return TD_OK;
+}
+
+static int td_hist_q_apply_done(td_hist_op_t *op, int rc, const char *msg)
+{
+    td_hist_q_t *q = op->u;
+
+    if (rc != TD_OK) {
+        td_rpc_fail_err(q->call, rc, msg);
+        return 0;
+    }
+    if (q->rejected_status != 0) {
+        Temporal__Api__Workflowservice__V1__QueryWorkflowResponse *r = td_hist__pb(
+                q->a, &temporal__api__workflowservice__v1__query_workflow_response__descriptor);
+        r->query_rejected =
+                td_hist__pb(q->a, &temporal__api__query__v1__query_rejected__descriptor);
+        r->query_rejected->status = q->rejected_status;
+        td_rpc_reply(q->call, &r->base);
+        return 0;
+    }
+    td_hist__read_events(q->h, q->a, q->run_id, q->min, q->max, 0, td_hist_q_events, q);
+    return 0;
+}
+
+void td_hist__query(td_rpc_call_t *call, void *ctx)
+{
+    td_hist_t *h = ctx;
+    const Temporald__Historyservice__QueryWorkflowRequest *in = (const void *)td_rpc_request(call);
+    td_arena_t *a = td_rpc_arena(call);
+    td_hist_q_t *q;
+    td_hist_op_t *op;
+
+    if (in->request == NULL || in->request->execution == NULL ||
+        in->request->execution->workflow_id == NULL || in->request->query == NULL ||
+        in->namespace_id == NULL) {
+        td_rpc_fail_err(call, TD_EINVAL, "execution.workflow_id and query are required");
+        return;
+    }
+    q = td_arena_calloc(a, sizeof(*q));
+    q->h = h;
+    q->call = call;
+    q->a = a;
+    q->in = in;
+    td_rpc_on_cancel(call, td_hist_q_cancel, q);
+    op = td_arena_calloc(a, sizeof(*op));
+    op->ctx = td_hist__ctx_get(h, in->namespace_id, in->request->execution->workflow_id);
+    op->call = call;
+    op->arena = a;
+    op->run_id = in->request->execution->run_id ? in->request->execution->run_id : "";
+    op->load = TD_HIST_LOAD_REQUIRED;
+    op->apply = td_hist_q_apply;
+    op->done = td_hist_q_apply_done;
+    op->u = q;
     td_hist__op_submit(op);
 }
