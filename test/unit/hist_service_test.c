@@ -927,3 +927,103 @@ TD_TEST_T(hist_restart_redrives_tasks, 60)
     }
     hx_free(x);
 }
+
+static int hx_has_two_act(hx_t *x)
+{
+    return x->n_act > 1;
+}
+
+TD_TEST_T(hist_timers_wft_timeout_and_activity_retry, 60)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    poll_wft_t *p = NULL;
+    poll_act_t *pa = NULL;
+    Temporald__Historyservice__StartWorkflowExecutionRequest *r;
+    fx_cmd_t *cmd;
+    int64_t t0;
+    ProtobufCBinaryData old_token;
+
+    hx_init(x, 1);
+    /* a run with a 1 s workflow task timeout */
+    r = PB(Temporald__Historyservice__StartWorkflowExecutionRequest,
+           temporald__historyservice__start_workflow_execution_request__descriptor);
+    r->namespace_id = (char *)HNS;
+    r->request = fx_start_req(&x->fx);
+    r->request->workflow_id = (char *)"wf-t";
+    r->request->workflow_task_timeout =
+            PB(Google__Protobuf__Duration, google__protobuf__duration__descriptor);
+    r->request->workflow_task_timeout->seconds = 1;
+    TD_CHECK_INT(hx_call(x, "StartWorkflowExecution", &r->base, NULL, NULL), ==, 0);
+    hx_run_until(x, hx_has_wft, 5000);
+    memcpy(run, x->wft[0].run, sizeof(run));
+    TD_CHECK_INT(hx_wft_started(x, "wf-t", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    old_token = p->task_token;
+
+    /* nobody answers: the start-to-close timer times the task out and schedules attempt 2 */
+    t0 = td_now_mono_ms();
+    hx_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_INT(td_now_mono_ms() - t0, >=, 800);
+    TD_CHECK_INT(x->wft[1].scheduled_id, ==, 5); /* 4 = WorkflowTaskTimedOut */
+    TD_CHECK_INT(hx_wft_started(x, "wf-t", run, 5, "poll-2", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(p->attempt, ==, 2);
+    TD_CHECK_INT(p->history->n_events, ==, 6);
+    TD_CHECK_INT(p->history->events[3]->event_type, ==, ET(WORKFLOW_TASK_TIMED_OUT));
+    /* the timed-out attempt's token is stale */
+    TD_CHECK_INT(hx_wft_complete(x, old_token, fx_complete_req(&x->fx, 0), NULL), ==,
+                 TD_GRPC_NOT_FOUND);
+
+    /* an activity with a 100 ms retry interval fails once and is dispatched again */
+    cmd = fx_cmd_activity(&x->fx, "a1", SEC(10), 3);
+    cmd->schedule_activity_task_command_attributes->retry_policy->initial_interval =
+            PB(Google__Protobuf__Duration, google__protobuf__duration__descriptor);
+    cmd->schedule_activity_task_command_attributes->retry_policy->initial_interval->nanos =
+            100000000;
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
+    hx_run_until(x, hx_has_act, 5000);
+    TD_CHECK_INT(hx_act_started(x, "wf-t", run, x->act[0].scheduled_id, 1, &pa), ==, 0);
+    {
+        Temporald__Historyservice__RespondActivityTaskFailedRequest *f =
+                PB(Temporald__Historyservice__RespondActivityTaskFailedRequest,
+                   temporald__historyservice__respond_activity_task_failed_request__descriptor);
+        f->namespace_id = (char *)HNS;
+        f->request = PB(
+                Temporal__Api__Workflowservice__V1__RespondActivityTaskFailedRequest,
+                temporal__api__workflowservice__v1__respond_activity_task_failed_request__descriptor);
+        f->request->task_token = pa->task_token;
+        f->request->failure = PB(Temporal__Api__Failure__V1__Failure,
+                                 temporal__api__failure__v1__failure__descriptor);
+        f->request->failure->message = (char *)"boom";
+        TD_CHECK_INT(hx_call(x, "RespondActivityTaskFailed", &f->base, NULL, NULL), ==, 0);
+    }
+    t0 = td_now_mono_ms();
+    hx_run_until(x, hx_has_two_act, 5000);
+    TD_CHECK_INT(td_now_mono_ms() - t0, >=, 50);
+    TD_CHECK_INT(x->act[1].scheduled_id, ==, x->act[0].scheduled_id);
+    TD_CHECK_INT(x->act[1].attempt, ==, 2);
+    /* describe shows attempt 2 with the last failure */
+    {
+        Temporald__Historyservice__DescribeWorkflowExecutionRequest *d =
+                PB(Temporald__Historyservice__DescribeWorkflowExecutionRequest,
+                   temporald__historyservice__describe_workflow_execution_request__descriptor);
+        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *dr = NULL;
+        d->namespace_id = (char *)HNS;
+        d->request = PB(
+                Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionRequest,
+                temporal__api__workflowservice__v1__describe_workflow_execution_request__descriptor);
+        d->request->execution = hx_we(x, "wf-t", run);
+        TD_CHECK_INT(
+                hx_call(x, "DescribeWorkflowExecution", &d->base,
+                        &temporal__api__workflowservice__v1__describe_workflow_execution_response__descriptor,
+                        (void **)&dr),
+                ==, 0);
+        TD_CHECK_INT(dr->n_pending_activities, ==, 1);
+        TD_CHECK_INT(dr->pending_activities[0]->attempt, ==, 2);
+        TD_CHECK(dr->pending_activities[0]->last_failure != NULL);
+        TD_CHECK_STR(dr->pending_activities[0]->last_failure->message, "boom");
+        TD_CHECK_INT(
+                dr->workflow_execution_info->status, ==,
+                TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_RUNNING);
+    }
+    hx_free(x);
+}
