@@ -211,9 +211,10 @@ TD_TEST_T(pg_connection_lost_at_every_statement, 60)
     td_pf_create(s, shard, range, ns, wf);
     TD_CHECK_INT(td_pf_step(s, shard, range, ns, wf, v, NULL, 0), ==, TD_OK);
     v++;
-    /* a single-request group runs BEGIN, the marker, the fence, the update, the batch, two
-     * tasks and COMMIT: break the connection before each in turn */
-    for (long k = 1; k <= 8; k++) {
+    /* a single-request group runs BEGIN, the new marker, the deletion of the previous one,
+     * the fence, the update, the batch, two tasks and COMMIT: break the connection before
+     * each in turn */
+    for (long k = 1; k <= 9; k++) {
         td_store_postgres_fault("stmt", k);
         rc = td_pf_step(s, shard, range, ns, wf, v, err, sizeof(err));
         td_store_postgres_fault(NULL, 0);
@@ -230,7 +231,7 @@ TD_TEST_T(pg_connection_lost_at_every_statement, 60)
         v++;
         td_pf_check_whole(s, shard, ns, wf, v);
     }
-    TD_CHECK(td_store_postgres_faults_injected() >= 8);
+    TD_CHECK(td_store_postgres_faults_injected() >= 9);
     td_store_close(s);
 }
 
@@ -260,7 +261,7 @@ TD_TEST(pg_commit_reply_lost_is_resolved)
     TD_CHECK_INT(yes1 - yes0, ==, 3);
     TD_CHECK_INT(no1 - no0, ==, 0);
     /* the connection before COMMIT is sent: certain not to have committed */
-    td_store_postgres_fault("stmt", 8);
+    td_store_postgres_fault("stmt", 9);
     TD_CHECK_INT(td_pf_step(s, shard, range, ns, wf, v, err, sizeof(err)), ==, TD_EUNAVAIL);
     td_store_postgres_fault(NULL, 0);
     td_pf_check_whole(s, shard, ns, wf, v);

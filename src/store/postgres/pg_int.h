@@ -63,6 +63,7 @@ enum {
     TD_PQ_VIS_SA_INSERT,
     TD_PQ_MARKER_INSERT,
     TD_PQ_MARKER_PRUNE,
+    TD_PQ_MARKER_DELETE,
     /* the pipelined write path: a failed condition is an error (division by zero) */
     TD_PQ_FAST_FENCE,
     TD_PQ_FAST_EXEC_UPDATE,
@@ -78,6 +79,7 @@ typedef struct {
     uint64_t prepared[(TD_PQ__COUNT + 63) / 64]; /* bit per statement id */
     int lost;                                    /* the connection broke: reconnect */
     int writer;                                  /* fault injection applies to writers only */
+    int pipeline_prepared; /* a preparation was queued in the current pipeline */
 } td_pg_conn_t;
 
 /* Positional parameters of one statement, all sent in binary with explicit types. Values

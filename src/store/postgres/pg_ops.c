@@ -167,6 +167,7 @@ static const char *const td_pg_sql[TD_PQ__COUNT] = {
     [TD_PQ_MARKER_INSERT] = "INSERT INTO commit_markers (id) VALUES ($1)",
     [TD_PQ_MARKER_PRUNE] = "DELETE FROM commit_markers WHERE created_at < now() - "
                            "interval '1 day'",
+    [TD_PQ_MARKER_DELETE] = "DELETE FROM commit_markers WHERE id = $1",
     [TD_PQ_FAST_FENCE] = "SELECT 1 / (count(*) FILTER (WHERE s.range_id = $2))::int FROM "
                          "(SELECT range_id FROM shards WHERE shard_id = $1 FOR SHARE) s",
     [TD_PQ_FAST_EXEC_UPDATE] = "WITH u AS (UPDATE executions SET shard_id = $4, state = $5, "

@@ -87,6 +87,8 @@ struct td_store_backend_s {
     pthread_t *reader_threads;
     uint64_t marker_next; /* the next commit marker id */
     long groups;          /* group transactions started */
+    int64_t last_marker;  /* the marker of the last group known committed (0: none); the
+                             next group deletes it, so the table holds only unresolved ones */
 };
 
 /* ---- fault injection ---- */
@@ -471,6 +473,7 @@ int td_pg__send(td_pg_conn_t *c, td_store_req_t *req, int id, td_pg_params_t *p)
             return -1;
         }
         c->prepared[id / 64] |= 1ULL << (id % 64);
+        c->pipeline_prepared = 1;
         n++;
     }
     if (!PQsendQueryPrepared(c->conn, name, p->n, p->vals, p->lens, p->fmts, 1)) {
@@ -999,14 +1002,15 @@ static void td_pg_group_fail(td_store_req_t **reqs, int n, int rc, const char *w
     }
 }
 
-/* Sends COMMIT and reads its reply; when the reply is lost, resolves the outcome. */
-static void td_pg_group_commit(td_store_backend_t *b, td_store_req_t **reqs, int n, int64_t marker)
+/* Sends COMMIT and reads its reply; when the reply is lost, resolves the outcome. Returns 1
+ * when the group committed. */
+static int td_pg_group_commit(td_store_backend_t *b, td_store_req_t **reqs, int n, int64_t marker)
 {
     td_pg_conn_t *c = &b->writer;
     PGresult *r = NULL;
     char line[400];
     int lost = 0;
-    int answer;
+    int answer = 1;
 
     if (td_pg__fault_stmt(c) || !PQsendQuery(c->conn, "COMMIT")) {
         lost = 1;
@@ -1030,6 +1034,7 @@ static void td_pg_group_commit(td_store_backend_t *b, td_store_req_t **reqs, int
             td_pg_oneline(line, sizeof(line), PQresultErrorMessage(r));
             td_pg_group_fail(reqs, n, TD_EIO, "postgres: commit failed, nothing committed", 0);
             td_log_warn("group commit refused: %s", line);
+            answer = 0;
             PGresult *rest;
             while ((rest = PQgetResult(c->conn)) != NULL) {
                 PQclear(rest);
@@ -1050,6 +1055,7 @@ static void td_pg_group_commit(td_store_backend_t *b, td_store_req_t **reqs, int
     }
 out:
     PQclear(r);
+    return answer == 1;
 }
 
 /* The pipelined path for a group of simple WRITEs: BEGIN, the marker, every request's
@@ -1076,6 +1082,7 @@ static int td_pg_group_fast(td_store_backend_t *b, td_store_req_t **reqs, int n)
         decided = 0;
         goto out;
     }
+    c->pipeline_prepared = 0;
     td_pg__fault_stmt(c);
     lost = !PQsendQueryParams(c->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 1);
     expected++;
@@ -1083,6 +1090,19 @@ static int td_pg_group_fast(td_store_backend_t *b, td_store_req_t **reqs, int n)
         td_pg__params_init(&p, head);
         td_pg__p_i64(&p, marker);
         k = td_pg__send(c, head, TD_PQ_MARKER_INSERT, &p);
+        lost = k < 0;
+        expected += k;
+    }
+    if (!lost && b->last_marker != 0) {
+        td_pg__params_init(&p, head);
+        td_pg__p_i64(&p, b->last_marker);
+        k = td_pg__send(c, head, TD_PQ_MARKER_DELETE, &p);
+        lost = k < 0;
+        expected += k;
+    }
+    if (!lost && ++b->groups % 4096 == 0) {
+        td_pg__params_init(&p, head);
+        k = td_pg__send(c, head, TD_PQ_MARKER_PRUNE, &p);
         lost = k < 0;
         expected += k;
     }
@@ -1132,7 +1152,9 @@ static int td_pg_group_fast(td_store_backend_t *b, td_store_req_t **reqs, int n)
         int answer;
         c->lost = 1;
         answer = td_pg_resolve(b, marker);
-        if (answer == 0) {
+        if (answer == 1) {
+            b->last_marker = marker;
+        } else if (answer == 0) {
             char msg[600];
             snprintf(msg, sizeof(msg),
                      "postgres: connection lost (%s); the transaction did not "
@@ -1153,15 +1175,20 @@ static int td_pg_group_fast(td_store_backend_t *b, td_store_req_t **reqs, int n)
          * the ordinary path find out which request it was */
         td_store_req_t tmp;
         td_store_req_init(&tmp, TD_STORE_OP_WRITE);
-        if (td_pg_simple(c, &tmp, "ROLLBACK") == TD_OK &&
-            td_pg_simple(c, &tmp, "DEALLOCATE ALL") == TD_OK) {
-            memset(c->prepared, 0, sizeof(c->prepared));
-        } else {
+        if (td_pg_simple(c, &tmp, "ROLLBACK") != TD_OK) {
             c->lost = 1;
+        } else if (c->pipeline_prepared) {
+            if (td_pg_simple(c, &tmp, "DEALLOCATE ALL") == TD_OK) {
+                memset(c->prepared, 0, sizeof(c->prepared));
+            } else {
+                c->lost = 1;
+            }
         }
         td_store_req_destroy(&tmp);
         td_log_debug("pipelined group of %d fell back: %s", n, why);
         decided = 0;
+    } else {
+        b->last_marker = marker;
     }
 out:
     return decided;
@@ -1184,6 +1211,7 @@ static void td_pg_group_run(td_store_backend_t *b, td_store_req_t **reqs, int n)
     for (int i = 0; i < n; i++) {
         reqs[i]->rc = TD_OK;
         reqs[i]->err = NULL;
+        memset(&reqs[i]->out, 0, sizeof(reqs[i]->out));
         fast = fast && td_pg__write_fast_ok(reqs[i]);
     }
     if (fast && td_pg_group_fast(b, reqs, n)) {
@@ -1204,6 +1232,14 @@ static void td_pg_group_run(td_store_backend_t *b, td_store_req_t **reqs, int n)
         td_pg__params_init(&p, head);
         td_pg__p_i64(&p, marker);
         r = td_pg__exec(c, head, TD_PQ_MARKER_INSERT, &p);
+        rc = r != NULL ? TD_OK : head->rc;
+        PQclear(r);
+        r = NULL;
+    }
+    if (rc == TD_OK && b->last_marker != 0) {
+        td_pg__params_init(&p, head);
+        td_pg__p_i64(&p, b->last_marker);
+        r = td_pg__exec(c, head, TD_PQ_MARKER_DELETE, &p);
         rc = r != NULL ? TD_OK : head->rc;
         PQclear(r);
         r = NULL;
@@ -1268,7 +1304,9 @@ static void td_pg_group_run(td_store_backend_t *b, td_store_req_t **reqs, int n)
         td_store_req_destroy(&tmp);
         goto out;
     }
-    td_pg_group_commit(b, reqs, n, marker);
+    if (td_pg_group_commit(b, reqs, n, marker)) {
+        b->last_marker = marker;
+    }
     goto out;
 aborted:
     if (c->conn != NULL && !c->lost) {
@@ -1307,6 +1345,16 @@ static void *td_pg_writer_main(void *arg)
         }
         pthread_mutex_unlock(&b->mu);
         td_pg_group_run(b, group, n);
+    }
+    if (b->last_marker != 0 && b->writer.conn != NULL && !b->writer.lost) {
+        /* the last committed group's marker is no longer needed */
+        td_store_req_t tmp;
+        td_pg_params_t p;
+        td_store_req_init(&tmp, TD_STORE_OP_WRITE);
+        td_pg__params_init(&p, &tmp);
+        td_pg__p_i64(&p, b->last_marker);
+        PQclear(td_pg__exec(&b->writer, &tmp, TD_PQ_MARKER_DELETE, &p));
+        td_store_req_destroy(&tmp);
     }
     return NULL;
 }
