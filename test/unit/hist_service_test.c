@@ -1027,3 +1027,119 @@ TD_TEST_T(hist_timers_wft_timeout_and_activity_retry, 60)
     }
     hx_free(x);
 }
+
+static Temporal__Api__Common__V1__Payload *hx_sa(hx_t *x, const char *type, const char *json)
+{
+    Temporal__Api__Common__V1__Payload *p =
+            PB(Temporal__Api__Common__V1__Payload, temporal__api__common__v1__payload__descriptor);
+    Temporal__Api__Common__V1__Payload__MetadataEntry *m =
+            PB(Temporal__Api__Common__V1__Payload__MetadataEntry,
+               temporal__api__common__v1__payload__metadata_entry__descriptor);
+    m->key = (char *)"type";
+    m->value.data = (uint8_t *)type;
+    m->value.len = strlen(type);
+    p->n_metadata = 1;
+    p->metadata = td_arena_alloc(&x->fx.arena, sizeof(*p->metadata));
+    p->metadata[0] = m;
+    p->data.data = (uint8_t *)json;
+    p->data.len = strlen(json);
+    return p;
+}
+
+/* Lists the namespace's visibility records matching field == keyword value (blocking). */
+static int hx_vis_list(hx_t *x, const char *field, int type, const char *s, int64_t i,
+                       td_store_visibility_t *out)
+{
+    td_store_req_t *req = td_store_req_new(TD_STORE_OP_VIS_LIST);
+    td_store_vfilter_t f = { 0 };
+    int n;
+
+    f.kind = TD_STORE_VF_CMP;
+    f.field = field;
+    f.op = TD_STORE_VF_EQ;
+    f.value.type = type;
+    f.value.s = s;
+    f.value.i = i;
+    req->in.vis_query.namespace_id = HNS;
+    req->in.vis_query.filter = &f;
+    TD_CHECK_INT(td_store_call(x->store, req), ==, TD_OK);
+    n = req->out.vis_list.n_recs;
+    if (n > 0 && out != NULL) {
+        *out = req->out.vis_list.recs[0];
+        out->workflow_id = td_arena_strdup(&x->fx.arena, out->workflow_id);
+        out->run_id = td_arena_strdup(&x->fx.arena, out->run_id);
+        out->workflow_type = td_arena_strdup(&x->fx.arena, out->workflow_type);
+        out->task_queue = td_arena_strdup(&x->fx.arena, out->task_queue);
+    }
+    td_store_req_free(req);
+    return n;
+}
+
+TD_TEST_T(hist_visibility_records_follow_the_run, 60)
+{
+    hx_t xx, *x = &xx;
+    Temporald__Historyservice__StartWorkflowExecutionRequest *r;
+    Temporal__Api__Common__V1__SearchAttributes *sa;
+    td_store_visibility_t v;
+
+    hx_init(x, 1);
+    r = PB(Temporald__Historyservice__StartWorkflowExecutionRequest,
+           temporald__historyservice__start_workflow_execution_request__descriptor);
+    r->namespace_id = (char *)HNS;
+    r->request = fx_start_req(&x->fx);
+    r->request->workflow_id = (char *)"wf-v";
+    sa = PB(Temporal__Api__Common__V1__SearchAttributes,
+            temporal__api__common__v1__search_attributes__descriptor);
+    sa->n_indexed_fields = 3;
+    sa->indexed_fields = td_arena_alloc(&x->fx.arena, 3 * sizeof(*sa->indexed_fields));
+    for (int i = 0; i < 3; i++) {
+        sa->indexed_fields[i] =
+                PB(Temporal__Api__Common__V1__SearchAttributes__IndexedFieldsEntry,
+                   temporal__api__common__v1__search_attributes__indexed_fields_entry__descriptor);
+    }
+    sa->indexed_fields[0]->key = (char *)"CustomKeywordField";
+    sa->indexed_fields[0]->value = hx_sa(x, "Keyword", "\"k\\u00e9y\"");
+    sa->indexed_fields[1]->key = (char *)"CustomIntField";
+    sa->indexed_fields[1]->value = hx_sa(x, "Int", "42");
+    sa->indexed_fields[2]->key = (char *)"CustomKeywordListField";
+    sa->indexed_fields[2]->value = hx_sa(x, "KeywordList", "[\"a\", \"b\"]");
+    r->request->search_attributes = sa;
+    TD_CHECK_INT(hx_call(x, "StartWorkflowExecution", &r->base, NULL, NULL), ==, 0);
+    hx_run_until(x, hx_is_idle, 5000);
+
+    TD_CHECK_INT(hx_vis_list(x, "CustomKeywordField", TD_STORE_SA_KEYWORD, "k\xc3\xa9y", 0, &v), ==,
+                 1);
+    TD_CHECK_STR(v.workflow_id, "wf-v");
+    TD_CHECK_STR(v.workflow_type, "Greet");
+    TD_CHECK_STR(v.task_queue, "tq");
+    TD_CHECK_INT(v.close_time_ns, ==, 0);
+    TD_CHECK_INT(
+            v.status, ==,
+            TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_RUNNING);
+    TD_CHECK(v.start_time_ns > 0);
+    TD_CHECK(v.search_attributes.len > 0);
+    TD_CHECK_INT(hx_vis_list(x, "CustomIntField", TD_STORE_SA_INT, NULL, 42, NULL), ==, 1);
+    TD_CHECK_INT(hx_vis_list(x, "CustomIntField", TD_STORE_SA_INT, NULL, 41, NULL), ==, 0);
+    TD_CHECK_INT(hx_vis_list(x, "CustomKeywordListField", TD_STORE_SA_KEYWORD_LIST, "b", 0, NULL),
+                 ==, 1);
+
+    {
+        Temporald__Historyservice__TerminateWorkflowExecutionRequest *t =
+                PB(Temporald__Historyservice__TerminateWorkflowExecutionRequest,
+                   temporald__historyservice__terminate_workflow_execution_request__descriptor);
+        t->namespace_id = (char *)HNS;
+        t->request = PB(
+                Temporal__Api__Workflowservice__V1__TerminateWorkflowExecutionRequest,
+                temporal__api__workflowservice__v1__terminate_workflow_execution_request__descriptor);
+        t->request->workflow_execution = hx_we(x, "wf-v", "");
+        TD_CHECK_INT(hx_call(x, "TerminateWorkflowExecution", &t->base, NULL, NULL), ==, 0);
+    }
+    hx_run_until(x, hx_is_idle, 5000);
+    TD_CHECK_INT(hx_vis_list(x, "WorkflowId", TD_STORE_SA_KEYWORD, "wf-v", 0, &v), ==, 1);
+    TD_CHECK(v.close_time_ns > 0);
+    TD_CHECK_INT(
+            v.status, ==,
+            TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_TERMINATED);
+    TD_CHECK_INT(v.history_length, ==, 3);
+    hx_free(x);
+}

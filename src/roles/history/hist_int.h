@@ -226,6 +226,11 @@ void td_hist__fail(td_rpc_call_t *call, int rc, const char *msg);
 void td_hist__task_dispatch(td_hist_task_t *task);
 void td_hist__timer_arm(td_hist_shard_t *s);
 
+/* ---- hist_vis.c ---- */
+/* Typed copies (arena) of the custom search attributes in a packed SearchAttributes blob. */
+void td_hist__vis_sas(td_hist_t *h, const char *namespace_id, const uint8_t *blob, size_t len,
+                      td_arena_t *a, const td_store_sa_t **out, int *n_out);
+
 /* ---- hist_read.c: small protobuf helpers ---- */
 void *td_hist__pb(td_arena_t *a, const ProtobufCMessageDescriptor *d);
 Google__Protobuf__Timestamp *td_hist__ts(td_arena_t *a, int64_t ns);

@@ -238,7 +238,8 @@ void td_hist__timer_arm(td_hist_shard_t *s)
 
 /* ---- visibility ---- */
 
-static void td_hist_vis_fill(td_store_visibility_t *v, const td_ms_t *ms, td_arena_t *a)
+static void td_hist_vis_fill(td_hist_t *h, td_store_visibility_t *v, const td_ms_t *ms,
+                             td_arena_t *a)
 {
     v->namespace_id = td_arena_strdup(a, ms->namespace_id);
     v->workflow_id = td_arena_strdup(a, ms->workflow_id);
@@ -261,7 +262,9 @@ static void td_hist_vis_fill(td_store_visibility_t *v, const td_ms_t *ms, td_are
         v->search_attributes.len = ms->search_attributes.len;
         v->search_attributes.encoding = TD_STORE_ENC_PROTO3;
     }
-    /* Typed copies of custom search attributes (v->sas) for filtering: not built yet. */
+    /* typed copies for filtering */
+    td_hist__vis_sas(h, ms->namespace_id, v->search_attributes.data, v->search_attributes.len, a,
+                     &v->sas, &v->n_sas);
 }
 
 static void td_hist_vis_written(td_store_req_t *req, void *arg)
@@ -305,7 +308,7 @@ static int td_hist_vis_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
      * upsert (VIS_CLOSE needs an existing record) on the retry of its close task. */
     close = ms->state == TD_MS_STATE_COMPLETED && task->retries == 0;
     req = td_store_req_new(close ? TD_STORE_OP_VIS_CLOSE : TD_STORE_OP_VIS_UPSERT);
-    td_hist_vis_fill(&req->in.vis, ms, &req->arena);
+    td_hist_vis_fill(task->shard->h, &req->in.vis, ms, &req->arena);
     op->u2 = req; /* submitted by td_hist_vis_done */
     return TD_OK;
 }
