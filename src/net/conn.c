@@ -39,12 +39,14 @@ struct td_tls_ctx_s {
 
 struct td_conn_s {
     struct bufferevent *bev;
+    struct evbuffer *stage; /* written by td_conn_write, sent by td_conn_flush */
     struct event *kick;
     const td_conn_ops_t *ops;
     void *ud;
     int tls;
     int dead;
     int connect_failed;
+    int read_paused;
     char peer[64];
 };
 
@@ -181,7 +183,8 @@ static void td_conn_on_write(struct bufferevent *bev, void *arg)
 {
     td_conn_t *c = arg;
     (void)bev;
-    if (!c->dead) {
+    /* Only a paused reader waits for the output to drain; otherwise nothing to do. */
+    if (!c->dead && c->read_paused) {
         c->ops->on_kick(c->ud);
     }
 }
@@ -284,6 +287,7 @@ static td_conn_t *td_conn_wrap(td_loop_t *loop, int fd, td_tls_ctx_t *tls, int c
         return NULL;
     }
     c->kick = event_new(base, -1, 0, td_conn_on_kick, c);
+    c->stage = evbuffer_new();
     bufferevent_setcb(c->bev, td_conn_on_read, td_conn_on_write, td_conn_on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, 16 * 1024, 0);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -347,13 +351,36 @@ td_conn_t *td_conn_connect(td_loop_t *loop, const char *host, int port, td_tls_c
 void td_conn_write(td_conn_t *c, const uint8_t *p, size_t n)
 {
     if (!c->dead) {
-        bufferevent_write(c->bev, p, n);
+        evbuffer_add(c->stage, p, n);
+    }
+}
+
+void td_conn_flush(td_conn_t *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    if (c->dead || evbuffer_get_length(c->stage) == 0) {
+        return;
+    }
+    /* Cleartext with nothing queued: one writev now instead of waiting a loop turn for
+     * EV_WRITE; whatever the socket does not take goes to the bufferevent as usual. */
+    if (!c->tls && evbuffer_get_length(out) == 0) {
+        int fd = bufferevent_getfd(c->bev);
+        while (evbuffer_get_length(c->stage) > 0) {
+            int n = evbuffer_write(c->stage, fd);
+            if (n <= 0) {
+                break;
+            }
+        }
+    }
+    if (evbuffer_get_length(c->stage) > 0) {
+        evbuffer_add_buffer(out, c->stage);
     }
 }
 
 size_t td_conn_out_pending(const td_conn_t *c)
 {
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) + evbuffer_get_length(c->stage);
 }
 
 void td_conn_set_low_water(td_conn_t *c, size_t low)
@@ -363,9 +390,10 @@ void td_conn_set_low_water(td_conn_t *c, size_t low)
 
 void td_conn_pause_read(td_conn_t *c, int pause)
 {
-    if (c->dead) {
+    if (c->dead || c->read_paused == (pause != 0)) {
         return;
     }
+    c->read_paused = pause != 0;
     if (pause) {
         bufferevent_disable(c->bev, EV_READ);
     } else {
@@ -394,6 +422,7 @@ void td_conn_free(td_conn_t *c)
         return;
     }
     event_free(c->kick);
+    evbuffer_free(c->stage);
     if (c->tls) {
         SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
         if (ssl != NULL && !c->dead) {

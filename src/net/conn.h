@@ -45,8 +45,10 @@ td_conn_t *td_conn_accept(td_loop_t *loop, int fd, td_tls_ctx_t *tls, const td_c
 /* Starts connecting to host:port; on_connected or on_close follows (never synchronously). */
 td_conn_t *td_conn_connect(td_loop_t *loop, const char *host, int port, td_tls_ctx_t *tls,
                            const char *server_name, const td_conn_ops_t *ops, void *ud);
-/* Appends bytes to the output (copied). */
+/* Appends bytes to the output (copied); they leave with the next td_conn_flush(). */
 void td_conn_write(td_conn_t *c, const uint8_t *p, size_t n);
+/* Sends what td_conn_write staged: at once when the socket takes it, else queued. */
+void td_conn_flush(td_conn_t *c);
 size_t td_conn_out_pending(const td_conn_t *c);
 /* Sets the pending-output level at which on_kick fires again. */
 void td_conn_set_low_water(td_conn_t *c, size_t low);

@@ -575,6 +575,7 @@ static void td_cl_flush(td_rpc_client_t *cl)
         }
         td_conn_write(cl->conn, data, (size_t)n);
     }
+    td_conn_flush(cl->conn);
     if (!nghttp2_session_want_read(cl->ng) && !nghttp2_session_want_write(cl->ng)) {
         cl->closing = 1;
         td_conn_kick(cl->conn);

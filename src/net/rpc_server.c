@@ -805,7 +805,9 @@ static void td_h2s_flush(td_h2s_t *s)
     if (s->in_recv || s->closing) {
         return;
     }
-    while (td_h2s_pending(s) < high) {
+    /* Stage frames up to the high-water mark, hand them to the socket, repeat while it keeps
+     * taking them; above the mark, reading pauses until the output drains (backpressure). */
+    for (;;) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(s->ng, &data);
         if (n < 0) {
@@ -817,8 +819,17 @@ static void td_h2s_flush(td_h2s_t *s)
             break;
         }
         td_h2s_write(s, data, (size_t)n);
+        if (td_h2s_pending(s) >= high) {
+            if (s->conn != NULL) {
+                td_conn_flush(s->conn);
+            }
+            if (td_h2s_pending(s) >= high) {
+                break;
+            }
+        }
     }
     if (s->conn != NULL) {
+        td_conn_flush(s->conn);
         td_conn_pause_read(s->conn, td_h2s_pending(s) >= high);
     }
     if (!nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng) &&
