@@ -80,8 +80,8 @@ int td_rpc_server_call_count(const td_rpc_server_t *s);
 
 const ProtobufCMessage *td_rpc_request(td_rpc_call_t *c);
 td_arena_t *td_rpc_arena(td_rpc_call_t *c);
-/* Request metadata by lower-case name, or NULL. "-bin" values are returned decoded is NOT
- * done: they are the raw base64 text as received. */
+/* Request metadata by lower-case name, or NULL (the last value when repeated). Values of
+ * "-bin" headers are returned as received (base64 text), not decoded. Valid for the call. */
 const char *td_rpc_metadata(td_rpc_call_t *c, const char *lowercase_name);
 /* Absolute td_now_mono_ms() deadline, 0 = none. */
 int64_t td_rpc_deadline(td_rpc_call_t *c);
@@ -95,7 +95,9 @@ void td_rpc_reply(td_rpc_call_t *c, const ProtobufCMessage *resp);
  * name gives the Any type_url) or NULL. */
 void td_rpc_fail(td_rpc_call_t *c, int grpc_status, const char *message,
                  const ProtobufCMessage *detail);
-/* td_rpc_fail with the status of a TD_E* code; message NULL = td_strerror(td_err). */
+/* td_rpc_fail with the status of a TD_E* code; message NULL = td_strerror(td_err). When
+ * TD_ERR_MAP names an errordetails message for the code, an instance is attached (for
+ * NamespaceNotFoundFailure, namespace = the temporal-namespace header). */
 void td_rpc_fail_err(td_rpc_call_t *c, int td_err, const char *message);
 /* fn(arg) runs at most once, on the loop thread, when the call is cancelled (peer RST_STREAM,
  * connection loss, server free, or deadline passing). If the call is already cancelled, fn is

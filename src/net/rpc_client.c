@@ -93,6 +93,7 @@ struct td_rpc_client_s {
     int64_t backoff_ms;
     td_timer_t *backoff_timer;
     td_timer_t *deliver_timer;
+    td_timer_t *connect_timer;
     td_ccall_list_t pending, active, finished;
     td_ccall_list_t zombies; /* delivered, stream not yet closed by nghttp2 */
 };
@@ -508,6 +509,7 @@ static void td_cl_on_connected(void *ud)
     nghttp2_submit_settings(cl->ng, NGHTTP2_FLAG_NONE, iv, 2);
     nghttp2_session_set_local_window_size(cl->ng, NGHTTP2_FLAG_NONE, 0, 64 << 20);
     cl->state = TD_CL_READY;
+    td_timer_stop(cl->connect_timer);
     cl->backoff_ms = cl->opts.backoff_min_ms;
     td_cl_submit_pending(cl);
     td_cl_flush(cl);
@@ -582,9 +584,19 @@ static void td_cl_flush(td_rpc_client_t *cl)
     }
 }
 
+static void td_cl_connect_timeout(void *arg)
+{
+    td_rpc_client_t *cl = arg;
+    if (cl->state == TD_CL_CONNECTING) {
+        td_log_debug("%s:%d: connect timeout", cl->host, cl->port);
+        td_cl_teardown(cl, "connect timeout");
+    }
+}
+
 static void td_cl_connect(td_rpc_client_t *cl)
 {
     cl->state = TD_CL_CONNECTING;
+    td_timer_start(cl->connect_timer, cl->opts.connect_timeout_ms);
     cl->conn = td_conn_connect(cl->loop, cl->host, cl->port, cl->tls, cl->opts.tls.server_name,
                                &td_cl_conn_ops, cl);
     if (cl->conn == NULL) {
@@ -637,6 +649,7 @@ td_rpc_client_t *td_rpc_client_new(td_loop_t *loop, const char *host, int port,
     cl->backoff_ms = cl->opts.backoff_min_ms;
     cl->backoff_timer = td_timer_new(loop, td_cl_backoff_fire, cl);
     cl->deliver_timer = td_timer_new(loop, td_cl_deliver, cl);
+    cl->connect_timer = td_timer_new(loop, td_cl_connect_timeout, cl);
     if (cl->opts.tls.enabled || cl->opts.tls.ca_file != NULL || cl->opts.tls.cert_file != NULL) {
         cl->tls = td_tls_ctx_client(&cl->opts.tls);
         if (cl->tls == NULL) {
@@ -667,6 +680,7 @@ void td_rpc_client_free(td_rpc_client_t *cl)
     td_conn_free(cl->conn);
     td_timer_free(cl->backoff_timer);
     td_timer_free(cl->deliver_timer);
+    td_timer_free(cl->connect_timer);
     td_tls_ctx_free(cl->tls);
     td_free((char *)cl->opts.tls.cert_file);
     td_free((char *)cl->opts.tls.key_file);

@@ -48,6 +48,7 @@
 #include "mem.h"
 #include "net/grpc_wire.h"
 #include "net/rpc_internal.h"
+#include "temporal/api/errordetails/v1/message.pb-c.h"
 
 #define TD_H2_MAX_METADATA 64
 
@@ -1193,10 +1194,42 @@ void td_rpc_fail(td_rpc_call_t *c, int grpc_status, const char *message,
     td_rpc_end(c, NULL, grpc_status, message, detail);
 }
 
+/* The errordetails messages TD_ERR_MAP names, by short name. */
+static const ProtobufCMessageDescriptor *const td_err_details[] = {
+    &temporal__api__errordetails__v1__not_found_failure__descriptor,
+    &temporal__api__errordetails__v1__namespace_not_found_failure__descriptor,
+    &temporal__api__errordetails__v1__workflow_execution_already_started_failure__descriptor,
+    &temporal__api__errordetails__v1__resource_exhausted_failure__descriptor,
+    &temporal__api__errordetails__v1__permission_denied_failure__descriptor,
+};
+
 void td_rpc_fail_err(td_rpc_call_t *c, int td_err, const char *message)
 {
-    td_rpc_fail(c, td_err_grpc_status(td_err), message != NULL ? message : td_strerror(td_err),
-                NULL);
+    const char *dname = td_err_detail(td_err);
+    ProtobufCMessage *detail = NULL;
+
+    if (message == NULL) {
+        message = td_strerror(td_err);
+    }
+    for (size_t i = 0; dname != NULL && i < TD_ARRAY_LEN(td_err_details); i++) {
+        const ProtobufCMessageDescriptor *d = td_err_details[i];
+        if (strcmp(d->short_name, dname) != 0) {
+            continue;
+        }
+        detail = td_arena_calloc(&c->arena, d->sizeof_message);
+        protobuf_c_message_init(d, detail);
+        if (d == &temporal__api__errordetails__v1__namespace_not_found_failure__descriptor) {
+            /* The SDKs name the namespace from the detail: take it from the request header. */
+            const char *ns = td_rpc_metadata(c, "temporal-namespace");
+            ((Temporal__Api__Errordetails__V1__NamespaceNotFoundFailure *)detail)->namespace_ =
+                    (char *)(ns != NULL ? ns : "");
+        } else if (d == &temporal__api__errordetails__v1__permission_denied_failure__descriptor) {
+            ((Temporal__Api__Errordetails__V1__PermissionDeniedFailure *)detail)->reason =
+                    (char *)message;
+        }
+        break;
+    }
+    td_rpc_fail(c, td_err_grpc_status(td_err), message, detail);
 }
 
 void td_rpc_on_cancel(td_rpc_call_t *c, td_loop_fn fn, void *arg)

@@ -16,7 +16,10 @@
 #include "mem.h"
 #include "net/grpc_wire.h"
 #include "net/rpc_internal.h"
+#include "google/protobuf/any.pb-c.h"
+#include "google/rpc/status.pb-c.h"
 #include "temporal/api/common/v1/message.pb-c.h"
+#include "temporal/api/errordetails/v1/message.pb-c.h"
 #include "test.h"
 
 typedef Temporal__Api__Common__V1__Payload td_payload_t;
@@ -30,6 +33,7 @@ typedef struct {
     int http_status; /* :status */
     int rst;         /* closed with an error code */
     char message[256];
+    char details[512];
     uint8_t *data;
     size_t len;
     int trailers_only;
@@ -71,6 +75,12 @@ static void td_t_hang(td_rpc_call_t *c, void *ctx)
     td_rpc_on_cancel(c, td_t_hang_cancel, c);
 }
 
+static void td_t_nsnf(td_rpc_call_t *c, void *ctx)
+{
+    (void)ctx;
+    td_rpc_fail_err(c, TD_ENSNOTFOUND, "Namespace ns9 is not found.");
+}
+
 /* ---- client side ---- */
 
 static td_t_stream_t *td_t_find(td_t_env_t *e, int32_t id)
@@ -101,6 +111,8 @@ static int td_t_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint
         }
     } else if (nl == 12 && memcmp(name, "grpc-message", 12) == 0) {
         snprintf(st->message, sizeof(st->message), "%.*s", (int)vl, value);
+    } else if (nl == 23 && memcmp(name, "grpc-status-details-bin", 23) == 0) {
+        snprintf(st->details, sizeof(st->details), "%.*s", (int)vl, value);
     } else if (nl == 7 && memcmp(name, ":status", 7) == 0) {
         st->http_status = atoi((const char *)value);
     }
@@ -154,6 +166,8 @@ static void td_t_open(td_t_env_t *e, size_t max_recv)
                              td_t_echo, NULL };
     td_rpc_method_t hang = { "/t.T/Hang", &temporal__api__common__v1__payload__descriptor,
                              td_t_hang, NULL };
+    td_rpc_method_t nsnf = { "/t.T/Nsnf", &temporal__api__common__v1__payload__descriptor,
+                             td_t_nsnf, NULL };
 
     memset(e, 0, sizeof(*e));
     td_t_cancels = td_t_hanging = 0;
@@ -166,6 +180,7 @@ static void td_t_open(td_t_env_t *e, size_t max_recv)
     TD_CHECK_INT(td_rpc_server_add(e->srv, &echo), ==, TD_OK);
     TD_CHECK_INT(td_rpc_server_add(e->srv, &echo), ==, TD_EEXIST);
     TD_CHECK_INT(td_rpc_server_add(e->srv, &hang), ==, TD_OK);
+    TD_CHECK_INT(td_rpc_server_add(e->srv, &nsnf), ==, TD_OK);
     e->h = td_rpc__mem_open(e->srv);
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_on_header_callback(cb, td_t_on_header);
@@ -556,4 +571,36 @@ TD_TEST(net_h2_malformed_frames)
         td_rpc_server_free(srv);
         td_loop_free(loop);
     }
+}
+
+TD_TEST(net_h2_fail_err_details)
+{
+    td_t_env_t e;
+    size_t n, bn;
+    uint8_t *f = td_t_frame("x", 1, &n), *bin;
+    td_t_body_t b = { f, n, 0 };
+    const char *ns[] = { "temporal-namespace", "ns9", NULL };
+    td_t_stream_t *st;
+    td_arena_t a;
+    Google__Rpc__Status *rs;
+    Temporal__Api__Errordetails__V1__NamespaceNotFoundFailure *d;
+
+    td_t_open(&e, 0);
+    st = td_t_request(&e, "/t.T/Nsnf", &b, ns);
+    td_t_pump(&e);
+    TD_CHECK_INT(st->status, ==, TD_GRPC_NOT_FOUND);
+    TD_CHECK_STR(st->message, "Namespace ns9 is not found.");
+    td_arena_init(&a, 512);
+    TD_CHECK_INT(td_base64_decode(&a, st->details, strlen(st->details), &bin, &bn), ==, TD_OK);
+    rs = google__rpc__status__unpack(td_arena_pb(&a), bn, bin);
+    TD_CHECK(rs != NULL && rs->n_details == 1);
+    TD_CHECK_STR(rs->details[0]->type_url,
+                 "type.googleapis.com/temporal.api.errordetails.v1.NamespaceNotFoundFailure");
+    d = temporal__api__errordetails__v1__namespace_not_found_failure__unpack(
+            td_arena_pb(&a), rs->details[0]->value.len, rs->details[0]->value.data);
+    TD_CHECK(d != NULL);
+    TD_CHECK_STR(d->namespace_, "ns9");
+    td_arena_destroy(&a);
+    td_free(f);
+    td_t_close(&e);
 }
