@@ -1,7 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The matching role: task queues: pollers, sync match and the persisted backlog.
- * This file holds the role descriptor and its lifecycle; the work itself lives beside it.
+ * The matching role: the descriptor and lifecycle around the matching engine (engine.h).
+ * init creates the engine over the server's store (match_store.h) with history reached
+ * through mr_record.c; start registers the MatchingService methods (mr_service.c) with the
+ * server's internal services; drain closes the engine (waiting polls are answered, tasks
+ * being recorded finish) and stop frees what is left. Not the work itself: that lives in the
+ * engine and the mr_*.c files. Called by server.c only, on the loop thread.
+ *
+ * Design notes: the role instance.
+ *
+ *     INITED --start--> RUNNING --drain--> CLOSING --engine done--> CLOSED
+ *        |                                                            |
+ *        +--drain (never started)--> CLOSING                    stop: freed
+ *
+ *   FROM    -> TO      [function]
+ *   (none)  -> INITED  [td_matching_init: engine created, methods not yet served]
+ *   INITED  -> RUNNING [td_matching_start: methods registered]
+ *   RUNNING -> CLOSING [td_matching_drain: td_matching_engine_close]
+ *   CLOSING -> CLOSED  [td_matching_closed: engine freed, drain's done called]
+ *   any     -> freed   [td_matching_stop]
+ *
+ * Invariants: r->engine is non-NULL until the engine's close completed; handlers refuse new
+ * calls (UNAVAILABLE) once closing is set; the methods stay registered until the server
+ * frees its internal service table, so a late call is refused rather than lost.
  */
 #define TD_LOG_COMPONENT "matching"
 
@@ -11,39 +32,97 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "roles/matching/match_store.h"
+#include "roles/matching/mr_int.h"
 #include "server.h"
-
-typedef struct {
-    td_server_t *srv;
-    int running;
-} td_matching_t;
 
 static int td_matching_init(td_server_t *srv, void **state)
 {
-    td_matching_t *r = td_calloc(1, sizeof(*r));
+    td_mr_t *r = NULL;
+    int rc = TD_OK;
+
+    *state = NULL;
+    if (srv->store == NULL) {
+        td_log_error("the matching role needs the store, which is not open");
+        rc = TD_EINVAL;
+        goto out;
+    }
+    r = td_calloc(1, sizeof(*r));
     r->srv = srv;
+    td_matching_config_from(&r->cfg, srv->config);
+    /* the frontend checked the caller's deadline (2 s minimum) and took 1 s off it */
+    r->cfg.min_poll_timeout_ms = TD_MR_MIN_POLL_MS;
+    r->ops.backlog = &td_match_store_ops;
+    r->ops.backlog_ctx = srv->store;
+    r->ops.history = &td_mr__history_ops;
+    r->ops.history_ctx = r;
+    r->engine = td_matching_engine_new(srv->loop, &r->cfg, &r->ops);
     *state = r;
-    return TD_OK;
+out:
+    return rc;
 }
 
 static int td_matching_start(void *state)
 {
-    td_matching_t *r = state;
+    td_mr_t *r = state;
+    int rc = td_mr__register(r);
+
+    if (rc != TD_OK) {
+        td_log_error("cannot register the MatchingService methods: %s", td_strerror(rc));
+        return rc;
+    }
     r->running = 1;
-    td_log_debug("started");
+    td_log_debug("started (long poll %lld ms)", (long long)r->cfg.long_poll_ms);
     return TD_OK;
+}
+
+static void td_matching_closed(void *arg)
+{
+    td_mr_t *r = arg;
+    td_loop_fn done = r->drain_done;
+    void *done_arg = r->drain_arg;
+
+    r->engine = NULL;
+    r->drain_done = NULL;
+    if (done != NULL) {
+        done(done_arg);
+    }
 }
 
 static void td_matching_drain(void *state, td_loop_fn done, void *arg)
 {
-    td_matching_t *r = state;
+    td_mr_t *r = state;
+
     r->running = 0;
-    done(arg);
+    if (r->engine == NULL || r->closing) {
+        done(arg);
+        return;
+    }
+    r->closing = 1;
+    r->drain_done = done;
+    r->drain_arg = arg;
+    td_matching_engine_close(r->engine, td_matching_closed, r);
 }
 
 static void td_matching_stop(void *state)
 {
-    td_free(state);
+    td_mr_t *r = state;
+
+    if (r == NULL) {
+        return;
+    }
+    if (r->engine != NULL) {
+        /* The loop no longer runs (drain timed out or never ran): the engine cannot finish
+         * its close, which needs the loop; its memory goes with the process. */
+        td_log_warn("stopping with the matching engine still open");
+        if (!r->closing) {
+            r->closing = 1;
+            td_matching_engine_close(r->engine, NULL, NULL);
+        }
+        r->engine = NULL;
+        return; /* r stays: the engine's pending close holds r as its context */
+    }
+    td_free(r);
 }
 
 const td_role_t td_role_matching = {
