@@ -11,7 +11,7 @@ import protobuf from 'protobufjs';
 
 const root = path.resolve(process.env.TD_ROOT ?? path.join(import.meta.dirname, '..', '..', '..'));
 const build = path.resolve(root, process.env.BUILD ?? 'build/release');
-export const testServerBin = path.join(build, 'progs', 'grpc_testserver');
+export const testServerBin = process.env.TD_TESTSERVER ?? path.join(build, 'progs', 'grpc_testserver');
 export const temporaldBin = process.env.TD_BIN ? path.resolve(process.env.TD_BIN) : path.join(build, 'temporald');
 const protos = path.join(root, 'build', 'api', 'protos');
 
