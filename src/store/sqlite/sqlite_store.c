@@ -84,6 +84,7 @@ struct td_store_backend_s {
     pthread_t ckpt_thread;
     int ckpt_started;
     int ckpt_wanted;
+    atomic_int ckpt_done; /* a background checkpoint finished: the writer tops it up */
     pthread_cond_t ckcv;
 };
 
@@ -708,7 +709,10 @@ static int td_sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     td_store_backend_t *b = arg;
 
-    if (frames >= TD_SQ_CKPT_HARD_FRAMES) {
+    if (atomic_exchange(&b->ckpt_done, 0) || frames >= TD_SQ_CKPT_HARD_FRAMES) {
+        /* The background pass copied all frames up to where it began; copying the few
+         * written since lets the next write restart the WAL from its start (otherwise the
+         * file would only ever grow while writes keep coming). */
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     } else if (frames >= TD_SQ_CKPT_FRAMES) {
         pthread_mutex_lock(&b->mu);
@@ -740,6 +744,7 @@ static void *td_sq_ckpt_main(void *arg)
         if (src != SQLITE_OK && (src & 0xff) != SQLITE_BUSY) {
             td_log_warn("checkpoint: %s", sqlite3_errmsg(b->ckpt.db));
         }
+        atomic_store(&b->ckpt_done, 1);
         pthread_mutex_lock(&b->mu);
         b->ckpt_wanted = 0;
         pthread_mutex_unlock(&b->mu);
