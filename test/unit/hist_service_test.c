@@ -335,6 +335,9 @@ static int hx_start(hx_t *x, const char *wf, const char *request_id, int reuse, 
     st = hx_call(x, "StartWorkflowExecution", &r->base,
                  &temporal__api__workflowservice__v1__start_workflow_execution_response__descriptor,
                  (void **)&resp);
+    if (st != 0 && st != TD_GRPC_ALREADY_EXISTS) {
+        fprintf(stderr, "# start %s: status %d: %s\n", wf, st, x->msg);
+    }
     if (st == 0) {
         TD_CHECK_INT(strlen(resp->run_id), ==, 36);
         if (run_out != NULL) {
@@ -735,6 +738,24 @@ TD_TEST_T(hist_start_dedup_and_id_policies, 60)
                     run2),
             ==, 100);
     TD_CHECK_STR(run1, run2);
+    /* TERMINATE_EXISTING: run1 is terminated and replaced in one write */
+    TD_CHECK_INT(
+            hx_start(
+                    x, "wf-p", "r3b", 0,
+                    TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_CONFLICT_POLICY__WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
+                    run2),
+            ==, 0);
+    TD_CHECK(strcmp(run1, run2) != 0);
+    {
+        ProtobufCBinaryData none = { 0, NULL };
+        Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
+                hx_history(x, "wf-p", run1, 1, 0, none, 0);
+        TD_CHECK_INT(gh->history->n_events, ==, 1);
+        TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_TERMINATED));
+        td_hist_drop_cache(x->hist); /* the current pointer moved in the store too */
+        TD_CHECK_INT(hx_start(x, "wf-p", "r3b", 0, 0, run3), ==, 0);
+        TD_CHECK_STR(run3, run2);
+    }
 
     /* terminate it, then the reuse policies decide */
     {

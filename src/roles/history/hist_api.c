@@ -107,6 +107,53 @@ static int td_hist_start_exists(td_hist_op_t *op, td_hist_start_t *s, const td_m
     return TD_ESTARTED;
 }
 
+/* Terminates the running run `ms` (in t) and creates its replacement (in op->txn2): both
+ * rows are written together, the current pointer moving to the new run. */
+static int td_hist_start_replace(td_hist_op_t *op, td_hist_start_t *s, td_ms_t *ms, td_ms_txn_t *t)
+{
+    char run_id[TD_UUID_LEN + 1];
+    int64_t tid = 0;
+    int rc;
+
+    rc = td_ms_terminate(ms, t,
+                         "terminated by a new start of the same workflow id (TERMINATE_EXISTING)",
+                         NULL, s->req->identity);
+    if (rc != TD_OK) {
+        return rc;
+    }
+    rc = td_hist__task_id(op->ctx->shard, &tid);
+    if (rc != TD_OK) {
+        return rc;
+    }
+    td_ms_txn_init(&op->txn2, op->arena, t->now);
+    op->txn2.task_id = tid;
+    td_uuid_v4(run_id);
+    rc = td_ms_start(&op->txn2, s->req, s->namespace_id, run_id, &op->created);
+    if (rc == TD_OK && s->sws != NULL) {
+        rc = td_ms_signal(op->created, &op->txn2, s->sws->signal_name, s->sws->signal_input,
+                          s->sws->identity, s->sws->header, s->sws->request_id);
+    }
+    if (rc != TD_OK) {
+        /* ms was terminated in memory: the write must not happen, and the cache must forget it */
+        td_ms_free(op->created);
+        op->created = NULL;
+        t->msg = op->txn2.msg;
+        op->txn.n_events = op->txn.n_tasks = 0;
+        op->dirty = 0;
+        op->ctx->ms = NULL;
+        op->ms = NULL;
+        td_ms_free(ms);
+        return rc;
+    }
+    op->terminate_prev = 1;
+    op->create_mode = TD_STORE_EXEC_CREATE_REPLACE_CURRENT;
+    op->prev_run_id = td_arena_strdup(op->arena, ms->run_id);
+    s->run_id = td_arena_strdup(op->arena, run_id);
+    s->started = 1;
+    s->status = WS(RUNNING);
+    return TD_OK;
+}
+
 /*
  * Decides what a start does given the current run (NULL = none): TD_OK with op->created set
  * (a new run), TD_OK with s->started = 0 (dedup / USE_EXISTING / signal delivered to the
@@ -147,9 +194,7 @@ static int td_hist_start_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
                 return TD_OK;
             }
             if (conflict == CONFL(TERMINATE_EXISTING) || reuse == REUSE(TERMINATE_IF_RUNNING)) {
-                t->msg = "workflow id conflict policy TERMINATE_EXISTING (and reuse policy "
-                         "TERMINATE_IF_RUNNING) are not implemented yet";
-                return TD_EUNIMPL;
+                return td_hist_start_replace(op, s, ms, t);
             }
             return td_hist_start_exists(op, s, ms, "Workflow execution is already running.");
         }

@@ -199,6 +199,22 @@ static int td_hist_row_state(const td_ms_t *ms)
                                               : TD_STORE_EXEC_STATE_RUNNING;
 }
 
+/* Drops the states a failed (or unwritable) transition touched: the next operation reloads. */
+static void td_hist_drop_states(td_hist_op_t *op)
+{
+    td_hist_ctx_t *c = op->ctx;
+
+    if (op->created != NULL) {
+        td_ms_free(op->created);
+        op->created = NULL;
+    }
+    if (c->ms == op->ms) {
+        c->ms = NULL;
+    }
+    td_ms_free(op->ms);
+    op->ms = NULL;
+}
+
 static void td_hist_write_done(td_store_req_t *req, void *arg)
 {
     td_hist_op_t *op = arg;
@@ -229,15 +245,7 @@ static void td_hist_write_done(td_store_req_t *req, void *arg)
     /* Nothing was written: forget the transition (tasks, state) and reload next time. */
     td_hist__tasks_abort(op->tasks, op->n_tasks);
     op->n_tasks = 0;
-    if (op->created != NULL) {
-        td_ms_free(op->created);
-        op->created = NULL;
-    }
-    if (c->ms == op->ms) {
-        c->ms = NULL;
-    }
-    td_ms_free(op->ms);
-    op->ms = NULL;
+    td_hist_drop_states(op);
     op->wout = req->out.write;
     op->wout.current.run_id = td_arena_strdup(
             op->arena, req->out.write.current.run_id ? req->out.write.current.run_id : "");
@@ -280,76 +288,49 @@ static void td_hist_write_done(td_store_req_t *req, void *arg)
     td_hist_op_finish(op, rc, msg);
 }
 
-static void td_hist_write(td_hist_op_t *op)
+/* One run's share of a write: its row, its batch, its tasks. */
+typedef struct {
+    td_ms_t *ms;
+    td_ms_txn_t *t;
+    int mode;
+    const char *prev_run_id;
+} td_hist_part_t;
+
+static int td_hist_write_part(td_hist_op_t *op, td_store_req_t *req, const td_hist_part_t *pt,
+                              td_store_exec_write_t *ew, td_store_history_batch_t *batches,
+                              int *n_batches, td_store_task_t *st, int *n_st)
 {
-    td_hist_ctx_t *c = op->ctx;
-    td_hist_shard_t *s = c->shard;
-    td_ms_t *ms = op->created != NULL ? op->created : op->ms;
-    td_ms_txn_t *t = &op->txn;
-    td_store_req_t *req = td_store_req_new(TD_STORE_OP_WRITE);
-    td_store_write_in_t *w = &req->in.write;
-    td_store_exec_write_t *ew = td_arena_calloc(&req->arena, sizeof(*ew));
-    td_store_task_t *st = NULL;
+    td_hist_shard_t *s = op->ctx->shard;
+    td_ms_t *ms = pt->ms;
+    td_ms_txn_t *t = pt->t;
     uint8_t *blob = NULL;
     size_t blob_len = 0;
-    int64_t old_version = op->created != NULL ? 0 : ms->db_record_version;
-    int rc;
+    int64_t old_version = pt->mode == TD_STORE_EXEC_UPDATE ? ms->db_record_version : 0;
 
     ms->db_record_version = old_version + 1;
-    rc = td_ms_encode(ms, &req->arena, &blob, &blob_len);
-    if (rc != TD_OK) {
-        td_store_req_free(req);
-        if (op->created != NULL) {
-            td_ms_free(op->created);
-            op->created = NULL;
-        } else {
-            if (c->ms == op->ms) {
-                c->ms = NULL;
-            }
-            td_ms_free(op->ms);
-            op->ms = NULL;
-        }
-        td_hist_op_finish(op, TD_EINTERNAL, "encoding the mutable state failed");
-        return;
-    }
-
-    /* tasks */
-    if (t->n_tasks > 0) {
-        op->tasks = td_arena_calloc(op->arena, sizeof(*op->tasks) * t->n_tasks);
-        st = td_arena_calloc(&req->arena, sizeof(*st) * t->n_tasks);
+    if (td_ms_encode(ms, &req->arena, &blob, &blob_len) != TD_OK) {
+        return TD_EINTERNAL;
     }
     for (size_t i = 0; i < t->n_tasks; i++) {
         int64_t id = 0;
-        if (td_hist__task_id(s, &id) != TD_OK) {
-            td_hist__tasks_abort(op->tasks, op->n_tasks);
-            op->n_tasks = 0;
-            td_store_req_free(req);
-            if (op->created == NULL) {
-                if (c->ms == op->ms) {
-                    c->ms = NULL;
-                }
-                td_ms_free(op->ms);
-                op->ms = NULL;
-            } else {
-                td_ms_free(op->created);
-                op->created = NULL;
-            }
-            td_hist_op_finish(op, TD_EUNAVAIL, "the shard's task id range is exhausted");
-            return;
-        }
-        op->tasks[op->n_tasks] = td_hist__task_alloc(s, &t->tasks[i], id, ms->namespace_id,
-                                                     ms->workflow_id, ms->run_id);
-        st[i].category = op->tasks[op->n_tasks]->category;
-        st[i].task_id = id;
-        st[i].fire_time_ns = op->tasks[op->n_tasks]->fire_ns;
-        td_hist__task_blob(op->tasks[op->n_tasks], &req->arena, &st[i].blob);
-        op->n_tasks++;
-    }
+        td_hist_task_t *task;
+        td_store_task_t *x = &st[*n_st];
 
-    /* events: one batch */
+        if (td_hist__task_id(s, &id) != TD_OK) {
+            return TD_EUNAVAIL;
+        }
+        task = td_hist__task_alloc(s, &t->tasks[i], id, ms->namespace_id, ms->workflow_id,
+                                   ms->run_id);
+        op->tasks[op->n_tasks++] = task;
+        x->category = task->category;
+        x->task_id = id;
+        x->fire_time_ns = task->fire_ns;
+        td_hist__task_blob(task, &req->arena, &x->blob);
+        (*n_st)++;
+    }
     if (t->n_events > 0) {
         Temporal__Api__History__V1__History hist = TEMPORAL__API__HISTORY__V1__HISTORY__INIT;
-        td_store_history_batch_t *b = td_arena_calloc(&req->arena, sizeof(*b));
+        td_store_history_batch_t *b = &batches[(*n_batches)++];
         uint8_t *buf;
         size_t n;
 
@@ -364,12 +345,9 @@ static void td_hist_write(td_hist_op_t *op)
         b->events.data = buf;
         b->events.len = n;
         b->events.encoding = TD_STORE_ENC_PROTO3;
-        w->batches = b;
-        w->n_batches = 1;
     }
-
-    ew->mode = op->created != NULL ? op->create_mode : TD_STORE_EXEC_UPDATE;
-    ew->expected_prev_run_id = op->prev_run_id;
+    ew->mode = pt->mode;
+    ew->expected_prev_run_id = pt->prev_run_id;
     ew->expected_db_record_version = old_version;
     ew->row.namespace_id = td_arena_strdup(&req->arena, ms->namespace_id);
     ew->row.workflow_id = td_arena_strdup(&req->arena, ms->workflow_id);
@@ -382,19 +360,72 @@ static void td_hist_write(td_hist_op_t *op)
     ew->row.state_blob.data = blob;
     ew->row.state_blob.len = blob_len;
     ew->row.state_blob.encoding = TD_STORE_ENC_PROTO3;
+    return TD_OK;
+}
 
+/*
+ * Builds the one TD_STORE_OP_WRITE of a transition: an update of the loaded run, a creation,
+ * or both (terminate the running run and create its replacement: execs [old, new], the
+ * current pointer moving to the new run), fenced by the shard's range_id.
+ */
+static void td_hist_write(td_hist_op_t *op)
+{
+    td_hist_ctx_t *c = op->ctx;
+    td_hist_shard_t *s = c->shard;
+    td_store_req_t *req = td_store_req_new(TD_STORE_OP_WRITE);
+    td_store_write_in_t *w = &req->in.write;
+    td_hist_part_t parts[2];
+    int np = 0, nb = 0, nst = 0, rc = TD_OK;
+    size_t ntasks = 0;
+    td_store_exec_write_t *ew;
+    td_store_history_batch_t *batches;
+    td_store_task_t *st;
+    const td_ms_t *cur;
+
+    if (op->created == NULL || op->terminate_prev) {
+        parts[np++] = (td_hist_part_t){ op->ms, &op->txn, TD_STORE_EXEC_UPDATE, NULL };
+    }
+    if (op->created != NULL) {
+        parts[np++] = (td_hist_part_t){ op->created, op->terminate_prev ? &op->txn2 : &op->txn,
+                                        op->create_mode, op->prev_run_id };
+    }
+    for (int i = 0; i < np; i++) {
+        ntasks += parts[i].t->n_tasks;
+    }
+    ew = td_arena_calloc(&req->arena, sizeof(*ew) * (size_t)np);
+    batches = td_arena_calloc(&req->arena, sizeof(*batches) * (size_t)np);
+    st = ntasks > 0 ? td_arena_calloc(&req->arena, sizeof(*st) * ntasks) : NULL;
+    op->tasks = ntasks > 0 ? td_arena_calloc(op->arena, sizeof(*op->tasks) * ntasks) : NULL;
+    op->n_tasks = 0;
+    for (int i = 0; i < np && rc == TD_OK; i++) {
+        rc = td_hist_write_part(op, req, &parts[i], &ew[i], batches, &nb, st, &nst);
+    }
+    if (rc != TD_OK) {
+        td_hist__tasks_abort(op->tasks, op->n_tasks);
+        op->n_tasks = 0;
+        td_store_req_free(req);
+        td_hist_drop_states(op);
+        td_hist_op_finish(op, rc,
+                          rc == TD_EUNAVAIL ? "the shard's task id range is exhausted"
+                                            : "encoding the mutable state failed");
+        return;
+    }
+
+    cur = parts[np - 1].ms; /* the run the current pointer names after the write */
     w->shard_id = s->id;
     w->expected_range_id = s->range_id;
     w->execs = ew;
-    w->n_execs = 1;
-    w->current_exec = 0;
-    w->current.run_id = ew->row.run_id;
+    w->n_execs = np;
+    w->current_exec = np - 1;
+    w->current.run_id = ew[np - 1].row.run_id;
     w->current.create_request_id =
-            td_arena_strdup(&req->arena, ms->start_request_id ? ms->start_request_id : "");
-    w->current.state = ew->row.state;
-    w->current.status = ew->row.status;
+            td_arena_strdup(&req->arena, cur->start_request_id ? cur->start_request_id : "");
+    w->current.state = ew[np - 1].row.state;
+    w->current.status = ew[np - 1].row.status;
+    w->batches = nb > 0 ? batches : NULL;
+    w->n_batches = nb;
     w->tasks = st;
-    w->n_tasks = (int)t->n_tasks;
+    w->n_tasks = nst;
 
     req->cb = td_hist_write_done;
     req->arg = op;
@@ -415,6 +446,7 @@ static void td_hist_op_apply(td_hist_op_t *op, td_ms_t *ms)
     op->txn.task_id = tid;
     op->ms = ms;
     op->created = NULL;
+    op->terminate_prev = 0;
     op->tasks = NULL;
     op->n_tasks = 0;
     op->rc_apply = op->apply(op, ms, &op->txn);

@@ -767,6 +767,7 @@ static void td_hist_q_events(void *arg, int rc, const char *msg, td_ms_event_t *
 {
     td_hist_q_t *q = arg;
     Temporal__Api__History__V1__History *hist;
+    td_rpc_call_t *child;
 
     (void)next;
     if (rc != TD_OK) {
@@ -781,8 +782,12 @@ static void td_hist_q_events(void *arg, int rc, const char *msg, td_ms_event_t *
     hist->events = ev;
     hist->n_events = n;
     q->task->history = hist;
-    q->child = td_svc_call(q->h->srv, TD_SVC_MATCHING "QueryWorkflow", &q->mreq->base,
-                           td_rpc_deadline(q->call), td_hist_q_done, q);
+    /* td_svc_call returns NULL when done already ran (and q may be gone with the call). */
+    child = td_svc_call(q->h->srv, TD_SVC_MATCHING "QueryWorkflow", &q->mreq->base,
+                        td_rpc_deadline(q->call), td_hist_q_done, q);
+    if (child != NULL) {
+        q->child = child;
+    }
 }
 
 static int td_hist_q_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
