@@ -196,6 +196,13 @@ TD_TEST(history_ms_token_round_trip_and_strictness)
     TD_CHECK_INT(td_ms_token_encode(&tok, &f.arena, &b), ==, TD_OK);
     TD_CHECK_INT(td_ms_token_decode(b.data, b.len, &f.arena, &back), ==, TD_EINVAL);
     TD_CHECK_INT(td_ms_token_decode(b.data, TD_MS_TOKEN_MAX + 1, &f.arena, &back), ==, TD_EINVAL);
+    /* A string with a NUL inside would be cut short: rejected. */
+    {
+        static const uint8_t nul[] = { 0x0a, 0x02, 'n',  's', 0x12, 0x03, 'w', 0x00,
+                                       'x',  0x1a, 0x02, 'r', 'n',  0x20, 0x05 };
+        TD_CHECK_INT(td_ms_token_decode(nul, sizeof(nul), &f.arena, &back), ==, TD_EINVAL);
+        TD_CHECK_INT(td_ms_token_decode(nul, 6, &f.arena, &back), ==, TD_EINVAL); /* truncated */
+    }
 
     q.namespace_id = (char *)NS;
     q.task_queue = (char *)"tq";

@@ -23,7 +23,8 @@
 int td_ms_token_encode(const Temporald__Token__Task *tok, td_arena_t *arena,
                        ProtobufCBinaryData *out);
 /* Parses a task token into the arena: TD_OK, or TD_EINVAL (empty, oversized, unparsable,
- * namespace_id/workflow_id/run_id missing, negative ids or attempt). */
+ * a string with a NUL byte, namespace_id/workflow_id/run_id missing, negative ids or
+ * attempt). */
 int td_ms_token_decode(const uint8_t *buf, size_t len, td_arena_t *arena,
                        Temporald__Token__Task **out);
 int td_ms_query_token_encode(const Temporald__Token__QueryTask *tok, td_arena_t *arena,
