@@ -426,6 +426,10 @@ TD_TEST(history_ms_activity_duplicate_and_by_id)
     fx_txn(&f, 0);
     fx_act_start(&f, 5, 1);
     TD_CHECK_INT(f.t.n_tasks, ==, 0);
+    /* A cancellation nobody asked for is refused. */
+    TD_CHECK_INT(td_ms_activity_cancel(f.ms, &f.t, fx_act_tok(&f, 5, 1), NULL, "w"), ==, TD_EINVAL);
+    TD_CHECK_CONTAINS(f.t.msg, "without activity being request canceled");
+    TD_CHECK_INT(f.t.n_events, ==, 0);
     /* Completion by activity id (scheduled id unknown to the caller). */
     tok = fx_act_tok(&f, 0, 0);
     tok->activity_id = (char *)"a";

@@ -95,11 +95,12 @@
  *
  * Errors: every transition returns TD_OK or a negative TD_E* code and, on error, sets
  * txn->msg (Temporal's wording where the SDK looks at it). TD_ENOTFOUND: closed run ("workflow
- * execution already completed") or stale task/token ("Workflow task not found.", "Activity
- * task not found."). TD_EINVAL: malformed request or bad command attributes (txn->cause).
- * Whatever the return code, the caller persists the state, events and tasks when the txn
- * holds any (a rejected completion still writes WorkflowTaskFailed; a heartbeat timeout
- * writes WorkflowTaskTimedOut); an empty txn after an error means the state is unchanged.
+ * execution already completed") or stale task/token ("Workflow task not found.", "invalid
+ * activityID or activity already timed out or invoking workflow is completed"). TD_EINVAL:
+ * malformed request or bad command attributes (txn->cause). Whatever the return code, the caller
+ * persists the state, events and tasks when the txn holds any (a rejected completion still writes
+ * WorkflowTaskFailed; a heartbeat timeout writes WorkflowTaskTimedOut); an empty txn after an error
+ * means the state is unchanged.
  */
 #ifndef TD_MS_H
 #define TD_MS_H
@@ -392,7 +393,8 @@ int td_ms_activity_fail(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Tas
                         const Temporal__Api__Failure__V1__Failure *failure,
                         const Temporal__Api__Common__V1__Payloads *last_heartbeat_details,
                         const char *identity);
-/* Emits ActivityTaskStarted + ActivityTaskCanceled + WFT. */
+/* Emits ActivityTaskStarted + ActivityTaskCanceled + WFT. TD_EINVAL unless the workflow
+ * asked for the cancellation. */
 int td_ms_activity_cancel(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task *tok,
                           const Temporal__Api__Common__V1__Payloads *details, const char *identity);
 /* Records details and time; *cancel_requested tells the worker to stop. No event. */

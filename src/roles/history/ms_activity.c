@@ -268,6 +268,11 @@ int td_ms_activity_cancel(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__T
     if (rc != TD_OK) {
         return rc;
     }
+    if (!ai->cancel_requested) {
+        return td_ms__fail(t, TD_EINVAL,
+                           "unable to mark activity as canceled without activity being request "
+                           "canceled first");
+    }
     e = td_ms__event_new(t);
     a = TD_MS_EV(e, t, ACTIVITY_TASK_CANCELED, activity_task_canceled);
     a->started_event_id = started_event(ms, t, ai);

@@ -34,8 +34,9 @@
              (t)->arena, &temporal__api__history__v1__##lower##_event_attributes__descriptor))
 
 #define TD_MS_NOT_FOUND_WFT "Workflow task not found."
-#define TD_MS_NOT_FOUND_ACT "Activity task not found."
-#define TD_MS_CLOSED        "workflow execution already completed"
+#define TD_MS_NOT_FOUND_ACT \
+    "invalid activityID or activity already timed out or invoking workflow is completed"
+#define TD_MS_CLOSED "workflow execution already completed"
 
 void *td_ms__pb_new(td_arena_t *a, const ProtobufCMessageDescriptor *d);
 Google__Protobuf__Timestamp *td_ms__ts(td_arena_t *a, int64_t ns);
