@@ -157,6 +157,35 @@ describe('grpc-js against the test server (h2c)', () => {
     await assert.rejects(rawCall(c, '/grpc.health.v1.Health/Check', ser({ service: 'nope' })), (e) => e.code === S.NOT_FOUND);
   });
 
+  test('health: Watch streams the status until cancelled', async () => {
+    const ser = (o) => Buffer.from(HealthCheckRequest.encode(HealthCheckRequest.fromObject(o)).finish());
+    const statuses = [];
+    const stream = c.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b) => b, (b) => b, ser({ service: '' }),
+      new grpc.Metadata(), {});
+    const ended = new Promise((resolve) => {
+      stream.on('data', (b) => {
+        statuses.push(HealthCheckResponse.decode(b).status);
+        stream.cancel();
+      });
+      stream.on('error', (e) => resolve(e.code));
+      stream.on('end', () => resolve('end'));
+    });
+    assert.equal(await ended, S.CANCELLED);
+    assert.deepEqual(statuses, [1]);
+    const unknown = c.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b) => b, (b) => b,
+      ser({ service: 'nope' }), new grpc.Metadata(), {});
+    const unknownEnded = new Promise((resolve) => unknown.on('error', (e) => resolve(e.code)));
+    const first = await new Promise((resolve) => unknown.on('data', (b) => resolve(HealthCheckResponse.decode(b).status)));
+    unknown.cancel();
+    assert.equal(first, 3); // SERVICE_UNKNOWN
+    assert.equal(await unknownEnded, S.CANCELLED);
+    const st = await waitFor(async () => {
+      const s = await stats(c);
+      return s.calls === 0 ? s : null;
+    });
+    assert.ok(st, 'the Watch calls were released');
+  });
+
   test('frequent keepalive pings: answered, no GOAWAY', async () => {
     const k = client(srv.port, {
       'grpc.keepalive_time_ms': 50,
