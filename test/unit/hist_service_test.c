@@ -32,7 +32,7 @@
 #define HNS "7d3c9a10-1111-4222-8333-444455556666"
 
 typedef struct {
-    char wf[64], run[40], tq[64];
+    char wf[64], run[40], tq[64], normal[64];
     int64_t scheduled_id;
     int32_t attempt;
     int kind;
@@ -71,6 +71,7 @@ static void hx_copy_added(hx_added_t *a, const Temporal__Api__Common__V1__Workfl
     snprintf(a->wf, sizeof(a->wf), "%s", we->workflow_id);
     snprintf(a->run, sizeof(a->run), "%s", we->run_id);
     snprintf(a->tq, sizeof(a->tq), "%s", tq->name);
+    snprintf(a->normal, sizeof(a->normal), "%s", tq->normal_name ? tq->normal_name : "");
     a->kind = tq->kind;
     a->scheduled_id = sid;
     a->attempt = attempt;
@@ -504,6 +505,11 @@ static int hx_has_wft8(hx_t *x)
         }
     }
     return 0;
+}
+
+static int hx_has_three_wft(hx_t *x)
+{
+    return x->n_wft > 2;
 }
 
 static int hx_has_two_wft(hx_t *x)
@@ -1162,5 +1168,70 @@ TD_TEST_T(hist_visibility_records_follow_the_run, 60)
             v.status, ==,
             TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_TERMINATED);
     TD_CHECK_INT(v.history_length, ==, 3);
+    hx_free(x);
+}
+
+TD_TEST_T(hist_sticky_queue_partial_history, 60)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    poll_wft_t *p = NULL;
+    Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *cr;
+    Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedResponse *resp = NULL;
+
+    hx_init(x, 1);
+    TD_CHECK_INT(hx_start(x, "wf-k", "r1", 0, 0, run), ==, 0);
+    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-k", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+
+    /* the worker caches the run: sticky queue "sticky-1", and a timer so the run goes on */
+    cr = fx_complete_req(&x->fx, 1, fx_cmd_timer(&x->fx, "t1", SEC(1) / 10));
+    cr->sticky_attributes =
+            PB(Temporal__Api__Taskqueue__V1__StickyExecutionAttributes,
+               temporal__api__taskqueue__v1__sticky_execution_attributes__descriptor);
+    cr->sticky_attributes->worker_task_queue =
+            PB(Temporal__Api__Taskqueue__V1__TaskQueue,
+               temporal__api__taskqueue__v1__task_queue__descriptor);
+    cr->sticky_attributes->worker_task_queue->name = (char *)"sticky-1";
+    cr->sticky_attributes->worker_task_queue->kind = TQK(STICKY);
+    cr->sticky_attributes->schedule_to_start_timeout =
+            PB(Google__Protobuf__Duration, google__protobuf__duration__descriptor);
+    cr->sticky_attributes->schedule_to_start_timeout->seconds = 5;
+    cr->return_new_workflow_task = 1;
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token, cr, &resp), ==, 0);
+    TD_CHECK(resp->workflow_task == NULL); /* no new task was needed */
+
+    /* the timer fires: the task goes to the sticky queue, with the normal queue beside it */
+    hx_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_STR(x->wft[1].tq, "sticky-1");
+    TD_CHECK_INT(x->wft[1].kind, ==, TQK(STICKY));
+    TD_CHECK_STR(x->wft[1].normal, "tq");
+    TD_CHECK_INT(x->wft[1].scheduled_id, ==, 7);
+
+    /* a sticky poll gets the history since the last completed task only */
+    TD_CHECK_INT(hx_wft_started(x, "wf-k", run, 7, "poll-2", TQK(STICKY), &p), ==, 0);
+    TD_CHECK_INT(p->previous_started_event_id, ==, 3);
+    TD_CHECK_INT(p->started_event_id, ==, 8);
+    TD_CHECK_INT(p->history->n_events, ==, 5);
+    TD_CHECK_INT(p->history->events[0]->event_id, ==, 4);
+    TD_CHECK_INT(p->history->events[0]->event_type, ==, ET(WORKFLOW_TASK_COMPLETED));
+    TD_CHECK_INT(p->history->events[4]->event_type, ==, ET(WORKFLOW_TASK_STARTED));
+    TD_CHECK_STR(p->workflow_execution_task_queue->name, "tq");
+    TD_CHECK_INT(p->workflow_execution_task_queue->kind, ==, TQK(NORMAL));
+
+    /* ResetStickyTaskQueue clears it: the next task goes to the normal queue */
+    {
+        Temporald__Historyservice__ResetStickyTaskQueueRequest *r =
+                PB(Temporald__Historyservice__ResetStickyTaskQueueRequest,
+                   temporald__historyservice__reset_sticky_task_queue_request__descriptor);
+        r->namespace_id = (char *)HNS;
+        r->execution = hx_we(x, "wf-k", run);
+        TD_CHECK_INT(hx_call(x, "ResetStickyTaskQueue", &r->base, NULL, NULL), ==, 0);
+    }
+    cr = fx_complete_req(&x->fx, 1, fx_cmd_timer(&x->fx, "t2", SEC(1) / 10));
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token, cr, NULL), ==, 0);
+    hx_run_until(x, hx_has_three_wft, 5000);
+    TD_CHECK_STR(x->wft[2].tq, "tq");
+    TD_CHECK_INT(x->wft[2].kind, ==, TQK(NORMAL));
     hx_free(x);
 }

@@ -320,7 +320,7 @@ static int td_hist_write_part(td_hist_op_t *op, td_store_req_t *req, const td_hi
             return TD_EUNAVAIL;
         }
         task = td_hist__task_alloc(s, &t->tasks[i], id, ms->namespace_id, ms->workflow_id,
-                                   ms->run_id);
+                                   ms->run_id, ms->task_queue);
         op->tasks[op->n_tasks++] = task;
         x->category = task->category;
         x->task_id = id;

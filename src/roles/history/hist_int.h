@@ -87,7 +87,8 @@ struct td_hist_task_s {
     int64_t task_id;
     int64_t fire_ns; /* timers */
     char *namespace_id, *workflow_id, *run_id;
-    td_ms_task_t t; /* task_queue and timer_id are td_malloc'd copies */
+    char *normal_tq; /* the run's normal task queue (sticky fallback for matching) */
+    td_ms_task_t t;  /* task_queue and timer_id are td_malloc'd copies */
     int retries;
     td_timer_t *retry_timer;
     td_hist_shard_t *shard;
@@ -201,7 +202,8 @@ void td_hist__shards_free(td_hist_t *h);
 int td_hist__task_id(td_hist_shard_t *s, int64_t *out);
 /* Registers an INFLIGHT task for a transition of (ns, wf, run); strings copied. */
 td_hist_task_t *td_hist__task_alloc(td_hist_shard_t *s, const td_ms_task_t *t, int64_t task_id,
-                                    const char *ns, const char *wf, const char *run);
+                                    const char *ns, const char *wf, const char *run,
+                                    const char *normal_tq);
 /* Encodes a task as stored: the workflow key, then the td_ms_task_encode bytes. */
 void td_hist__task_blob(td_hist_task_t *task, td_arena_t *a, td_store_blob_t *out);
 void td_hist__tasks_committed(td_hist_task_t **v, int n);

@@ -130,6 +130,10 @@ static void td_hist_transfer(td_hist_task_t *task)
     tq->kind = task->t.task_queue_kind
                        ? task->t.task_queue_kind
                        : TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_NORMAL;
+    if (tq->kind == TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_STICKY) {
+        /* matching falls back to the normal queue when the sticky worker is gone */
+        tq->normal_name = task->normal_tq;
+    }
     if (task->t.type == TD_MS_TASK_WORKFLOW_TASK) {
         Temporald__Matchingservice__AddWorkflowTaskRequest *r =
                 td_arena_calloc(&x->arena, sizeof(*r));

@@ -182,7 +182,8 @@ td_hist_task_t *td_hist__heap_pop_due(td_hist_shard_t *s, int64_t now_ns, int64_
 /* ---- tasks ---- */
 
 td_hist_task_t *td_hist__task_alloc(td_hist_shard_t *s, const td_ms_task_t *t, int64_t task_id,
-                                    const char *ns, const char *wf, const char *run)
+                                    const char *ns, const char *wf, const char *run,
+                                    const char *normal_tq)
 {
     td_hist_task_t *task = td_calloc(1, sizeof(*task));
 
@@ -194,6 +195,7 @@ td_hist_task_t *td_hist__task_alloc(td_hist_shard_t *s, const td_ms_task_t *t, i
     task->namespace_id = td_strdup(ns);
     task->workflow_id = td_strdup(wf);
     task->run_id = td_strdup(run);
+    task->normal_tq = td_strdup(normal_tq ? normal_tq : "");
     task->t = *t;
     task->t.task_queue = t->task_queue ? td_strdup(t->task_queue) : NULL;
     task->t.timer_id = t->timer_id ? td_strdup(t->timer_id) : NULL;
@@ -207,28 +209,30 @@ static void td_hist_task_free(td_hist_task_t *task)
     td_free(task->namespace_id);
     td_free(task->workflow_id);
     td_free(task->run_id);
+    td_free(task->normal_tq);
     td_free((char *)task->t.task_queue);
     td_free((char *)task->t.timer_id);
     td_free(task);
 }
 
 /*
- * Stored task blob: three strings (namespace_id, workflow_id, run_id), each a 2-byte
- * big-endian length then the bytes, followed by the td_ms_task_encode bytes. The ms task
- * carries no workflow identity; the queue needs it to re-drive the task after a restart.
+ * Stored task blob: four strings (namespace_id, workflow_id, run_id, the run's normal task
+ * queue), each a 2-byte big-endian length then the bytes, followed by the td_ms_task_encode
+ * bytes. The ms task carries no workflow identity; the queue needs it to re-drive the task
+ * after a restart.
  */
 void td_hist__task_blob(td_hist_task_t *task, td_arena_t *a, td_store_blob_t *out)
 {
-    const char *s3[3] = { task->namespace_id, task->workflow_id, task->run_id };
+    const char *s3[4] = { task->namespace_id, task->workflow_id, task->run_id, task->normal_tq };
     uint8_t *enc = NULL, *buf, *p;
     size_t enc_len = 0, n = 0;
 
     td_ms_task_encode(&task->t, a, &enc, &enc_len);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         n += 2 + strlen(s3[i]);
     }
     buf = p = td_arena_alloc(a, n + enc_len);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         size_t l = strlen(s3[i]);
         *p++ = (uint8_t)(l >> 8);
         *p++ = (uint8_t)l;
@@ -246,11 +250,11 @@ static td_hist_task_t *td_hist_task_parse(td_hist_shard_t *s, const td_store_tas
                                           td_arena_t *a)
 {
     const uint8_t *p = st->blob.data, *end = p + st->blob.len;
-    char *s3[3];
+    char *s3[4];
     td_ms_task_t mt;
     td_hist_task_t *task;
 
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         size_t l;
         if (end - p < 2) {
             return NULL;
@@ -266,7 +270,7 @@ static td_hist_task_t *td_hist_task_parse(td_hist_shard_t *s, const td_store_tas
     if (td_ms_task_decode(p, (size_t)(end - p), a, &mt) != TD_OK) {
         return NULL;
     }
-    task = td_hist__task_alloc(s, &mt, st->task_id, s3[0], s3[1], s3[2]);
+    task = td_hist__task_alloc(s, &mt, st->task_id, s3[0], s3[1], s3[2], s3[3]);
     task->fire_ns = st->category == TD_STORE_TASK_TIMER ? st->fire_time_ns : 0;
     return task;
 }
