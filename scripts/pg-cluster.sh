@@ -10,6 +10,7 @@
 #                                               (postgres://temporald:PASS@127.0.0.1:PORT/temporald),
 #                                               PG_ADMIN_URL (superuser, database postgres)
 #   scripts/pg-cluster.sh stop DIR              stops that cluster by its postmaster PID
+#   scripts/pg-cluster.sh restart DIR           starts a stopped cluster again on its port
 #   scripts/pg-cluster.sh psql DIR [args]       psql as the superuser on that cluster
 #
 # Exit status 3 with one line "skipped: REASON" on stderr when PostgreSQL is not installed
@@ -100,13 +101,20 @@ stop)
     done
     kill -KILL "$pid" 2>/dev/null
     ;;
+restart)
+    bin=$(pg_bin)
+    port=$(cat "$dir/port")
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200" \
+        start >"$dir/pg_ctl.log" 2>&1 || { echo "restart failed: $(tail -2 "$dir/server.log")" >&2; exit 1; }
+    ;;
 psql)
     shift 2
     bin=$(pg_bin)
     as_owner "$bin/psql" -h "$dir/sock" -p "$(cat "$dir/port")" -U postgres -qAt "$@"
     ;;
 *)
-    echo "usage: $0 start|stop|psql DIR" >&2
+    echo "usage: $0 start|stop|restart|psql DIR" >&2
     exit 2
     ;;
 esac

@@ -5,7 +5,9 @@
  * write (the backend's fault hook), a lost COMMIT reply resolved through the commit marker,
  * and pg_terminate_backend() under a concurrent load. After each fault the caller saw either
  * TD_OK (committed in full) or TD_EUNAVAIL (nothing committed), the database is consistent
- * and service resumes on its own. Runs only when TD_TEST_DB_URL is a postgres URL.
+ * and service resumes on its own. Runs only when TD_TEST_DB_URL is a postgres URL; the
+ * server-outage test also needs TD_TEST_PG_DIR, the folder of a cluster started by
+ * scripts/pg-cluster.sh (test/store/run.sh sets both), and runs from the repository root.
  */
 #include "test.h"
 
@@ -393,4 +395,58 @@ TD_TEST(pg_schema_command)
     TD_CHECK_INT(td_store_schema(td_pf_url_with("password", "nope"), &opt, "version", &from, &to,
                                  &want, err, sizeof(err)),
                  ==, TD_EUNAVAIL);
+}
+
+/* Runs scripts/pg-cluster.sh CMD on the cluster under test. */
+static int td_pf_cluster(const char *cmd)
+{
+    char line[700];
+    snprintf(line, sizeof(line), "scripts/pg-cluster.sh %s '%s' >/dev/null 2>&1", cmd,
+             getenv("TD_TEST_PG_DIR"));
+    return system(line);
+}
+
+TD_TEST_T(pg_server_outage_and_recovery, 90)
+{
+    td_store_t *s;
+    int32_t shard = td_fx_shard();
+    const char *ns = td_fx_id("ns");
+    const char *wf = td_fx_id("wf");
+    char err[512];
+    int64_t range, v = 0, got = 0, t0;
+    int rc = TD_OK;
+
+    td_pf_need_pg();
+    if (getenv("TD_TEST_PG_DIR") == NULL || access("scripts/pg-cluster.sh", X_OK) != 0) {
+        td_test_skip("needs TD_TEST_PG_DIR (a scripts/pg-cluster.sh cluster) and the repo root");
+    }
+    s = td_fx_open();
+    range = td_fx_acquire(s, shard);
+    td_pf_create(s, shard, range, ns, wf);
+    TD_CHECK_INT(td_pf_step(s, shard, range, ns, wf, v++, NULL, 0), ==, TD_OK);
+    TD_CHECK_INT(td_pf_cluster("stop"), ==, 0);
+    /* the server is gone: writes and reads fail at once with TD_EUNAVAIL */
+    for (int i = 0; i < 3; i++) {
+        t0 = td_now_mono_ms();
+        rc = td_pf_step(s, shard, range, ns, wf, v, err, sizeof(err));
+        TD_CHECK_INT(rc, ==, TD_EUNAVAIL);
+        TD_CHECK(td_now_mono_ms() - t0 < 5000);
+        TD_CHECK_INT(td_fx_get_version(s, ns, wf, wf, &got), ==, TD_EUNAVAIL);
+    }
+    TD_CHECK_CONTAINS(err, "postgres");
+    TD_CHECK_INT(td_pf_cluster("restart"), ==, 0);
+    /* service resumes by itself: the first request reconnects */
+    for (int i = 0; i < 50; i++) {
+        rc = td_pf_step(s, shard, range, ns, wf, v, err, sizeof(err));
+        if (rc == TD_OK) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    if (rc != TD_OK) {
+        td_test_fail(__FILE__, __LINE__, "no recovery: %s: %s", td_err_name(rc), err);
+    }
+    v++;
+    td_pf_check_whole(s, shard, ns, wf, v);
+    td_store_close(s);
 }

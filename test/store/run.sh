@@ -37,11 +37,17 @@ if pgenv=$(scripts/pg-cluster.sh start "$pgdir" 2>"$tmp/pg.err"); then
         "$crash" write "$db" 48 >"$tmp/pack$round.log" 2>"$tmp/pcrash$round.err" &
         pid=$!
         pids="$pids $pid"
-        sleep "0.$((round * 4))"
+        # kill in full flight: once it has acknowledged some (a busy machine starts slowly)
+        for _ in $(seq 1 100); do
+            [ "$(wc -l <"$tmp/pack$round.log")" -ge 20 ] && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep "0.$((round * 3))"
         kill -9 "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         acks=$(wc -l <"$tmp/pack$round.log")
-        if [ "$acks" -lt 50 ]; then
+        if [ "$acks" -lt 20 ]; then
             no "postgres crash round $round" "writer acknowledged only $acks: $(head -c 300 "$tmp/pcrash$round.err")"
         elif out=$("$crash" check "$db" "$tmp/pack$round.log" 2>&1); then
             ok "postgres crash round $round: SIGKILL after $acks acks; $out"
@@ -63,7 +69,12 @@ if pgenv=$(scripts/pg-cluster.sh start "$pgdir" 2>"$tmp/pg.err"); then
     TD_STORE_PG_FAULT=commit:20 "$crash" write "$db" 16 >"$tmp/pcack.log" 2>"$tmp/pcerr.log" &
     pid=$!
     pids="$pids $pid"
-    sleep 1.5
+    for _ in $(seq 1 100); do
+        [ "$(wc -l <"$tmp/pcack.log")" -ge 100 ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 0.5
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     if [ "$(wc -l <"$tmp/pcack.log")" -gt 100 ] && ! [ -s "$tmp/pcerr.log" ] &&
@@ -91,6 +102,7 @@ if pgenv=$(scripts/pg-cluster.sh start "$pgdir" 2>"$tmp/pg.err"); then
     if [ -z "${TD_TEST_DB_URL:-}" ]; then
         TD_TEST_DB_URL=$(pgdb conformance)
         export TD_TEST_DB_URL
+        export TD_TEST_PG_DIR=$pgdir # lets the outage test stop and restart this cluster
     fi
 else
     echo "# $(cat "$tmp/pg.err")"

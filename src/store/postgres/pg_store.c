@@ -695,7 +695,10 @@ static int td_pg_ensure(td_store_backend_t *b, td_pg_conn_t *c, td_store_req_t *
     char err[512];
     int rc = TD_OK;
 
-    if (c->conn != NULL && !c->lost && PQstatus(c->conn) == CONNECTION_OK) {
+    /* an idle connection may have been closed by the server (restart, terminate): reading
+     * what is pending finds out now, before a transaction is started on it */
+    if (c->conn != NULL && !c->lost && PQstatus(c->conn) == CONNECTION_OK &&
+        PQconsumeInput(c->conn) && PQstatus(c->conn) == CONNECTION_OK) {
         goto out;
     }
     rc = td_pg_connect(b->kw, b->val, c, err, sizeof(err));
@@ -1071,6 +1074,7 @@ static int td_pg_group_fast(td_store_backend_t *b, td_store_req_t **reqs, int n)
     td_pg_params_t p;
     char why[400] = "";
     int expected = 0, nulls = 0, failed = 0, lost = 0;
+    int idx = 0, first_err = -1; /* result index of the first error */
     int decided = 1;
     int k;
 
@@ -1143,15 +1147,23 @@ static int td_pg_group_fast(td_store_backend_t *b, td_store_req_t **reqs, int n)
                 td_pg_oneline(why, sizeof(why), PQresultErrorMessage(r));
             }
             failed = 1;
+            /* only the server's own errors say where it stopped; libpq's "connection
+             * closed" results (no SQLSTATE) say nothing about the COMMIT */
+            if (first_err < 0 && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL) {
+                first_err = idx;
+            }
         } else if (st == PGRES_PIPELINE_ABORTED) {
-            failed = 1;
+            failed = 1; /* skipped after an earlier error, which set first_err if it could */
         }
+        idx++;
         PQclear(r);
     }
     if (lost) {
         int answer;
         c->lost = 1;
-        answer = td_pg_resolve(b, marker);
+        /* a statement before COMMIT failed: the transaction could not commit; otherwise the
+         * COMMIT may have run, and the marker tells */
+        answer = first_err >= 0 && first_err < expected - 1 ? 0 : td_pg_resolve(b, marker);
         if (answer == 1) {
             b->last_marker = marker;
         } else if (answer == 0) {
