@@ -6,6 +6,8 @@
  */
 #include "history_ms_fixture.h"
 
+#include <string.h>
+
 #define EV_ATTR(e, lower) ((e)->lower##_event_attributes)
 
 /* Start, poll, complete the first task with `c` (built after fx_init); the run then waits
@@ -358,6 +360,9 @@ TD_TEST(history_ms_activity_cancel_before_start)
     TD_CHECK_INT(ce->scheduled_event_id, ==, 5);
     TD_CHECK_INT(ce->started_event_id, ==, 0);
     TD_CHECK_INT(ce->latest_cancel_requested_event_id, ==, 10);
+    TD_CHECK(ce->details != NULL && ce->details->n_payloads == 1);
+    TD_CHECK_INT(ce->details->payloads[0]->data.len, ==, 25);
+    TD_CHECK(memcmp(ce->details->payloads[0]->data.data, "\"ACTIVITY_ID_NOT_STARTED\"", 25) == 0);
     TD_CHECK(td_ms_activity_find(f.ms, 5) == NULL);
     /* The queued dispatch of the activity is now stale. */
     {
@@ -541,5 +546,37 @@ TD_TEST(history_ms_activity_no_retry_after_cancel_request)
                     ET(WORKFLOW_TASK_SCHEDULED));
     TD_CHECK_INT(EV_ATTR(f.t.events[1], activity_task_failed)->retry_state, ==,
                  RS(CANCEL_REQUESTED));
+    fx_free(&f);
+}
+
+TD_TEST(history_ms_activity_cancel_after_completion)
+{
+    fx_t f;
+
+    fx_init(&f);
+    setup(&f, fx_cmd_activity(&f, "a", SEC(10), 0));
+    fx_txn(&f, SEC(1));
+    fx_act_start(&f, 5, 1);
+    TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "stop", NULL, "c", NULL, ""), ==, TD_OK); /* 6, 7 */
+    fx_txn(&f, 0);
+    fx_poll(&f); /* 8 */
+    /* The activity completes while the task runs (buffered); the task cancels it anyway. */
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(td_ms_activity_complete(f.ms, &f.t, fx_act_tok(&f, 5, 1), NULL, "w"), ==, TD_OK);
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_cancel_activity(&f, 5)), NULL), ==,
+                 TD_OK);
+    /* The request is recorded; the buffered result follows and wakes the workflow. */
+    fx_check_events(&f, 9, 5, ET(WORKFLOW_TASK_COMPLETED), ET(ACTIVITY_TASK_CANCEL_REQUESTED),
+                    ET(ACTIVITY_TASK_STARTED), ET(ACTIVITY_TASK_COMPLETED),
+                    ET(WORKFLOW_TASK_SCHEDULED));
+    TD_CHECK_INT(EV_ATTR(f.t.events[3], activity_task_completed)->started_event_id, ==, 11);
+    /* A scheduled id that cannot exist is a bad command. */
+    fx_txn(&f, 0);
+    fx_poll(&f); /* 14 */
+    fx_txn(&f, 0);
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_cancel_activity(&f, 99)), NULL), ==,
+                 TD_EINVAL);
+    TD_CHECK_INT(f.t.cause, ==, CAUSE(BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES));
     fx_free(&f);
 }

@@ -784,7 +784,9 @@ TD_TEST(history_ms_bad_and_unimplemented_commands)
             NULL);
     TD_CHECK_INT(rc, ==, TD_EINVAL);
     TD_CHECK_CONTAINS(f.t.msg, "must be the last command");
+    TD_CHECK_INT(f.t.n_events, ==, 0);
     TD_CHECK_INT(f.ms->state, ==, TD_MS_STATE_RUNNING);
+    TD_CHECK_INT(f.ms->wft.started_id, ==, 6);
     fx_free(&f);
 }
 

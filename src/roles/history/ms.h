@@ -356,7 +356,8 @@ int td_ms_wft_record_started(td_ms_t *ms, td_ms_txn_t *t, int64_t scheduled_id,
  * buffered events: WorkflowTaskFailed(UNHANDLED_COMMAND) + flush + new task, returns
  * TD_EINVAL with msg "UnhandledCommand". Bad command attributes: the commands are discarded,
  * WorkflowTaskFailed(BAD_*) + new task (nothing on a transient attempt), TD_EINVAL with
- * txn->cause. TD_EUNIMPL (state unchanged) for commands not implemented yet. A heartbeat
+ * txn->cause. TD_EUNIMPL (state unchanged) for commands not implemented yet; TD_EINVAL
+ * (state unchanged, task stays started) when a close command is not the last command. A heartbeat
  * (force_create_new_workflow_task, no commands) after 30 min of heartbeats: the task times
  * out (WorkflowTaskTimedOut written) and TD_ENOTFOUND "workflow task heartbeat timeout".
  */

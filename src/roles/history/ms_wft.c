@@ -324,12 +324,11 @@ int td_ms__wft_timeout(td_ms_t *ms, td_ms_txn_t *t, int timeout_type)
 
 typedef struct {
     const complete_req_t *req;
-    int64_t completed_id;   /* WorkflowTaskCompleted event id */
-    int had_buffered;       /* external events arrived while the task ran */
-    int closed;             /* a close command was processed */
-    int unhandled;          /* close command refused because of buffered events */
-    int need_new_wft;       /* e.g. an activity canceled before it started */
-    const char *close_name; /* for "must be the last command" */
+    int64_t completed_id; /* WorkflowTaskCompleted event id */
+    int had_buffered;     /* external events arrived while the task ran */
+    int closed;           /* a close command was processed */
+    int unhandled;        /* close command refused because of buffered events */
+    int need_new_wft;     /* e.g. an activity canceled before it started */
 } cctx_t;
 
 static int bad(td_ms_txn_t *t, int cause, const char *msg)
@@ -501,6 +500,31 @@ static int cmd_schedule_activity(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cc
     return TD_OK;
 }
 
+/* Temporal's details for an activity canceled before it started: the JSON string
+ * "ACTIVITY_ID_NOT_STARTED". */
+static Temporal__Api__Common__V1__Payloads *not_started_details(td_ms_txn_t *t)
+{
+    static const char data[] = "\"ACTIVITY_ID_NOT_STARTED\"";
+    Temporal__Api__Common__V1__Payloads *ps =
+            td_ms__pb_new(t->arena, &temporal__api__common__v1__payloads__descriptor);
+    Temporal__Api__Common__V1__Payload *p =
+            td_ms__pb_new(t->arena, &temporal__api__common__v1__payload__descriptor);
+    Temporal__Api__Common__V1__Payload__MetadataEntry *m = td_ms__pb_new(
+            t->arena, &temporal__api__common__v1__payload__metadata_entry__descriptor);
+    m->key = (char *)"encoding";
+    m->value.data = (uint8_t *)"json/plain";
+    m->value.len = 10;
+    p->n_metadata = 1;
+    p->metadata = td_arena_alloc(t->arena, sizeof(*p->metadata));
+    p->metadata[0] = m;
+    p->data.data = (uint8_t *)data;
+    p->data.len = sizeof(data) - 1;
+    ps->n_payloads = 1;
+    ps->payloads = td_arena_alloc(t->arena, sizeof(*ps->payloads));
+    ps->payloads[0] = p;
+    return ps;
+}
+
 static int cmd_cancel_activity(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
 {
     const Temporal__Api__Command__V1__RequestCancelActivityTaskCommandAttributes *ca =
@@ -511,26 +535,28 @@ static int cmd_cancel_activity(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx
     Temporal__Api__History__V1__ActivityTaskCancelRequestedEventAttributes *a;
     int64_t req_id;
 
-    if (ca == NULL) {
-        return bad(t, cause, "RequestCancelActivityTaskCommandAttributes is not set.");
-    }
-    ai = td_ms_activity_find(ms, ca->scheduled_event_id);
-    if (ai == NULL) {
-        return bad(t, cause,
-                   "Unable to cancel activity: no pending activity with this scheduled event id.");
+    if (ca == NULL || ca->scheduled_event_id <= 0 || ca->scheduled_event_id >= cx->completed_id) {
+        return bad(t, cause, "ScheduledEventId is not set or invalid on request.");
     }
     e = td_ms__event_new(t);
     a = TD_MS_EV(e, t, ACTIVITY_TASK_CANCEL_REQUESTED, activity_task_cancel_requested);
     set_user_metadata(e, c);
-    a->scheduled_event_id = ai->scheduled_id;
+    a->scheduled_event_id = ca->scheduled_event_id;
     a->workflow_task_completed_event_id = cx->completed_id;
     req_id = td_ms__event_commit(ms, t, e, 0);
+    ai = td_ms_activity_find(ms, ca->scheduled_event_id);
+    if (ai == NULL) {
+        /* Already completed, failed, timed out or canceled (its result may sit in the buffer):
+         * as in Temporal the request is recorded and nothing else happens. */
+        return TD_OK;
+    }
     if (!ai->started) {
         Temporal__Api__History__V1__ActivityTaskCanceledEventAttributes *ce;
         e = td_ms__event_new(t);
         ce = TD_MS_EV(e, t, ACTIVITY_TASK_CANCELED, activity_task_canceled);
         ce->scheduled_event_id = ai->scheduled_id;
         ce->latest_cancel_requested_event_id = req_id;
+        ce->details = not_started_details(t);
         ce->identity = (char *)td_ms__astr(t->arena, cx->req->identity);
         td_ms__event_commit(ms, t, e, 0);
         td_ms__activity_remove(ms, ca->scheduled_event_id);
@@ -777,7 +803,6 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
         a->result = c->complete_workflow_execution_command_attributes->result;
         a->workflow_task_completed_event_id = cx->completed_id;
         status = TD_MS_WS(COMPLETED);
-        cx->close_name = "CompleteWorkflowExecution";
         break;
     }
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: {
@@ -793,7 +818,6 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
         a->retry_state = TD_MS_RS(RETRY_POLICY_NOT_SET);
         a->workflow_task_completed_event_id = cx->completed_id;
         status = TD_MS_WS(FAILED);
-        cx->close_name = "FailWorkflowExecution";
         break;
     }
     default: {
@@ -804,7 +828,6 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
                              : NULL;
         a->workflow_task_completed_event_id = cx->completed_id;
         status = TD_MS_WS(CANCELED);
-        cx->close_name = "CancelWorkflowExecution";
         break;
     }
     }
@@ -834,13 +857,6 @@ static int cmd_supported(int type)
 
 static int run_command(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
 {
-    if (cx->closed) {
-        /* Temporal's wording for a command after the close command. */
-        t->cause = TD_MS_CAUSE(BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES);
-        t->msg = td_arena_printf(t->arena, "invalid command sequence: %s must be the last command",
-                                 cx->close_name);
-        return TD_EINVAL;
-    }
     switch (c->command_type) {
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
         return cmd_schedule_activity(ms, t, c, cx);
@@ -963,6 +979,20 @@ int td_ms_wft_complete(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task
     memset(out, 0, sizeof(*out));
     if (rc != TD_OK) {
         return rc;
+    }
+    for (size_t i = 0; i < req->n_commands; i++) {
+        int type = req->commands[i] ? (int)req->commands[i]->command_type : 0;
+        if ((type == TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION ||
+             type == TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION ||
+             type == TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION ||
+             type == TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION) &&
+            i + 1 < req->n_commands) {
+            /* As Temporal's command-sequence check: refused outright, the task stays started. */
+            t->msg = td_arena_printf(
+                    t->arena, "invalid command sequence: command type %d must be the last command",
+                    type);
+            return TD_EINVAL;
+        }
     }
     for (size_t i = 0; i < req->n_commands; i++) {
         if (req->commands[i] == NULL || !cmd_supported(req->commands[i]->command_type)) {
