@@ -674,7 +674,10 @@ static int td_pg_connect(char **kw, char **val, td_pg_conn_t *c, char *err, size
         goto out;
     }
     PQsetNoticeProcessor(c->conn, td_pg_notice, NULL);
-    r = PQexec(c->conn, "SET TIME ZONE 'UTC'");
+    /* a session of ours left idle inside a transaction (its client gone without the server
+     * noticing) is ended by the server after a minute, so it cannot hold a commit marker's
+     * lock (and the resolution waiting on it) for long */
+    r = PQexec(c->conn, "SET TIME ZONE 'UTC'; SET idle_in_transaction_session_timeout = 60000");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         td_pg_oneline(line, sizeof(line), PQerrorMessage(c->conn));
         snprintf(err, errlen, "postgres: session setup: %s", line);
@@ -958,7 +961,10 @@ static int td_pg_resolve(td_store_backend_t *b, int64_t marker)
     td_store_req_init(&tmp, TD_STORE_OP_WRITE);
     for (;;) {
         td_store_req_reset(&tmp, TD_STORE_OP_WRITE);
-        if (td_pg_ensure(b, c, &tmp) == TD_OK) {
+        /* the insert waits for the old transaction while the server still runs it; wait in
+         * slices, so a closing store is noticed */
+        if (td_pg_ensure(b, c, &tmp) == TD_OK &&
+            td_pg_simple(c, &tmp, "SET lock_timeout = 5000") == TD_OK) {
             td_pg__params_init(&p, &tmp);
             td_pg__p_i64(&p, marker);
             r = td_pg__exec(c, &tmp, TD_PQ_MARKER_INSERT, &p);
@@ -979,6 +985,10 @@ static int td_pg_resolve(td_store_backend_t *b, int64_t marker)
         delay = delay < 2000 ? delay * 2 : 2000;
     }
     PQclear(r);
+    if (answer >= 0) {
+        td_store_req_reset(&tmp, TD_STORE_OP_WRITE);
+        td_pg_simple(c, &tmp, "RESET lock_timeout");
+    }
     td_store_req_destroy(&tmp);
     pthread_mutex_lock(&td_pg_fault_mu);
     if (answer == 1) {
