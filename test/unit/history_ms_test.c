@@ -1109,3 +1109,30 @@ TD_TEST(history_ms_search_attributes_and_memo)
     TD_CHECK_STR(curm->fields[0]->key, "note");
     fx_free(&f);
 }
+
+TD_TEST(history_ms_wft_retry_slows_down)
+{
+    fx_t f;
+    int64_t expect[] = { SEC(10), SEC(10), SEC(10), SEC(15), SEC(20), SEC(30), SEC(50) };
+    td_ms_task_t to;
+
+    fx_init(&f);
+    fx_start(&f);
+    /* Attempts 1..7 each time out; the start-to-close timeout grows from the 4th. */
+    for (int attempt = 1; attempt <= 7; attempt++) {
+        fx_txn(&f, 0);
+        fx_poll(&f);
+        TD_CHECK_INT(f.started.attempt, ==, attempt);
+        to = *fx_task(&f, TD_MS_TASK_WFT_TIMEOUT);
+        TD_CHECK_INT(to.fire_time - f.now, ==, expect[attempt - 1]);
+        if (attempt > 1) {
+            TD_CHECK_INT(dur_ns(f.started.transient_events[0]
+                                        ->workflow_task_scheduled_event_attributes
+                                        ->start_to_close_timeout),
+                         ==, expect[attempt - 1]);
+        }
+        fx_txn(&f, expect[attempt - 1]);
+        TD_CHECK_INT(td_ms_timer_task_apply(f.ms, &f.t, &to), ==, TD_OK);
+    }
+    fx_free(&f);
+}

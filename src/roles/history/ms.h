@@ -122,8 +122,12 @@
 #define TD_MS_WFT_HEARTBEAT_TIMEOUT (30 * 60 * TD_MS_SECOND)
 /* WorkflowTaskStarted suggests continue-as-new past these (Temporal's
  * limit.historyCount/historySize.suggestContinueAsNew defaults). */
-#define TD_MS_SUGGEST_CAN_EVENTS 4096
-#define TD_MS_SUGGEST_CAN_BYTES  (4 * 1024 * 1024)
+/* Workflow task retries slow down after this many attempts (see wft_timeout_for). */
+#define TD_MS_WFT_BACKOFF_MIN_ATTEMPTS 3
+#define TD_MS_WFT_BACKOFF_INITIAL      (5 * TD_MS_SECOND)
+#define TD_MS_WFT_BACKOFF_MAX          (10 * 60 * TD_MS_SECOND)
+#define TD_MS_SUGGEST_CAN_EVENTS       4096
+#define TD_MS_SUGGEST_CAN_BYTES        (4 * 1024 * 1024)
 
 typedef Temporal__Api__History__V1__HistoryEvent td_ms_event_t;
 

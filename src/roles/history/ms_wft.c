@@ -30,6 +30,25 @@ void td_ms__wft_clear(td_ms_t *ms)
     memset(&ms->wft, 0, sizeof(ms->wft));
 }
 
+/* Start-to-close timeout of an attempt: from the 4th attempt on, a workflow that keeps
+ * failing gets 5 s, 10 s, 20 s ... (at most 10 min) more each time, to slow the retries down
+ * (Temporal's workflowTaskRetry* settings, without their jitter). */
+static int64_t wft_timeout_for(const td_ms_t *ms, int32_t attempt)
+{
+    int64_t extra = 0;
+    if (attempt > TD_MS_WFT_BACKOFF_MIN_ATTEMPTS) {
+        int n = attempt - TD_MS_WFT_BACKOFF_MIN_ATTEMPTS - 1;
+        extra = TD_MS_WFT_BACKOFF_INITIAL;
+        while (n-- > 0 && extra < TD_MS_WFT_BACKOFF_MAX) {
+            extra *= 2;
+        }
+        if (extra > TD_MS_WFT_BACKOFF_MAX) {
+            extra = TD_MS_WFT_BACKOFF_MAX;
+        }
+    }
+    return ms->task_timeout + extra;
+}
+
 void td_ms__wft_schedule(td_ms_t *ms, td_ms_txn_t *t, int32_t attempt, int dispatch)
 {
     int sticky = ms->sticky_task_queue != NULL;
@@ -51,7 +70,7 @@ void td_ms__wft_schedule(td_ms_t *ms, td_ms_txn_t *t, int32_t attempt, int dispa
         if (sticky) {
             a->task_queue->normal_name = (char *)td_ms__astr(t->arena, ms->task_queue);
         }
-        a->start_to_close_timeout = td_ms__dur(t->arena, ms->task_timeout);
+        a->start_to_close_timeout = td_ms__dur(t->arena, wft_timeout_for(ms, attempt));
         a->attempt = attempt;
         id = td_ms__event_commit(ms, t, e, 0);
     }
@@ -60,7 +79,7 @@ void td_ms__wft_schedule(td_ms_t *ms, td_ms_txn_t *t, int32_t attempt, int dispa
     ms->wft.transient = attempt > 1;
     ms->wft.task_queue = td_ms__strdup(tq);
     ms->wft.task_queue_kind = sticky ? TD_MS_TQ_STICKY : TD_MS_TQ_NORMAL;
-    ms->wft.start_to_close = ms->task_timeout;
+    ms->wft.start_to_close = wft_timeout_for(ms, attempt);
     ms->wft.sticky_schedule_to_start = sticky ? ms->sticky_schedule_to_start : 0;
     ms->wft.scheduled_time = t->now;
     ms->wft.original_scheduled_time = t->now;
