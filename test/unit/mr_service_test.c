@@ -821,6 +821,12 @@ TD_TEST(mr_sticky_routing)
     TD_CHECK(q.done);
     TD_CHECK_INT(q.status, ==, TD_GRPC_OK);
 
+    /* ... or fail for history to retry on the normal queue when there is no normal_name */
+    mx_query(&x, "sticky-4", 1, NULL, "q3", 10000, &q);
+    TD_CHECK(q.done);
+    TD_CHECK_INT(q.status, ==, TD_GRPC_FAILED_PRECONDITION);
+    TD_CHECK_CONTAINS(q.msg, "sticky worker unavailable");
+
     /* UnloadStickyTaskQueue: the waiting sticky poll is answered empty, adds fail at once */
     {
         Temporald__Matchingservice__UnloadStickyTaskQueueRequest *u =

@@ -18,7 +18,9 @@
  *     the run's stickiness and add the task to the normal queue. FAILED_PRECONDITION is not
  *     retryable, so the task must not be retried on the sticky queue.
  *   - QueryWorkflow: DEADLINE_EXCEEDED when no worker answered in time; INVALID_ARGUMENT with
- *     a QueryFailedFailure detail when the worker reported the query as failed.
+ *     a QueryFailedFailure detail when the worker reported the query as failed; on a sticky
+ *     queue without a recent poll and without normal_name, the same FAILED_PRECONDITION
+ *     "sticky worker unavailable, ..." as adds (history retries on the normal queue).
  */
 #define TD_LOG_COMPONENT "matching"
 
@@ -350,9 +352,11 @@ static void td_mr_query_cancelled(void *arg)
     }
 }
 
-/* The query task goes to the sticky queue when one is named and a poller was seen there,
- * else to task_queue.normal_name (sticky) or task_queue.name (normal). The prepared task must
- * therefore suit either queue (history included). */
+/* A sticky task_queue sends the query task to the worker's sticky queue. When that queue had
+ * no poll within sticky_unavailable_ms, the query goes to task_queue.normal_name if the
+ * request names one (history then promises the task suits a worker without the run cached:
+ * full history), else the call fails FAILED_PRECONDITION "sticky worker unavailable, ..." and
+ * history may retry on the normal queue with the full history, as Temporal's does. */
 static void td_mr_query(td_rpc_call_t *call, void *ctx)
 {
     td_mr_t *r = ctx;
@@ -375,10 +379,6 @@ static void td_mr_query(td_rpc_call_t *call, void *ctx)
                         "namespace_id, task_queue, request.query and task are required");
         return;
     }
-    if (td_mr_is_sticky(in->task_queue) && td_mr_blank(in->task_queue->normal_name)) {
-        td_rpc_fail_err(call, TD_EINVAL, "a sticky task_queue needs its normal_name");
-        return;
-    }
     timeout_ms = deadline > 0 ? deadline - td_now_mono_ms() : TD_MR_QUERY_TIMEOUT_MS;
     if (timeout_ms <= 0) {
         td_rpc_fail(call, TD_GRPC_DEADLINE_EXCEEDED, "query deadline already passed", NULL);
@@ -398,23 +398,26 @@ static void td_mr_query(td_rpc_call_t *call, void *ctx)
     }
     x = td_arena_calloc(td_rpc_arena(call), sizeof(*x));
     x->call = call;
-    rc = TD_EUNAVAIL;
     if (td_mr_is_sticky(in->task_queue)) {
         key.name = in->task_queue->name;
         key.kind = TD_MATCH_STICKY;
         rc = td_matching_query(e, &key, &task, timeout_ms, td_mr_query_done, x, &x->q);
-    }
-    if (rc == TD_EUNAVAIL) {
-        key.name = td_mr_is_sticky(in->task_queue) ? in->task_queue->normal_name
-                                                   : in->task_queue->name;
-        key.kind = TD_MATCH_NORMAL;
+        if (rc == TD_EUNAVAIL && !td_mr_blank(in->task_queue->normal_name)) {
+            key.name = in->task_queue->normal_name;
+            key.kind = TD_MATCH_NORMAL;
+            rc = td_matching_query(e, &key, &task, timeout_ms, td_mr_query_done, x, &x->q);
+        }
+    } else {
+        key.name = in->task_queue->name;
         rc = td_matching_query(e, &key, &task, timeout_ms, td_mr_query_done, x, &x->q);
     }
-    if (rc != TD_OK) {
+    if (rc == TD_EUNAVAIL) {
+        td_rpc_fail(call, TD_GRPC_FAILED_PRECONDITION, TD_MR_STICKY_UNAVAILABLE, NULL);
+    } else if (rc != TD_OK) {
         td_rpc_fail_err(call, rc, NULL);
-        return;
+    } else {
+        td_rpc_on_cancel(call, td_mr_query_cancelled, x);
     }
-    td_rpc_on_cancel(call, td_mr_query_cancelled, x);
 }
 
 static void td_mr_query_done_call(td_rpc_call_t *call, void *ctx)
