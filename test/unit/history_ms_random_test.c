@@ -126,9 +126,13 @@ static fx_cmd_t *random_command(fx_t *f, rng_t *r, int *n_ids)
     case 3:
         return fx_cmd_timer(f, id, SEC(1 + rnd(r, 30)));
     case 4:
+        /* A copy: requests never point into the state (the command may remove the timer). */
         return f->ms->n_timers
                        ? fx_cmd_cancel_timer(
-                                 f, f->ms->timers[rnd(r, (uint32_t)f->ms->n_timers)].timer_id)
+                                 f,
+                                 td_arena_strdup(
+                                         &f->arena,
+                                         f->ms->timers[rnd(r, (uint32_t)f->ms->n_timers)].timer_id))
                        : fx_cmd_marker(f, "m");
     case 5:
         return f->ms->n_activities

@@ -652,6 +652,7 @@ static int cmd_cancel_timer(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t 
     const Temporal__Api__Command__V1__CancelTimerCommandAttributes *ca =
             c->cancel_timer_command_attributes;
     td_ms_timer_t *ti;
+    const char *timer_id;
     int64_t started_id;
     td_ms_event_t *e;
     Temporal__Api__History__V1__TimerCanceledEventAttributes *a;
@@ -660,13 +661,14 @@ static int cmd_cancel_timer(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t 
         return bad(t, TD_MS_CAUSE(BAD_CANCEL_TIMER_ATTRIBUTES),
                    "TimerId is not set on CancelTimerCommand.");
     }
-    ti = td_ms_timer_find(ms, ca->timer_id);
+    timer_id = td_ms__astr(t->arena, ca->timer_id); /* outlives the timer record */
+    ti = td_ms_timer_find(ms, timer_id);
     if (ti != NULL) {
         started_id = ti->started_id;
-        td_ms__timer_remove(ms, ca->timer_id);
+        td_ms__timer_remove(ms, timer_id);
     } else {
         /* Fired while this task ran: the workflow wins, the buffered TimerFired goes. */
-        started_id = unbuffer_timer_fired(ms, t, ca->timer_id);
+        started_id = unbuffer_timer_fired(ms, t, timer_id);
         if (started_id == 0) {
             return bad(t, TD_MS_CAUSE(BAD_CANCEL_TIMER_ATTRIBUTES), "Timer not found.");
         }
@@ -674,7 +676,7 @@ static int cmd_cancel_timer(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t 
     e = td_ms__event_new(t);
     a = TD_MS_EV(e, t, TIMER_CANCELED, timer_canceled);
     set_user_metadata(e, c);
-    a->timer_id = ca->timer_id;
+    a->timer_id = (char *)timer_id;
     a->started_event_id = started_id;
     a->workflow_task_completed_event_id = cx->completed_id;
     a->identity = (char *)td_ms__astr(t->arena, cx->req->identity);
