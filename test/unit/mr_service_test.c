@@ -938,3 +938,135 @@ TD_TEST(mr_drain_answers_waiting_polls)
     mx_res_free(&poll);
     mx_res_free(&add);
 }
+
+/* ---- throughput through the service layer ---- */
+
+typedef struct {
+    mx_t *x;
+    int n, pollers;
+    int added, add_failed, delivered, empty, polls_out;
+    Temporald__Matchingservice__PollWorkflowTaskQueueRequest *poll_req;
+} bench_t;
+
+static void bench_poll(bench_t *b);
+
+static void bench_poll_done(const ProtobufCMessage *resp, int status, const char *message,
+                            const ProtobufCMessage *detail, void *arg)
+{
+    bench_t *b = arg;
+    const wft_resp_t *m = (const wft_resp_t *)resp;
+
+    (void)message;
+    (void)detail;
+    b->polls_out--;
+    TD_CHECK_INT(status, ==, TD_GRPC_OK);
+    if (m->task_token.len > 0) {
+        b->delivered++;
+    } else {
+        b->empty++;
+    }
+    if (b->delivered + b->polls_out < b->n) {
+        bench_poll(b);
+    }
+}
+
+static void bench_poll(bench_t *b)
+{
+    b->polls_out++;
+    td_svc_call(&b->x->srv, TD_SVC_MATCHING "PollWorkflowTaskQueue", &b->poll_req->base,
+                td_now_mono_ms() + 30000, bench_poll_done, b);
+}
+
+static void bench_add_done(const ProtobufCMessage *resp, int status, const char *message,
+                           const ProtobufCMessage *detail, void *arg)
+{
+    bench_t *b = arg;
+
+    (void)resp;
+    (void)message;
+    (void)detail;
+    if (status == TD_GRPC_OK) {
+        b->added++;
+    } else {
+        b->add_failed++;
+    }
+}
+
+static int bench_all_delivered(const bench_t *b)
+{
+    return b->delivered >= b->n;
+}
+
+/* n tasks added at once (one AddWorkflowTask each) while `pollers` polls wait and re-poll. */
+static void bench_run(mx_t *x, int n, int pollers, const char *label)
+{
+    bench_t b;
+    int64_t t0, t1;
+    int flag = 0;
+    td_match_stats_t st;
+    char tq[32];
+
+    memset(&b, 0, sizeof(b));
+    b.x = x;
+    b.n = n;
+    b.pollers = pollers;
+    snprintf(tq, sizeof(tq), "bench-%d", pollers);
+    {
+        Temporald__Matchingservice__PollWorkflowTaskQueueRequest *m =
+                td_arena_calloc(&x->arena, sizeof(*m));
+        Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueRequest *p =
+                td_arena_calloc(&x->arena, sizeof(*p));
+        temporald__matchingservice__poll_workflow_task_queue_request__init(m);
+        temporal__api__workflowservice__v1__poll_workflow_task_queue_request__init(p);
+        p->task_queue = mx_tq(x, tq, 0, NULL);
+        p->identity = (char *)"bench-worker";
+        m->namespace_id = (char *)NS;
+        m->request = p;
+        b.poll_req = m;
+    }
+    t0 = td_now_mono_ms();
+    for (int i = 0; i < pollers && i < n; i++) {
+        bench_poll(&b);
+    }
+    for (int i = 0; i < n; i++) {
+        Temporald__Matchingservice__AddWorkflowTaskRequest *m =
+                td_arena_calloc(&x->arena, sizeof(*m));
+        char wf[32];
+        temporald__matchingservice__add_workflow_task_request__init(m);
+        snprintf(wf, sizeof(wf), "bench-%d", i);
+        m->namespace_id = (char *)NS;
+        m->execution = mx_we(x, wf);
+        m->task_queue = mx_tq(x, tq, 0, NULL);
+        m->scheduled_event_id = 2;
+        td_svc_call(&x->srv, TD_SVC_MATCHING "AddWorkflowTask", &m->base, td_now_mono_ms() + 30000,
+                    bench_add_done, &b);
+    }
+    while (!bench_all_delivered(&b) && td_now_mono_ms() - t0 < 60000) {
+        mx_run(x, &flag, 5);
+    }
+    t1 = td_now_mono_ms();
+    TD_CHECK_INT(b.delivered, ==, n);
+    while (b.added + b.add_failed < n && td_now_mono_ms() - t0 < 60000) {
+        mx_run(x, &flag, 5);
+    }
+    TD_CHECK_INT(b.added, ==, n);
+    TD_CHECK_INT(b.add_failed, ==, 0);
+    td_matching_stats(x->r->engine, &(td_match_key_t){ NS, tq, TD_MATCH_WORKFLOW, TD_MATCH_NORMAL },
+                      &st);
+    printf("# %s: %d tasks, %d pollers: %lld ms (%.0f tasks/s), %lld sync-matched, %lld "
+           "persisted, %d history calls\n",
+           label, n, pollers, (long long)(t1 - t0), n * 1000.0 / (double)(t1 - t0 + 1),
+           (long long)st.sync_matched, (long long)st.persisted, x->nrec);
+}
+
+TD_TEST_T(mr_throughput, 120)
+{
+    mx_t x;
+
+    mx_init(&x);
+    x.hist_async = 1;
+    bench_run(&x, 20000, 64, "backlog+sync");
+    x.nrec = 0;
+    bench_run(&x, 20000, 20000, "all sync");
+    mx_free(&x);
+}
