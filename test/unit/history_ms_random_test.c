@@ -194,6 +194,20 @@ static void run_one(uint64_t seed, int steps)
                 req->commands[req->n_commands++] = random_command(&f, &r, &n_ids);
             }
             req->force_create_new_workflow_task = rnd(&r, 4) == 0;
+            if (rnd(&r, 2)) {
+                Temporal__Api__Taskqueue__V1__StickyExecutionAttributes *sa =
+                        td_arena_calloc(&f.arena, sizeof(*sa));
+                Temporal__Api__Taskqueue__V1__TaskQueue *q = td_arena_calloc(&f.arena, sizeof(*q));
+                Google__Protobuf__Duration *d = td_arena_calloc(&f.arena, sizeof(*d));
+                temporal__api__taskqueue__v1__sticky_execution_attributes__init(sa);
+                temporal__api__taskqueue__v1__task_queue__init(q);
+                google__protobuf__duration__init(d);
+                q->name = (char *)"sticky";
+                d->seconds = rnd(&r, 3);
+                sa->worker_task_queue = q;
+                sa->schedule_to_start_timeout = d;
+                req->sticky_attributes = sa;
+            }
             req->return_new_workflow_task = rnd(&r, 2);
             if (f.wft_tok == NULL) {
                 break;
@@ -251,7 +265,9 @@ static void run_one(uint64_t seed, int steps)
             rc = td_ms_request_cancel(f.ms, &f.t, "why", "c", "");
             break;
         default:
-            if (rnd(&r, 10) == 0) {
+            if (rnd(&r, 4) == 0) {
+                td_ms_reset_sticky(f.ms);
+            } else if (rnd(&r, 10) == 0) {
                 rc = td_ms_terminate(f.ms, &f.t, "enough", NULL, "c");
             }
             break;
