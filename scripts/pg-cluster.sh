@@ -16,7 +16,8 @@
 # Exit status 3 with one line "skipped: REASON" on stderr when PostgreSQL is not installed
 # or cannot start here, so a test script can print that line and carry on.
 # Environment: PG_BIN (default: the newest /usr/lib/postgresql/*/bin), PG_FSYNC (on|off,
-# default on).
+# default on), PG_SSL=1 (TLS on, with a fresh self-signed certificate for 127.0.0.1; start
+# then also prints PG_SSL_ROOT, the certificate to pass as sslrootcert).
 set -u
 
 skip() { echo "skipped: $*" >&2; exit 3; }
@@ -69,12 +70,22 @@ start)
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" -A scram-sha-256 \
         --auth-local=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         skip "initdb failed: $(tail -1 "$dir/initdb.log")"
+    ssl_opts=""
+    if [ "${PG_SSL:-0}" = 1 ] && command -v openssl >/dev/null 2>&1 &&
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+            -addext "subjectAltName=IP:127.0.0.1" -keyout "$dir/server.key" \
+            -out "$dir/server.crt" >/dev/null 2>&1; then
+        chmod 600 "$dir/server.key"
+        if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir/server.key" "$dir/server.crt"; fi
+        ssl_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+    fi
+    echo "$ssl_opts" >"$dir/ssl_opts"
     started=""
     for _ in 1 2 3 4 5 6 7 8; do
         port=$((20000 + RANDOM % 40000))
         port_free "$port" || continue
         as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200" \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200 $ssl_opts" \
             start >"$dir/pg_ctl.log" 2>&1 && { started=1; break; }
     done
     [ -n "$started" ] || skip "postgres did not start: $(tail -2 "$dir/server.log" 2>/dev/null | tr '\n' ' ')"
@@ -89,6 +100,7 @@ start)
     echo "PG_PID=$pid"
     echo "PG_URL=postgres://temporald:$PASS@127.0.0.1:$port/temporald"
     echo "PG_ADMIN_URL=postgres://postgres:$PASS@127.0.0.1:$port/postgres"
+    if [ -n "$ssl_opts" ]; then echo "PG_SSL_ROOT=$dir/server.crt"; fi
     ;;
 stop)
     [ -f "$dir/data/postmaster.pid" ] || exit 0
@@ -105,7 +117,7 @@ restart)
     bin=$(pg_bin)
     port=$(cat "$dir/port")
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200 $(cat "$dir/ssl_opts" 2>/dev/null)" \
         start >"$dir/pg_ctl.log" 2>&1 || { echo "restart failed: $(tail -2 "$dir/server.log")" >&2; exit 1; }
     ;;
 psql)

@@ -180,10 +180,24 @@ TD_TEST(pg_connection_errors)
     TD_CHECK_INT(td_pf_open_url(td_pf_url_with("query", "bogus_option=1"), err, sizeof(err), &s),
                  ==, TD_EINVAL);
     TD_CHECK_CONTAINS(err, "bogus_option");
-    /* TLS options come from the query: this test server has no TLS, so require fails */
-    TD_CHECK_INT(td_pf_open_url(td_pf_url_with("query", "sslmode=require"), err, sizeof(err), &s),
-                 ==, TD_EUNAVAIL);
-    TD_CHECK_CONTAINS(err, "SSL");
+    /* TLS options come from the query (TD_TEST_PG_SSLROOT: the server's certificate when it
+     * has TLS on, as test/store/run.sh starts it) */
+    if (getenv("TD_TEST_PG_SSLROOT") != NULL) {
+        char q[400];
+        snprintf(q, sizeof(q), "sslmode=verify-full&sslrootcert=%s", getenv("TD_TEST_PG_SSLROOT"));
+        TD_CHECK_INT(td_pf_open_url(td_pf_url_with("query", q), err, sizeof(err), &s), ==, TD_OK);
+        td_store_close(s);
+        TD_CHECK_INT(td_pf_open_url(td_pf_url_with("query", "sslmode=verify-full&sslrootcert="
+                                                            "/nonexistent.crt"),
+                                    err, sizeof(err), &s),
+                     ==, TD_EUNAVAIL);
+        TD_CHECK_CONTAINS(err, "nonexistent.crt");
+    } else {
+        TD_CHECK_INT(
+                td_pf_open_url(td_pf_url_with("query", "sslmode=require"), err, sizeof(err), &s),
+                ==, TD_EUNAVAIL);
+        TD_CHECK_CONTAINS(err, "SSL");
+    }
     /* nobody listens on port 1: a quick, clear failure */
     t0 = td_now_mono_ms();
     TD_CHECK_INT(td_pf_open_url(td_pf_url_with("port", "1"), err, sizeof(err), &s), ==,

@@ -25,8 +25,9 @@ trap cleanup EXIT
 # here; the conformance pass below runs against it through TD_TEST_DB_URL ----
 pgdir=$tmp/pg
 trap 'scripts/pg-cluster.sh stop "$pgdir" >/dev/null 2>&1; cleanup' EXIT
-if pgenv=$(scripts/pg-cluster.sh start "$pgdir" 2>"$tmp/pg.err"); then
+if pgenv=$(PG_SSL=1 scripts/pg-cluster.sh start "$pgdir" 2>"$tmp/pg.err"); then
     eval "$pgenv"
+    if [ -n "${PG_SSL_ROOT:-}" ]; then export TD_TEST_PG_SSLROOT=$PG_SSL_ROOT; fi
     pgdb() { # a fresh database; prints its URL
         scripts/pg-cluster.sh psql "$pgdir" -d postgres -c "CREATE DATABASE $1 OWNER temporald" >/dev/null &&
             echo "postgres://temporald:tdpass@127.0.0.1:$PG_PORT/$1"
