@@ -155,25 +155,22 @@ static void td_conn_on_read(struct bufferevent *bev, void *arg)
 {
     td_conn_t *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    struct evbuffer_iovec v[8];
+    struct evbuffer_iovec v;
 
-    while (!c->dead && evbuffer_get_length(in) > 0) {
-        int n = evbuffer_peek(in, -1, NULL, v, 8);
-        size_t used = 0;
-        if (n > 8) {
-            n = 8;
+    while (!c->dead && !c->read_paused && evbuffer_get_length(in) > 0) {
+        long used;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) {
+            break;
         }
-        for (int i = 0; i < n && !c->dead; i++) {
-            if (c->ops->on_read(c->ud, v[i].iov_base, v[i].iov_len) != TD_OK) {
-                c->dead = 1;
-                bufferevent_disable(bev, EV_READ | EV_WRITE);
-                c->ops->on_close(c->ud, TD_EPROTO);
-                return;
-            }
-            used += v[i].iov_len;
+        used = c->ops->on_read(c->ud, v.iov_base, v.iov_len);
+        if (used < 0) {
+            c->dead = 1;
+            bufferevent_disable(bev, EV_READ | EV_WRITE);
+            c->ops->on_close(c->ud, TD_EPROTO);
+            return;
         }
-        evbuffer_drain(in, used);
-        if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+        evbuffer_drain(in, (size_t)used);
+        if ((size_t)used < v.iov_len) {
             break;
         }
     }
@@ -398,6 +395,10 @@ void td_conn_pause_read(td_conn_t *c, int pause)
         bufferevent_disable(c->bev, EV_READ);
     } else {
         bufferevent_enable(c->bev, EV_READ);
+        if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+            /* Bytes left unconsumed when reading paused: offer them again from the loop. */
+            bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+        }
     }
 }
 

@@ -21,8 +21,10 @@ typedef struct td_tls_ctx_s td_tls_ctx_t;
 /* Callbacks from a connection to its owner, all on the loop thread. None may free the
  * connection directly; call td_conn_kick() and free it from on_kick instead. */
 typedef struct {
-    /* Bytes arrived. Return TD_OK to continue, anything else closes (on_close follows). */
-    int (*on_read)(void *ud, const uint8_t *p, size_t n);
+    /* Bytes arrived. Returns how many it consumed, or a negative TD_E* code to close
+     * (on_close follows). Consuming fewer than n means "not now" (the owner paused reading):
+     * the rest stays buffered and is offered again once reading resumes. */
+    long (*on_read)(void *ud, const uint8_t *p, size_t n);
     /* Pending output fell to the low-water mark, or td_conn_kick() was called. */
     void (*on_kick)(void *ud);
     /* Client only: connected (and TLS handshake done). */

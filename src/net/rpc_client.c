@@ -515,12 +515,12 @@ static void td_cl_on_connected(void *ud)
     td_cl_flush(cl);
 }
 
-static int td_cl_on_read(void *ud, const uint8_t *p, size_t n)
+static long td_cl_on_read(void *ud, const uint8_t *p, size_t n)
 {
     td_rpc_client_t *cl = ud;
     ssize_t rc;
     if (cl->ng == NULL || cl->closing) {
-        return TD_OK;
+        return (long)n;
     }
     cl->in_recv = 1;
     rc = nghttp2_session_mem_recv(cl->ng, p, n);
@@ -531,7 +531,7 @@ static int td_cl_on_read(void *ud, const uint8_t *p, size_t n)
     }
     td_cl_submit_pending(cl);
     td_cl_flush(cl);
-    return TD_OK;
+    return (long)n;
 }
 
 static void td_cl_on_kick(void *ud)

@@ -67,15 +67,19 @@ struct td_h2s_s {
     int in_recv;          /* inside nghttp2_session_mem_recv: do not send */
     int closing;          /* dead or done: free from the kick event */
     int goaway_sent;
+    size_t queued;           /* response bytes of calls not yet handed to nghttp2 */
+    td_rpc_call_t *deferred; /* complete requests waiting for the backlog to shrink */
     /* memory sessions (conn == NULL; tests and fuzzing): output collects here */
     uint8_t *mem_out;
     size_t mem_len, mem_cap;
 };
 
 struct td_rpc_call_s {
-    td_rpc_call_t *prev, *next; /* in the session's list while on_stream */
-    td_h2s_t *sess;             /* NULL once the stream is gone */
-    td_rpc_server_t *srv;       /* NULL once detached */
+    td_rpc_call_t *prev, *next;   /* in the session's list while on_stream */
+    td_rpc_call_t *dprev, *dnext; /* in the session's deferred list while is_deferred */
+    int is_deferred;
+    td_h2s_t *sess;       /* NULL once the stream is gone */
+    td_rpc_server_t *srv; /* NULL once detached */
     td_loop_t *loop;
     int32_t stream_id;
     td_arena_t arena;
@@ -226,6 +230,23 @@ static td_rpc_call_t *td_call_new(td_h2s_t *s, int32_t stream_id)
     return c;
 }
 
+static void td_call_undefer(td_rpc_call_t *c)
+{
+    if (!c->is_deferred) {
+        return;
+    }
+    if (c->dprev != NULL) {
+        c->dprev->dnext = c->dnext;
+    } else {
+        c->sess->deferred = c->dnext;
+    }
+    if (c->dnext != NULL) {
+        c->dnext->dprev = c->dprev;
+    }
+    c->dprev = c->dnext = NULL;
+    c->is_deferred = 0;
+}
+
 static void td_call_unlink(td_rpc_call_t *c)
 {
     if (c->sess == NULL) {
@@ -240,6 +261,8 @@ static void td_call_unlink(td_rpc_call_t *c)
         c->next->prev = c->prev;
     }
     c->prev = c->next = NULL;
+    td_call_undefer(c);
+    c->sess->queued -= c->out_len - c->out_off;
     c->sess = NULL;
     c->on_stream = 0;
     if (c->srv != NULL) {
@@ -287,6 +310,9 @@ static void td_call_out_message(td_rpc_call_t *c, const ProtobufCMessage *m)
     td_grpc_prefix_write(c->out + c->out_len, 0, (uint32_t)n);
     protobuf_c_message_pack(m, c->out + c->out_len + TD_GRPC_PREFIX);
     c->out_len += TD_GRPC_PREFIX + n;
+    if (c->sess != NULL) {
+        c->sess->queued += TD_GRPC_PREFIX + n;
+    }
 }
 
 /* ---- HTTP/2 output ---- */
@@ -324,6 +350,7 @@ static ssize_t td_h2s_data_read(nghttp2_session *ng, int32_t stream_id, uint8_t 
     if (n > 0) {
         memcpy(buf, c->out + c->out_off, n);
         c->out_off += n;
+        c->sess->queued -= n;
     }
     if (c->out_off == c->out_len && c->out_eof) {
         nghttp2_nv nv[3];
@@ -442,6 +469,22 @@ static void td_h2s_fail_early(td_rpc_call_t *c, int status, const char *message)
     c->discard = 1;
 }
 
+static size_t td_h2s_backlog(const td_h2s_t *s);
+
+/* Parks a complete request until the connection's backlog shrinks (FIFO). */
+static void td_h2s_defer(td_rpc_call_t *c)
+{
+    td_rpc_call_t **pp = &c->sess->deferred, *prev = NULL;
+    while (*pp != NULL) {
+        prev = *pp;
+        pp = &(*pp)->dnext;
+    }
+    *pp = c;
+    c->dprev = prev;
+    c->dnext = NULL;
+    c->is_deferred = 1;
+}
+
 static void td_h2s_dispatch(td_rpc_call_t *c)
 {
     int compressed = 0, rc;
@@ -452,6 +495,10 @@ static void td_h2s_dispatch(td_rpc_call_t *c)
     size_t max = c->sess->srv->opts.max_recv_bytes;
 
     if (c->answered || c->discard) {
+        return;
+    }
+    if (c->sess->conn != NULL && td_h2s_backlog(c->sess) >= c->sess->srv->opts.out_high_water) {
+        td_h2s_defer(c);
         return;
     }
     if (c->path == NULL || c->http_method == NULL || strcmp(c->http_method, "POST") != 0) {
@@ -767,6 +814,16 @@ static size_t td_h2s_pending(const td_h2s_t *s)
     return s->conn != NULL ? td_conn_out_pending(s->conn) : 0;
 }
 
+/* Output this connection holds: bytes in the socket buffers plus responses waiting for
+ * nghttp2 (a peer that does not read, or keeps its flow-control windows shut, makes this
+ * grow). Above the high-water mark new requests wait in `deferred` instead of running:
+ * frames are still read (WINDOW_UPDATEs must get through) but no new responses pile up.
+ * Reading itself pauses only while the socket does not take our bytes. */
+static size_t td_h2s_backlog(const td_h2s_t *s)
+{
+    return td_h2s_pending(s) + s->queued;
+}
+
 static const char *td_h2s_peer(const td_h2s_t *s)
 {
     return s->conn != NULL ? td_conn_peer(s->conn) : "memory";
@@ -796,6 +853,21 @@ static void td_h2s_schedule(td_h2s_t *s)
 {
     if (!s->in_recv && !s->closing && s->conn != NULL) {
         td_conn_kick(s->conn);
+    }
+}
+
+/* Dispatches parked requests while the backlog allows; their output is flushed later. */
+static void td_h2s_run_deferred(td_h2s_t *s)
+{
+    int ran = 0;
+    while (s->deferred != NULL && td_h2s_backlog(s) < s->srv->opts.out_high_water) {
+        td_rpc_call_t *c = s->deferred;
+        td_call_undefer(c);
+        td_h2s_dispatch(c);
+        ran = 1;
+    }
+    if (ran) {
+        td_h2s_schedule(s);
     }
 }
 
@@ -833,19 +905,22 @@ static void td_h2s_flush(td_h2s_t *s)
         td_conn_flush(s->conn);
         td_conn_pause_read(s->conn, td_h2s_pending(s) >= high);
     }
+    if (s->deferred != NULL && td_h2s_backlog(s) < high) {
+        td_h2s_run_deferred(s);
+    }
     if (!nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng) &&
         td_h2s_pending(s) == 0) {
         td_h2s_close(s);
     }
 }
 
-static int td_h2s_on_read(void *ud, const uint8_t *p, size_t n)
+static long td_h2s_on_read(void *ud, const uint8_t *p, size_t n)
 {
     td_h2s_t *s = ud;
     ssize_t rc;
 
     if (s->closing) {
-        return TD_OK;
+        return (long)n;
     }
     s->in_recv = 1;
     rc = nghttp2_session_mem_recv(s->ng, p, n);
@@ -855,13 +930,10 @@ static int td_h2s_on_read(void *ud, const uint8_t *p, size_t n)
         /* nghttp2 queued a GOAWAY for protocol errors: try to send it, then close. */
         td_h2s_flush(s);
         td_h2s_close(s);
-        if (s->conn != NULL) {
-            return TD_OK;
-        }
-        return TD_EPROTO;
+        return s->conn != NULL ? (long)n : TD_EPROTO;
     }
     td_h2s_flush(s);
-    return TD_OK;
+    return (long)n;
 }
 
 static void td_h2s_teardown(td_h2s_t *s);
@@ -958,6 +1030,9 @@ static void td_h2s_teardown(td_h2s_t *s)
     td_rpc_server_t *srv = s->srv;
 
     s->closing = 1;
+    while (s->deferred != NULL) {
+        td_call_undefer(s->deferred);
+    }
     while (s->calls != NULL) {
         td_rpc_call_t *c = s->calls;
         nghttp2_session_set_stream_user_data(s->ng, c->stream_id, NULL);
@@ -1014,7 +1089,7 @@ int td_rpc__mem_feed(td_h2s_t *s, const uint8_t *p, size_t n)
     if (s->closing) {
         return TD_ECLOSED;
     }
-    return td_h2s_on_read(s, p, n);
+    return td_h2s_on_read(s, p, n) < 0 ? TD_EPROTO : TD_OK;
 }
 
 size_t td_rpc__mem_take(td_h2s_t *s, uint8_t **out)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The gRPC suite: a real gRPC client (@grpc/grpc-js, pinned in test/js) against temporald's
 # RPC layer (test/progs/grpc_testserver and `temporald start-dev`), then temporald's own
-# client against the same server (test/progs/grpc_client_matrix, when built). Closes with
+# client against the same server (test/progs/grpc_client_matrix, when built), and a raw peer
+# that never reads (test/grpc/slow_reader.py: backpressure). Closes with
 # "N passed, N failed". Usage: test/grpc/run.sh [path/to/temporald]; BUILD from the env.
 set -u
 cd "$(dirname "$0")/../.."
@@ -32,6 +33,17 @@ if [ -z "$p" ] || [ -z "$f" ]; then
 fi
 pass=$((pass + p))
 fail=$((fail + f))
+
+# backpressure: a peer that never reads must not make the server buffer without bound
+python3 test/grpc/slow_reader.py "$BUILD/progs/grpc_testserver" 2>&1 | tee "$log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+if [ -n "$line" ]; then
+    pass=$((pass + $(echo "$line" | awk '{print $1}')))
+    fail=$((fail + $(echo "$line" | awk '{print $3}')))
+else
+    echo "slow_reader.py ended without a summary"
+    fail=$((fail + 1))
+fi
 
 if [ -x "$BUILD/progs/grpc_client_matrix" ]; then
     "$BUILD/progs/grpc_client_matrix" "$BUILD/progs/grpc_testserver" 2>&1 | tee "$log"
