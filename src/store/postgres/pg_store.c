@@ -11,33 +11,47 @@
  * Design notes: the writer's group transaction.
  *
  * Invariants
- *   - Only the writer thread touches the writer connection; each reader its own.
+ *   - Only the writer thread touches the writer connection; each reader its own. Writes
+ *     run in submission order, one group at a time; reads run beside them in autocommit.
  *   - A request is completed exactly once, after its fate is certain: committed (rc as the
  *     op computed it), not committed (TD_EUNAVAIL), or failed on its own (condition or
  *     statement error, its savepoint rolled back).
  *   - Every group transaction inserts a fresh commit marker (commit_markers.id) before any
- *     request runs. If the connection breaks after COMMIT was sent and before its reply was
- *     read, the writer reconnects and inserts the same id in autocommit: a unique violation
- *     means the group committed; success means it did not (and now never can: the marker
- *     row is taken). The insert waits for the old transaction if the server still runs it,
- *     so the answer is certain. Until the database answers, the group's callers wait; they
- *     get TD_EUNAVAIL "outcome unknown" only if the store is closed first.
- *   - A broken connection (lost) is dropped and reopened before the next use; while the
- *     server is unreachable every request fails fast with TD_EUNAVAIL and a later one
- *     reconnects.
+ *     request runs, and deletes the previous committed group's marker. If the connection
+ *     breaks after COMMIT may have reached the server and before its reply was read, the
+ *     writer reconnects and inserts the same id in autocommit: a unique violation means
+ *     the group committed; success means it did not (and now never can: the marker row is
+ *     taken). The insert waits for the old transaction while the server still runs it, so
+ *     the answer is certain. Until the database answers, the group's callers wait; they get
+ *     TD_EUNAVAIL "may or may not have committed" only if the store is closed first. A
+ *     break before COMMIT was sent, or a server error before it, needs no marker: nothing
+ *     committed.
+ *   - A group of plain execution updates (td_pg__write_fast_ok) first goes out as one
+ *     pipeline, BEGIN to COMMIT, conditions written so that a failure is an SQL error. Any
+ *     error aborts that transaction; the group is then rerun the ordinary way (savepoint per
+ *     request), which gives each request its own outcome.
+ *   - A broken connection (lost) is dropped and reopened before the next use; an idle one
+ *     the server closed is noticed before use. While the server is unreachable every
+ *     request fails fast with TD_EUNAVAIL, and a later one reconnects.
  *
- *   group:   IDLE --take queue--> BEGIN --marker--> RUN (per request: SAVEPOINT, op,
- *            RELEASE | ROLLBACK TO) --> COMMIT --reply--> DONE --> IDLE
- *                                        |                  \--lost--> RESOLVE --> DONE
- *            any step before COMMIT --lost--> ABORTED (all: TD_EUNAVAIL) --> IDLE
+ *   IDLE --take queue--> FAST (one pipeline) --all ok--> DONE --> IDLE
+ *                          |  \--error--> ROLLBACK --> BEGIN
+ *                          \--lost--> RESOLVE --> DONE
+ *   BEGIN --marker--> RUN (per request: SAVEPOINT, op, RELEASE | ROLLBACK TO)
+ *         --> COMMIT --reply--> DONE;  COMMIT --lost--> RESOLVE --> DONE
+ *   any step before COMMIT --lost--> ABORTED (all: TD_EUNAVAIL) --> IDLE
  *
  *   FROM     -> TO        [function]
- *   IDLE     -> BEGIN     [td_pg_writer_main]
+ *   IDLE     -> FAST      [td_pg_group_run]      (every request a plain update)
+ *   IDLE     -> BEGIN     [td_pg_group_run]      (otherwise)
+ *   FAST     -> DONE      [td_pg_group_fast]
+ *   FAST     -> BEGIN     [td_pg_group_fast]     (a condition failed: rerun)
+ *   FAST     -> RESOLVE   [td_pg_group_fast]     (connection lost after COMMIT was sent)
  *   BEGIN    -> RUN       [td_pg_group_run]
  *   RUN      -> COMMIT    [td_pg_group_run]
- *   RUN      -> ABORTED   [td_pg_group_run]  (connection lost; nothing committed)
+ *   RUN      -> ABORTED   [td_pg_group_run]      (connection lost; nothing committed)
  *   COMMIT   -> DONE      [td_pg_group_commit]
- *   COMMIT   -> RESOLVE   [td_pg_group_commit] (reply lost)
+ *   COMMIT   -> RESOLVE   [td_pg_group_commit]   (reply lost)
  *   RESOLVE  -> DONE      [td_pg_resolve]
  */
 #define TD_LOG_COMPONENT "store.pg"
