@@ -46,6 +46,11 @@
  * a storage fault, every request of the group that had not failed on its own condition gets
  * the fault (its err says "transaction not committed"): retrying is always safe.
  *
+ * Durability: a write's callback runs only once its transaction is durable (for SQLite at
+ * synchronous=FULL: after an fdatasync of the WAL). A read may already see a write whose
+ * acknowledgement is still pending; if the process or machine dies before that, the write
+ * and everything later are lost together (the log keeps a prefix), never in part.
+ *
  * Backends: sqlite:///abs/path.db, sqlite://relative/path.db, sqlite://:memory: (SQLite,
  * src/store/sqlite/: WAL, one writer thread committing groups of requests, reader threads;
  * in memory, reads go through the writer) and postgres://user:pass@host:port/db

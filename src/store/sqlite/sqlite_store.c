@@ -1061,8 +1061,8 @@ static int td_sq_open(td_store_t *s, const td_store_url_t *url, const td_store_o
         }
         b->n_readers_started++;
     }
-    td_log_info("opened %s (synchronous=%s, %d reader(s))", b->memory ? ":memory:" : b->filename,
-                b->synchronous, b->n_readers);
+    td_log_info("opened %s (synchronous=%s%s, %d reader(s))", b->memory ? ":memory:" : b->filename,
+                b->synchronous, b->pipelined ? ", pipelined WAL flush" : "", b->n_readers);
 out:
     if (rc != TD_OK) {
         pthread_mutex_lock(&b->mu);
