@@ -17,19 +17,26 @@
  *   - on_cancel fires at most once, and only while with_handler is set.
  *   - The request body buffer never exceeds 5 + max_recv_bytes; an oversize message is
  *     answered RESOURCE_EXHAUSTED from its prefix and the rest of its bytes are discarded.
- *   - Nothing is sent from inside nghttp2 callbacks: submissions are flushed by the read path
- *     after nghttp2_session_mem_recv() returns, or by the connection's kick event.
+ *   - Nothing is sent from inside nghttp2 callbacks or from td_rpc_reply itself: output is
+ *     flushed by the read path after nghttp2_session_mem_recv() returns, or by the kick event.
+ *   - A complete request whose connection holds more output than out_high_water waits in the
+ *     session's deferred list (DEFERRED) and runs, in order, once the backlog shrinks.
  *
- *   RECV --request complete, method found--> HANDLER --reply/fail--> ANSWERED --stream
- *    |                                         |                                closed--> FREED
- *    |--layer error (unknown method, too big,  |--RST/conn loss/deadline--> CANCELLED
- *    |  bad frame, deadline)--> ANSWERED       |      --handler ends--> FREED (if stream gone)
- *    '--RST/conn loss--> FREED
+ *   RECV --complete--> (backlog high) DEFERRED --backlog low--> HANDLER
+ *    |        '--method found, backlog low-----------------------> HANDLER --reply/fail-->
+ *    |                                                               ANSWERED --stream closed-->
+ * FREED
+ *    |--layer error (unknown method, too big, bad frame, deadline)--> ANSWERED
+ *    |                                HANDLER --RST/conn loss/deadline--> CANCELLED
+ *    '--RST/conn loss (also from DEFERRED)--> FREED      CANCELLED --handler ends--> FREED
  *
  *   FROM      -> TO         [function]
  *   RECV      -> HANDLER    [td_h2s_dispatch]
+ *   RECV      -> DEFERRED   [td_h2s_dispatch -> td_h2s_defer]
+ *   DEFERRED  -> HANDLER    [td_h2s_run_deferred -> td_h2s_dispatch]
  *   RECV      -> ANSWERED   [td_h2s_answer via td_h2s_dispatch, td_h2s_on_data, td_h2s_deadline]
  *   RECV      -> FREED      [td_h2s_on_stream_close]
+ *   DEFERRED  -> FREED      [td_h2s_on_stream_close, td_h2s_teardown]
  *   HANDLER   -> ANSWERED   [td_rpc_reply, td_rpc_fail]
  *   HANDLER   -> CANCELLED  [td_h2s_on_stream_close, td_h2s_teardown, td_h2s_deadline]
  *   CANCELLED -> FREED      [td_rpc_reply, td_rpc_fail]
@@ -49,8 +56,6 @@
 #include "net/grpc_wire.h"
 #include "net/rpc_internal.h"
 #include "temporal/api/errordetails/v1/message.pb-c.h"
-
-#define TD_H2_MAX_METADATA 64
 
 typedef struct td_md_s {
     struct td_md_s *next;

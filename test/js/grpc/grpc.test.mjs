@@ -4,7 +4,7 @@
 // connections. Run by test/grpc/run.sh with `node --test`.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
 import {
   startTestServer,
@@ -261,6 +261,51 @@ describe('TLS and mTLS', () => {
       await srv.stop();
     }
   });
+});
+
+test('temporald start-dev with [tls] from its config: mTLS for Connection.connect()', async () => {
+  const certs = makeCerts();
+  const conf = `${certs.dir}/tls.ini`;
+  writeFileSync(conf, `[tls]\ncert_file = ${certs.serverCert}\nkey_file = ${certs.serverKey}\n` +
+    `ca_file = ${certs.ca}\nrequire_client_cert = true\n`);
+  const td = await startTemporald(['--config', conf]);
+  try {
+    const { Connection } = await import('@temporalio/client');
+    const conn = await Connection.connect({
+      address: `127.0.0.1:${td.port}`,
+      connectTimeout: 5000,
+      tls: {
+        serverRootCACertificate: readFileSync(certs.ca),
+        clientCertPair: { crt: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) },
+      },
+    });
+    try {
+      const info = await conn.workflowService.getSystemInfo({});
+      assert.equal(info.capabilities.sdkMetadata, true);
+    } finally {
+      await conn.close();
+    }
+    const { NativeConnection } = await import('@temporalio/worker');
+    const native = await NativeConnection.connect({
+      address: `127.0.0.1:${td.port}`,
+      tls: {
+        serverRootCACertificate: readFileSync(certs.ca),
+        clientCertPair: { crt: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) },
+      },
+    });
+    await native.close();
+    // without a client certificate the handshake is refused
+    await assert.rejects(
+      Connection.connect({
+        address: `127.0.0.1:${td.port}`,
+        connectTimeout: 2000,
+        tls: { serverRootCACertificate: readFileSync(certs.ca) },
+      }),
+    );
+  } finally {
+    assert.equal(await td.stop('SIGTERM'), 0);
+    certs.cleanup();
+  }
 });
 
 describe('Temporal SDK connections against temporald start-dev', () => {

@@ -81,13 +81,13 @@ export function startTestServer(args = []) {
 }
 
 // temporald start-dev on a free port (the kernel picks it: we pass a port found free now).
-export async function startTemporald() {
+export async function startTemporald(extraArgs = []) {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'td-grpc-'));
   const s = await startProc(
     temporaldBin,
     ['start-dev', '--port', String(port), '--ip', '127.0.0.1', '--headless', '--log-level', 'warn',
-      '--db-filename', path.join(dir, 'dev.db')],
+      '--db-filename', path.join(dir, 'dev.db'), ...extraArgs],
     /listening on [0-9.]+:(\d+)/,
   );
   const stop = s.stop;
