@@ -69,11 +69,12 @@ static int td_matching_start(void *state)
 
     if (rc != TD_OK) {
         td_log_error("cannot register the MatchingService methods: %s", td_strerror(rc));
-        return rc;
+        goto out;
     }
     r->running = 1;
     td_log_debug("started (long poll %lld ms)", (long long)r->cfg.long_poll_ms);
-    return TD_OK;
+out:
+    return rc;
 }
 
 static void td_matching_closed(void *arg)
@@ -96,12 +97,14 @@ static void td_matching_drain(void *state, td_loop_fn done, void *arg)
     r->running = 0;
     if (r->engine == NULL || r->closing) {
         done(arg);
-        return;
+        goto out;
     }
     r->closing = 1;
     r->drain_done = done;
     r->drain_arg = arg;
     td_matching_engine_close(r->engine, td_matching_closed, r);
+out:
+    return;
 }
 
 static void td_matching_stop(void *state)
@@ -109,7 +112,7 @@ static void td_matching_stop(void *state)
     td_mr_t *r = state;
 
     if (r == NULL) {
-        return;
+        goto out;
     }
     if (r->engine != NULL) {
         /* The loop no longer runs (drain timed out or never ran): the engine cannot finish
@@ -120,9 +123,11 @@ static void td_matching_stop(void *state)
             td_matching_engine_close(r->engine, NULL, NULL);
         }
         r->engine = NULL;
-        return; /* r stays: the engine's pending close holds r as its context */
+        goto out; /* r stays: the engine's pending close holds r as its context */
     }
     td_free(r);
+out:
+    return;
 }
 
 const td_role_t td_role_matching = {

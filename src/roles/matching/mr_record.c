@@ -188,7 +188,7 @@ static void td_mr_record_query(td_mr_rec_t *x, const td_match_key_t *key,
         /* built by our QueryWorkflow handler: cannot happen; the query times out */
         td_log_error("query %s: undecodable query task", task->query_id);
         td_mr_rec_end(x, TD_EINTERNAL, NULL);
-        return;
+        goto out;
     }
     tok.namespace_id = (char *)key->namespace_id;
     tok.task_queue = (char *)key->name;
@@ -198,6 +198,8 @@ static void td_mr_record_query(td_mr_rec_t *x, const td_match_key_t *key,
         resp = td_mr__resp_copy(&m->base);
     }
     td_mr_rec_end(x, rc, resp);
+out:
+    return;
 }
 
 static void td_mr_record_started(void *ctx, const td_match_key_t *key, const td_match_task_t *task,

@@ -123,13 +123,13 @@ static void td_mr_add(td_rpc_call_t *call, td_mr_t *r, td_match_type_t type, con
     int rc;
 
     if (e == NULL) {
-        return;
+        goto out;
     }
     if (td_mr_blank(ns) || we == NULL || td_mr_blank(we->workflow_id) || tq == NULL ||
         td_mr_blank(tq->name) || scheduled_event_id <= 0) {
         td_rpc_fail_err(call, TD_EINVAL,
                         "namespace_id, execution, task_queue and scheduled_event_id are required");
-        return;
+        goto out;
     }
     memset(&task, 0, sizeof(task));
     task.workflow_id = we->workflow_id;
@@ -160,6 +160,8 @@ static void td_mr_add(td_rpc_call_t *call, td_mr_t *r, td_match_type_t type, con
     } else if (rc != TD_OK) {
         td_rpc_fail_err(call, rc, NULL);
     }
+out:
+    return;
 }
 
 static void td_mr_add_wft(td_rpc_call_t *call, void *ctx)
@@ -234,21 +236,21 @@ static void td_mr_poll(td_rpc_call_t *call, td_mr_t *r, td_match_type_t type, co
     int rc;
 
     if (e == NULL) {
-        return;
+        goto out;
     }
     if (td_mr_blank(ns) || pub == NULL || tq == NULL || td_mr_blank(tq->name)) {
         td_rpc_fail_err(call, TD_EINVAL, "namespace_id and request.task_queue are required");
-        return;
+        goto out;
     }
     rc = td_matching_check_deadline(td_now_mono_ms(), td_rpc_deadline(call), TD_MR_MIN_POLL_MS,
                                     &msg);
     if (rc != TD_OK) {
         td_rpc_fail_err(call, rc, msg);
-        return;
+        goto out;
     }
     if (td_rpc_cancelled(call)) {
         td_rpc_fail(call, TD_GRPC_CANCELLED, "poll cancelled", NULL);
-        return;
+        goto out;
     }
     key.name = tq->name;
     /* sticky polls name the worker's own queue; activity queues are never sticky */
@@ -266,9 +268,11 @@ static void td_mr_poll(td_rpc_call_t *call, td_mr_t *r, td_match_type_t type, co
     rc = td_matching_poll(e, &key, &preq, td_mr_poll_done, x, &x->p.handle);
     if (rc != TD_OK) {
         td_rpc_fail_err(call, rc, rc == TD_EPRECOND ? "Context timeout is too short." : NULL);
-        return;
+        goto out;
     }
     td_rpc_on_cancel(call, td_mr_poll_cancelled, x);
+out:
+    return;
 }
 
 static void td_mr_poll_wft(td_rpc_call_t *call, void *ctx)
@@ -370,19 +374,19 @@ static void td_mr_query(td_rpc_call_t *call, void *ctx)
     int rc;
 
     if (e == NULL) {
-        return;
+        goto out;
     }
     if (td_mr_blank(in->namespace_id) || in->task_queue == NULL ||
         td_mr_blank(in->task_queue->name) || in->request == NULL || in->request->query == NULL ||
         in->task == NULL) {
         td_rpc_fail_err(call, TD_EINVAL,
                         "namespace_id, task_queue, request.query and task are required");
-        return;
+        goto out;
     }
     timeout_ms = deadline > 0 ? deadline - td_now_mono_ms() : TD_MR_QUERY_TIMEOUT_MS;
     if (timeout_ms <= 0) {
         td_rpc_fail(call, TD_GRPC_DEADLINE_EXCEEDED, "query deadline already passed", NULL);
-        return;
+        goto out;
     }
     /* the task handed to the poller: history's response with the query (the token is set when
      * it is delivered: it names the queue and the query id) */
@@ -418,6 +422,8 @@ static void td_mr_query(td_rpc_call_t *call, void *ctx)
     } else {
         td_rpc_on_cancel(call, td_mr_query_cancelled, x);
     }
+out:
+    return;
 }
 
 static void td_mr_query_done_call(td_rpc_call_t *call, void *ctx)
@@ -432,17 +438,17 @@ static void td_mr_query_done_call(td_rpc_call_t *call, void *ctx)
     int err;
 
     if (e == NULL) {
-        return;
+        goto out;
     }
     if (in->request == NULL ||
         td_ms_query_token_decode(in->request->task_token.data, in->request->task_token.len,
                                  td_rpc_arena(call), &tok) != TD_OK) {
         td_rpc_fail_err(call, TD_EINVAL, "invalid query task token");
-        return;
+        goto out;
     }
     if (!td_mr_blank(in->namespace_id) && strcmp(in->namespace_id, tok->namespace_id) != 0) {
         td_rpc_fail_err(call, TD_EINVAL, "the query task token belongs to another namespace");
-        return;
+        goto out;
     }
     switch (in->request->completed_type) {
     case TEMPORAL__API__ENUMS__V1__QUERY_RESULT_TYPE__QUERY_RESULT_TYPE_ANSWERED:
@@ -453,7 +459,7 @@ static void td_mr_query_done_call(td_rpc_call_t *call, void *ctx)
         break;
     default:
         td_rpc_fail_err(call, TD_EINVAL, "Invalid query result type.");
-        return;
+        goto out;
     }
     /* what the waiting QueryWorkflow needs: the answer without the token */
     ans = *in->request;
@@ -464,11 +470,13 @@ static void td_mr_query_done_call(td_rpc_call_t *call, void *ctx)
     protobuf_c_message_pack(&ans.base, data);
     if (td_matching_respond_query(e, tok->task_id, err, data, len) != TD_OK) {
         td_rpc_fail_err(call, TD_ENOTFOUND, "query task not found, or already expired");
-        return;
+        goto out;
     }
     td_mr_reply_empty(
             call,
             &temporal__api__workflowservice__v1__respond_query_task_completed_response__descriptor);
+out:
+    return;
 }
 
 /* ---- DescribeTaskQueue / UnloadStickyTaskQueue ---- */
@@ -496,12 +504,12 @@ static void td_mr_describe(td_rpc_call_t *call, void *ctx)
     int n;
 
     if (e == NULL) {
-        return;
+        goto out;
     }
     if (td_mr_blank(in->namespace_id) || pub == NULL || pub->task_queue == NULL ||
         td_mr_blank(pub->task_queue->name)) {
         td_rpc_fail_err(call, TD_EINVAL, "namespace_id and request.task_queue are required");
-        return;
+        goto out;
     }
     key.name = pub->task_queue->name;
     if (pub->task_queue_type ==
@@ -546,6 +554,8 @@ static void td_mr_describe(td_rpc_call_t *call, void *ctx)
         resp->stats->approximate_backlog_count = st.backlog_hint;
     }
     td_rpc_reply(call, &resp->base);
+out:
+    return;
 }
 
 static void td_mr_unload(td_rpc_call_t *call, void *ctx)
@@ -557,15 +567,17 @@ static void td_mr_unload(td_rpc_call_t *call, void *ctx)
                            TD_MATCH_STICKY };
 
     if (e == NULL) {
-        return;
+        goto out;
     }
     if (td_mr_blank(in->namespace_id) || td_mr_blank(in->sticky_task_queue)) {
         td_rpc_fail_err(call, TD_EINVAL, "namespace_id and sticky_task_queue are required");
-        return;
+        goto out;
     }
     td_matching_unload_sticky(e, &key);
     td_mr_reply_empty(call,
                       &temporald__matchingservice__unload_sticky_task_queue_response__descriptor);
+out:
+    return;
 }
 
 /* ---- registration ---- */
