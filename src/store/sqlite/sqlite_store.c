@@ -574,7 +574,17 @@ static void td_sq_run_read(td_sq_conn_t *c, td_store_req_t *req)
         return;
     }
     td_sq__execute(c, req);
-    td_sq_run(c->db, "COMMIT", NULL);
+    if (td_sq_run(c->db, "COMMIT", NULL) != SQLITE_OK) {
+        /* never leave a read transaction open: it would pin an old snapshot */
+        for (sqlite3_stmt *st = sqlite3_next_stmt(c->db, NULL); st != NULL;
+             st = sqlite3_next_stmt(c->db, st)) {
+            sqlite3_reset(st);
+        }
+        if (!sqlite3_get_autocommit(c->db)) {
+            td_sq_run(c->db, "ROLLBACK", NULL);
+        }
+        td_log_warn("read transaction did not end cleanly: %s", sqlite3_errmsg(c->db));
+    }
 }
 
 /* Runs one savepoint step; returns the SQLite code. */
