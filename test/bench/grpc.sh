@@ -10,6 +10,8 @@ BUILD=${BUILD:-build/release}
 srv_bin=$BUILD/progs/grpc_testserver
 N1=${BENCH_N1:-100000}      # requests for the 1-connection runs
 N100=${BENCH_N100:-400000}  # requests for the 100x10 runs
+# `make bench` builds temporald only; the test server comes with `make tests`.
+[ -x "$srv_bin" ] || make -s "$srv_bin" >/dev/null 2>&1
 for t in h2load nghttpd "$srv_bin"; do
     if ! command -v "$t" >/dev/null 2>&1 && [ ! -x "$t" ]; then
         echo "grpc bench: $t not found (scripts/deps.sh test installs nghttp2-client/-server;"
