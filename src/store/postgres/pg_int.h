@@ -69,6 +69,10 @@ enum {
     TD_PQ_FAST_EXEC_UPDATE,
     TD_PQ_FAST_CUR_SET,
     TD_PQ_FAST_HIST_INSERT,
+    TD_PQ_FAST_CUR_ABSENT,
+    TD_PQ_FAST_CUR_IS,
+    TD_PQ_FAST_CUR_INSERT,
+    TD_PQ_FAST_EXEC_INSERT,
     TD_PQ__COUNT
 };
 
@@ -126,7 +130,8 @@ td_store_blob_t td_pg__blob(td_store_req_t *req, const PGresult *r, int row, int
 /* Runs one op of req on c. Write ops run inside the group transaction (and a savepoint when
  * the group has several requests); reads run in autocommit. Returns req->rc. */
 int td_pg__execute(td_pg_conn_t *c, td_store_req_t *req);
-/* Whether a WRITE can take the pipelined path: well-formed, UPDATE-mode executions only. */
+/* Whether a WRITE can take the pipelined path (well-formed, its current pointer naming the
+ * written run). */
 int td_pg__write_fast_ok(const td_store_req_t *req);
 /* Queues the statements of such a WRITE on c, which is in pipeline mode; a failed condition
  * or a duplicate becomes an error that aborts the pipeline (the caller then reruns the group

@@ -180,6 +180,18 @@ static const char *const td_pg_sql[TD_PQ__COUNT] = {
                            "COALESCE($4, create_request_id), state = $5, status = $6 "
                            "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
                            "RETURNING 1) SELECT 1 / count(*)::int FROM u",
+    [TD_PQ_FAST_CUR_ABSENT] = "SELECT 1 / (1 - count(*))::int FROM current_executions "
+                              "WHERE namespace_id = $1 AND workflow_id = $2",
+    [TD_PQ_FAST_CUR_IS] = "SELECT 1 / count(*)::int FROM (SELECT 1 FROM current_executions "
+                          "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
+                          "FOR UPDATE) s",
+    [TD_PQ_FAST_CUR_INSERT] = "INSERT INTO current_executions (namespace_id, workflow_id, "
+                              "shard_id, run_id, create_request_id, state, status) VALUES ($1, "
+                              "$2, $3, $4, $5, $6, $7)",
+    [TD_PQ_FAST_EXEC_INSERT] = "INSERT INTO executions (namespace_id, workflow_id, run_id, "
+                               "shard_id, state, status, next_event_id, db_record_version, "
+                               "last_write_ns, data, data_encoding) VALUES ($1, $2, $3, $4, $5, "
+                               "$6, $7, $8, $9, $10, $11)",
     [TD_PQ_FAST_HIST_INSERT] = "INSERT INTO history_node (tree_id, branch_id, node_id, "
                                "event_count, data, data_encoding) VALUES ($1, $2, $3, $4, $5, "
                                "$6)",
@@ -1804,9 +1816,12 @@ int td_pg__write_fast_ok(const td_store_req_t *req)
         return 0;
     }
     for (int i = 0; i < in->n_execs; i++) {
-        const td_store_execution_t *e = &in->execs[i].row;
-        if (in->execs[i].mode != TD_STORE_EXEC_UPDATE || td_pg_empty(e->namespace_id) ||
-            td_pg_empty(e->workflow_id) || td_pg_empty(e->run_id)) {
+        const td_store_exec_write_t *w = &in->execs[i];
+        if ((w->mode != TD_STORE_EXEC_UPDATE && w->mode != TD_STORE_EXEC_CREATE_BRAND_NEW &&
+             w->mode != TD_STORE_EXEC_CREATE_REPLACE_CURRENT) ||
+            (w->mode == TD_STORE_EXEC_CREATE_REPLACE_CURRENT && w->expected_prev_run_id == NULL) ||
+            td_pg_empty(w->row.namespace_id) || td_pg_empty(w->row.workflow_id) ||
+            td_pg_empty(w->row.run_id)) {
             return 0;
         }
     }
@@ -1848,21 +1863,54 @@ int td_pg__write_send(td_pg_conn_t *c, td_store_req_t *req)
     td_pg__p_i64(&p, in->expected_range_id);
     TD_PG_SEND(TD_PQ_FAST_FENCE);
     for (int i = 0; i < in->n_execs; i++) {
+        const td_store_exec_write_t *w = &in->execs[i];
+        if (w->mode == TD_STORE_EXEC_UPDATE) {
+            td_pg__params_init(&p, req);
+            td_pg_p_exec_row(&p, in->shard_id, &w->row);
+            td_pg__p_i64(&p, w->expected_db_record_version);
+            TD_PG_SEND(TD_PQ_FAST_EXEC_UPDATE);
+            continue;
+        }
+        /* a create: the current-run condition, then the row (a duplicate is an error) */
+        if (w->mode == TD_STORE_EXEC_CREATE_REPLACE_CURRENT || i != in->current_exec) {
+            td_pg__params_init(&p, req);
+            td_pg__p_text(&p, w->row.namespace_id);
+            td_pg__p_text(&p, w->row.workflow_id);
+            if (w->mode == TD_STORE_EXEC_CREATE_REPLACE_CURRENT) {
+                td_pg__p_text(&p, w->expected_prev_run_id);
+                TD_PG_SEND(TD_PQ_FAST_CUR_IS);
+            } else {
+                TD_PG_SEND(TD_PQ_FAST_CUR_ABSENT);
+            }
+        }
         td_pg__params_init(&p, req);
-        td_pg_p_exec_row(&p, in->shard_id, &in->execs[i].row);
-        td_pg__p_i64(&p, in->execs[i].expected_db_record_version);
-        TD_PG_SEND(TD_PQ_FAST_EXEC_UPDATE);
+        td_pg_p_exec_row(&p, in->shard_id, &w->row);
+        TD_PG_SEND(TD_PQ_FAST_EXEC_INSERT);
     }
     if (in->current_exec >= 0) {
-        const td_store_execution_t *e = &in->execs[in->current_exec].row;
+        const td_store_exec_write_t *w = &in->execs[in->current_exec];
+        const td_store_execution_t *e = &w->row;
         td_pg__params_init(&p, req);
         td_pg__p_text(&p, e->namespace_id);
         td_pg__p_text(&p, e->workflow_id);
-        td_pg__p_text(&p, e->run_id);
-        td_pg__p_text(&p, in->current.create_request_id);
-        td_pg__p_i32(&p, in->current.state);
-        td_pg__p_i32(&p, in->current.status);
-        TD_PG_SEND(TD_PQ_FAST_CUR_SET);
+        if (w->mode == TD_STORE_EXEC_UPDATE) {
+            td_pg__p_text(&p, e->run_id);
+            td_pg__p_text(&p, in->current.create_request_id);
+            td_pg__p_i32(&p, in->current.state);
+            td_pg__p_i32(&p, in->current.status);
+            TD_PG_SEND(TD_PQ_FAST_CUR_SET);
+        } else {
+            /* brand new: a plain insert (an existing pointer is an error); replacing: the
+             * pointer was checked above, so overwrite it */
+            td_pg__p_i32(&p, in->shard_id);
+            td_pg__p_text(&p, e->run_id);
+            td_pg__p_text(&p, in->current.create_request_id != NULL ? in->current.create_request_id
+                                                                    : "");
+            td_pg__p_i32(&p, in->current.state);
+            td_pg__p_i32(&p, in->current.status);
+            TD_PG_SEND(w->mode == TD_STORE_EXEC_CREATE_BRAND_NEW ? TD_PQ_FAST_CUR_INSERT
+                                                                 : TD_PQ_CUR_PUT);
+        }
     }
     for (int i = 0; i < in->n_batches; i++) {
         const td_store_history_batch_t *b = &in->batches[i];
