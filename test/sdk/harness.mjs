@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: Apache-2.0
+// The harness of the SDK integration suite: starts a real `temporald start-dev` on 127.0.0.1 with
+// a port the kernel picked and a SQLite file in a temp dir, waits until GetSystemInfo answers,
+// stops it by PID (or kills it with SIGKILL and restarts it on the same file), and gives each test
+// a TypeScript SDK Client and Workers (pinned @temporalio/* 1.24.0, installed in test/js). It also
+// reads histories (event type names, attributes, raw pages). It is not a test itself and never
+// talks to any address other than the temporald it started. Only test/sdk/*.test.mjs use it.
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { test, before, after } from 'node:test';
+
+export const root = path.resolve(import.meta.dirname, '..', '..');
+const build = path.resolve(root, process.env.BUILD ?? 'build/release');
+export const temporaldBin = process.env.TD_BIN ? path.resolve(process.env.TD_BIN) : path.join(build, 'temporald');
+export const workflowsPath = path.join(import.meta.dirname, 'workflows.mjs');
+
+// The SDK lives in the one shared npm project, test/js; resolve it from there.
+const jsRequire = createRequire(path.join(root, 'test', 'js', 'package.json'));
+export const sdkClient = jsRequire('@temporalio/client');
+export const sdkWorker = jsRequire('@temporalio/worker');
+export const sdkActivity = jsRequire('@temporalio/activity');
+export const sdkCommon = jsRequire('@temporalio/common');
+export const sdkProto = jsRequire('@temporalio/proto');
+const jsNodeModules = path.join(root, 'test', 'js', 'node_modules');
+
+const { Connection, Client } = sdkClient;
+const { NativeConnection, Worker, Runtime, bundleWorkflowCode, makeTelemetryFilterString } = sdkWorker;
+
+// SDK log lines (core and TS worker) of this test process, kept to print when a test fails.
+const sdkLog = [];
+function remember(line) {
+  sdkLog.push(line);
+  if (sdkLog.length > 300) sdkLog.splice(0, sdkLog.length - 300);
+}
+Runtime.install({
+  logger: new sdkWorker.DefaultLogger('WARN', (e) => remember(`${e.level} ${e.message} ${safeJson(e.meta)}`)),
+  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+});
+
+function safeJson(v) {
+  try {
+    return v === undefined ? '' : JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
+  } catch {
+    return String(v);
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A port free right now on 127.0.0.1, chosen by the kernel.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// One temporald process (and its restarts) on one SQLite file in its own temp dir.
+export class TemporaldServer {
+  constructor({ port, dir, args = [] }) {
+    this.port = port;
+    this.address = `127.0.0.1:${port}`;
+    this.dir = dir;
+    this.dbFile = path.join(dir, 'temporald.db');
+    this.logFile = path.join(dir, 'temporald.log');
+    this.args = args;
+    this.proc = null;
+    this.exits = [];
+  }
+
+  // Spawns temporald and resolves once GetSystemInfo succeeds (100 ms steps, at most 10 s).
+  async start() {
+    const fd = openSync(this.logFile, 'a');
+    const args = ['start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless',
+      '--db-filename', this.dbFile, '--log-level', 'warn', ...this.args];
+    try {
+      this.proc = spawn(temporaldBin, args, { stdio: ['ignore', fd, fd], cwd: this.dir });
+    } finally {
+      closeSync(fd);
+    }
+    const proc = this.proc;
+    let spawnError = null;
+    proc.once('error', (err) => (spawnError = err));
+    proc.once('exit', (code, signal) => this.exits.push({ pid: proc.pid, code, signal }));
+    const deadline = Date.now() + 10000;
+    let lastErr;
+    while (Date.now() < deadline) {
+      if (spawnError) throw new Error(`cannot run ${temporaldBin}: ${spawnError.message}`);
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(`temporald exited (${proc.exitCode ?? proc.signalCode}) during start:\n${this.logTail()}`);
+      }
+      try {
+        const c = await Connection.connect({ address: this.address, connectTimeout: 1000 });
+        await c.close();
+        return this;
+      } catch (err) {
+        lastErr = err;
+      }
+      await sleep(100);
+    }
+    await this.kill();
+    throw new Error(`temporald did not answer GetSystemInfo within 10 s (${lastErr?.message}):\n${this.logTail()}`);
+  }
+
+  alive() {
+    return this.proc && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  #waitExit(ms) {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), ms);
+      p.once('exit', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  // SIGKILL, as a crash would: no shutdown path runs.
+  async kill() {
+    if (!this.alive()) return;
+    process.kill(this.proc.pid, 'SIGKILL');
+    await this.#waitExit(10000);
+  }
+
+  // SIGTERM, then SIGKILL after 5 s. Returns the exit record of the process.
+  async stop() {
+    if (this.alive()) {
+      process.kill(this.proc.pid, 'SIGTERM');
+      if (!(await this.#waitExit(5000))) {
+        remember(`temporald pid ${this.proc.pid} ignored SIGTERM for 5 s: SIGKILL`);
+        await this.kill();
+      }
+    }
+    return this.exits[this.exits.length - 1];
+  }
+
+  async restart() {
+    await this.kill();
+    return this.start();
+  }
+
+  logTail(lines = 60) {
+    try {
+      const all = readFileSync(this.logFile, 'utf8').split('\n');
+      return all.slice(-lines).join('\n');
+    } catch {
+      return '(no temporald log)';
+    }
+  }
+
+  cleanup() {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function startServer(opts = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'td-sdk-'));
+  const s = new TemporaldServer({ port: await freePort(), dir, ...opts });
+  try {
+    await s.start();
+  } catch (err) {
+    s.cleanup();
+    throw err;
+  }
+  return s;
+}
+
+// The workflow bundle: prebuilt by run.sh (TD_SDK_BUNDLE) or built once per process.
+let bundlePromise = null;
+export function workflowBundle() {
+  if (process.env.TD_SDK_BUNDLE && existsSync(process.env.TD_SDK_BUNDLE)) {
+    return Promise.resolve({ code: readFileSync(process.env.TD_SDK_BUNDLE, 'utf8') });
+  }
+  bundlePromise ??= buildBundle();
+  return bundlePromise;
+}
+
+export function buildBundle() {
+  return bundleWorkflowCode({
+    workflowsPath,
+    logger: new sdkWorker.DefaultLogger('WARN'),
+    webpackConfigHook: (config) => {
+      config.resolve.modules = [...(config.resolve.modules ?? []), jsNodeModules];
+      config.resolveLoader = { ...(config.resolveLoader ?? {}), modules: [jsNodeModules, 'node_modules'] };
+      return config;
+    },
+  });
+}
+
+let seq = 0;
+let currentEnv = null;
+export const uniq = (prefix) => `${prefix}-${process.pid}-${++seq}-${randomUUID().slice(0, 8)}`;
+
+// Registers before/after hooks for one server, one Client and one NativeConnection per test file.
+export function useTemporald(serverOpts = {}) {
+  const env = {
+    server: null,
+    connection: null,
+    client: null,
+    native: null,
+    workers: 0,
+    async worker(opts) {
+      return Worker.create({
+        connection: env.native,
+        namespace: 'default',
+        workflowBundle: await workflowBundle(),
+        identity: `${opts.taskQueue}-worker-${++env.workers}`,
+        maxCachedWorkflows: 50,
+        maxConcurrentWorkflowTaskExecutions: 4,
+        maxConcurrentActivityTaskExecutions: 50,
+        maxConcurrentLocalActivityExecutions: 10,
+        shutdownGraceTime: '1s',
+        stickyQueueScheduleToStartTimeout: '2s',
+        ...opts,
+      });
+    },
+    // Runs fn() while a worker polls taskQueue; the worker is shut down when fn settles.
+    async withWorker(opts, fn) {
+      const w = await env.worker(opts);
+      return w.runUntil(fn(w));
+    },
+    handle(id, runId) {
+      return env.client.workflow.getHandle(id, runId);
+    },
+  };
+  currentEnv = env;
+  before(async () => {
+    env.server = await startServer(serverOpts);
+    env.connection = await Connection.connect({ address: env.server.address });
+    env.client = new Client({ connection: env.connection, namespace: 'default' });
+    env.native = await NativeConnection.connect({ address: env.server.address });
+  });
+  after(async () => {
+    await env.native?.close().catch(() => {});
+    await env.connection?.close().catch(() => {});
+    if (env.server) {
+      const exit = await env.server.stop();
+      if (exit && exit.code !== 0 && exit.signal !== 'SIGTERM') {
+        console.error(`# temporald exited with ${exit.code ?? exit.signal} at stop:\n${env.server.logTail()}`);
+      }
+      env.server.cleanup();
+    }
+    // The SDK runtime (native threads, log forwarding) would keep this test process alive.
+    await Runtime._instance?.shutdown().catch(() => {});
+  });
+  return env;
+}
+
+// Like node:test's test(), but prints the temporald log tail and the SDK's warnings on failure.
+export function sdkTest(name, opts, fn) {
+  return test(name, { timeout: 60000, ...opts }, async (t) => {
+    const mark = sdkLog.length;
+    try {
+      await fn(t);
+    } catch (err) {
+      const lines = [`--- ${name} failed${opts.todo ? ' (todo)' : ''}: ${err?.stack ?? err}`];
+      if (err?.cause) lines.push(`cause: ${err.cause?.stack ?? err.cause}`);
+      if (!opts.todo) {
+        lines.push('--- SDK log since the test began:', ...sdkLog.slice(mark));
+        if (currentEnv?.server) lines.push('--- temporald log tail:', currentEnv.server.logTail(40));
+      }
+      console.error(lines.join('\n').replace(/^/gm, '# '));
+      throw err;
+    }
+  });
+}
+
+const EventType = sdkProto.temporal.api.enums.v1.EventType;
+const pascal = (s) => s.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _u, c) => c.toUpperCase());
+
+// 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED' (or its number) -> 'WorkflowExecutionStarted'.
+export function eventTypeName(t) {
+  const s = typeof t === 'number' ? EventType[t] : String(t);
+  return pascal(String(s).replace(/^EVENT_TYPE_/, ''));
+}
+
+export function eventTypes(history) {
+  return history.events.map((e) => eventTypeName(e.eventType));
+}
+
+export function eventsOf(history, type) {
+  return history.events.filter((e) => eventTypeName(e.eventType) === type);
+}
+
+// The non-empty *EventAttributes object of an event.
+export function attrs(ev) {
+  for (const [k, v] of Object.entries(ev)) if (k.endsWith('EventAttributes') && v) return v;
+  return undefined;
+}
+
+export const num = (v) => (v == null ? v : typeof v === 'number' ? v : Number(v.toString()));
+
+// Decodes the first JSON payload of a Payloads message (what the default converter writes).
+export function payloadValue(payloads) {
+  const p = payloads?.payloads?.[0];
+  if (!p) return undefined;
+  return sdkCommon.defaultPayloadConverter.fromPayload(p);
+}
+
+// Polls fn until it returns a truthy value or ms pass; returns the last value.
+export async function waitFor(fn, ms = 10000, step = 50) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v || Date.now() > end) return v;
+    await sleep(step);
+  }
+}

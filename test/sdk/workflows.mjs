@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+// The workflow definitions of the SDK integration suite. This file is bundled by the TypeScript
+// SDK's webpack bundler (test/sdk/bundle.mjs) and runs inside the worker's workflow sandbox, so it
+// may import only '@temporalio/workflow'. Activities are not here: each test file defines its own
+// (they run in the test process, so tests can count executions). Only the test files under
+// test/sdk/ use these workflows, by their exported names.
+import * as wf from '@temporalio/workflow';
+
+const short = { startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } };
+
+// One activity, its result returned: the smallest end-to-end workflow.
+export async function hello(name) {
+  const { greet } = wf.proxyActivities(short);
+  return await greet(name);
+}
+
+// An activity retried with small intervals up to maxAttempts. Returns the result, or a summary of
+// the ActivityFailure when the retries are exhausted (so the test can check the failure details).
+export async function retrying(key, maxAttempts) {
+  const { flaky } = wf.proxyActivities({
+    startToCloseTimeout: '10s',
+    retry: { initialInterval: '50ms', backoffCoefficient: 1, maximumInterval: '50ms', maximumAttempts: maxAttempts },
+  });
+  try {
+    return { ok: await flaky(key) };
+  } catch (err) {
+    return {
+      failed: true,
+      name: err.name,
+      retryState: err.retryState,
+      activityType: err.activityType,
+      causeName: err.cause?.name,
+      causeType: err.cause?.type,
+      causeMessage: err.cause?.message,
+      causeNonRetryable: err.cause?.nonRetryable,
+    };
+  }
+}
+
+// An activity that stops heartbeating: expect a heartbeat timeout.
+export async function heartbeatTimeout(key) {
+  const { stall } = wf.proxyActivities({
+    startToCloseTimeout: '30s',
+    heartbeatTimeout: '1s',
+    retry: { maximumAttempts: 1 },
+  });
+  try {
+    await stall(key);
+    return { timedOut: false };
+  } catch (err) {
+    return { timedOut: true, name: err.name, causeName: err.cause?.name, timeoutType: err.cause?.timeoutType };
+  }
+}
+
+// Starts a heartbeating activity, then cancels it after afterMs and waits for its cancellation.
+export async function cancelActivity(key, afterMs) {
+  const { heartbeater } = wf.proxyActivities({
+    startToCloseTimeout: '60s',
+    heartbeatTimeout: '2s',
+    retry: { maximumAttempts: 1 },
+    cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
+  const scope = new wf.CancellationScope();
+  const p = scope.run(() => heartbeater(key));
+  await wf.sleep(afterMs);
+  scope.cancel();
+  try {
+    await p;
+    return 'completed';
+  } catch (err) {
+    return wf.isCancellation(err) ? 'cancelled' : `error: ${err.name}: ${err.message}`;
+  }
+}
+
+// A timer that fires, then a timer that is cancelled before it fires.
+export async function timers(fireMs) {
+  const t0 = Date.now();
+  await wf.sleep(fireMs);
+  const elapsed = Date.now() - t0;
+  const scope = new wf.CancellationScope();
+  const long = scope.run(() => wf.sleep('1h'));
+  await wf.sleep(10);
+  scope.cancel();
+  let cancelled = false;
+  try {
+    await long;
+  } catch (err) {
+    cancelled = wf.isCancellation(err);
+  }
+  return { elapsed, cancelled };
+}
+
+export const addSignal = wf.defineSignal('add');
+export const doneSignal = wf.defineSignal('done');
+export const stateQuery = wf.defineQuery('state');
+
+// Collects 'add' signals until 'done' (or until `count` values arrived); answers 'state'.
+export async function collect(count) {
+  const values = [];
+  let done = false;
+  wf.setHandler(addSignal, (v) => void values.push(v));
+  wf.setHandler(doneSignal, () => void (done = true));
+  wf.setHandler(stateQuery, () => ({ values: [...values], done }));
+  await wf.condition(() => done || (count > 0 && values.length >= count));
+  return values;
+}
+
+// Runs a local activity that blocks until the test has sent a signal (so the signal arrives while
+// this workflow task is running), then returns whatever signals it has seen, without waiting.
+export async function signalDuringTask(key) {
+  const values = [];
+  wf.setHandler(addSignal, (v) => void values.push(v));
+  const { blockUntilReleased } = wf.proxyLocalActivities({ startToCloseTimeout: '30s' });
+  await blockUntilReleased(key);
+  return values;
+}
+
+// Sleeps for an hour: for cancellation and termination. Reports whether cancellation was seen.
+export async function sleeper() {
+  await wf.sleep('1h');
+  return 'woke';
+}
+
+// Throws a plain Error (a workflow-task failure, not a workflow failure) in its first workflow
+// task, then succeeds when the task is retried.
+export async function failFirstTask() {
+  if (wf.workflowInfo().historyLength <= 3) throw new Error('deliberate workflow task failure');
+  return 'recovered';
+}
+
+// Returns after one 'done' signal; used by the sticky-fallback and WFT-timeout tests.
+export async function waitDone() {
+  let done = false;
+  wf.setHandler(doneSignal, () => void (done = true));
+  wf.setHandler(stateQuery, () => ({ done }));
+  await wf.condition(() => done);
+  return 'done';
+}
+
+// Local activities: one that succeeds and one that fails `fails` times before succeeding.
+export async function localActivities(key, fails) {
+  const { greet, flakyLocal } = wf.proxyLocalActivities({
+    startToCloseTimeout: '10s',
+    retry: { initialInterval: '50ms', backoffCoefficient: 1, maximumAttempts: fails + 2 },
+  });
+  const a = await greet('local');
+  const b = await flakyLocal(key, fails);
+  return [a, b];
+}
+
+// Starts `n` timers of a few milliseconds each, all at once: about 2n history events.
+export async function manyTimers(n) {
+  await Promise.all(Array.from({ length: n }, (_, i) => wf.sleep(1 + (i % 7))));
+  return n;
+}
+
+// The restart workflow: timer, activity, wait for a signal, activity. Returns a value derived
+// from every step so a lost or repeated step shows up in the result.
+export async function durable(key, sleepMs) {
+  const { step } = wf.proxyActivities({
+    startToCloseTimeout: '4s',
+    retry: { initialInterval: '200ms', backoffCoefficient: 1.5, maximumInterval: '2s' },
+  });
+  let sig = null;
+  wf.setHandler(addSignal, (v) => void (sig ??= v));
+  await wf.sleep(sleepMs);
+  const a = await step(key, 1);
+  await wf.condition(() => sig !== null);
+  const b = await step(key, 2);
+  return `${a}|${sig}|${b}`;
+}
