@@ -467,6 +467,76 @@ TD_TEST(store_async_group_commit_isolation)
     td_loop_free(st.loop);
 }
 
+/* A request that fails after changing rows (its execution update went through, then its
+ * history batch collided) shares a group with successful ones: it alone leaves no trace. */
+TD_TEST(store_group_partial_failure_undone)
+{
+    td_cl_state_t st;
+    td_store_options_t opt;
+    td_store_t *s = NULL;
+    int32_t shard = td_fx_shard();
+    int64_t range;
+    char err[256];
+    char wfs[60][64];
+    td_timer_t *guard;
+    const char *ns = td_fx_id("ns");
+
+    memset(&st, 0, sizeof(st));
+    memset(&opt, 0, sizeof(opt));
+    st.loop = td_loop_new();
+    st.loop_thread = pthread_self();
+    opt.loop = st.loop;
+    opt.schema = TD_STORE_SCHEMA_AUTO;
+    TD_CHECK_INT(td_fx_open_opt(&opt, &s, err, sizeof(err)), ==, TD_OK);
+    range = td_fx_acquire(s, shard);
+    for (int i = 0; i < 60; i++) {
+        snprintf(wfs[i], sizeof(wfs[i]), "wf-%d", i);
+        TD_CHECK_INT(td_fx_create_run(s, shard, range, ns, wfs[i], wfs[i], 1000 + i), ==, TD_OK);
+    }
+    st.expected = 60;
+    for (int i = 0; i < 60; i++) {
+        td_store_req_t *r = td_store_req_new(TD_STORE_OP_WRITE);
+        td_store_exec_write_t *w = td_arena_calloc(&r->arena, sizeof(*w));
+        td_store_history_batch_t *b = td_arena_calloc(&r->arena, sizeof(*b));
+        w->mode = TD_STORE_EXEC_UPDATE;
+        w->expected_db_record_version = 1;
+        w->row.namespace_id = ns;
+        w->row.workflow_id = wfs[i];
+        w->row.run_id = wfs[i];
+        w->row.db_record_version = 2;
+        b->tree_id = wfs[i];
+        b->branch_id = wfs[i];
+        b->first_event_id = i % 5 == 0 ? 1 : 3; /* every fifth collides with the create's */
+        b->event_count = 1;
+        b->events = td_fx_blob("e");
+        r->in.write.shard_id = shard;
+        r->in.write.expected_range_id = range;
+        r->in.write.execs = w;
+        r->in.write.n_execs = 1;
+        r->in.write.current_exec = -1;
+        r->in.write.batches = b;
+        r->in.write.n_batches = 1;
+        r->cb = td_cl_done;
+        r->arg = &st;
+        td_store_submit(s, r);
+    }
+    guard = td_timer_new(st.loop, td_cl_stop, st.loop);
+    td_timer_start(guard, 20000);
+    td_loop_run(st.loop);
+    td_timer_free(guard);
+    TD_CHECK_INT(st.done, ==, 60);
+    TD_CHECK_INT(st.failed, ==, 0);
+    TD_CHECK_INT(st.ok, ==, 48);
+    TD_CHECK_INT(st.cond, ==, 12);
+    for (int i = 0; i < 60; i++) {
+        int64_t v;
+        TD_CHECK_INT(td_fx_get_version(s, ns, wfs[i], wfs[i], &v), ==, TD_OK);
+        TD_CHECK_INT(v, ==, i % 5 == 0 ? 1 : 2);
+    }
+    td_store_close(s);
+    td_loop_free(st.loop);
+}
+
 /* ---- concurrent writers ---- */
 
 typedef struct {

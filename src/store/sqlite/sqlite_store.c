@@ -11,19 +11,24 @@
  * Design notes -- the writer's group commit.
  * Invariants: only the writer thread writes; a request is completed only after the COMMIT
  * that contains its work returned (acknowledged = durable under synchronous=FULL); a
- * request whose condition failed is rolled back to its own savepoint and leaves no trace;
- * a storage fault anywhere in a group rolls back the whole group and fails every request of
- * it that had not already failed on its own condition.
+ * request whose condition failed leaves no trace (it changed nothing, or the group is run
+ * again with a savepoint per request and it is rolled back to its own); a storage fault anywhere in
+ * a group rolls back the whole group and fails every request of it that had not already failed on
+ * its own condition.
  *
  *     IDLE --requests queued--> GROUP (BEGIN IMMEDIATE)
- *     GROUP: for each request: SAVEPOINT -> op -> RELEASE (ok) | ROLLBACK TO + RELEASE (cond)
+ *     GROUP: for each request: op (fast path, no savepoint); a request that failed after
+ *            changing rows -> ROLLBACK, then the group again in SAFE mode:
+ *     SAFE:  for each request: SAVEPOINT -> op -> RELEASE (ok) | ROLLBACK TO + RELEASE (cond)
  *     GROUP --all ran--> COMMIT --ok--> COMPLETE --> IDLE
  *     GROUP --fault--> ROLLBACK --> COMPLETE (fault rc) --> IDLE
  *     COMMIT --fault--> ROLLBACK --> COMPLETE (fault rc) --> IDLE
  *
  *     FROM    -> TO        [function]
  *     IDLE    -> GROUP     [td_sq_writer_main: queue non-empty]
+ *     GROUP   -> SAFE      [td_sq_run_group: failed request changed rows]
  *     GROUP   -> COMMIT    [td_sq_run_group]
+ *     SAFE    -> COMMIT    [td_sq_run_group(safe = 1)]
  *     GROUP   -> ROLLBACK  [td_sq_run_group: td_sq__is_fault(rc)]
  *     COMMIT  -> COMPLETE  [td_sq_run_group -> td_store__complete_list]
  *     any     -> (exit)    [td_sq_close: stopping and queue empty]
@@ -613,12 +618,16 @@ static void td_sq_fail_group(td_store_req_t **reqs, int n, const char *done, int
     }
 }
 
-static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n)
+/* Runs a group in one transaction. Fast path (safe = 0): no savepoints; a request that
+ * fails before changing anything (the usual condition failure) needs no undo. When one
+ * fails after changing rows, the group is rolled back and run again with a savepoint per
+ * request (safe = 1), which undoes exactly that request's work. */
+static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n, int safe)
 {
     td_sq_conn_t *c = &b->writer;
     char msg[512];
     char done[TD_SQ_MAX_GROUP];
-    int src, rc = TD_OK;
+    int src, rc = TD_OK, redo = 0;
 
     memset(done, 0, sizeof(done));
     c->fence_ok = 0;
@@ -627,13 +636,16 @@ static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n)
         td_sq_fail_group(reqs, n, done, td_sq__map(src), msg);
         return;
     }
-    for (int i = 0; i < n && rc == TD_OK; i++) {
+    for (int i = 0; i < n && rc == TD_OK && !redo; i++) {
         td_store_req_t *req = reqs[i];
-        src = td_sq_stmt_run(c, req, TD_SQ_SAVEPOINT);
-        if (src != SQLITE_OK) {
-            rc = td_sq__map(src);
-            snprintf(msg, sizeof(msg), "savepoint: %s", sqlite3_errmsg(c->db));
-            break;
+        sqlite3_int64 before = sqlite3_total_changes64(c->db);
+        if (safe) {
+            src = td_sq_stmt_run(c, req, TD_SQ_SAVEPOINT);
+            if (src != SQLITE_OK) {
+                rc = td_sq__map(src);
+                snprintf(msg, sizeof(msg), "savepoint: %s", sqlite3_errmsg(c->db));
+                break;
+            }
         }
         td_sq__execute(c, req);
         done[i] = 1;
@@ -641,6 +653,10 @@ static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n)
             rc = req->rc;
             snprintf(msg, sizeof(msg), "%s", req->err);
             break;
+        }
+        if (!safe) {
+            redo = req->rc != TD_OK && sqlite3_total_changes64(c->db) != before;
+            continue;
         }
         if (req->rc != TD_OK) {
             src = td_sq_stmt_run(c, req, TD_SQ_ROLLBACK_TO);
@@ -656,6 +672,17 @@ static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n)
             snprintf(msg, sizeof(msg), "release savepoint: %s", sqlite3_errmsg(c->db));
             break;
         }
+    }
+    if (redo) {
+        td_sq_run(c->db, "ROLLBACK", NULL);
+        c->fence_ok = 0;
+        for (int i = 0; i < n; i++) {
+            reqs[i]->rc = TD_OK;
+            reqs[i]->err = NULL;
+            memset(&reqs[i]->out, 0, sizeof(reqs[i]->out));
+        }
+        td_sq_run_group(b, reqs, n, 1);
+        return;
     }
     if (rc == TD_OK) {
         src = td_sq_begin(c, "COMMIT", msg, sizeof(msg));
@@ -701,7 +728,7 @@ static void *td_sq_writer_main(void *arg)
             }
         }
         if (nw > 0) {
-            td_sq_run_group(b, writes, nw);
+            td_sq_run_group(b, writes, nw, 0);
         }
         if (b->pipelined && nw > 0) {
             td_sq_group_t *g = td_malloc(sizeof(*g));
