@@ -158,7 +158,7 @@ static void td_fe_done(const ProtobufCMessage *resp, int status, const char *mes
                                             : "matching",
                                     x->path),
                     NULL);
-        return;
+        goto out;
     }
     if (status == TD_GRPC_OK) {
         empty = (r->flags & TD_FE_REPLY_EMPTY) != 0 || x->reply_empty;
@@ -175,6 +175,8 @@ static void td_fe_done(const ProtobufCMessage *resp, int status, const char *mes
     } else {
         td_rpc_fail(x->call, status, message != NULL ? message : "", detail);
     }
+out:
+    return;
 }
 
 static void td_fe_on_cancel(void *arg)
@@ -221,14 +223,16 @@ static const td_fe_table_t td_fe_tables[] = {
 /* The route of a public path, or NULL. */
 static const td_fe_route_t *td_fe_route_find(const char *path)
 {
-    for (size_t t = 0; t < sizeof(td_fe_tables) / sizeof(td_fe_tables[0]); t++) {
-        for (int i = 0; i < *td_fe_tables[t].n; i++) {
+    const td_fe_route_t *found = NULL;
+
+    for (size_t t = 0; t < sizeof(td_fe_tables) / sizeof(td_fe_tables[0]) && !found; t++) {
+        for (int i = 0; i < *td_fe_tables[t].n && !found; i++) {
             if (strcmp(td_fe_tables[t].v[i].path, path) == 0) {
-                return &td_fe_tables[t].v[i];
+                found = &td_fe_tables[t].v[i];
             }
         }
     }
-    return NULL;
+    return found;
 }
 
 /* The handler of every route: check, resolve the namespace, build, forward. */
@@ -299,14 +303,13 @@ int td_fe__method(td_server_t *srv, const char *path, td_rpc_method_t *out)
 {
     const td_fe_route_t *r = td_fe_route_find(path);
 
-    if (r == NULL) {
-        return TD_ENOTFOUND;
+    if (r != NULL) {
+        out->path = r->path;
+        out->req = r->req;
+        out->fn = r->fn != NULL ? r->fn : td_fe_handle;
+        out->ctx = srv;
     }
-    out->path = r->path;
-    out->req = r->req;
-    out->fn = r->fn != NULL ? r->fn : td_fe_handle;
-    out->ctx = srv;
-    return TD_OK;
+    return r != NULL ? TD_OK : TD_ENOTFOUND;
 }
 
 /* The answer of every method of the public services that temporald does not serve yet. */

@@ -104,7 +104,7 @@ static void td_fe_describe_namespace(td_rpc_call_t *call, void *ctx)
         ns = srv->nsreg != NULL ? td_nsreg_by_id(srv->nsreg, r->id) : NULL;
         if (ns == NULL && srv->nsreg != NULL) {
             td_fe__fail_ns_not_found(call, r->id);
-            return;
+            goto out;
         }
         if (ns == NULL) {
             ns = td_fe__ns_resolve(call, srv, r->id); /* fails: no registry */
@@ -115,18 +115,20 @@ static void td_fe_describe_namespace(td_rpc_call_t *call, void *ctx)
     if (ns != NULL) {
         td_rpc_reply(call, &td_fe_ns_describe(call, srv, ns)->base);
     }
+out:
+    return;
 }
 
 /* Retention checks shared by register and update: NULL or the failure message. */
 static const char *td_fe_check_retention(td_rpc_call_t *call, const char *field,
                                          const Google__Protobuf__Duration *d)
 {
-    if (d != NULL && (d->seconds < 0 || d->nanos < 0 || d->seconds < TD_FE_MIN_RETENTION_S)) {
-        return td_arena_printf(td_rpc_arena(call),
-                               "%s is invalid: the minimum retention period is 1 day (24h).",
-                               field);
-    }
-    return NULL;
+    int bad = d != NULL && (d->seconds < 0 || d->nanos < 0 || d->seconds < TD_FE_MIN_RETENTION_S);
+
+    return bad ? td_arena_printf(td_rpc_arena(call),
+                                 "%s is invalid: the minimum retention period is 1 day (24h).",
+                                 field)
+               : NULL;
 }
 
 static void td_fe_ns_written(int rc, const char *msg, void *arg)
@@ -177,11 +179,11 @@ static void td_fe_register_namespace(td_rpc_call_t *call, void *ctx)
     }
     if (err != NULL) {
         td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, err, NULL);
-        return;
+        goto out;
     }
     if (srv->nsreg == NULL) {
         td_fe__ns_resolve(call, srv, r->namespace_); /* fails: no registry */
-        return;
+        goto out;
     }
     rec = (void *)td_fe__new_msg(call, &temporald__namespace__namespace_record__descriptor);
     info = (void *)td_fe__new_msg(call, &temporal__api__namespace__v1__namespace_info__descriptor);
@@ -214,6 +216,8 @@ static void td_fe_register_namespace(td_rpc_call_t *call, void *ctx)
     rec->info = info;
     rec->config = cfg;
     td_nsreg_create(srv->nsreg, rec, td_fe_ns_written, call);
+out:
+    return;
 }
 
 static void td_fe_list_namespaces(td_rpc_call_t *call, void *ctx)
@@ -233,7 +237,7 @@ static void td_fe_list_namespaces(td_rpc_call_t *call, void *ctx)
     }
     if (srv->nsreg == NULL) {
         td_fe__ns_resolve(call, srv, "default"); /* fails: no registry */
-        return;
+        goto out;
     }
     n = td_nsreg_count(srv->nsreg);
     if (r->next_page_token.len > 0) {
@@ -243,14 +247,14 @@ static void td_fe_list_namespaces(td_rpc_call_t *call, void *ctx)
         long v;
         if (r->next_page_token.len >= sizeof(buf)) {
             td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, "Invalid NextPageToken.", NULL);
-            return;
+            goto out;
         }
         memcpy(buf, r->next_page_token.data, r->next_page_token.len);
         buf[r->next_page_token.len] = '\0';
         v = strtol(buf, &end, 10);
         if (end == buf || *end != '\0' || v < 0 || v > n) {
             td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, "Invalid NextPageToken.", NULL);
-            return;
+            goto out;
         }
         start = (int)v;
     }
@@ -268,6 +272,8 @@ static void td_fe_list_namespaces(td_rpc_call_t *call, void *ctx)
         resp->next_page_token.len = (size_t)len;
     }
     td_rpc_reply(call, &resp->base);
+out:
+    return;
 }
 
 /* UpdateNamespace: the call waits for the store; then it answers the registry's new view. */
@@ -343,7 +349,7 @@ static void td_fe_update_namespace(td_rpc_call_t *call, void *ctx)
     td_fe_ns_update_t *u;
 
     if (ns == NULL) {
-        return; /* ended */
+        goto out; /* ended */
     }
     if (r->config != NULL) {
         err = td_fe_check_retention(call, "Config.WorkflowExecutionRetentionTtl",
@@ -363,7 +369,7 @@ static void td_fe_update_namespace(td_rpc_call_t *call, void *ctx)
     }
     if (err != NULL) {
         td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, err, NULL);
-        return;
+        goto out;
     }
     /* A shallow copy of the record with the changed parts replaced; the registry copies it
      * before this handler returns. */
@@ -408,6 +414,8 @@ static void td_fe_update_namespace(td_rpc_call_t *call, void *ctx)
     u->srv = srv;
     u->id = td_arena_strdup(a, ns->id);
     td_nsreg_update(srv->nsreg, ns->id, rec, td_fe_ns_updated, u);
+out:
+    return;
 }
 
 #define TD_FE_OWN(Name, snake, fn)                                                               \

@@ -90,17 +90,15 @@ static const char *const td_sa_reserved[] = { "NamespaceId", "Memo", "Encoding",
 
 static int td_sa_is_reserved(const char *name)
 {
+    int reserved = 0;
+
     for (size_t i = 0; i < TD_ARRAY_LEN(td_sa_system); i++) {
-        if (strcmp(td_sa_system[i].name, name) == 0) {
-            return 1;
-        }
+        reserved |= strcmp(td_sa_system[i].name, name) == 0;
     }
     for (size_t i = 0; i < TD_ARRAY_LEN(td_sa_reserved); i++) {
-        if (strcmp(td_sa_reserved[i], name) == 0) {
-            return 1;
-        }
+        reserved |= strcmp(td_sa_reserved[i], name) == 0;
     }
-    return 0;
+    return reserved;
 }
 
 /* A map entry of type d in the call arena. */
@@ -140,7 +138,7 @@ static void td_fe_list_search_attributes(td_rpc_call_t *call, void *ctx)
     td_list_sa_resp_t *resp;
 
     if (ns == NULL) {
-        return; /* ended */
+        goto out; /* ended */
     }
     resp = (void *)td_fe__new_msg(
             call, &temporal__api__operatorservice__v1__list_search_attributes_response__descriptor);
@@ -153,6 +151,8 @@ static void td_fe_list_search_attributes(td_rpc_call_t *call, void *ctx)
             &temporal__api__operatorservice__v1__list_search_attributes_response__custom_attributes_entry__descriptor,
             0, ns, &resp->n_custom_attributes);
     td_rpc_reply(call, &resp->base);
+out:
+    return;
 }
 
 /* WorkflowService.GetSearchAttributes has no namespace field: the namespace comes from the
@@ -166,7 +166,7 @@ static void td_fe_get_search_attributes(td_rpc_call_t *call, void *ctx)
 
     ns = td_fe__ns_resolve(call, srv, name != NULL && name[0] != '\0' ? name : "default");
     if (ns == NULL) {
-        return; /* ended */
+        goto out; /* ended */
     }
     resp = (void *)td_fe__new_msg(
             call, &temporal__api__workflowservice__v1__get_search_attributes_response__descriptor);
@@ -175,6 +175,8 @@ static void td_fe_get_search_attributes(td_rpc_call_t *call, void *ctx)
             &temporal__api__workflowservice__v1__get_search_attributes_response__keys_entry__descriptor,
             1, ns, &resp->n_keys);
     td_rpc_reply(call, &resp->base);
+out:
+    return;
 }
 
 static void td_fe_sa_written(int rc, const char *msg, void *arg)
@@ -213,12 +215,14 @@ static void td_fe_sa_save(td_rpc_call_t *call, td_server_t *srv, const td_ns_t *
 
 static const td_csa_t *td_sa_custom_find(const td_ns_t *ns, const char *name)
 {
-    for (size_t i = 0; i < ns->rec->n_custom_search_attributes; i++) {
+    const td_csa_t *found = NULL;
+
+    for (size_t i = 0; i < ns->rec->n_custom_search_attributes && found == NULL; i++) {
         if (strcmp(ns->rec->custom_search_attributes[i]->key, name) == 0) {
-            return ns->rec->custom_search_attributes[i];
+            found = ns->rec->custom_search_attributes[i];
         }
     }
-    return NULL;
+    return found;
 }
 
 /* Adds the attributes a namespace lacks; names it has already are left as they are (as
@@ -235,7 +239,7 @@ static void td_fe_add_search_attributes(td_rpc_call_t *call, void *ctx)
     if (r->n_search_attributes == 0) {
         td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, "SearchAttributes are not set on request.",
                     NULL);
-        return;
+        goto out;
     }
     for (size_t i = 0; i < r->n_search_attributes; i++) {
         const char *name = r->search_attributes[i]->key;
@@ -243,23 +247,23 @@ static void td_fe_add_search_attributes(td_rpc_call_t *call, void *ctx)
         if (name == NULL || name[0] == '\0' || strlen(name) > TD_FE_MAX_ID_LEN) {
             td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT,
                         "SearchAttributes: a name is empty or longer than 1000 bytes.", NULL);
-            return;
+            goto out;
         }
         if (td_sa_is_reserved(name)) {
             td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT,
                         td_arena_printf(a, "Search attribute %s is reserved by system.", name),
                         NULL);
-            return;
+            goto out;
         }
         if (td_sa_type_name(type) == NULL) {
             td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT,
                         td_arena_printf(a, "Unknown search attribute type: %d.", type), NULL);
-            return;
+            goto out;
         }
     }
     ns = td_fe__ns_resolve(call, srv, r->namespace_);
     if (ns == NULL) {
-        return; /* ended */
+        goto out; /* ended */
     }
     v = td_arena_alloc(a,
                        sizeof(*v) * (ns->rec->n_custom_search_attributes + r->n_search_attributes));
@@ -284,9 +288,11 @@ static void td_fe_add_search_attributes(td_rpc_call_t *call, void *ctx)
     }
     if (n == ns->rec->n_custom_search_attributes) {
         td_fe_sa_written(TD_OK, NULL, call); /* nothing new */
-        return;
+        goto out;
     }
     td_fe_sa_save(call, srv, ns, v, n);
+out:
+    return;
 }
 
 /* Removes custom attributes; unknown names are skipped, system names refused. */
@@ -302,7 +308,7 @@ static void td_fe_remove_search_attributes(td_rpc_call_t *call, void *ctx)
     if (r->n_search_attributes == 0) {
         td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, "SearchAttributes are not set on request.",
                     NULL);
-        return;
+        goto out;
     }
     for (size_t i = 0; i < r->n_search_attributes; i++) {
         if (td_sa_is_reserved(r->search_attributes[i])) {
@@ -310,12 +316,12 @@ static void td_fe_remove_search_attributes(td_rpc_call_t *call, void *ctx)
                         td_arena_printf(a, "Unable to remove non-custom search attributes: %s.",
                                         r->search_attributes[i]),
                         NULL);
-            return;
+            goto out;
         }
     }
     ns = td_fe__ns_resolve(call, srv, r->namespace_);
     if (ns == NULL) {
-        return; /* ended */
+        goto out; /* ended */
     }
     v = td_arena_alloc(a, sizeof(*v) * (ns->rec->n_custom_search_attributes + 1));
     for (size_t i = 0; i < ns->rec->n_custom_search_attributes; i++) {
@@ -330,9 +336,11 @@ static void td_fe_remove_search_attributes(td_rpc_call_t *call, void *ctx)
     }
     if (n == ns->rec->n_custom_search_attributes) {
         td_fe_sa_written(TD_OK, NULL, call); /* nothing to remove */
-        return;
+        goto out;
     }
     td_fe_sa_save(call, srv, ns, v, n);
+out:
+    return;
 }
 
 /* The persistence backend named by the store URL ("sqlite", "postgres"). */

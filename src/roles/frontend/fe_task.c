@@ -38,11 +38,8 @@ typedef Temporald__Historyservice__RespondActivityTaskFailedRequest td_h_act_fai
 
 static int td_fe_verdict(td_fe_call_t *x, const char *err)
 {
-    if (err == NULL) {
-        return TD_GRPC_OK;
-    }
     x->msg = err;
-    return TD_GRPC_INVALID_ARGUMENT;
+    return err == NULL ? TD_GRPC_OK : TD_GRPC_INVALID_ARGUMENT;
 }
 
 static const char *td_fe_check_token(td_fe_call_t *x, ProtobufCBinaryData token,
@@ -236,67 +233,79 @@ static ProtobufCMessage *td_fe_fail_activity(td_fe_call_t *x, ProtobufCBinaryDat
 static ProtobufCMessage *td_fe_build_act_done(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_act_done_req_t *r = (const td_act_done_req_t *)m;
+    ProtobufCMessage *out;
 
     if (td_fe__check_blob(x, td_fe__payloads_size(r->result)) != NULL) {
         x->msg = NULL;
-        return td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
-                                   "Complete result exceeds size limit.");
+        out = td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
+                                  "Complete result exceeds size limit.");
+    } else {
+        out = td_fe__wrap(x, x->route->inner, m);
     }
-    return td_fe__wrap(x, x->route->inner, m);
+    return out;
 }
 
 static ProtobufCMessage *td_fe_build_act_fail(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_act_fail_req_t *r = (const td_act_fail_req_t *)m;
     size_t n = td_fe__payloads_size(r->last_heartbeat_details);
+    ProtobufCMessage *out;
 
     n += r->failure != NULL ? protobuf_c_message_get_packed_size(&r->failure->base) : 0;
     if (td_fe__check_blob(x, n) != NULL) {
         x->msg = NULL;
-        return td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
-                                   "Failure exceeds size limit.");
+        out = td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
+                                  "Failure exceeds size limit.");
+    } else {
+        out = td_fe__wrap(x, x->route->inner, m);
     }
-    return td_fe__wrap(x, x->route->inner, m);
+    return out;
 }
 
 static ProtobufCMessage *td_fe_build_act_cancel(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_act_cancel_req_t *r = (const td_act_cancel_req_t *)m;
+    ProtobufCMessage *out;
 
     if (td_fe__check_blob(x, td_fe__payloads_size(r->details)) != NULL) {
         x->msg = NULL;
-        return td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
-                                   "Cancel details exceed size limit.");
+        out = td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
+                                  "Cancel details exceed size limit.");
+    } else {
+        out = td_fe__wrap(x, x->route->inner, m);
     }
-    return td_fe__wrap(x, x->route->inner, m);
+    return out;
 }
 
 static ProtobufCMessage *td_fe_build_heartbeat(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_hb_req_t *r = (const td_hb_req_t *)m;
+    ProtobufCMessage *out;
 
     if (td_fe__check_blob(x, td_fe__payloads_size(r->details)) != NULL) {
         x->msg = NULL;
-        return td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
-                                   "Heartbeat details exceed size limit.");
+        out = td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
+                                  "Heartbeat details exceed size limit.");
+    } else {
+        out = td_fe__wrap(x, x->route->inner, m);
     }
-    return td_fe__wrap(x, x->route->inner, m);
+    return out;
 }
 
 /* ShutdownWorker: matching drops the worker's sticky queue; no sticky queue, nothing to do. */
 static ProtobufCMessage *td_fe_build_shutdown(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_shutdown_req_t *r = (const td_shutdown_req_t *)m;
-    Temporald__Matchingservice__UnloadStickyTaskQueueRequest *u;
+    Temporald__Matchingservice__UnloadStickyTaskQueueRequest *u = NULL;
 
-    if (r->sticky_task_queue == NULL || r->sticky_task_queue[0] == '\0') {
-        return NULL; /* status OK, no message: answered empty */
+    /* No sticky queue: NULL with status OK and no message, answered empty. */
+    if (r->sticky_task_queue != NULL && r->sticky_task_queue[0] != '\0') {
+        u = (void *)td_fe__new_msg(
+                x->call, &temporald__matchingservice__unload_sticky_task_queue_request__descriptor);
+        u->namespace_id = x->ns->id;
+        u->sticky_task_queue = r->sticky_task_queue;
     }
-    u = (void *)td_fe__new_msg(
-            x->call, &temporald__matchingservice__unload_sticky_task_queue_request__descriptor);
-    u->namespace_id = x->ns->id;
-    u->sticky_task_queue = r->sticky_task_queue;
-    return &u->base;
+    return u != NULL ? &u->base : NULL;
 }
 
 #define TD_WS_REQ(n)  &temporal__api__workflowservice__v1__##n##_request__descriptor

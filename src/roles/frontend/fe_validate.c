@@ -15,26 +15,20 @@
 
 const char *td_fe__check_required_id(td_fe_call_t *x, const char *field, const char *v)
 {
-    if (v == NULL || v[0] == '\0') {
-        return td_fe__msg(x, "%s is not set on request.", field);
-    }
-    return td_fe__check_optional_id(x, field, v);
+    return v == NULL || v[0] == '\0' ? td_fe__msg(x, "%s is not set on request.", field)
+                                     : td_fe__check_optional_id(x, field, v);
 }
 
 const char *td_fe__check_optional_id(td_fe_call_t *x, const char *field, const char *v)
 {
-    if (v != NULL && strlen(v) > TD_FE_MAX_ID_LEN) {
-        return td_fe__msg(x, "%s length exceeds limit.", field);
-    }
-    return NULL;
+    return v != NULL && strlen(v) > TD_FE_MAX_ID_LEN
+                   ? td_fe__msg(x, "%s length exceeds limit.", field)
+                   : NULL;
 }
 
 const char *td_fe__check_run_id(td_fe_call_t *x, const char *v)
 {
-    if (v != NULL && v[0] != '\0' && !td_uuid_valid(v)) {
-        return td_fe__msg(x, "Invalid RunId.");
-    }
-    return NULL;
+    return v != NULL && v[0] != '\0' && !td_uuid_valid(v) ? td_fe__msg(x, "Invalid RunId.") : NULL;
 }
 
 const char *td_fe__check_execution(td_fe_call_t *x,
@@ -73,10 +67,10 @@ const char *td_fe__check_task_queue(td_fe_call_t *x,
 const char *td_fe__check_duration(td_fe_call_t *x, const char *field,
                                   const Google__Protobuf__Duration *d)
 {
-    if (d != NULL && (d->seconds < 0 || d->nanos < 0)) {
-        return td_fe__msg(x, "An invalid %s is set on request: it must not be negative.", field);
-    }
-    return NULL;
+    return d != NULL && (d->seconds < 0 || d->nanos < 0)
+                   ? td_fe__msg(x, "An invalid %s is set on request: it must not be negative.",
+                                field)
+                   : NULL;
 }
 
 size_t td_fe__payloads_size(const Temporal__Api__Common__V1__Payloads *p)
@@ -86,10 +80,9 @@ size_t td_fe__payloads_size(const Temporal__Api__Common__V1__Payloads *p)
 
 const char *td_fe__check_blob(td_fe_call_t *x, size_t size)
 {
-    if ((int64_t)size > td_fe__blob_limit(x->srv)) {
-        return td_fe__msg(x, "Blob data size exceeds limit.");
-    }
-    return NULL;
+    return (int64_t)size > td_fe__blob_limit(x->srv)
+                   ? td_fe__msg(x, "Blob data size exceeds limit.")
+                   : NULL;
 }
 
 int td_fe__check_long_poll(td_fe_call_t *x)

@@ -39,11 +39,8 @@ typedef Temporal__Api__Workflowservice__V1__ResetStickyTaskQueueRequest td_reset
 /* Ends a check: INVALID_ARGUMENT when err is set. */
 static int td_fe_verdict(td_fe_call_t *x, const char *err)
 {
-    if (err == NULL) {
-        return TD_GRPC_OK;
-    }
     x->msg = err;
-    return TD_GRPC_INVALID_ARGUMENT;
+    return err == NULL ? TD_GRPC_OK : TD_GRPC_INVALID_ARGUMENT;
 }
 
 /* The fields that StartWorkflowExecution and SignalWithStartWorkflowExecution share. */
