@@ -35,6 +35,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "mem.h"
 #include "temporal/api/errordetails/v1/message.pb-c.h"
 #include "temporal/api/operatorservice/v1/service.pb-c.h"
 #include "temporal/api/workflowservice/v1/service.pb-c.h"
@@ -173,6 +174,8 @@ static void td_fe_done(const ProtobufCMessage *resp, int status, const char *mes
         /* Replying packs resp at once, while it is still valid. */
         td_rpc_reply(x->call, resp);
     } else {
+        td_log_debug("%s: %s answered %d: %s", r->path, x->path, status,
+                     message != NULL ? message : "");
         td_rpc_fail(x->call, status, message != NULL ? message : "", detail);
     }
 out:
@@ -299,37 +302,35 @@ out:
     return;
 }
 
-int td_fe__method(td_server_t *srv, const char *path, td_rpc_method_t *out)
-{
-    const td_fe_route_t *r = td_fe_route_find(path);
 
-    if (r != NULL) {
-        out->path = r->path;
-        out->req = r->req;
-        out->fn = r->fn != NULL ? r->fn : td_fe_handle;
-        out->ctx = srv;
-    }
-    return r != NULL ? TD_OK : TD_ENOTFOUND;
-}
-
-/* The answer of every method of the public services that temporald does not serve yet. */
+/* The answer of every method of the public services that temporald does not serve yet.
+ * A request naming an unknown namespace gets NOT_FOUND first, as from a served method, so
+ * that SDKs report NamespaceNotFoundError consistently. */
 static void td_fe_unimplemented(td_rpc_call_t *call, void *ctx)
 {
-    const ProtobufCMethodDescriptor *m = ctx;
-    td_rpc_fail(call, TD_GRPC_UNIMPLEMENTED,
-                td_arena_printf(td_rpc_arena(call),
-                                "%s is not implemented by temporald yet (unknown method)", m->name),
-                NULL);
+    td_server_t *srv = ctx;
+    const char *name = strrchr(td_rpc_method(call), '/') + 1;
+    const char *ns_name = td_fe__str_field(td_rpc_request(call), "namespace");
+
+    if (ns_name[0] != '\0' && srv->nsreg != NULL && td_nsreg_by_name(srv->nsreg, ns_name) == NULL) {
+        td_fe__fail_ns_not_found(call, ns_name);
+    } else {
+        td_rpc_fail(call, TD_GRPC_UNIMPLEMENTED,
+                    td_arena_printf(td_rpc_arena(call),
+                                    "%s is not implemented by temporald yet (unknown method)",
+                                    name),
+                    NULL);
+    }
 }
 
-static int td_fe_register_rest(td_rpc_server_t *rpc, const ProtobufCServiceDescriptor *sd)
+static int td_fe_register_rest(td_rpc_server_t *rpc, td_server_t *srv,
+                               const ProtobufCServiceDescriptor *sd)
 {
     int rc = TD_OK;
     char path[256];
 
     for (unsigned i = 0; i < sd->n_methods && rc == TD_OK; i++) {
-        td_rpc_method_t m = { path, sd->methods[i].input, td_fe_unimplemented,
-                              (void *)&sd->methods[i] };
+        td_rpc_method_t m = { path, sd->methods[i].input, td_fe_unimplemented, srv };
         snprintf(path, sizeof(path), "/%s/%s", sd->name, sd->methods[i].name);
         rc = td_rpc_server_add(rpc, &m);
         if (rc == TD_EEXIST) {
@@ -337,6 +338,44 @@ static int td_fe_register_rest(td_rpc_server_t *rpc, const ProtobufCServiceDescr
         }
     }
     return rc;
+}
+
+/* The method of a public service named by path ("/pkg.Service/Method"), or NULL. */
+static const ProtobufCMethodDescriptor *td_fe_public_method(const char *path)
+{
+    const ProtobufCServiceDescriptor *sds[] = {
+        &temporal__api__workflowservice__v1__workflow_service__descriptor,
+        &temporal__api__operatorservice__v1__operator_service__descriptor,
+    };
+    const ProtobufCMethodDescriptor *found = NULL;
+    const char *slash = strrchr(path, '/');
+
+    for (size_t s = 0; s < TD_ARRAY_LEN(sds) && found == NULL && slash != NULL; s++) {
+        size_t n = strlen(sds[s]->name);
+        if (path[0] == '/' && strncmp(path + 1, sds[s]->name, n) == 0 && path + 1 + n == slash) {
+            found = protobuf_c_service_descriptor_get_method_by_name(sds[s], slash + 1);
+        }
+    }
+    return found;
+}
+
+int td_fe__method(td_server_t *srv, const char *path, td_rpc_method_t *out)
+{
+    const td_fe_route_t *r = td_fe_route_find(path);
+    const ProtobufCMethodDescriptor *md = r == NULL ? td_fe_public_method(path) : NULL;
+
+    if (r != NULL) {
+        out->path = r->path;
+        out->req = r->req;
+        out->fn = r->fn != NULL ? r->fn : td_fe_handle;
+        out->ctx = srv;
+    } else if (md != NULL) {
+        out->path = path;
+        out->req = md->input;
+        out->fn = td_fe_unimplemented;
+        out->ctx = srv;
+    }
+    return r != NULL || md != NULL ? TD_OK : TD_ENOTFOUND;
 }
 
 int td_fe__register_all(td_rpc_server_t *rpc, td_server_t *srv)
@@ -354,11 +393,11 @@ int td_fe__register_all(td_rpc_server_t *rpc, td_server_t *srv)
         }
     }
     if (rc == TD_OK) {
-        rc = td_fe_register_rest(rpc,
+        rc = td_fe_register_rest(rpc, srv,
                                  &temporal__api__workflowservice__v1__workflow_service__descriptor);
     }
     if (rc == TD_OK) {
-        rc = td_fe_register_rest(rpc,
+        rc = td_fe_register_rest(rpc, srv,
                                  &temporal__api__operatorservice__v1__operator_service__descriptor);
     }
     return rc;

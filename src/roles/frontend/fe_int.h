@@ -120,8 +120,10 @@ void td_fe__forward(td_fe_call_t *x, const char *path, const ProtobufCMessage *i
  * temporald yet". Methods registered before (GetSystemInfo) are kept. TD_OK or the first
  * td_rpc_server_add error. */
 int td_fe__register_all(td_rpc_server_t *rpc, td_server_t *srv);
-/* The method served for a public path, as registered (for in-process calls and tests).
- * TD_OK or TD_ENOTFOUND. */
+/* The method served for a public path, as registered (for in-process calls and tests):
+ * a route, or the UNIMPLEMENTED answer of a WorkflowService/OperatorService method not
+ * served (its out->path borrows path). GetSystemInfo is not known here. TD_OK or
+ * TD_ENOTFOUND. */
 int td_fe__method(td_server_t *srv, const char *path, td_rpc_method_t *out);
 /* limit.blobSize.error in bytes (dynamic config; default 2 MiB). */
 int64_t td_fe__blob_limit(const td_server_t *srv);
