@@ -33,8 +33,9 @@
 enum {
     TD_FE_LONG_POLL = 1 << 0,    /* deadline rules of long polls; DEADLINE_EXCEEDED -> empty */
     TD_FE_REPLY_EMPTY = 1 << 1,  /* success answers an empty public response (resp type) */
-    TD_FE_NS_OPTIONAL = 1 << 2,  /* task-token calls: an empty namespace lets history use the
-                                  * token's namespace id */
+    TD_FE_NS_OPTIONAL = 1 << 2,  /* task-token calls: an empty namespace is forwarded as
+                                  * namespace_id "" and the callee (history, or matching for
+                                  * query tasks) uses the token's namespace id */
     TD_FE_UNIMPLEMENTED = 1 << 3 /* checked and resolved, then UNIMPLEMENTED (see note) */
 };
 

@@ -350,7 +350,7 @@ const td_fe_route_t td_fe__task_routes[] = {
     TD_FE_HISTORY(RespondActivityTaskCanceled, respond_activity_task_canceled,
                   td_fe_check_act_cancel, td_fe_build_act_cancel, TD_FE_NS_OPTIONAL),
     TD_FE_MATCHING(RespondQueryTaskCompleted, respond_query_task_completed, td_fe_check_query_done,
-                   0),
+                   TD_FE_NS_OPTIONAL),
     TD_FE_MATCHING(DescribeTaskQueue, describe_task_queue, td_fe_check_describe_tq, 0),
     {
             TD_WORKFLOW_SERVICE "ShutdownWorker",
