@@ -676,9 +676,6 @@ static void td_h2s_headers_done(td_h2s_t *s, td_rpc_call_t *c)
         c->timer = td_timer_new(s->srv->loop, td_h2s_deadline, c);
         td_timer_start(c->timer, ms);
     }
-    if (s->srv->draining && s->goaway_sent) {
-        /* Streams after our GOAWAY's last id are refused by nghttp2 itself. */
-    }
 }
 
 static int td_h2s_on_data(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
