@@ -410,7 +410,7 @@ TD_TEST(store_async_group_commit_isolation)
     TD_CHECK_INT(td_fx_open_opt(&opt, &s, err, sizeof(err)), ==, TD_OK);
     range = td_fx_acquire(s, shard);
     for (int i = 0; i < 200; i++) {
-        snprintf(wfs[i], sizeof(wfs[i]), "wf-%d", i);
+        snprintf(wfs[i], sizeof(wfs[i]), "%s-%d", ns, i); /* unique run ids */
         TD_CHECK_INT(td_fx_create_run(s, shard, range, ns, wfs[i], wfs[i], 1000 + i), ==, TD_OK);
     }
     st.expected = 200;
@@ -490,7 +490,7 @@ TD_TEST(store_group_partial_failure_undone)
     TD_CHECK_INT(td_fx_open_opt(&opt, &s, err, sizeof(err)), ==, TD_OK);
     range = td_fx_acquire(s, shard);
     for (int i = 0; i < 60; i++) {
-        snprintf(wfs[i], sizeof(wfs[i]), "wf-%d", i);
+        snprintf(wfs[i], sizeof(wfs[i]), "%s-%d", ns, i); /* unique run ids */
         TD_CHECK_INT(td_fx_create_run(s, shard, range, ns, wfs[i], wfs[i], 1000 + i), ==, TD_OK);
     }
     st.expected = 60;
@@ -544,6 +544,7 @@ typedef struct {
     int32_t shard;
     int64_t range;
     const char *ns;
+    const char *run;
     int wins, losses, errors;
 } td_cw_arg_t;
 
@@ -574,7 +575,7 @@ static void *td_cw_main(void *p)
         w->expected_db_record_version = v;
         w->row.namespace_id = a->ns;
         w->row.workflow_id = "shared";
-        w->row.run_id = "shared-run";
+        w->row.run_id = a->run;
         w->row.db_record_version = v + 1;
         w->row.next_event_id = v + 1;
         r->in.write.shard_id = a->shard;
@@ -606,13 +607,16 @@ TD_TEST_T(store_concurrent_writers, 120)
     int wins = 0, losses = 0;
     int64_t v;
 
-    TD_CHECK_INT(td_fx_create_run(s, shard, range, ns, "shared", "shared-run", 1), ==, TD_OK);
+    const char *run = td_fx_id("shared-run");
+
+    TD_CHECK_INT(td_fx_create_run(s, shard, range, ns, "shared", run, 1), ==, TD_OK);
     for (int i = 0; i < TD_CW_THREADS; i++) {
         memset(&a[i], 0, sizeof(a[i]));
         a[i].s = s;
         a[i].shard = shard;
         a[i].range = range;
         a[i].ns = ns;
+        a[i].run = run;
         pthread_create(&th[i], NULL, td_cw_main, &a[i]);
     }
     for (int i = 0; i < TD_CW_THREADS; i++) {
@@ -623,7 +627,7 @@ TD_TEST_T(store_concurrent_writers, 120)
     }
     TD_CHECK_INT(wins + losses, ==, TD_CW_THREADS * TD_CW_ROUNDS);
     TD_CHECK(wins > 0);
-    TD_CHECK_INT(td_fx_get_version(s, ns, "shared", "shared-run", &v), ==, TD_OK);
+    TD_CHECK_INT(td_fx_get_version(s, ns, "shared", run, &v), ==, TD_OK);
     TD_CHECK_INT(v, ==, 1 + wins); /* every win moved the version by exactly one */
     td_store_close(s);
 }
