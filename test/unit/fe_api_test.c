@@ -577,6 +577,25 @@ TD_TEST(fe_activity_result_too_large_fails_the_activity)
     TD_CHECK_INT(f.status, ==, TD_GRPC_OK);
     TD_CHECK_STR(f.inner_path, TD_SVC_HISTORY "RespondActivityTaskFailed");
     TD_CHECK_STR(f.fail_msg, "Complete result exceeds size limit.");
+
+    /* an oversized heartbeat fails the activity too, and tells the worker to cancel it */
+    {
+        Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatRequest hb =
+                TEMPORAL__API__WORKFLOWSERVICE__V1__RECORD_ACTIVITY_TASK_HEARTBEAT_REQUEST__INIT;
+        Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatResponse *hr;
+        hb.namespace_ = "default";
+        hb.task_token = r.task_token;
+        hb.details = &ps;
+        f.fail_msg[0] = '\0';
+        fx_call(&f, WS("RecordActivityTaskHeartbeat"), &hb.base);
+        TD_CHECK_INT(f.status, ==, TD_GRPC_OK);
+        TD_CHECK_STR(f.fail_msg, "Heartbeat details exceed size limit.");
+        hr = temporal__api__workflowservice__v1__record_activity_task_heartbeat_response__unpack(
+                NULL, f.resp.len, f.resp.data);
+        TD_CHECK(hr != NULL && hr->cancel_requested);
+        temporal__api__workflowservice__v1__record_activity_task_heartbeat_response__free_unpacked(
+                hr, NULL);
+    }
     fx_destroy(&f);
 }
 

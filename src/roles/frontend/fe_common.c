@@ -161,8 +161,12 @@ static void td_fe_done(const ProtobufCMessage *resp, int status, const char *mes
                     NULL);
         goto out;
     }
+    if (status == TD_GRPC_OK && x->reply != NULL) {
+        td_rpc_reply(x->call, x->reply);
+        goto out;
+    }
     if (status == TD_GRPC_OK) {
-        empty = (r->flags & TD_FE_REPLY_EMPTY) != 0 || x->reply_empty;
+        empty = (r->flags & TD_FE_REPLY_EMPTY) != 0;
     } else if (status == TD_GRPC_DEADLINE_EXCEEDED && (r->flags & TD_FE_LONG_POLL) &&
                !td_rpc_cancelled(x->call)) {
         /* The shortened poll expired inside matching: "no task", as Temporal answers. */

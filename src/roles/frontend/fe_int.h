@@ -46,7 +46,7 @@ typedef struct td_fe_route_s td_fe_route_t;
 typedef int (*td_fe_check_fn)(td_fe_call_t *x, const ProtobufCMessage *req);
 /* Builds the internal request into the call arena. Returns NULL with x->msg set to fail the
  * call (x->status, INTERNAL if unset), or NULL with no message to answer an empty success
- * without forwarding. May redirect the call (x->target, x->reply_empty). A NULL build in a
+ * without forwarding. May redirect the call (x->target, x->reply). A NULL build in a
  * route = the generic {namespace_id, request[, poller_id]} wrapper. */
 typedef ProtobufCMessage *(*td_fe_build_fn)(td_fe_call_t *x, const ProtobufCMessage *req);
 
@@ -81,14 +81,15 @@ struct td_fe_call_s {
     td_rpc_call_t *call;
     td_server_t *srv;
     const td_fe_route_t *route;
-    const td_ns_t *ns;    /* resolved namespace, or NULL (optional namespace left empty) */
-    td_rpc_call_t *inner; /* the internal call while it runs */
-    const char *path;     /* the internal path called */
-    int *ended;           /* set while td_svc_call runs: done ran synchronously */
-    const char *target;   /* internal path when a build redirects the call, else NULL */
-    int reply_empty;      /* answer success with an empty route->resp (build's choice) */
-    int status;           /* check/build failure status */
-    const char *msg;      /* check/build failure message */
+    const td_ns_t *ns;       /* resolved namespace, or NULL (optional namespace left empty) */
+    td_rpc_call_t *inner;    /* the internal call while it runs */
+    const char *path;        /* the internal path called */
+    int *ended;              /* set while td_svc_call runs: done ran synchronously */
+    const char *target;      /* internal path when a build redirects the call, else NULL */
+    ProtobufCMessage *reply; /* answered on success instead of the internal response (a
+                              * build's choice, in the call arena), or NULL */
+    int status;              /* check/build failure status */
+    const char *msg;         /* check/build failure message */
 };
 
 /* ---- fe_common.c ---- */

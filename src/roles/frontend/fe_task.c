@@ -198,7 +198,8 @@ static int td_fe_check_cancel_id(td_fe_call_t *x, const ProtobufCMessage *m)
 
 /* An activity whose report is larger than limit.blobSize.error fails instead, with a
  * non-retryable server failure saying why, as Temporal's frontend does: the internal call
- * becomes history's RespondActivityTaskFailed and the public caller gets an empty success. */
+ * becomes history's RespondActivityTaskFailed and the public caller gets an empty success
+ * (a heartbeat: cancel_requested, so that the worker stops the activity). */
 static ProtobufCMessage *td_fe_fail_activity(td_fe_call_t *x, ProtobufCBinaryData token,
                                              const char *identity, const char *ns_name,
                                              const char *why)
@@ -226,7 +227,7 @@ static ProtobufCMessage *td_fe_fail_activity(td_fe_call_t *x, ProtobufCBinaryDat
     r->namespace_id = x->ns != NULL ? x->ns->id : td_arena_strdup(a, "");
     r->request = pub;
     x->target = TD_SVC_HISTORY "RespondActivityTaskFailed";
-    x->reply_empty = 1;
+    x->reply = td_fe__new_msg(x->call, x->route->resp);
     return &r->base;
 }
 
@@ -286,6 +287,8 @@ static ProtobufCMessage *td_fe_build_heartbeat(td_fe_call_t *x, const ProtobufCM
         x->msg = NULL;
         out = td_fe_fail_activity(x, r->task_token, r->identity, r->namespace_,
                                   "Heartbeat details exceed size limit.");
+        ((Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatResponse *)x->reply)
+                ->cancel_requested = 1;
     } else {
         out = td_fe__wrap(x, x->route->inner, m);
     }
