@@ -72,7 +72,7 @@ static void ms_record_started(void *ctx, const td_match_key_t *key, const td_mat
     ms_pending_t *p = td_calloc(1, sizeof(*p));
     p->r = td_calloc(1, sizeof(*p->r));
     snprintf(p->r->workflow_id, sizeof(p->r->workflow_id), "%s", task->workflow_id);
-    if (task->data_len < sizeof(p->r->data)) {
+    if (task->data_len > 0 && task->data_len < sizeof(p->r->data)) {
         memcpy(p->r->data, task->data, task->data_len);
     }
     p->r->task_id = task->task_id;
