@@ -28,14 +28,21 @@ async function retrying(fn, ms = 30000) {
 sdkTest('kill -9 with 200 workflows in flight, restart on the same file', { todo: TODO.restart, timeout: 240000 }, async () => {
   const taskQueue = uniq('restart');
   const execs = new Map();
+  let running = 0;
   const activities = {
     async step(key, n) {
       const k = `${key}#${n}`;
       execs.set(k, (execs.get(k) ?? 0) + 1);
-      await sleep(100 + ((key.length * 37 + n * 101 + Context.current().info.attempt * 13) % 300));
+      running++;
+      try {
+        await sleep(100 + ((Number(key.split('-').at(-1)) * 37 + n * 101 + Context.current().info.attempt * 13) % 300));
+      } finally {
+        running--;
+      }
       return `${key}-${n}`;
     },
   };
+  let atKill = null;
   const ids = Array.from({ length: N }, (_, i) => `${taskQueue}-wf-${i}`);
   const w = await env.worker({ taskQueue, activities, maxConcurrentActivityTaskExecutions: 100, maxCachedWorkflows: 250 });
   const results = await w.runUntil(async () => {
@@ -53,14 +60,22 @@ sdkTest('kill -9 with 200 workflows in flight, restart on the same file', { todo
     // Half the signals go in before the crash, the other half after the restart.
     for (let i = 0; i < N / 2; i++) await handles[i].signal('add', `sig-${i}`);
     await waitFor(() => [...execs.keys()].filter((k) => k.endsWith('#1')).length >= N / 4, 15000, 20);
-    const before = { execs: [...execs.values()].reduce((a, b) => a + b, 0) };
+    atKill = {
+      execs: [...execs.values()].reduce((a, b) => a + b, 0),
+      running,
+      second: [...execs.keys()].filter((k) => k.endsWith('#2')).length,
+    };
     await env.server.kill();
-    console.error(`# killed temporald after ${before.execs} activity executions`);
+    const t0 = Date.now();
     await sleep(300);
     await env.server.start();
+    atKill.restartMs = Date.now() - t0;
     for (let i = N / 2; i < N; i++) await retrying(() => handles[i].signal('add', `sig-${i}`));
     return Promise.all(handles.map((h) => retrying(() => h.result(), 180000)));
   });
+  console.error(`# restart: killed with ${atKill.execs} activity executions done, ${atKill.running} running, ` +
+    `${atKill.second} second steps started; temporald back in ${atKill.restartMs} ms`);
+  assert.ok(atKill.running > 0 && atKill.second < N, 'work was in flight when temporald was killed');
 
   const wrong = [];
   results.forEach((r, i) => {
