@@ -197,6 +197,7 @@ static void fake_start(td_rpc_call_t *c, void *ctx)
     (void)ctx;
     TD_CHECK(r->request != NULL);
     TD_CHECK_STR(r->request->workflow_id, "wf-1");
+    TD_CHECK_INT(strlen(r->request->request_id), ==, 36); /* filled in when absent */
     temporal__api__workflowservice__v1__start_workflow_execution_response__init(resp);
     resp->run_id = "3f1c6a54-0c1e-4c55-9b6a-2a8f4b4d7e11";
     fake_end(c, r->namespace_id, &resp->base);

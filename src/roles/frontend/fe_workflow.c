@@ -14,6 +14,7 @@
 #include "roles/frontend/frontend.h"
 #include "temporal/api/query/v1/message.pb-c.h"
 #include "temporal/api/workflowservice/v1/request_response.pb-c.h"
+#include "uuid.h"
 
 typedef Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest td_start_req_t;
 typedef Temporal__Api__Workflowservice__V1__SignalWorkflowExecutionRequest td_signal_req_t;
@@ -260,6 +261,39 @@ static int td_fe_check_reset_sticky(td_fe_call_t *x, const ProtobufCMessage *m)
             x, td_fe__check_execution(x, ((const td_reset_sticky_req_t *)m)->execution, 0));
 }
 
+/* A fresh request id for a start without one (history deduplicates retries by it): the
+ * public request is copied shallowly into the call arena first, as it may be borrowed. */
+static char *td_fe_new_request_id(td_fe_call_t *x)
+{
+    char *id = td_arena_alloc(td_rpc_arena(x->call), TD_UUID_LEN + 1);
+    td_uuid_v4(id);
+    return id;
+}
+
+static ProtobufCMessage *td_fe_build_start(td_fe_call_t *x, const ProtobufCMessage *m)
+{
+    const td_start_req_t *r = (const td_start_req_t *)m;
+    td_start_req_t *copy = NULL;
+
+    if (r->request_id == NULL || r->request_id[0] == '\0') {
+        copy = td_arena_memdup(td_rpc_arena(x->call), r, sizeof(*r));
+        copy->request_id = td_fe_new_request_id(x);
+    }
+    return td_fe__wrap(x, x->route->inner, copy != NULL ? &copy->base : m);
+}
+
+static ProtobufCMessage *td_fe_build_signal_with_start(td_fe_call_t *x, const ProtobufCMessage *m)
+{
+    const td_sws_req_t *r = (const td_sws_req_t *)m;
+    td_sws_req_t *copy = NULL;
+
+    if (r->request_id == NULL || r->request_id[0] == '\0') {
+        copy = td_arena_memdup(td_rpc_arena(x->call), r, sizeof(*r));
+        copy->request_id = td_fe_new_request_id(x);
+    }
+    return td_fe__wrap(x, x->route->inner, copy != NULL ? &copy->base : m);
+}
+
 /* ResetStickyTaskQueue's internal request carries the execution, not the public request. */
 static ProtobufCMessage *td_fe_build_reset_sticky(td_fe_call_t *x, const ProtobufCMessage *m)
 {
@@ -283,10 +317,11 @@ static ProtobufCMessage *td_fe_build_reset_sticky(td_fe_call_t *x, const Protobu
     }
 
 const td_fe_route_t td_fe__workflow_routes[] = {
-    TD_FE_HISTORY(StartWorkflowExecution, start_workflow_execution, td_fe_check_start, NULL, 0),
+    TD_FE_HISTORY(StartWorkflowExecution, start_workflow_execution, td_fe_check_start,
+                  td_fe_build_start, 0),
     TD_FE_HISTORY(SignalWorkflowExecution, signal_workflow_execution, td_fe_check_signal, NULL, 0),
     TD_FE_HISTORY(SignalWithStartWorkflowExecution, signal_with_start_workflow_execution,
-                  td_fe_check_signal_with_start, NULL, 0),
+                  td_fe_check_signal_with_start, td_fe_build_signal_with_start, 0),
     TD_FE_HISTORY(RequestCancelWorkflowExecution, request_cancel_workflow_execution,
                   td_fe_check_cancel, NULL, 0),
     TD_FE_HISTORY(TerminateWorkflowExecution, terminate_workflow_execution, td_fe_check_terminate,
