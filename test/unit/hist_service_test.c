@@ -1235,3 +1235,100 @@ TD_TEST_T(hist_sticky_queue_partial_history, 60)
     TD_CHECK_INT(x->wft[2].kind, ==, TQK(NORMAL));
     hx_free(x);
 }
+
+TD_TEST_T(hist_shard_fencing_second_owner_wins, 60)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    td_server_t srv_b;
+    void *hist_b = NULL;
+    td_rpc_method_t mw = { TD_SVC_MATCHING "AddWorkflowTask",
+                           &temporald__matchingservice__add_workflow_task_request__descriptor,
+                           hx_add_wft, NULL };
+    Temporald__Historyservice__SignalWorkflowExecutionRequest *sg;
+    hx_added_t saved;
+
+    hx_init(x, 1);
+    mw.ctx = x;
+    TD_CHECK_INT(hx_start(x, "wf-f", "r1", 0, 0, run), ==, 0);
+    hx_run_until(x, hx_has_wft, 5000);
+    hx_run_until(x, hx_is_idle, 5000);
+
+    /* a second history instance takes the shard (range_id 2) */
+    memset(&srv_b, 0, sizeof(srv_b));
+    srv_b.config = &x->cfg;
+    srv_b.loop = x->loop;
+    srv_b.store = x->store;
+    TD_CHECK_INT(td_svc_register(&srv_b, &mw), ==, TD_OK);
+    TD_CHECK_INT(td_role_history.init(&srv_b, &hist_b), ==, TD_OK);
+    TD_CHECK_INT(td_role_history.start(hist_b), ==, TD_OK);
+    {
+        void *a = x->hist;
+        x->hist = hist_b;
+        hx_run_until(x, hx_is_ready, 5000);
+        x->hist = a;
+    }
+
+    /* the first owner's next write is fenced: UNAVAILABLE, and the shard stays lost */
+    sg = PB(Temporald__Historyservice__SignalWorkflowExecutionRequest,
+            temporald__historyservice__signal_workflow_execution_request__descriptor);
+    sg->namespace_id = (char *)HNS;
+    sg->request =
+            PB(Temporal__Api__Workflowservice__V1__SignalWorkflowExecutionRequest,
+               temporal__api__workflowservice__v1__signal_workflow_execution_request__descriptor);
+    sg->request->workflow_execution = hx_we(x, "wf-f", "");
+    sg->request->signal_name = (char *)"s";
+    sg->request->request_id = (char *)"sig-a";
+    TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &sg->base, NULL, NULL), ==,
+                 TD_GRPC_UNAVAILABLE);
+    TD_CHECK_INT(td_hist_ready(x->hist), ==, 0);
+    TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &sg->base, NULL, NULL), ==,
+                 TD_GRPC_UNAVAILABLE);
+
+    /* the new owner serves the run from the store */
+    saved = x->wft[0];
+    {
+        td_server_t tmp = x->srv;
+        void *a = x->hist;
+        x->srv = srv_b;
+        x->hist = hist_b;
+        sg->request->request_id = (char *)"sig-b";
+        TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &sg->base, NULL, NULL), ==, 0);
+        hx_run_until(x, hx_is_idle, 5000);
+        td_role_history.drain(hist_b, hx_drained, NULL);
+        td_role_history.stop(hist_b);
+        td_svc_free(&x->srv);
+        x->srv = tmp;
+        x->hist = a;
+    }
+    TD_CHECK_STR(saved.run, run);
+    hx_free(x);
+}
+
+TD_TEST_T(hist_task_id_range_renewal, 60)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    int st, tries = 0;
+    poll_wft_t *p = NULL;
+
+    hx_init(x, 1);
+    /* a workflow whose first task is pending when the ids run out */
+    TD_CHECK_INT(hx_start(x, "wf-a", "r1", 0, 0, run), ==, 0);
+    hx_run_until(x, hx_has_wft, 5000);
+    td_hist_test_exhaust_ids(x->hist, 2);
+    /* a start needs 4 ids: UNAVAILABLE while the shard takes a new range, then it works */
+    while ((st = hx_start(x, "wf-b", "r2", 0, 0, NULL)) == TD_GRPC_UNAVAILABLE && tries++ < 100) {
+        hx_run_until(x, hx_is_idle, 5000);
+    }
+    TD_CHECK_INT(st, ==, 0);
+    TD_CHECK_INT(tries, >=, 1);
+    /* ids of the old range still resolve: the first workflow goes on */
+    TD_CHECK_INT(hx_wft_started(x, "wf-a", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+                                 fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "1")), NULL),
+                 ==, 0);
+    hx_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_STR(x->wft[1].wf, "wf-b");
+    hx_free(x);
+}

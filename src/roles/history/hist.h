@@ -18,4 +18,8 @@ void td_hist_drop_cache(void *role_state);
  * plus one. Fixed forever for a cluster. */
 int td_hist_shard_of(const char *namespace_id, const char *workflow_id, int num_shards);
 
+/* Tests: leaves only `left` task ids in the current range of every shard, so the range
+ * renewal path runs. */
+void td_hist_test_exhaust_ids(void *role_state, int64_t left);
+
 #endif

@@ -224,6 +224,7 @@ static void td_hist_write_done(td_store_req_t *req, void *arg)
     const char *msg = NULL;
 
     h->inflight--;
+    td_hist__shard_write_done(c->shard);
     if (rc == TD_OK) {
         if (op->created != NULL) {
             if (c->ms != op->created) {
@@ -430,6 +431,7 @@ static void td_hist_write(td_hist_op_t *op)
     req->cb = td_hist_write_done;
     req->arg = op;
     s->h->inflight++;
+    s->writes_inflight++;
     td_store_submit(s->h->store, req);
 }
 
@@ -514,7 +516,9 @@ static void td_hist_op_run(td_hist_op_t *op)
     if (s->state != TD_HIST_SHARD_OWNED) {
         td_hist_op_finish(op, TD_EUNAVAIL,
                           s->state == TD_HIST_SHARD_LOST ? "history shard ownership lost"
-                                                         : "history shard not acquired yet");
+                          : s->state == TD_HIST_SHARD_RENEWING
+                                  ? "history shard is taking a new task id range"
+                                  : "history shard not acquired yet");
         return;
     }
     if (op->load == TD_HIST_LOAD_NONE) {

@@ -12,21 +12,29 @@
  * Shard ownership (td_hist_shard_t.state)
  *
  *   Invariants: only an OWNED shard runs operations and writes; every write names the
- *   range_id returned by the acquire. Pending tasks of earlier owners are loaded before the
- *   shard becomes OWNED, so no ack-level delete can remove a task nobody has seen.
+ *   range_id returned by the last acquire. Pending tasks of earlier owners are loaded before
+ *   the shard becomes OWNED, so no ack-level delete can remove a task nobody has seen. Task
+ *   ids are range_id << 24 | seq: when seq runs out the shard takes a new range (RENEWING)
+ *   once the writes naming the old one have finished.
  *
  *       td_hist_shard_acquire      tasks of the previous owner read and re-driven
  *     NEW -----------------> ACQUIRING ---------------------------------------> OWNED
- *                               |                                                |
- *                               +-- store error: retry after 1 s                 |
- *                                                   TD_ESHARDLOST on any write   v
- *                                                                               LOST
+ *                               |  ^                                          |  ^  |
+ *                               +--+ store error: retry after 1 s    ids out  |  |  |
+ *                                                                             v  |  |
+ *                                                    new range acquired  RENEWING   |
+ *                                                                                   |
+ *                                                   TD_ESHARDLOST on any write      v
+ *                                                                                  LOST
  *   FROM       -> TO         [function]
  *   NEW        -> ACQUIRING  [td_hist_shard_acquire]
- *   ACQUIRING  -> ACQUIRING  [td_hist__acquire_done (error: retry timer)]
- *   ACQUIRING  -> OWNED      [td_hist__load_done (last task category read)]
- *   OWNED      -> LOST       [td_hist__shard_lost]
- *   LOST is final for this process (operations fail with UNAVAILABLE).
+ *   ACQUIRING  -> ACQUIRING  [td_hist_acquire_done (error: retry timer)]
+ *   ACQUIRING  -> OWNED      [td_hist_load_done (last task category read)]
+ *   OWNED      -> RENEWING   [td_hist__task_id (seq exhausted)]
+ *   RENEWING   -> OWNED      [td_hist_acquire_done (renewal: no task reload)]
+ *   OWNED, RENEWING -> LOST  [td_hist__shard_lost]
+ *   LOST is final for this process (operations fail with UNAVAILABLE). Tasks already
+ *   committed keep being processed while RENEWING; operations wait (UNAVAILABLE).
  *
  * A task (td_hist_task_t.state)
  *
@@ -78,7 +86,13 @@ typedef struct td_hist_waiter_s td_hist_waiter_t;
 /* Store task categories are 1..3. */
 #define TD_HIST_NCAT 4
 
-enum { TD_HIST_SHARD_NEW = 0, TD_HIST_SHARD_ACQUIRING, TD_HIST_SHARD_OWNED, TD_HIST_SHARD_LOST };
+enum {
+    TD_HIST_SHARD_NEW = 0,
+    TD_HIST_SHARD_ACQUIRING,
+    TD_HIST_SHARD_OWNED,
+    TD_HIST_SHARD_RENEWING,
+    TD_HIST_SHARD_LOST
+};
 enum { TD_HIST_TASK_INFLIGHT = 1, TD_HIST_TASK_READY, TD_HIST_TASK_RUNNING };
 
 struct td_hist_task_s {
@@ -103,7 +117,9 @@ struct td_hist_shard_s {
     int state;
     int64_t range_id;
     int64_t next_seq;
-    int loads_pending; /* task categories still being read at acquire */
+    int loads_pending;   /* task categories still being read at acquire */
+    int writes_inflight; /* store writes naming range_id */
+    int acquire_inflight;
     td_hist_task_t *pending[TD_HIST_NCAT];
     int n_pending[TD_HIST_NCAT];
     td_hist_task_t **heap; /* READY timers, min (fire_ns, task_id) first */
@@ -210,6 +226,8 @@ void td_hist__tasks_committed(td_hist_task_t **v, int n);
 void td_hist__tasks_abort(td_hist_task_t **v, int n);
 void td_hist__task_ack(td_hist_task_t *task);
 void td_hist__shard_lost(td_hist_shard_t *s, int64_t cur_range);
+/* A write naming the range finished: a pending renewal may go ahead. */
+void td_hist__shard_write_done(td_hist_shard_t *s);
 
 /* ---- hist_ctx.c ---- */
 td_hist_ctx_t *td_hist__ctx_get(td_hist_t *h, const char *namespace_id, const char *workflow_id);

@@ -211,7 +211,7 @@ static void td_hist_timer_fire(void *arg)
     int64_t now = td_now_wall_ns(), next = 0;
     td_hist_task_t *t;
 
-    if (!s->h->running || s->state != TD_HIST_SHARD_OWNED) {
+    if (!s->h->running || (s->state != TD_HIST_SHARD_OWNED && s->state != TD_HIST_SHARD_RENEWING)) {
         return;
     }
     while ((t = td_hist__heap_pop_due(s, now, &next)) != NULL) {
@@ -361,7 +361,7 @@ void td_hist__task_dispatch(td_hist_task_t *task)
     if (!s->h->running || s->state == TD_HIST_SHARD_LOST) {
         return;
     }
-    if (s->state != TD_HIST_SHARD_OWNED) {
+    if (s->state == TD_HIST_SHARD_NEW || s->state == TD_HIST_SHARD_ACQUIRING) {
         return; /* td_hist_shard_ready dispatches everything pending */
     }
     switch (task->category) {

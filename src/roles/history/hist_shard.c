@@ -46,11 +46,34 @@ td_hist_shard_t *td_hist__shard_for(td_hist_t *h, const char *namespace_id, cons
     return &h->shards[x % (uint32_t)h->nshards];
 }
 
+static void td_hist_shard_acquire(td_hist_shard_t *s);
+
+/* Takes a fresh range once no write names the old one. */
+static void td_hist_shard_renew(td_hist_shard_t *s)
+{
+    if (s->state == TD_HIST_SHARD_OWNED) {
+        td_log_info("shard %d: task ids of range %lld used up; taking a new range", s->id,
+                    (long long)s->range_id);
+        s->state = TD_HIST_SHARD_RENEWING;
+    }
+    if (s->state == TD_HIST_SHARD_RENEWING && s->writes_inflight == 0 &&
+        !td_timer_pending(s->acquire_timer) && !s->acquire_inflight) {
+        td_hist_shard_acquire(s);
+    }
+}
+
+void td_hist__shard_write_done(td_hist_shard_t *s)
+{
+    s->writes_inflight--;
+    if (s->state == TD_HIST_SHARD_RENEWING) {
+        td_hist_shard_renew(s);
+    }
+}
+
 int td_hist__task_id(td_hist_shard_t *s, int64_t *out)
 {
     if (s->next_seq > TD_HIST_SEQ_MAX) {
-        /* Re-acquiring a fresh range needs all writes of the old one drained first; not
-         * built yet (2^24 tasks per process start). */
+        td_hist_shard_renew(s);
         return TD_EUNAVAIL;
     }
     *out = (s->range_id << TD_HIST_SEQ_BITS) | s->next_seq++;
@@ -335,7 +358,7 @@ static void td_hist_ack_flush(void *arg)
     td_hist_shard_t *s = arg;
 
     if (s->state != TD_HIST_SHARD_OWNED) {
-        return;
+        return; /* (RENEWING: after the new range; the timer is re-armed by the next ack) */
     }
     for (int c = 1; c < TD_HIST_NCAT; c++) {
         int64_t id = (s->range_id << TD_HIST_SEQ_BITS) | s->next_seq, fire = INT64_MAX;
@@ -380,8 +403,6 @@ static void td_hist_ack_flush(void *arg)
 }
 
 /* ---- acquire and restart ---- */
-
-static void td_hist_shard_acquire(td_hist_shard_t *s);
 
 static void td_hist_acquire_retry(void *arg)
 {
@@ -434,6 +455,7 @@ static void td_hist_acquire_done(td_store_req_t *req, void *arg)
     td_hist_shard_t *s = arg;
 
     s->h->inflight--;
+    s->acquire_inflight = 0;
     if (!s->h->running) {
         td_store_req_free(req);
         return;
@@ -447,6 +469,13 @@ static void td_hist_acquire_done(td_store_req_t *req, void *arg)
     s->range_id = req->out.shard.rec.range_id;
     s->next_seq = 1;
     td_store_req_free(req);
+    if (s->state == TD_HIST_SHARD_RENEWING) {
+        /* a new range for ourselves: every pending task is already in memory */
+        td_log_info("shard %d: new task id range %lld", s->id, (long long)s->range_id);
+        s->state = TD_HIST_SHARD_OWNED;
+        td_timer_start(s->ack_timer, 1000);
+        return;
+    }
     s->loads_pending = 3;
     for (int c = 1; c < TD_HIST_NCAT; c++) {
         td_store_req_t *r = td_store_req_new(TD_STORE_OP_TASKS_READ);
@@ -466,7 +495,10 @@ static void td_hist_shard_acquire(td_hist_shard_t *s)
 {
     td_store_req_t *req = td_store_req_new(TD_STORE_OP_SHARD_ACQUIRE);
 
-    s->state = TD_HIST_SHARD_ACQUIRING;
+    if (s->state != TD_HIST_SHARD_RENEWING) {
+        s->state = TD_HIST_SHARD_ACQUIRING;
+    }
+    s->acquire_inflight = 1;
     req->in.shard.rec.shard_id = s->id;
     req->cb = td_hist_acquire_done;
     req->arg = s;

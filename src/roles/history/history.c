@@ -150,6 +150,15 @@ int td_hist_shard_of(const char *namespace_id, const char *workflow_id, int num_
     return (int)(td_hist__hash(namespace_id, workflow_id) % (uint32_t)num_shards) + 1;
 }
 
+void td_hist_test_exhaust_ids(void *role_state, int64_t left)
+{
+    td_hist_t *h = role_state;
+
+    for (int i = 0; i < h->nshards; i++) {
+        h->shards[i].next_seq = TD_HIST_SEQ_MAX - left + 1;
+    }
+}
+
 const td_role_t td_role_history = {
     "history",        TD_ROLE_HISTORY,  td_history_init,
     td_history_start, td_history_drain, td_history_stop,
