@@ -118,12 +118,9 @@ PGresult *td_pg__exec_sql(td_pg_conn_t *c, td_store_req_t *req, const char *sql,
 /* Maps a failed result (or a NULL one) to TD_E*, storing "what: server text" in req->err and
  * marking the connection lost when it is. Returns the code. */
 int td_pg__fail(td_store_req_t *req, td_pg_conn_t *c, const PGresult *res, const char *what);
-/* Whether a result's error is a unique-key violation (SQLSTATE 23505). */
-int td_pg__is_unique(const PGresult *res);
 
 /* Binary result getters; NULL values read as 0 / NULL / an empty blob. */
 int64_t td_pg__i64(const PGresult *r, int row, int col);
-double td_pg__f64(const PGresult *r, int row, int col);
 const char *td_pg__str(td_store_req_t *req, const PGresult *r, int row, int col);
 td_store_blob_t td_pg__blob(td_store_req_t *req, const PGresult *r, int row, int col, int enc_col);
 

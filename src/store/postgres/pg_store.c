@@ -304,19 +304,6 @@ int64_t td_pg__i64(const PGresult *r, int row, int col)
     }
 }
 
-double td_pg__f64(const PGresult *r, int row, int col)
-{
-    uint64_t u;
-    double d;
-
-    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8) {
-        return 0;
-    }
-    u = td_pg_get_be((const uint8_t *)PQgetvalue(r, row, col), 8);
-    memcpy(&d, &u, sizeof(d));
-    return d;
-}
-
 const char *td_pg__str(td_store_req_t *req, const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col)) {
@@ -414,12 +401,6 @@ int td_pg__fail(td_store_req_t *req, td_pg_conn_t *c, const PGresult *res, const
     }
     return td_store__fail(req, rc, "%s: postgres: %s%s%s", what, line,
                           st != NULL ? " SQLSTATE " : "", st != NULL ? st : "");
-}
-
-int td_pg__is_unique(const PGresult *res)
-{
-    const char *st = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    return st != NULL && strcmp(st, "23505") == 0;
 }
 
 /* ---- statements ---- */
