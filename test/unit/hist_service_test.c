@@ -1332,3 +1332,44 @@ TD_TEST_T(hist_task_id_range_renewal, 60)
     TD_CHECK_STR(x->wft[1].wf, "wf-b");
     hx_free(x);
 }
+
+TD_TEST_T(hist_signal_with_start_event_order, 60)
+{
+    hx_t xx, *x = &xx;
+    Temporald__Historyservice__SignalWithStartWorkflowExecutionRequest *r;
+    Temporal__Api__Workflowservice__V1__SignalWithStartWorkflowExecutionResponse *resp = NULL;
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
+    ProtobufCBinaryData none = { 0, NULL };
+    static const int order[] = { ET(WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_EXECUTION_SIGNALED),
+                                 ET(WORKFLOW_TASK_SCHEDULED), ET(WORKFLOW_EXECUTION_SIGNALED) };
+
+    hx_init(x, 1);
+    r = PB(Temporald__Historyservice__SignalWithStartWorkflowExecutionRequest,
+           temporald__historyservice__signal_with_start_workflow_execution_request__descriptor);
+    r->namespace_id = (char *)HNS;
+    r->request = PB(
+            Temporal__Api__Workflowservice__V1__SignalWithStartWorkflowExecutionRequest,
+            temporal__api__workflowservice__v1__signal_with_start_workflow_execution_request__descriptor);
+    r->request->workflow_id = (char *)"wf-sws";
+    r->request->workflow_type = fx_start_req(&x->fx)->workflow_type;
+    r->request->task_queue = fx_start_req(&x->fx)->task_queue;
+    r->request->request_id = (char *)"sws-1";
+    r->request->signal_name = (char *)"hello";
+    TD_CHECK_INT(
+            hx_call(x, "SignalWithStartWorkflowExecution", &r->base,
+                    &temporal__api__workflowservice__v1__signal_with_start_workflow_execution_response__descriptor,
+                    (void **)&resp),
+            ==, 0);
+    TD_CHECK(resp->started);
+    /* again: the running run is signalled, not started */
+    r->request->request_id = (char *)"sws-2";
+    TD_CHECK_INT(
+            hx_call(x, "SignalWithStartWorkflowExecution", &r->base,
+                    &temporal__api__workflowservice__v1__signal_with_start_workflow_execution_response__descriptor,
+                    (void **)&resp),
+            ==, 0);
+    TD_CHECK(!resp->started);
+    gh = hx_history(x, "wf-sws", "", 0, 0, none, 0);
+    hx_check_types(gh->history, 1, 4, order);
+    hx_free(x);
+}

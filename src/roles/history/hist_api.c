@@ -128,10 +128,12 @@ static int td_hist_start_replace(td_hist_op_t *op, td_hist_start_t *s, td_ms_t *
     td_ms_txn_init(&op->txn2, op->arena, t->now);
     op->txn2.task_id = tid;
     td_uuid_v4(run_id);
-    rc = td_ms_start(&op->txn2, s->req, s->namespace_id, run_id, &op->created);
-    if (rc == TD_OK && s->sws != NULL) {
-        rc = td_ms_signal(op->created, &op->txn2, s->sws->signal_name, s->sws->signal_input,
-                          s->sws->identity, s->sws->header, s->sws->request_id);
+    if (s->sws != NULL) {
+        rc = td_ms_signal_with_start(&op->txn2, s->req, s->namespace_id, run_id,
+                                     s->sws->signal_name, s->sws->signal_input, s->sws->identity,
+                                     s->sws->header, s->sws->request_id, &op->created);
+    } else {
+        rc = td_ms_start(&op->txn2, s->req, s->namespace_id, run_id, &op->created);
     }
     if (rc != TD_OK) {
         /* ms was terminated in memory: the write must not happen, and the cache must forget it */
@@ -208,20 +210,17 @@ static int td_hist_start_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
         op->prev_run_id = td_arena_strdup(op->arena, ms->run_id);
     }
     td_uuid_v4(run_id);
-    rc = td_ms_start(t, s->req, s->namespace_id, run_id, &op->created);
+    if (s->sws != NULL) {
+        rc = td_ms_signal_with_start(t, s->req, s->namespace_id, run_id, s->sws->signal_name,
+                                     s->sws->signal_input, s->sws->identity, s->sws->header,
+                                     s->sws->request_id, &op->created);
+    } else {
+        rc = td_ms_start(t, s->req, s->namespace_id, run_id, &op->created);
+    }
     if (rc != TD_OK) {
         td_ms_free(op->created);
         op->created = NULL;
         return rc;
-    }
-    if (s->sws != NULL) {
-        rc = td_ms_signal(op->created, t, s->sws->signal_name, s->sws->signal_input,
-                          s->sws->identity, s->sws->header, s->sws->request_id);
-        if (rc != TD_OK) {
-            td_ms_free(op->created);
-            op->created = NULL;
-            return rc;
-        }
     }
     s->run_id = td_arena_strdup(op->arena, run_id);
     s->started = 1;

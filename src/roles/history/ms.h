@@ -407,6 +407,15 @@ int td_ms_activity_heartbeat(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token
                              const Temporal__Api__Common__V1__Payloads *details,
                              int *cancel_requested);
 
+/*
+ * Signal-with-start of a new run: td_ms_start then td_ms_signal, but the events come in
+ * Temporal's order [WorkflowExecutionStarted, WorkflowExecutionSignaled,
+ * WorkflowTaskScheduled]. *out as for td_ms_start (NULL on error).
+ */
+int td_ms_signal_with_start(td_ms_txn_t *t, const Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *req,
+                            const char *namespace_id, const char *run_id, const char *signal_name,
+                            const Temporal__Api__Common__V1__Payloads *input, const char *identity,
+                            const Temporal__Api__Common__V1__Header *header, const char *request_id, td_ms_t **out);
 /* WorkflowExecutionSignaled (+WFT). A request_id seen before: TD_OK, nothing emitted. */
 int td_ms_signal(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
                  const Temporal__Api__Common__V1__Payloads *input, const char *identity,

@@ -19,8 +19,10 @@ static int nonempty(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
-int td_ms_start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id,
-                const char *run_id, td_ms_t **out)
+/* td_ms_start; schedule = 0 leaves the first workflow task to the caller (signal-with-start
+ * writes its Signaled event before WorkflowTaskScheduled, as Temporal does). */
+static int td_ms_start_impl(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id,
+                            const char *run_id, int schedule, td_ms_t **out)
 {
     int64_t exec, run, task, delay;
     td_ms_t *ms;
@@ -127,7 +129,7 @@ int td_ms_start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id
 
     if (delay > 0) {
         td_ms__timer_add(t, TD_MS_TASK_WORKFLOW_BACKOFF, t->now + delay, 0, 0, 0);
-    } else {
+    } else if (schedule) {
         td_ms__wft_schedule(ms, t, 1, 1);
     }
     td_ms__task_add(t, &vis);
@@ -136,6 +138,31 @@ int td_ms_start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id
     }
     *out = ms;
     return TD_OK;
+}
+
+int td_ms_start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id,
+                const char *run_id, td_ms_t **out)
+{
+    return td_ms_start_impl(t, req, namespace_id, run_id, 1, out);
+}
+
+int td_ms_signal_with_start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id,
+                            const char *run_id, const char *signal_name,
+                            const Temporal__Api__Common__V1__Payloads *input, const char *identity,
+                            const Temporal__Api__Common__V1__Header *header,
+                            const char *request_id, td_ms_t **out)
+{
+    int rc = td_ms_start_impl(t, req, namespace_id, run_id, 0, out);
+
+    if (rc == TD_OK) {
+        /* Signaled, then (td_ms__wft_need) WorkflowTaskScheduled */
+        rc = td_ms_signal(*out, t, signal_name, input, identity, header, request_id);
+    }
+    if (rc != TD_OK) {
+        td_ms_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int td_ms_signal(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
