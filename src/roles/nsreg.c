@@ -182,6 +182,16 @@ const td_ns_t *td_nsreg_at(const td_nsreg_t *r, int i)
     return i >= 0 && i < r->n ? &r->v[i] : NULL;
 }
 
+/* Replaces a string field of a message unpacked with the default allocator (whose empty
+ * strings point at protobuf-c's shared empty string and must not be freed). */
+static void td_ns_set_str(char **field, const char *v)
+{
+    if (*field != NULL && *field != protobuf_c_empty_string) {
+        td_free(*field);
+    }
+    *field = td_strdup(v);
+}
+
 /* A deep copy of rec through its wire form (default allocator). */
 static td_ns_record_t *td_ns_copy(const td_ns_record_t *rec)
 {
@@ -358,8 +368,7 @@ void td_nsreg_create(td_nsreg_t *r, const td_ns_record_t *rec, td_nsreg_cb cb, v
     op->arg = arg;
     op->rec = td_ns_copy(rec);
     td_uuid_v4(id);
-    td_free(op->rec->info->id);
-    op->rec->info->id = td_strdup(id);
+    td_ns_set_str(&op->rec->info->id, id);
     op->rec->info->state = TEMPORAL__API__ENUMS__V1__NAMESPACE_STATE__NAMESPACE_STATE_REGISTERED;
     td_nsreg_fill(req, op->rec);
     req->cb = td_nsreg_on_write;
@@ -384,8 +393,7 @@ void td_nsreg_update(td_nsreg_t *r, const char *id, const td_ns_record_t *rec, t
     op->cb = cb;
     op->arg = arg;
     op->rec = td_ns_copy(rec);
-    td_free(op->rec->info->id);
-    op->rec->info->id = td_strdup(id);
+    td_ns_set_str(&op->rec->info->id, id);
     td_nsreg_fill(req, op->rec);
     req->in.ns.rec.notification_version = ns->notification_version;
     req->cb = td_nsreg_on_write;
