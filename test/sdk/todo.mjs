@@ -6,4 +6,10 @@
 export const TODO = {
   signalWithStartOrder:
     'temporald writes WorkflowTaskScheduled before WorkflowExecutionSignaled on signal-with-start; Temporal writes Started, Signaled, WorkflowTaskScheduled',
+  runTimeoutRetryState:
+    'temporald writes retry_state TIMEOUT in WorkflowExecutionTimedOut of a workflow without a retry policy; Temporal writes RETRY_POLICY_NOT_SET',
+  childWorkflow:
+    'RespondWorkflowTaskCompleted with a StartChildWorkflowExecution command (type 11) answers UNIMPLEMENTED "command type 11 is not implemented yet"; the parent never gets past its first workflow task',
+  continueAsNew:
+    'RespondWorkflowTaskCompleted with a ContinueAsNewWorkflowExecution command (type 10) answers UNIMPLEMENTED "command type 10 is not implemented yet"; the first run never closes',
 };

@@ -169,3 +169,40 @@ export async function durable(key, sleepMs) {
   const b = await step(key, 2);
   return `${a}|${sig}|${b}`;
 }
+
+// Fails the workflow (not the task) with a non-retryable application failure.
+export async function failWorkflow(msg) {
+  throw wf.ApplicationFailure.nonRetryable(msg, 'MyFailure', { code: 42 });
+}
+
+// An activity whose first attempt heartbeats progress and stalls; the retry reads the progress.
+export async function heartbeatResume(key) {
+  const { resumable } = wf.proxyActivities({
+    startToCloseTimeout: '30s',
+    heartbeatTimeout: '1s',
+    retry: { initialInterval: '50ms', backoffCoefficient: 1, maximumAttempts: 2 },
+  });
+  return await resumable(key);
+}
+
+// An activity whose first attempt overruns its start-to-close timeout; the second attempt is quick.
+export async function startToCloseRetry(key) {
+  const { slowOnce } = wf.proxyActivities({
+    startToCloseTimeout: '700ms',
+    retry: { initialInterval: '50ms', backoffCoefficient: 1, maximumAttempts: 3 },
+  });
+  return await slowOnce(key);
+}
+
+// Starts `hello` as a child workflow and returns its result.
+export async function parent(name) {
+  const child = await wf.startChild(hello, { args: [name], workflowId: `${wf.workflowInfo().workflowId}-child` });
+  const r = await child.result();
+  return { child: child.workflowId, result: r };
+}
+
+// Continues as new n times, adding n to the total each time; returns the total and the run count.
+export async function countdown(n, total, runs) {
+  if (n > 0) await wf.continueAsNew(n - 1, total + n, runs + 1);
+  return { total, runs: runs + 1 };
+}
