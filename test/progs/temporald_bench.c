@@ -221,6 +221,9 @@ typedef struct {
     unsigned long long cpu_at_measure, cpu_at_end; /* server clock ticks */
     struct rusage self_at_measure, self_at_end;
     long rss_at_end_kb;
+    long rss_max_kb;     /* largest VmRSS sampled during warm-up and window */
+    long hwm_before_kb;  /* VmHWM when the last workflow completed, before the checks */
+    int64_t next_rss_ns; /* next VmRSS sample */
     td_rpc_ccall_t *poll_cc[2][TD_BENCH_MAX_POLLERS];
     size_t verify_next;
     int verify_live;
@@ -1047,8 +1050,14 @@ static void td_bench_tick(void *arg)
             td_bench_start_one(intended);
         }
     }
+    if (B.server_pid > 0 && B.phase <= TD_BENCH_MEASURE && now >= B.next_rss_ns) {
+        long kb = td_bench_proc_kb(B.server_pid, "VmRSS");
+        B.rss_max_kb = kb > B.rss_max_kb ? kb : B.rss_max_kb;
+        B.next_rss_ns = now + 100000000;
+    }
     if (B.phase == TD_BENCH_DRAIN) {
         if (B.running == 0) {
+            B.hwm_before_kb = B.server_pid > 0 ? td_bench_proc_kb(B.server_pid, "VmHWM") : -1;
             B.phase = TD_BENCH_VERIFY;
             td_bench_cancel_polls();
             if (B.no_verify) {
@@ -1130,8 +1139,10 @@ static void td_bench_report(void)
     if (B.server_pid > 0) {
         printf("  server CPU s per 1,000 workflows %10.3f  (%.2f s CPU in the window)\n",
                done > 0 ? srv_cpu * 1000.0 / (double)done : NAN, srv_cpu);
-        printf("  server RSS at window end / peak  %7.1f MiB / %.1f MiB\n",
-               (double)B.rss_at_end_kb / 1024.0, (double)hwm / 1024.0);
+        printf("  server RSS: largest sample in the run %.1f MiB, at window end %.1f MiB, peak "
+               "(VmHWM) %.1f MiB before the history checks, %.1f MiB after them\n",
+               (double)B.rss_max_kb / 1024.0, (double)B.rss_at_end_kb / 1024.0,
+               (double)B.hwm_before_kb / 1024.0, (double)hwm / 1024.0);
     }
     printf("  bench CPU s in the window        %10.2f\n", self_cpu);
 
@@ -1157,6 +1168,8 @@ static void td_bench_report(void)
         printf("BENCH server_cpu_s_per_1000 %.3f\n",
                done > 0 ? srv_cpu * 1000.0 / (double)done : NAN);
         printf("BENCH server_rss_end_mib %.1f\n", (double)B.rss_at_end_kb / 1024.0);
+        printf("BENCH server_rss_max_mib %.1f\n", (double)B.rss_max_kb / 1024.0);
+        printf("BENCH server_hwm_load_mib %.1f\n", (double)B.hwm_before_kb / 1024.0);
         printf("BENCH server_hwm_mib %.1f\n", (double)hwm / 1024.0);
     }
     printf("BENCH bench_cpu_s %.2f\n", self_cpu);
