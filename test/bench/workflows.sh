@@ -113,7 +113,7 @@ for backend in $BACKENDS; do
         eval "$pgenv"
     fi
     run_bench "$backend.closed" "$backend" --scenario single-activity --inflight "$INFLIGHT"
-    run_bench "$backend.open" "$backend" --scenario single-activity --rate "$RATE"
+    run_bench "$backend.open" "$backend" --scenario single-activity --rate "$RATE" --drain 15
     run_bench "$backend.signal" "$backend" --scenario signal --inflight 100
     run_bench "$backend.timer" "$backend" --scenario timer --inflight "$INFLIGHT"
 done
@@ -146,10 +146,14 @@ while read -r _ k v _; do R[cold.$k]=$v; done < <(grep '^BENCH ' "$tmp/cold.out"
 while read -r _ k v _; do R[coldf.$k]=$v; done < <(grep '^BENCH ' "$tmp/coldf.out")
 
 # ---- the table ----
-# fig RUN KEY: the figure, "failed" or "-"
+# fig RUN KEY: the figure ("!" after it when its run did not end cleanly), "failed" or "-"
 fig() {
-    if [ -n "${R[$1.failed]:-}" ]; then echo failed; return; fi
-    echo "${R[$1.$2]:--}"
+    local v=${R[$1.$2]:-}
+    if [ -n "${R[$1.failed]:-}" ]; then
+        if [ -n "$v" ]; then echo "$v!"; else echo failed; fi
+        return
+    fi
+    echo "${v:--}"
 }
 # mark VALUE OP LIMIT: "ok" or "MISSED" (nothing when the value is not a number)
 mark() {
@@ -167,7 +171,10 @@ row() { # label target sqlite-value postgres-value [op limit-sqlite limit-postgr
     printf '%-52s %-18s %17s %-6s %17s %-6s\n' "$1" "$2" "$s" "$ms" "$p" "$mp"
 }
 # one decimal for the latency triples, so the columns stay narrow
-f1() { awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+$/) printf "%.1f", v; else printf "%s", v }'; }
+f1() {
+    awk -v v="$1" 'BEGIN { if (v ~ /^[0-9.]+!?$/) { n = v; sub(/!/, "", n); printf "%.1f%s", n,
+        (v ~ /!/) ? "!" : "" } else printf "%s", v }'
+}
 trio() { echo "$(f1 "$(fig "$1" "$2_p50_ms")")/$(f1 "$(fig "$1" "$2_p95_ms")")/$(f1 "$(fig "$1" "$2_p99_ms")")"; }
 
 echo
@@ -221,4 +228,6 @@ row "start-dev cold start ms (in-memory / new file)" "< 100" "$(fig cold cold_st
     "$(fig coldf cold_start_ms)" "<" 100 100
 row "start-dev idle RSS MiB (in-memory / new file)" "< 20" "$(fig cold idle_rss_mib)" \
     "$(fig coldf idle_rss_mib)" "<" 20 20
+echo "(! = from a run that did not end cleanly -- an RPC failed, a history was wrong or the"
+echo " workflows did not all complete in time; its output above says which)"
 exit 0

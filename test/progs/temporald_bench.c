@@ -216,6 +216,7 @@ typedef struct {
     long completed;
     long missed; /* open loop: starts skipped at the in-flight cap */
     long failures;
+    long incomplete; /* workflows not completed when the drain time ran out */
     int64_t t_begin, t_measure, t_end, t_drain_deadline;
     long done_at_measure, done_at_end;
     unsigned long long cpu_at_measure, cpu_at_end; /* server clock ticks */
@@ -1069,9 +1070,19 @@ static void td_bench_tick(void *arg)
             return;
         }
         if (now >= B.t_drain_deadline) {
-            td_bench_abort("%ld workflows still running %.0f s after the window closed (the "
-                           "server stopped making progress?)",
-                           B.running, B.drain_s);
+            /* the window's figures stand; the histories cannot be checked */
+            fprintf(stderr,
+                    "temporald_bench: %ld workflows still running %.0f s after the window "
+                    "closed (the server completes fewer than were started, or stopped); "
+                    "figures below are for the window, histories not checked\n",
+                    B.running, B.drain_s);
+            B.incomplete = B.running;
+            B.no_verify = 1;
+            B.rc = 1;
+            B.hwm_before_kb = B.server_pid > 0 ? td_bench_proc_kb(B.server_pid, "VmHWM") : -1;
+            B.phase = TD_BENCH_DONE;
+            td_bench_cancel_polls();
+            td_loop_stop(B.loop);
             return;
         }
     }
@@ -1174,6 +1185,11 @@ static void td_bench_report(void)
     }
     printf("BENCH bench_cpu_s %.2f\n", self_cpu);
     printf("BENCH missed_starts %ld\n", B.missed);
+    if (B.incomplete > 0) {
+        printf("  NOT COMPLETED: %ld workflows were still running when the drain time ran out\n",
+               B.incomplete);
+        printf("BENCH incomplete %ld\n", B.incomplete);
+    }
     if (!B.no_verify && (verified != B.completed || (long)B.n_wf != B.completed)) {
         fprintf(stderr,
                 "temporald_bench: started %zu, completed %ld, histories right %ld (%ld wrong)\n",
