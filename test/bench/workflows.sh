@@ -178,8 +178,8 @@ f1() {
 trio() { echo "$(f1 "$(fig "$1" "$2_p50_ms")")/$(f1 "$(fig "$1" "$2_p95_ms")")/$(f1 "$(fig "$1" "$2_p99_ms")")"; }
 
 echo
-echo "workflow benchmark: $(nproc) cores, load generator on the same machine, commit" \
-    "$(git rev-parse --short HEAD 2>/dev/null), ${DURATION} s windows after ${WARMUP} s warm-up;" \
+echo "workflow benchmark: $(nproc) cores, load generator on the same machine," \
+    "$("$server" version 2>&1 | head -1), ${DURATION} s windows after ${WARMUP} s warm-up;" \
     "load average at the start: $load0"
 printf '%-52s %-18s %17s %-6s %17s %-6s\n' "figure" "target" "SQLite FULL" "" "PostgreSQL" ""
 row "single-activity, $INFLIGHT in flight: workflows/s" ">= 2000 / >= 1000" \
