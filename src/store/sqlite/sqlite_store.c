@@ -106,6 +106,7 @@ struct td_store_backend_s {
     pthread_t sync_thread;
     int sync_started;
     int sync_stopping;
+    int sync_busy; /* the syncer holds groups it has not completed yet */
     td_sq_group_t *sq_head, *sq_tail;
     pthread_cond_t scv;
 };
@@ -700,6 +701,49 @@ static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n,
     }
 }
 
+static int td_sq_wal_sync(td_store_backend_t *b, char *msg, size_t msglen);
+
+/* Pipelined mode, after a group committed: when nothing else waits (no queued writes, the
+ * syncer idle) the writer flushes the WAL itself, saving a thread hop on the latency of a
+ * lone request; otherwise the syncer flushes while the writer runs the next group. */
+static void td_sq_hand_over(td_store_backend_t *b, td_store_req_t **batch, int n)
+{
+    td_sq_group_t *g;
+    char msg[256];
+    int alone, rc;
+
+    pthread_mutex_lock(&b->mu);
+    alone = b->wq.head == NULL && b->sq_head == NULL && !b->sync_busy;
+    pthread_mutex_unlock(&b->mu);
+    if (alone) {
+        rc = td_sq_wal_sync(b, msg, sizeof(msg));
+        for (int i = 0; rc != TD_OK && i < n; i++) {
+            if (batch[i]->rc == TD_OK) {
+                td_store__fail(batch[i], rc, "commit not confirmed durable: %s", msg);
+            }
+        }
+        if (rc != TD_OK) {
+            td_log_warn("%s: failing the waiting requests", msg);
+        }
+        td_store__complete_list(batch, n);
+        return;
+    }
+    g = td_malloc(sizeof(*g));
+    g->reqs = td_malloc(sizeof(*g->reqs) * (size_t)n);
+    memcpy(g->reqs, batch, sizeof(*g->reqs) * (size_t)n);
+    g->n = n;
+    g->next = NULL;
+    pthread_mutex_lock(&b->mu);
+    if (b->sq_tail != NULL) {
+        b->sq_tail->next = g;
+    } else {
+        b->sq_head = g;
+    }
+    b->sq_tail = g;
+    pthread_cond_signal(&b->scv);
+    pthread_mutex_unlock(&b->mu);
+}
+
 static void *td_sq_writer_main(void *arg)
 {
     td_store_backend_t *b = arg;
@@ -731,20 +775,7 @@ static void *td_sq_writer_main(void *arg)
             td_sq_run_group(b, writes, nw, 0);
         }
         if (b->pipelined && nw > 0) {
-            td_sq_group_t *g = td_malloc(sizeof(*g));
-            g->reqs = td_malloc(sizeof(*g->reqs) * (size_t)n);
-            memcpy(g->reqs, batch, sizeof(*g->reqs) * (size_t)n);
-            g->n = n;
-            g->next = NULL;
-            pthread_mutex_lock(&b->mu);
-            if (b->sq_tail != NULL) {
-                b->sq_tail->next = g;
-            } else {
-                b->sq_head = g;
-            }
-            b->sq_tail = g;
-            pthread_cond_signal(&b->scv);
-            pthread_mutex_unlock(&b->mu);
+            td_sq_hand_over(b, batch, n);
         } else {
             td_store__complete_list(batch, n);
         }
@@ -792,14 +823,6 @@ static int td_sq_wal_sync(td_store_backend_t *b, char *msg, size_t msglen)
 {
     int src;
 
-    if (b->wal_fd < 0) {
-        const char *wal = sqlite3_filename_wal(sqlite3_db_filename(b->writer.db, "main"));
-        b->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
-        if (b->wal_fd < 0) {
-            snprintf(msg, msglen, "open %s: %s", wal, strerror(errno));
-            return TD_EIO;
-        }
-    }
     if (atomic_load(&td_sq_fault_vfs_on)) {
         src = td_sq_fault_check(SQLITE_IOERR_FSYNC);
         if (src != SQLITE_OK) {
@@ -828,6 +851,7 @@ static void *td_sq_sync_main(void *arg)
         }
         list = b->sq_head;
         b->sq_head = b->sq_tail = NULL;
+        b->sync_busy = list != NULL;
         pthread_mutex_unlock(&b->mu);
         if (list == NULL) {
             break; /* stopping and drained */
@@ -848,6 +872,9 @@ static void *td_sq_sync_main(void *arg)
             td_free(list);
             list = next;
         }
+        pthread_mutex_lock(&b->mu);
+        b->sync_busy = 0;
+        pthread_mutex_unlock(&b->mu);
     }
     return NULL;
 }
@@ -1045,6 +1072,17 @@ static int td_sq_open(td_store_t *s, const td_store_url_t *url, const td_store_o
                             errlen);
     if (rc != TD_OK) {
         goto out;
+    }
+    if (b->pipelined) {
+        /* the WAL exists once the schema was read in WAL mode; both the writer and the
+         * syncer flush it through this descriptor */
+        const char *wal = sqlite3_filename_wal(sqlite3_db_filename(b->writer.db, "main"));
+        b->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
+        if (b->wal_fd < 0) {
+            snprintf(err, errlen, "open %s: %s", wal, strerror(errno));
+            rc = TD_EIO;
+            goto out;
+        }
     }
     b->n_readers = b->memory ? 0 : (opt->max_conns > 0 ? opt->max_conns : TD_SQ_DEF_READERS);
     if (b->n_readers > 16) {
