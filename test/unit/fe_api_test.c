@@ -636,22 +636,22 @@ static void fx_never(td_rpc_call_t *c, void *ctx)
 TD_TEST(fe_unserved_method_answers_unimplemented)
 {
     fx_t f;
-    Temporal__Api__Workflowservice__V1__ListWorkflowExecutionsRequest r =
-            TEMPORAL__API__WORKFLOWSERVICE__V1__LIST_WORKFLOW_EXECUTIONS_REQUEST__INIT;
+    Temporal__Api__Workflowservice__V1__ListSchedulesRequest r =
+            TEMPORAL__API__WORKFLOWSERVICE__V1__LIST_SCHEDULES_REQUEST__INIT;
     td_rpc_method_t m;
 
     fx_init(&f);
     TD_CHECK_INT(td_fe__method(&f.srv, WS("NoSuchMethod"), &m), ==, TD_ENOTFOUND);
-    TD_CHECK_INT(td_fe__method(&f.srv, "/other.Svc/ListWorkflowExecutions", &m), ==, TD_ENOTFOUND);
+    TD_CHECK_INT(td_fe__method(&f.srv, "/other.Svc/ListSchedules", &m), ==, TD_ENOTFOUND);
     r.namespace_ = "nope";
-    fx_call(&f, WS("ListWorkflowExecutions"), &r.base);
+    fx_call(&f, WS("ListSchedules"), &r.base);
     TD_CHECK_INT(f.status, ==, TD_GRPC_NOT_FOUND);
     TD_CHECK_STR(f.detail_ns, "nope");
     r.namespace_ = "default";
-    fx_call(&f, WS("ListWorkflowExecutions"), &r.base);
+    fx_call(&f, WS("ListSchedules"), &r.base);
     TD_CHECK_INT(f.status, ==, TD_GRPC_UNIMPLEMENTED);
     TD_CHECK_STR(f.message,
-                 "ListWorkflowExecutions is not implemented by temporald yet (unknown method)");
+                 "ListSchedules is not implemented by temporald yet (unknown method)");
     fx_destroy(&f);
 }
 
