@@ -106,7 +106,10 @@ TD_TEST(history_ms_start_timeout_normalisation)
     TD_CHECK_INT(td_ms_start(&f.t, r, NS, RUN, &f.ms), ==, TD_EINVAL);
     TD_CHECK(f.ms == NULL);
     r = fx_start_req(&f);
-    r->cron_schedule = (char *)"* * * * *";
+    r->cron_schedule = (char *)"61 * * * *";
+    TD_CHECK_INT(td_ms_start(&f.t, r, NS, RUN, &f.ms), ==, TD_EINVAL);
+    TD_CHECK(f.ms == NULL);
+    r->cron_schedule = (char *)"CRON_TZ=Europe/Paris * * * * *";
     TD_CHECK_INT(td_ms_start(&f.t, r, NS, RUN, &f.ms), ==, TD_EUNIMPL);
     fx_free(&f);
 }

@@ -24,8 +24,9 @@
  *
  *   FROM      -> TO         [function]
  *   (none)    -> RUNNING    [td_ms_start]
- *   RUNNING   -> COMPLETED  [td_ms_wft_complete (Complete/Fail/CancelWorkflowExecution),
+ *   RUNNING   -> COMPLETED  [td_ms_wft_complete (Complete/Fail/Cancel/ContinueAsNew),
  *                            td_ms_terminate, td_ms_timer_task_apply (RUN_TIMEOUT)]
+ *   (none)    -> RUNNING    [td_ms_start_child, td_ms_start_next (continue-as-new, retry, cron)]
  *
  * Workflow task (td_ms_t.wft)
  *
@@ -88,10 +89,79 @@
  *                            td_ms_timer_task_apply (SCHEDULE_TO_START, SCHEDULE_TO_CLOSE)]
  *   BACKOFF is SCHEDULED with current_attempt_scheduled_time in the future.
  *
- * Not here (yet): child workflows, continue-as-new, cron and workflow retries, external
- * signals/cancels, Nexus, updates (PROTOCOL_MESSAGE commands return TD_EUNIMPL, messages are
- * ignored) and queries (buffered queries live in the service's memory, as in Temporal, not in
- * the persisted state).
+ * Run chains (continue-as-new, workflow retry, cron)
+ *
+ *   A run closes "into" a new run of the same workflow id: its close event names the new run
+ *   (new_execution_run_id) and the transition fills t->next; the new run is created by
+ *   td_ms_start_next from the closed state and written in the same store write. Precedence at
+ *   close: ContinueAsNew command > retry (FailWorkflowExecution or run timeout, retry policy
+ *   says IN_PROGRESS) > cron (Complete/Fail/run timeout with a cron schedule) > final close.
+ *   Cancel and terminate never continue. Retry: attempt + 1, initiator RETRY, backoff from
+ *   td_ms_retry_backoff, continued_failure. Cron: attempt 1, initiator CRON_SCHEDULE, backoff
+ *   td_ms_cron_backoff from this run's execution time (start + first backoff),
+ *   last_completion_result (the result, or the previous one after a failure).
+ *
+ *   closing run:  RUNNING --close event{new_execution_run_id}--> COMPLETED (status as the event)
+ *   new run:      (none) --td_ms_start_next--> RUNNING (WFT scheduled, or WORKFLOW_BACKOFF)
+ *
+ * Child workflow (td_ms_child_t in the parent, keyed by initiated event id)
+ *
+ *   Invariants: a child record exists from StartChildWorkflowExecutionInitiated until its
+ *   outcome event; parent_close_policy is never UNSPECIFIED (TERMINATE). Outcome events are
+ *   external events (buffered while a WFT runs); close outcomes are flushed after the others.
+ *
+ *                    child_started                child_closed
+ *     INITIATED ---------------------> STARTED ---------------------> (removed)
+ *         |  child_start_failed                      ^ parent closes: PARENT_CLOSE_POLICY
+ *         +-------------------> (removed)            | task for non-ABANDON children
+ *
+ *   FROM      -> TO         [function]
+ *   (none)    -> INITIATED  [td_ms_wft_complete (StartChildWorkflowExecution)]
+ *   INITIATED -> STARTED    [td_ms_child_started]
+ *   INITIATED -> removed    [td_ms_child_start_failed, parent close]
+ *   STARTED   -> removed    [td_ms_child_closed, parent close (+PARENT_CLOSE_POLICY task)]
+ *
+ * External signal / cancel (td_ms_external_t, keyed by initiated event id)
+ *
+ *   INITIATED --td_ms_external_done / td_ms_external_failed--> (removed); dropped at close.
+ *   FROM      -> TO         [function]
+ *   (none)    -> INITIATED  [td_ms_wft_complete (SignalExternal / RequestCancelExternal)]
+ *   INITIATED -> removed    [td_ms_external_done, td_ms_external_failed, workflow close]
+ *
+ * Wiring contract (what the history service does with each new task and output)
+ *
+ *   t->new_run_id  Set a fresh UUID before td_ms_wft_complete and td_ms_timer_task_apply.
+ *                  If afterwards t->next.initiator != 0: td_ms_start_next(ms, &t->next, &t2,
+ *                  &created) into a second txn and write both runs in one store write, the
+ *                  current pointer moving to the new run (as TERMINATE_EXISTING does).
+ *   t->caps        TD_MS_CAP_CHILD / TD_MS_CAP_EXTERNAL once the tasks below are handled.
+ *   START_CHILD    Load the parent; skip if td_ms_task_valid fails. Read event `event_id`
+ *                  from its history, td_ms_child_request, then start the child like a
+ *                  StartWorkflowExecution but with td_ms_start_child (same request id =>
+ *                  same run). Then on the parent: td_ms_child_started(initiated, run id), or
+ *                  td_ms_child_start_failed(WORKFLOW_ALREADY_EXISTS) if the id is taken by
+ *                  another run that the reuse policy does not let it replace.
+ *   SIGNAL_EXTERNAL  Load the initiator; skip if stale. Read the Initiated event (signal name,
+ *                  input, header, target); td_ms_signal on the target's current run (or the
+ *                  named run) with request id td_ms_external_request_id; then
+ *                  td_ms_external_done on the initiator, or td_ms_external_failed
+ *                  (EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND) if the target is missing or closed.
+ *                  A target that is a child_workflow_only mismatch also fails.
+ *   CANCEL_EXTERNAL  Same with td_ms_request_cancel on the target (request id as above).
+ *   NOTIFY_PARENT  Written at a child run's final close (not when it continues into a new run).
+ *                  Read this run's close event (ref_event_id); load the parent
+ *                  target_workflow_id / target_run_id; td_ms_child_closed(parent, event_id,
+ *                  this run id, close event). TD_ENOTFOUND there = stale: drop.
+ *   PARENT_CLOSE_POLICY  Written at a parent's close for each started child whose policy is
+ *                  not ABANDON: TERMINATE -> td_ms_terminate, REQUEST_CANCEL ->
+ *                  td_ms_request_cancel on the current run of target_workflow_id if its
+ *                  first_execution_run_id is target_run_id; a closed or missing child: drop.
+ *   CLOSE_EXECUTION  Unchanged (nothing to do beyond what the tasks above cover).
+ *
+ * Not here (yet): cross-namespace children (the child is started in the parent's namespace;
+ * the command's namespace name is only echoed), Nexus, updates (PROTOCOL_MESSAGE commands
+ * return TD_EUNIMPL, messages are ignored) and queries (buffered queries live in the service's
+ * memory, as in Temporal, not in the persisted state).
  *
  * Errors: every transition returns TD_OK or a negative TD_E* code and, on error, sets
  * txn->msg (Temporal's wording where the SDK looks at it). TD_ENOTFOUND: closed run ("workflow
@@ -194,6 +264,41 @@ typedef struct {
     int64_t expiry_time;
 } td_ms_timer_t;
 
+/* A child workflow the run started (StartChildWorkflowExecutionInitiated id `initiated_id`). */
+typedef struct {
+    int64_t initiated_id;
+    int64_t started_id; /* ChildWorkflowExecutionStarted id; 0 until written (or buffered) */
+    int started;        /* the child run exists */
+    char *namespace_name;
+    char *workflow_id, *workflow_type;
+    char *run_id;            /* first run of the child, once started */
+    int parent_close_policy; /* temporal.api.enums.v1.ParentClosePolicy, never UNSPECIFIED */
+} td_ms_child_t;
+
+typedef enum {
+    TD_MS_EXTERNAL_SIGNAL = 1,
+    TD_MS_EXTERNAL_CANCEL = 2,
+} td_ms_external_kind_t;
+
+/* A pending SignalExternal / RequestCancelExternal (Initiated event id `initiated_id`). */
+typedef struct {
+    int64_t initiated_id;
+    td_ms_external_kind_t kind;
+    char *namespace_name;
+    char *workflow_id, *run_id; /* run_id "" = the current run */
+    char *control;              /* the command's (deprecated) control string, echoed back */
+} td_ms_external_t;
+
+/* A parsed cron schedule (td_ms_cron_parse): bit sets per field, or a fixed interval. */
+typedef struct {
+    uint64_t minutes;
+    uint32_t hours, doms; /* doms: bit 1..31 */
+    uint16_t months;      /* bit 1..12 */
+    uint8_t dows;         /* bit 0 (Sunday)..6 */
+    int dom_star, dow_star;
+    int64_t every; /* ns, > 0 for "@every <duration>" */
+} td_ms_cron_t;
+
 /* Everything below is owned by the td_ms_t (td_malloc'd); callers read, never write. */
 typedef struct td_ms_s {
     char *namespace_id, *workflow_id, *run_id, *first_execution_run_id;
@@ -230,6 +335,20 @@ typedef struct td_ms_s {
     size_t n_buffered;
     char **signal_request_ids;
     size_t n_signal_request_ids;
+
+    /* Set when a parent workflow started this run (td_ms_start_child), carried over to the
+     * runs that continue it; NULL otherwise. root_* name the first workflow of the tree. */
+    char *parent_namespace, *parent_namespace_id, *parent_workflow_id, *parent_run_id;
+    int64_t parent_initiated_id;
+    char *root_workflow_id, *root_run_id;
+    /* Packed WorkflowExecutionStartedEventAttributes: the input, header, memo, search attributes
+     * a retry or cron run starts again with. Kept only when the run has a retry policy or a
+     * cron schedule. */
+    td_ms_blob_t start_attrs;
+    td_ms_child_t *children; /* pending child workflows (initiated, maybe started) */
+    size_t n_children;
+    td_ms_external_t *externals; /* pending signal / cancel requests to other workflows */
+    size_t n_externals;
 } td_ms_t;
 
 typedef enum {
@@ -237,6 +356,12 @@ typedef enum {
     TD_MS_TASK_WORKFLOW_TASK = 1, /* push workflow task (event_id, task_queue) to matching */
     TD_MS_TASK_ACTIVITY_TASK = 2, /* push activity (event_id, attempt, task_queue) to matching */
     TD_MS_TASK_CLOSE_EXECUTION = 3,
+    TD_MS_TASK_START_CHILD = 4,         /* event_id = StartChildWorkflowExecutionInitiated id */
+    TD_MS_TASK_SIGNAL_EXTERNAL = 5,     /* event_id = SignalExternalWorkflowExecutionInitiated id */
+    TD_MS_TASK_CANCEL_EXTERNAL = 6,     /* event_id = RequestCancelExternal...Initiated id */
+    TD_MS_TASK_NOTIFY_PARENT = 7,       /* target = parent, event_id = parent's initiated id,
+                                           ref_event_id = this run's close event */
+    TD_MS_TASK_PARENT_CLOSE_POLICY = 8, /* target = child, policy = TERMINATE / REQUEST_CANCEL */
     /* timer */
     TD_MS_TASK_WFT_TIMEOUT = 10,      /* timeout_type START_TO_CLOSE or SCHEDULE_TO_START */
     TD_MS_TASK_ACTIVITY_TIMEOUT = 11, /* timeout_type any of the four */
@@ -267,7 +392,23 @@ typedef struct {
     int task_queue_kind;
     int64_t schedule_to_start; /* ns: sticky WFT / activity schedule-to-start, for matching */
     const char *timer_id;      /* arena copy */
+    /* START_CHILD .. PARENT_CLOSE_POLICY: the other workflow (arena copies). */
+    const char *target_namespace_id, *target_workflow_id, *target_run_id;
+    int policy;           /* PARENT_CLOSE_POLICY: temporal.api.enums.v1.ParentClosePolicy */
+    int64_t ref_event_id; /* NOTIFY_PARENT: the child's close event id */
 } td_ms_task_t;
+
+/* A run that closes into a new run of the same workflow id (continue-as-new, workflow retry,
+ * cron): filled by the closing transition, consumed by td_ms_start_next. Everything points into
+ * the txn arena or the request the transition was given. */
+typedef struct {
+    int initiator;      /* temporal.api.enums.v1.ContinueAsNewInitiator; 0 = no new run */
+    const char *run_id; /* the new run's id (td_ms_txn_t.new_run_id) */
+    int64_t backoff;    /* ns: the new run's first_workflow_task_backoff */
+    const Temporal__Api__Command__V1__ContinueAsNewWorkflowExecutionCommandAttributes *can;
+    const Temporal__Api__Common__V1__Payloads *last_completion_result;
+    const Temporal__Api__Failure__V1__Failure *continued_failure;
+} td_ms_next_run_t;
 
 /* The outputs of one transition; everything lives in `arena`. Events may point into the
  * request the transition was given (payloads, headers, failures are not copied): keep the
@@ -282,7 +423,18 @@ typedef struct {
     size_t n_tasks, cap_tasks;
     int cause;       /* WorkflowTaskFailedCause when a completion was rejected, else 0 */
     const char *msg; /* error text when a transition fails */
+    /* Inputs the caller may set after td_ms_txn_init (see "Wiring contract" above):
+     * new_run_id: a fresh run id the transition may give to a follow-up run; NULL = the service
+     *   cannot create follow-up runs: continue-as-new is TD_EUNIMPL, retries and cron stop.
+     * caps: TD_MS_CAP_* the service handles; commands needing one it lacks are TD_EUNIMPL. */
+    const char *new_run_id;
+    unsigned caps;
+    /* Output: set when the transition closed the run into a new one (initiator != 0). */
+    td_ms_next_run_t next;
 } td_ms_txn_t;
+
+#define TD_MS_CAP_CHILD    1u /* START_CHILD, NOTIFY_PARENT, PARENT_CLOSE_POLICY tasks */
+#define TD_MS_CAP_EXTERNAL 2u /* SIGNAL_EXTERNAL, CANCEL_EXTERNAL tasks */
 
 /* What a poll response needs about a started workflow task. */
 typedef struct {
@@ -334,8 +486,10 @@ td_ms_timer_t *td_ms_timer_find(const td_ms_t *ms, const char *timer_id);
  * Starts a run. Emits [WorkflowExecutionStarted, WorkflowTaskScheduled] (only the first with a
  * workflow_start_delay, plus a WORKFLOW_BACKOFF timer) and tasks WORKFLOW_TASK, VIS_START and
  * RUN_TIMEOUT (when a run timeout is set). Timeouts are normalised (run = min(run, execution),
- * task default 10 s, capped at 120 s and at the run timeout). *out is a new state owned by the
- * caller. TD_EINVAL for a malformed request, TD_EUNIMPL for cron schedules.
+ * task default 10 s, capped at 120 s and at the run timeout). A cron schedule delays the first
+ * workflow task to the next schedule time (first_workflow_task_backoff, WORKFLOW_BACKOFF timer).
+ * *out is a new state owned by the caller. TD_EINVAL for a malformed request or cron schedule
+ * (or cron together with a start delay), TD_EUNIMPL for a cron time zone other than UTC.
  */
 int td_ms_start(td_ms_txn_t *t,
                 const Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *req,
@@ -412,10 +566,12 @@ int td_ms_activity_heartbeat(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token
  * Temporal's order [WorkflowExecutionStarted, WorkflowExecutionSignaled,
  * WorkflowTaskScheduled]. *out as for td_ms_start (NULL on error).
  */
-int td_ms_signal_with_start(td_ms_txn_t *t, const Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *req,
-                            const char *namespace_id, const char *run_id, const char *signal_name,
-                            const Temporal__Api__Common__V1__Payloads *input, const char *identity,
-                            const Temporal__Api__Common__V1__Header *header, const char *request_id, td_ms_t **out);
+int td_ms_signal_with_start(
+        td_ms_txn_t *t,
+        const Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *req,
+        const char *namespace_id, const char *run_id, const char *signal_name,
+        const Temporal__Api__Common__V1__Payloads *input, const char *identity,
+        const Temporal__Api__Common__V1__Header *header, const char *request_id, td_ms_t **out);
 /* WorkflowExecutionSignaled (+WFT). A request_id seen before: TD_OK, nothing emitted. */
 int td_ms_signal(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
                  const Temporal__Api__Common__V1__Payloads *input, const char *identity,
@@ -432,6 +588,101 @@ int td_ms_terminate(td_ms_t *ms, td_ms_txn_t *t, const char *reason,
 int td_ms_task_valid(const td_ms_t *ms, const td_ms_task_t *task);
 /* Runs a fired timer task (td_ms_task_valid first: stale -> TD_ENOTFOUND, nothing emitted). */
 int td_ms_timer_task_apply(td_ms_t *ms, td_ms_txn_t *t, const td_ms_task_t *task);
+
+/* ---- run chains: continue-as-new, workflow retry, cron ---- */
+
+/* Where a child run comes from (td_ms_start_child); strings are copied. */
+typedef struct {
+    const char *namespace_name, *namespace_id, *workflow_id, *run_id;
+    int64_t initiated_id;                       /* StartChildWorkflowExecutionInitiated id */
+    const char *root_workflow_id, *root_run_id; /* NULL: the parent is the root */
+} td_ms_parent_t;
+
+/*
+ * td_ms_start for a child run: the same events and tasks, and WorkflowExecutionStarted carries
+ * parent_workflow_namespace(_id), parent_workflow_execution, parent_initiated_event_id and
+ * root_workflow_execution; the run remembers its parent (NOTIFY_PARENT task at its final
+ * close). `parent` NULL is td_ms_start.
+ */
+int td_ms_start_child(td_ms_txn_t *t,
+                      const Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *req,
+                      const char *namespace_id, const char *run_id, const td_ms_parent_t *parent,
+                      td_ms_t **out);
+
+/*
+ * Creates the run that continues `prev` after a transition set t_prev->next (initiator != 0):
+ * emits, in `t` (a second txn: the new run's history), WorkflowExecutionStarted
+ * {continued_execution_run_id = prev run, initiator, first_execution_run_id carried over,
+ * attempt (prev + 1 for RETRY, else 1), first_workflow_task_backoff, last_completion_result,
+ * continued_failure, parent and root carried over, execution expiration carried over} and either
+ * WorkflowTaskScheduled or (backoff > 0) a WORKFLOW_BACKOFF timer, plus VIS_START and
+ * RUN_TIMEOUT. Continue-as-new takes type, queue, input, header, timeouts, retry policy, cron,
+ * memo and search attributes from the command (type, queue, task timeout default to prev's);
+ * retry and cron start again with prev's start attributes. *out: the new state (caller owns).
+ */
+int td_ms_start_next(const td_ms_t *prev, const td_ms_next_run_t *next, td_ms_txn_t *t,
+                     td_ms_t **out);
+
+/*
+ * Workflow retry decision for `ms` failing with `failure` (NULL: a run timeout) at `now`:
+ * returns the RetryState (IN_PROGRESS: retry after *backoff ns). RETRY_POLICY_NOT_SET without
+ * a policy; NON_RETRYABLE_FAILURE for a non-retryable application failure or a listed type;
+ * MAXIMUM_ATTEMPTS_REACHED; TIMEOUT when the retry would start past the execution expiration.
+ * Backoff: next_retry_delay if the failure sets one, else initial * coefficient^(attempt-1)
+ * capped at the maximum interval (defaults 1 s, 2.0, 100 x initial).
+ */
+int td_ms_retry_backoff(const td_ms_t *ms, const Temporal__Api__Failure__V1__Failure *failure,
+                        int64_t now, int64_t *backoff);
+
+/* Parses a cron schedule (ms_cron.c): TD_OK, TD_EINVAL (malformed or never fires), TD_EUNIMPL
+ * (a time zone other than UTC). */
+int td_ms_cron_parse(const char *spec, td_ms_cron_t *out);
+/* First matching time strictly after `after` (ns, UTC); 0 when none within 5 years. */
+int64_t td_ms_cron_next(const td_ms_cron_t *c, int64_t after);
+/* Temporal's cron backoff: time from `now` to the first schedule time after `scheduled` (this
+ * run's execution time) that is not before `now`, rounded up to whole seconds; `scheduled`
+ * itself when still in the future. -1 when the spec is empty, invalid or never fires. */
+int64_t td_ms_cron_backoff(const char *spec, int64_t scheduled, int64_t now);
+
+/* ---- child workflows (transitions on the parent) ---- */
+
+td_ms_child_t *td_ms_child_find(const td_ms_t *ms, int64_t initiated_id);
+/*
+ * For a START_CHILD task: builds, in `arena`, the child's start request from the parent's
+ * StartChildWorkflowExecutionInitiated event (read from history) and the parent description
+ * for td_ms_start_child. The request id is derived from the parent run and initiated id, so a
+ * repeated task finds the child it already started. TD_EINVAL if `initiated` is not that event.
+ */
+int td_ms_child_request(const td_ms_t *parent, const td_ms_event_t *initiated, td_arena_t *arena,
+                        Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest **req,
+                        td_ms_parent_t *p);
+/* The child started (run `run_id`): ChildWorkflowExecutionStarted (buffered while a WFT runs)
+ * + WFT. TD_ENOTFOUND when no such pending child or it was already recorded started. */
+int td_ms_child_started(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, const char *run_id,
+                        const Temporal__Api__Common__V1__Header *header);
+/* The child could not start (cause: StartChildWorkflowExecutionFailedCause, normally
+ * WORKFLOW_ALREADY_EXISTS): StartChildWorkflowExecutionFailed + WFT; the child is forgotten. */
+int td_ms_child_start_failed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, int cause);
+/* The child's chain closed with `close_event` (its last run `run_id`): ChildWorkflowExecution
+ * Completed / Failed / Canceled / Terminated / TimedOut + WFT; the child is forgotten.
+ * TD_ENOTFOUND when unknown or not started (stale or duplicate), TD_EINVAL for a non-close event.
+ */
+int td_ms_child_closed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, const char *run_id,
+                       const td_ms_event_t *close_event);
+
+/* ---- signal / cancel of other workflows (transitions on the initiator) ---- */
+
+td_ms_external_t *td_ms_external_find(const td_ms_t *ms, int64_t initiated_id);
+/* The request id to deliver a SIGNAL_EXTERNAL with (td_ms_signal deduplicates on it) or to
+ * cancel with: stable across repeated tasks. In `arena`. */
+const char *td_ms_external_request_id(const td_ms_t *ms, int64_t initiated_id, td_arena_t *arena);
+/* Delivered: ExternalWorkflowExecutionSignaled or ExternalWorkflowExecutionCancelRequested
+ * (buffered while a WFT runs) + WFT. TD_ENOTFOUND when no such pending request. */
+int td_ms_external_done(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id);
+/* Not delivered (cause: Signal/CancelExternalWorkflowExecutionFailedCause, normally
+ * EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND): SignalExternalWorkflowExecutionFailed or
+ * RequestCancelExternalWorkflowExecutionFailed + WFT. TD_ENOTFOUND when stale. */
+int td_ms_external_failed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, int cause);
 
 /* Builds and encodes the task token for the current workflow task / an activity. */
 int td_ms_wft_token(const td_ms_t *ms, td_arena_t *arena, ProtobufCBinaryData *out);

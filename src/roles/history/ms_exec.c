@@ -19,16 +19,17 @@ static int nonempty(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
-/* td_ms_start; schedule = 0 leaves the first workflow task to the caller (signal-with-start
- * writes its Signaled event before WorkflowTaskScheduled, as Temporal does). */
-static int td_ms_start_impl(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id,
-                            const char *run_id, int schedule, td_ms_t **out)
+int td_ms__start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id,
+                 const char *run_id, const td_ms_start_opts_t *o, td_ms_t **out)
 {
     int64_t exec, run, task, delay;
     td_ms_t *ms;
     td_ms_event_t *e;
     Temporal__Api__History__V1__WorkflowExecutionStartedEventAttributes *a;
     td_ms_task_t vis = { .type = TD_MS_TASK_VIS_START };
+    const td_ms_parent_t *parent = o->parent;
+    td_ms_cron_t cron;
+    int rc;
 
     *out = NULL;
     if (!nonempty(req->workflow_id) || req->workflow_type == NULL ||
@@ -36,15 +37,32 @@ static int td_ms_start_impl(td_ms_txn_t *t, const start_req_t *req, const char *
         !nonempty(req->task_queue->name) || !nonempty(namespace_id) || !nonempty(run_id)) {
         return td_ms__fail(t, TD_EINVAL, "workflow id, workflow type and task queue are required");
     }
-    if (nonempty(req->cron_schedule)) {
-        return td_ms__fail(t, TD_EUNIMPL, "cron schedules are not implemented yet");
-    }
     exec = td_ms__dur_ns(req->workflow_execution_timeout);
     run = td_ms__dur_ns(req->workflow_run_timeout);
     task = td_ms__dur_ns(req->workflow_task_timeout);
     delay = td_ms__dur_ns(req->workflow_start_delay);
     if (exec < 0 || run < 0 || task < 0 || delay < 0) {
         return td_ms__fail(t, TD_EINVAL, "invalid timeout");
+    }
+    if (nonempty(req->cron_schedule)) {
+        if (delay > 0) {
+            return td_ms__fail(t, TD_EINVAL,
+                               "CronSchedule and WorkflowStartDelay may not be used together.");
+        }
+        rc = td_ms_cron_parse(req->cron_schedule, &cron);
+        if (rc != TD_OK) {
+            return td_ms__fail(t, rc,
+                               rc == TD_EUNIMPL ? "cron schedules are evaluated in UTC only"
+                                                : "invalid CronSchedule.");
+        }
+        /* The first run waits for the first schedule time. */
+        delay = td_ms_cron_backoff(req->cron_schedule, t->now, t->now);
+        if (delay < 0) {
+            delay = 0;
+        }
+    }
+    if (o->has_backoff) {
+        delay = o->backoff;
     }
     if (exec > 0 && (run == 0 || run > exec)) {
         run = exec;
@@ -75,22 +93,49 @@ static int td_ms_start_impl(td_ms_txn_t *t, const start_req_t *req, const char *
         ms->retry_policy.backoff_coefficient = req->retry_policy->backoff_coefficient;
         ms->retry_policy.maximum_interval = td_ms__dur_ns(req->retry_policy->maximum_interval);
         ms->retry_policy.maximum_attempts = req->retry_policy->maximum_attempts;
+        if (req->retry_policy->n_non_retryable_error_types > 0) {
+            size_t n = req->retry_policy->n_non_retryable_error_types;
+            ms->retry_policy.non_retryable_error_types = td_calloc(n, sizeof(char *));
+            for (size_t i = 0; i < n; i++) {
+                ms->retry_policy.non_retryable_error_types[i] =
+                        td_ms__strdup(req->retry_policy->non_retryable_error_types[i]);
+            }
+            ms->retry_policy.n_non_retryable_error_types = n;
+        }
     }
     ms->status = TD_MS_WS(RUNNING);
     ms->state = TD_MS_STATE_RUNNING;
     ms->start_time = t->now;
     ms->execution_expiration = exec > 0 ? t->now + exec : 0;
+    if (o->execution_expiration > 0) {
+        ms->execution_expiration = o->execution_expiration; /* a chain shares one deadline */
+    }
     ms->run_expiration = run > 0 ? t->now + delay + run : 0;
-    if (exec > 0 && ms->run_expiration > ms->execution_expiration) {
+    if (ms->execution_expiration > 0 &&
+        (ms->run_expiration == 0 || ms->run_expiration > ms->execution_expiration)) {
         ms->run_expiration = ms->execution_expiration; /* the delay counts against it */
     }
-    ms->attempt = 1;
+    ms->attempt = o->attempt > 0 ? o->attempt : 1;
+    if (o->first_run_id != NULL) {
+        td_ms__str_set(&ms->first_execution_run_id, o->first_run_id);
+    }
+    if (parent != NULL) {
+        ms->parent_namespace = td_ms__strdup(parent->namespace_name);
+        ms->parent_namespace_id = td_ms__strdup(parent->namespace_id);
+        ms->parent_workflow_id = td_ms__strdup(parent->workflow_id);
+        ms->parent_run_id = td_ms__strdup(parent->run_id);
+        ms->parent_initiated_id = parent->initiated_id;
+        ms->root_workflow_id = td_ms__strdup(parent->root_workflow_id ? parent->root_workflow_id
+                                                                      : parent->workflow_id);
+        ms->root_run_id =
+                td_ms__strdup(parent->root_workflow_id ? parent->root_run_id : parent->run_id);
+    }
     td_ms__blob_set(&ms->memo, req->memo ? &req->memo->base : NULL);
     td_ms__blob_set(&ms->search_attributes,
                     req->search_attributes ? &req->search_attributes->base : NULL);
     ms->start_request_id = td_ms__strdup(req->request_id);
     ms->cancel_request_id = td_ms__strdup("");
-    ms->cron_schedule = td_ms__strdup("");
+    ms->cron_schedule = td_ms__strdup(req->cron_schedule);
     ms->first_workflow_task_backoff = delay;
     ms->next_event_id = 1;
 
@@ -106,14 +151,39 @@ static int td_ms_start_impl(td_ms_txn_t *t, const start_req_t *req, const char *
     a->workflow_execution_timeout = td_ms__dur(t->arena, exec);
     a->workflow_run_timeout = td_ms__dur(t->arena, run);
     a->workflow_task_timeout = td_ms__dur(t->arena, task);
-    a->continued_failure = req->continued_failure;
-    a->last_completion_result = req->last_completion_result;
+    a->continued_failure = o->continued_failure
+                                   ? (Temporal__Api__Failure__V1__Failure *)o->continued_failure
+                                   : req->continued_failure;
+    a->last_completion_result =
+            o->last_completion_result
+                    ? (Temporal__Api__Common__V1__Payloads *)o->last_completion_result
+                    : req->last_completion_result;
     a->original_execution_run_id = (char *)td_ms__astr(t->arena, run_id);
     a->identity = req->identity;
-    a->first_execution_run_id = (char *)td_ms__astr(t->arena, run_id);
+    a->first_execution_run_id = (char *)td_ms__astr(t->arena, ms->first_execution_run_id);
     a->retry_policy = req->retry_policy;
-    a->attempt = 1;
-    if (exec > 0) {
+    a->attempt = ms->attempt;
+    a->cron_schedule = req->cron_schedule;
+    if (o->initiator != 0) {
+        a->initiator = o->initiator;
+        a->continued_execution_run_id = (char *)td_ms__astr(t->arena, o->continued_run_id);
+    }
+    if (parent != NULL) {
+        Temporal__Api__Common__V1__WorkflowExecution *pe =
+                td_ms__pb_new(t->arena, &temporal__api__common__v1__workflow_execution__descriptor);
+        Temporal__Api__Common__V1__WorkflowExecution *re =
+                td_ms__pb_new(t->arena, &temporal__api__common__v1__workflow_execution__descriptor);
+        pe->workflow_id = (char *)td_ms__astr(t->arena, ms->parent_workflow_id);
+        pe->run_id = (char *)td_ms__astr(t->arena, ms->parent_run_id);
+        re->workflow_id = (char *)td_ms__astr(t->arena, ms->root_workflow_id);
+        re->run_id = (char *)td_ms__astr(t->arena, ms->root_run_id);
+        a->parent_workflow_namespace = (char *)td_ms__astr(t->arena, ms->parent_namespace);
+        a->parent_workflow_namespace_id = (char *)td_ms__astr(t->arena, ms->parent_namespace_id);
+        a->parent_workflow_execution = pe;
+        a->parent_initiated_event_id = ms->parent_initiated_id;
+        a->root_workflow_execution = re;
+    }
+    if (ms->execution_expiration > 0) {
         a->workflow_execution_expiration_time = td_ms__ts(t->arena, ms->execution_expiration);
     }
     if (delay > 0) {
@@ -126,14 +196,17 @@ static int td_ms_start_impl(td_ms_txn_t *t, const start_req_t *req, const char *
     a->n_completion_callbacks = req->n_completion_callbacks;
     a->completion_callbacks = req->completion_callbacks;
     td_ms__event_commit(ms, t, e, 0);
+    if (ms->has_retry_policy || nonempty(ms->cron_schedule)) {
+        td_ms__blob_set(&ms->start_attrs, &a->base); /* what a retry or cron run starts with */
+    }
 
     if (delay > 0) {
         td_ms__timer_add(t, TD_MS_TASK_WORKFLOW_BACKOFF, t->now + delay, 0, 0, 0);
-    } else if (schedule) {
+    } else if (o->schedule) {
         td_ms__wft_schedule(ms, t, 1, 1);
     }
     td_ms__task_add(t, &vis);
-    if (run > 0) {
+    if (ms->run_expiration > 0) {
         td_ms__timer_add(t, TD_MS_TASK_RUN_TIMEOUT, ms->run_expiration, 0, 0, 0);
     }
     *out = ms;
@@ -143,16 +216,18 @@ static int td_ms_start_impl(td_ms_txn_t *t, const start_req_t *req, const char *
 int td_ms_start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id,
                 const char *run_id, td_ms_t **out)
 {
-    return td_ms_start_impl(t, req, namespace_id, run_id, 1, out);
+    td_ms_start_opts_t o = { .schedule = 1 };
+    return td_ms__start(t, req, namespace_id, run_id, &o, out);
 }
 
 int td_ms_signal_with_start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_id,
                             const char *run_id, const char *signal_name,
                             const Temporal__Api__Common__V1__Payloads *input, const char *identity,
-                            const Temporal__Api__Common__V1__Header *header,
-                            const char *request_id, td_ms_t **out)
+                            const Temporal__Api__Common__V1__Header *header, const char *request_id,
+                            td_ms_t **out)
 {
-    int rc = td_ms_start_impl(t, req, namespace_id, run_id, 0, out);
+    td_ms_start_opts_t o = { .schedule = 0 };
+    int rc = td_ms__start(t, req, namespace_id, run_id, &o, out);
 
     if (rc == TD_OK) {
         /* Signaled, then (td_ms__wft_need) WorkflowTaskScheduled */
@@ -259,14 +334,21 @@ int td_ms_terminate(td_ms_t *ms, td_ms_txn_t *t, const char *reason,
 static int run_timeout(td_ms_t *ms, td_ms_txn_t *t)
 {
     td_ms_event_t *e;
-    Temporal__Api__History__V1__WorkflowExecutionTimedOutEventAttributes *a;
+    Temporal__Api__Failure__V1__Failure *f =
+            td_ms__pb_new(t->arena, &temporal__api__failure__v1__failure__descriptor);
+    Temporal__Api__Failure__V1__TimeoutFailureInfo *ti =
+            td_ms__pb_new(t->arena, &temporal__api__failure__v1__timeout_failure_info__descriptor);
 
     force_close_wft(ms, t);
     e = td_ms__event_new(t);
-    a = TD_MS_EV(e, t, WORKFLOW_EXECUTION_TIMED_OUT, workflow_execution_timed_out);
-    /* Workflow retries are not implemented yet: a timed-out run is final. */
-    a->retry_state = TD_MS_RS(TIMEOUT);
-    td_ms__close(ms, t, TD_MS_WS(TIMED_OUT), td_ms__event_commit(ms, t, e, 0));
+    TD_MS_EV(e, t, WORKFLOW_EXECUTION_TIMED_OUT, workflow_execution_timed_out);
+    /* The failure a retry judges, and the next run's continued_failure (as Temporal). */
+    f->message = (char *)"workflow timeout";
+    f->source = (char *)"Server";
+    f->failure_info_case = TEMPORAL__API__FAILURE__V1__FAILURE__FAILURE_INFO_TIMEOUT_FAILURE_INFO;
+    f->timeout_failure_info = ti;
+    ti->timeout_type = TD_MS_TO(START_TO_CLOSE);
+    td_ms__close_with(ms, t, e, TD_MS_WS(TIMED_OUT), f, NULL);
     return TD_OK;
 }
 
@@ -289,7 +371,16 @@ int td_ms_task_valid(const td_ms_t *ms, const td_ms_task_t *task)
         ai = td_ms_activity_find(ms, task->event_id);
         return (open && ai && ai->attempt == task->attempt && !ai->started) ? TD_OK : TD_ENOTFOUND;
     case TD_MS_TASK_CLOSE_EXECUTION:
+    case TD_MS_TASK_NOTIFY_PARENT:
+    case TD_MS_TASK_PARENT_CLOSE_POLICY:
         return open ? TD_ENOTFOUND : TD_OK;
+    case TD_MS_TASK_START_CHILD: {
+        const td_ms_child_t *ci = td_ms_child_find(ms, task->event_id);
+        return (open && ci && !ci->started) ? TD_OK : TD_ENOTFOUND;
+    }
+    case TD_MS_TASK_SIGNAL_EXTERNAL:
+    case TD_MS_TASK_CANCEL_EXTERNAL:
+        return (open && td_ms_external_find(ms, task->event_id)) ? TD_OK : TD_ENOTFOUND;
     case TD_MS_TASK_WFT_TIMEOUT:
         if (!open || ms->wft.scheduled_id != task->event_id || ms->wft.attempt != task->attempt) {
             return TD_ENOTFOUND;

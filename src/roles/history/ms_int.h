@@ -20,6 +20,9 @@
 #define TD_MS_RS(x)     TEMPORAL__API__ENUMS__V1__RETRY_STATE__RETRY_STATE_##x
 #define TD_MS_WS(x) \
     TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_##x
+#define TD_MS_INIT(x) \
+    TEMPORAL__API__ENUMS__V1__CONTINUE_AS_NEW_INITIATOR__CONTINUE_AS_NEW_INITIATOR_##x
+#define TD_MS_PCP(x) TEMPORAL__API__ENUMS__V1__PARENT_CLOSE_POLICY__PARENT_CLOSE_POLICY_##x
 #define TD_MS_CAUSE(x) \
     TEMPORAL__API__ENUMS__V1__WORKFLOW_TASK_FAILED_CAUSE__WORKFLOW_TASK_FAILED_CAUSE_##x
 #define TD_MS_ET(x) TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_##x
@@ -37,6 +40,25 @@
 #define TD_MS_NOT_FOUND_ACT \
     "invalid activityID or activity already timed out or invoking workflow is completed"
 #define TD_MS_CLOSED "workflow execution already completed"
+
+/* td_ms_start and its variants (ms_exec.c). schedule = 0 leaves the first workflow task to the
+ * caller (signal-with-start writes its Signaled event first, as Temporal does). */
+typedef struct {
+    int schedule;
+    const td_ms_parent_t *parent;
+    int initiator; /* ContinueAsNewInitiator of a chained run, else 0 */
+    const char *continued_run_id, *first_run_id;
+    int32_t attempt;              /* 0 = 1 */
+    int has_backoff;              /* backoff overrides start delay and cron */
+    int64_t backoff;              /* ns */
+    int64_t execution_expiration; /* carried over in a chain; 0 = from the request */
+    const Temporal__Api__Common__V1__Payloads *last_completion_result;
+    const Temporal__Api__Failure__V1__Failure *continued_failure;
+} td_ms_start_opts_t;
+int td_ms__start(td_ms_txn_t *t,
+                 const Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *req,
+                 const char *namespace_id, const char *run_id, const td_ms_start_opts_t *o,
+                 td_ms_t **out);
 
 void *td_ms__pb_new(td_arena_t *a, const ProtobufCMessageDescriptor *d);
 Google__Protobuf__Timestamp *td_ms__ts(td_arena_t *a, int64_t ns);
@@ -95,6 +117,25 @@ int td_ms__activity_retry_fired(td_ms_t *ms, td_ms_txn_t *t, td_ms_activity_t *a
 void td_ms__close(td_ms_t *ms, td_ms_txn_t *t, int status, int64_t event_id);
 
 void td_ms__activity_remove(td_ms_t *ms, int64_t scheduled_id);
+void td_ms__child_clear(td_ms_child_t *ci);
+void td_ms__child_remove(td_ms_t *ms, int64_t initiated_id);
+void td_ms__external_clear(td_ms_external_t *x);
+void td_ms__external_remove(td_ms_t *ms, int64_t initiated_id);
+
+/* Commands of ms_child.c / ms_chain.c, run by td_ms_wft_complete: TD_OK, or TD_EINVAL with
+ * t->cause set (BAD_*_ATTRIBUTES). `completed_id` is the WorkflowTaskCompleted event id. */
+typedef Temporal__Api__Command__V1__Command td_ms_cmd_t;
+int td_ms__cmd_start_child(td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c, int64_t completed_id);
+int td_ms__cmd_signal_external(td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c,
+                               int64_t completed_id);
+int td_ms__cmd_cancel_external(td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c,
+                               int64_t completed_id);
+/* Closes the run with `e` (a Completed/Failed/TimedOut/ContinuedAsNew event whose type and
+ * attributes are set; `failure` / `result` as the event carries them): decides retry / cron,
+ * sets new_execution_run_id / retry_state on the event and t->next, commits it and closes. */
+void td_ms__close_with(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int status,
+                       const Temporal__Api__Failure__V1__Failure *failure,
+                       const Temporal__Api__Common__V1__Payloads *result);
 void td_ms__activity_clear(td_ms_activity_t *ai);
 void td_ms__timer_remove(td_ms_t *ms, const char *timer_id);
 void td_ms__buffer_clear(td_ms_t *ms);

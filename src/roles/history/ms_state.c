@@ -19,6 +19,8 @@ typedef Temporald__History__WorkflowTaskInfo pb_wft_t;
 typedef Temporald__History__ActivityInfo pb_act_t;
 typedef Temporald__History__TimerInfo pb_timer_t;
 typedef Temporald__History__RetryPolicy pb_retry_t;
+typedef Temporald__History__ChildInfo pb_child_t;
+typedef Temporald__History__ExternalInfo pb_ext_t;
 
 /* ---- small helpers ---- */
 
@@ -261,6 +263,17 @@ void td_ms__task_add(td_ms_txn_t *t, const td_ms_task_t *task)
     if (task->timer_id) {
         t->tasks[t->n_tasks].timer_id = td_arena_strdup(t->arena, task->timer_id);
     }
+    if (task->target_namespace_id) {
+        t->tasks[t->n_tasks].target_namespace_id =
+                td_arena_strdup(t->arena, task->target_namespace_id);
+    }
+    if (task->target_workflow_id) {
+        t->tasks[t->n_tasks].target_workflow_id =
+                td_arena_strdup(t->arena, task->target_workflow_id);
+    }
+    if (task->target_run_id) {
+        t->tasks[t->n_tasks].target_run_id = td_arena_strdup(t->arena, task->target_run_id);
+    }
     t->n_tasks++;
 }
 
@@ -290,7 +303,66 @@ void td_ms__buffer_clear(td_ms_t *ms)
 static int is_completion_event(int type)
 {
     return type == TD_MS_ET(ACTIVITY_TASK_COMPLETED) || type == TD_MS_ET(ACTIVITY_TASK_FAILED) ||
-           type == TD_MS_ET(ACTIVITY_TASK_TIMED_OUT) || type == TD_MS_ET(ACTIVITY_TASK_CANCELED);
+           type == TD_MS_ET(ACTIVITY_TASK_TIMED_OUT) || type == TD_MS_ET(ACTIVITY_TASK_CANCELED) ||
+           type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_COMPLETED) ||
+           type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_FAILED) ||
+           type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_CANCELED) ||
+           type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_TERMINATED) ||
+           type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_TIMED_OUT);
+}
+
+/* The ChildWorkflowExecution* close events keep initiated/started ids at the same place. */
+static void child_close_ids(td_ms_event_t *e, int64_t **init, int64_t **started)
+{
+    switch (e->attributes_case) {
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_CHILD_WORKFLOW_EXECUTION_COMPLETED_EVENT_ATTRIBUTES:
+        *init = &e->child_workflow_execution_completed_event_attributes->initiated_event_id;
+        *started = &e->child_workflow_execution_completed_event_attributes->started_event_id;
+        break;
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_CHILD_WORKFLOW_EXECUTION_FAILED_EVENT_ATTRIBUTES:
+        *init = &e->child_workflow_execution_failed_event_attributes->initiated_event_id;
+        *started = &e->child_workflow_execution_failed_event_attributes->started_event_id;
+        break;
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_CHILD_WORKFLOW_EXECUTION_CANCELED_EVENT_ATTRIBUTES:
+        *init = &e->child_workflow_execution_canceled_event_attributes->initiated_event_id;
+        *started = &e->child_workflow_execution_canceled_event_attributes->started_event_id;
+        break;
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_CHILD_WORKFLOW_EXECUTION_TERMINATED_EVENT_ATTRIBUTES:
+        *init = &e->child_workflow_execution_terminated_event_attributes->initiated_event_id;
+        *started = &e->child_workflow_execution_terminated_event_attributes->started_event_id;
+        break;
+    case TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_CHILD_WORKFLOW_EXECUTION_TIMED_OUT_EVENT_ATTRIBUTES:
+        *init = &e->child_workflow_execution_timed_out_event_attributes->initiated_event_id;
+        *started = &e->child_workflow_execution_timed_out_event_attributes->started_event_id;
+        break;
+    default:
+        *init = *started = NULL;
+        break;
+    }
+}
+
+/* A buffered ChildWorkflowExecutionStarted got its id: the child record and a close event
+ * flushed with it learn it. */
+static void wire_child_started(td_ms_t *ms, td_ms_txn_t *t, size_t from, td_ms_event_t *e)
+{
+    int64_t *init, *started;
+
+    if (e->event_type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_STARTED)) {
+        td_ms_child_t *ci = td_ms_child_find(
+                ms, e->child_workflow_execution_started_event_attributes->initiated_event_id);
+        if (ci != NULL) {
+            ci->started_id = e->event_id;
+        }
+        return;
+    }
+    child_close_ids(e, &init, &started);
+    for (size_t j = from; init && *started == 0 && j < t->n_events; j++) {
+        td_ms_event_t *s = t->events[j];
+        if (s->event_type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_STARTED) &&
+            s->child_workflow_execution_started_event_attributes->initiated_event_id == *init) {
+            *started = s->event_id;
+        }
+    }
 }
 
 /* Activity completion events carry scheduled/started ids at the same place for each type. */
@@ -351,8 +423,12 @@ void td_ms__flush_buffer(td_ms_t *ms, td_ms_txn_t *t)
                         *started = s->event_id;
                     }
                 }
+                wire_child_started(ms, t, first_started, ev[i]);
             }
             append_history(ms, t, ev[i]);
+            if (pass == 0) {
+                wire_child_started(ms, t, first_started, ev[i]);
+            }
         }
     }
 }
@@ -395,6 +471,86 @@ void td_ms__timer_remove(td_ms_t *ms, const char *timer_id)
     }
 }
 
+void td_ms__child_clear(td_ms_child_t *ci)
+{
+    td_free(ci->namespace_name);
+    td_free(ci->workflow_id);
+    td_free(ci->workflow_type);
+    td_free(ci->run_id);
+    memset(ci, 0, sizeof(*ci));
+}
+
+void td_ms__external_clear(td_ms_external_t *x)
+{
+    td_free(x->namespace_name);
+    td_free(x->workflow_id);
+    td_free(x->run_id);
+    td_free(x->control);
+    memset(x, 0, sizeof(*x));
+}
+
+void td_ms__child_remove(td_ms_t *ms, int64_t initiated_id)
+{
+    for (size_t i = 0; i < ms->n_children; i++) {
+        if (ms->children[i].initiated_id == initiated_id) {
+            td_ms__child_clear(&ms->children[i]);
+            ms->children[i] = ms->children[--ms->n_children];
+            return;
+        }
+    }
+}
+
+void td_ms__external_remove(td_ms_t *ms, int64_t initiated_id)
+{
+    for (size_t i = 0; i < ms->n_externals; i++) {
+        if (ms->externals[i].initiated_id == initiated_id) {
+            td_ms__external_clear(&ms->externals[i]);
+            ms->externals[i] = ms->externals[--ms->n_externals];
+            return;
+        }
+    }
+}
+
+/* Parent close policy for the started children, then the parent notification (only at the
+ * chain's final close: a run continuing into a new one keeps the parent waiting). */
+static void close_relations(td_ms_t *ms, td_ms_txn_t *t, int64_t event_id)
+{
+    td_ms_task_t task = { 0 };
+
+    for (size_t i = 0; i < ms->n_children; i++) {
+        const td_ms_child_t *ci = &ms->children[i];
+        if (ci->started &&
+            ci->parent_close_policy !=
+                    TEMPORAL__API__ENUMS__V1__PARENT_CLOSE_POLICY__PARENT_CLOSE_POLICY_ABANDON) {
+            memset(&task, 0, sizeof(task));
+            task.type = TD_MS_TASK_PARENT_CLOSE_POLICY;
+            task.event_id = ci->initiated_id;
+            task.target_namespace_id = ms->namespace_id;
+            task.target_workflow_id = ci->workflow_id;
+            task.target_run_id = ci->run_id;
+            task.policy = ci->parent_close_policy;
+            td_ms__task_add(t, &task);
+        }
+    }
+    while (ms->n_children > 0) {
+        td_ms__child_remove(ms, ms->children[0].initiated_id);
+    }
+    while (ms->n_externals > 0) {
+        td_ms__external_remove(ms, ms->externals[0].initiated_id);
+    }
+    if (ms->parent_workflow_id != NULL && ms->parent_workflow_id[0] != '\0' &&
+        t->next.initiator == 0) {
+        memset(&task, 0, sizeof(task));
+        task.type = TD_MS_TASK_NOTIFY_PARENT;
+        task.event_id = ms->parent_initiated_id;
+        task.target_namespace_id = ms->parent_namespace_id;
+        task.target_workflow_id = ms->parent_workflow_id;
+        task.target_run_id = ms->parent_run_id;
+        task.ref_event_id = event_id;
+        td_ms__task_add(t, &task);
+    }
+}
+
 void td_ms__close(td_ms_t *ms, td_ms_txn_t *t, int status, int64_t event_id)
 {
     td_ms_task_t task = { 0 };
@@ -413,6 +569,7 @@ void td_ms__close(td_ms_t *ms, td_ms_txn_t *t, int status, int64_t event_id)
     td_ms__buffer_clear(ms);
     td_free(ms->sticky_task_queue);
     ms->sticky_task_queue = NULL;
+    close_relations(ms, t, event_id);
     task.type = TD_MS_TASK_CLOSE_EXECUTION;
     td_ms__task_add(t, &task);
     task.type = TD_MS_TASK_VIS_CLOSE;
@@ -441,6 +598,26 @@ td_ms_activity_t *td_ms_activity_find_by_id(const td_ms_t *ms, const char *activ
     return NULL;
 }
 
+td_ms_child_t *td_ms_child_find(const td_ms_t *ms, int64_t initiated_id)
+{
+    for (size_t i = 0; i < ms->n_children; i++) {
+        if (ms->children[i].initiated_id == initiated_id) {
+            return &ms->children[i];
+        }
+    }
+    return NULL;
+}
+
+td_ms_external_t *td_ms_external_find(const td_ms_t *ms, int64_t initiated_id)
+{
+    for (size_t i = 0; i < ms->n_externals; i++) {
+        if (ms->externals[i].initiated_id == initiated_id) {
+            return &ms->externals[i];
+        }
+    }
+    return NULL;
+}
+
 td_ms_timer_t *td_ms_timer_find(const td_ms_t *ms, const char *timer_id)
 {
     for (size_t i = 0; timer_id && i < ms->n_timers; i++) {
@@ -455,16 +632,37 @@ td_ms_timer_t *td_ms_timer_find(const td_ms_t *ms, const char *timer_id)
 
 void td_ms__reset(td_ms_t *ms)
 {
-    char **strs[] = { &ms->namespace_id,           &ms->workflow_id,       &ms->run_id,
-                      &ms->first_execution_run_id, &ms->workflow_type,     &ms->task_queue,
-                      &ms->start_request_id,       &ms->cancel_request_id, &ms->sticky_task_queue,
-                      &ms->cron_schedule };
+    char **strs[] = { &ms->namespace_id,
+                      &ms->workflow_id,
+                      &ms->run_id,
+                      &ms->first_execution_run_id,
+                      &ms->workflow_type,
+                      &ms->task_queue,
+                      &ms->start_request_id,
+                      &ms->cancel_request_id,
+                      &ms->sticky_task_queue,
+                      &ms->cron_schedule,
+                      &ms->parent_namespace,
+                      &ms->parent_namespace_id,
+                      &ms->parent_workflow_id,
+                      &ms->parent_run_id,
+                      &ms->root_workflow_id,
+                      &ms->root_run_id };
     for (size_t i = 0; i < TD_ARRAY_LEN(strs); i++) {
         td_free(*strs[i]);
     }
     td_ms__retry_free(&ms->retry_policy);
     td_ms__blob_free(&ms->memo);
     td_ms__blob_free(&ms->search_attributes);
+    td_ms__blob_free(&ms->start_attrs);
+    while (ms->n_children > 0) {
+        td_ms__child_remove(ms, ms->children[0].initiated_id);
+    }
+    td_free(ms->children);
+    while (ms->n_externals > 0) {
+        td_ms__external_remove(ms, ms->externals[0].initiated_id);
+    }
+    td_free(ms->externals);
     td_ms__wft_clear(ms);
     while (ms->n_activities > 0) {
         td_ms__activity_remove(ms, ms->activities[0].scheduled_id);
@@ -570,6 +768,14 @@ int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_le
     x->sticky_schedule_to_start_ns = ms->sticky_schedule_to_start;
     x->first_workflow_task_backoff_ns = ms->first_workflow_task_backoff;
     x->cron_schedule = s_or_empty(ms->cron_schedule);
+    x->parent_namespace = s_or_empty(ms->parent_namespace);
+    x->parent_namespace_id = s_or_empty(ms->parent_namespace_id);
+    x->parent_workflow_id = s_or_empty(ms->parent_workflow_id);
+    x->parent_run_id = s_or_empty(ms->parent_run_id);
+    x->parent_initiated_id = ms->parent_initiated_id;
+    x->root_workflow_id = s_or_empty(ms->root_workflow_id);
+    x->root_run_id = s_or_empty(ms->root_run_id);
+    x->start_attributes = bin(&ms->start_attrs);
 
     m->workflow_task = w;
     w->scheduled_event_id = ms->wft.scheduled_id;
@@ -636,6 +842,34 @@ int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_le
     m->db_record_version = ms->db_record_version;
     m->last_event_task_id = ms->last_event_task_id;
     m->history_size_bytes = ms->history_size_bytes;
+    m->n_children = ms->n_children;
+    m->children = td_arena_alloc(a, (ms->n_children + 1) * sizeof(pb_child_t *));
+    for (size_t i = 0; i < ms->n_children; i++) {
+        const td_ms_child_t *ci = &ms->children[i];
+        pb_child_t *p = td_ms__pb_new(a, &temporald__history__child_info__descriptor);
+        p->initiated_event_id = ci->initiated_id;
+        p->started_event_id = ci->started_id;
+        p->started = ci->started;
+        p->namespace_ = s_or_empty(ci->namespace_name);
+        p->workflow_id = s_or_empty(ci->workflow_id);
+        p->workflow_type = s_or_empty(ci->workflow_type);
+        p->run_id = s_or_empty(ci->run_id);
+        p->parent_close_policy = ci->parent_close_policy;
+        m->children[i] = p;
+    }
+    m->n_externals = ms->n_externals;
+    m->externals = td_arena_alloc(a, (ms->n_externals + 1) * sizeof(pb_ext_t *));
+    for (size_t i = 0; i < ms->n_externals; i++) {
+        const td_ms_external_t *xi = &ms->externals[i];
+        pb_ext_t *p = td_ms__pb_new(a, &temporald__history__external_info__descriptor);
+        p->initiated_event_id = xi->initiated_id;
+        p->kind = (int32_t)xi->kind;
+        p->namespace_ = s_or_empty(xi->namespace_name);
+        p->workflow_id = s_or_empty(xi->workflow_id);
+        p->run_id = s_or_empty(xi->run_id);
+        p->control = s_or_empty(xi->control);
+        m->externals[i] = p;
+    }
 
     n = temporald__history__mutable_state__get_packed_size(m);
     *out = td_arena_alloc(a, n ? n : 1);
@@ -695,6 +929,14 @@ int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
     ms->sticky_schedule_to_start = x->sticky_schedule_to_start_ns;
     ms->first_workflow_task_backoff = x->first_workflow_task_backoff_ns;
     ms->cron_schedule = td_ms__strdup(x->cron_schedule);
+    ms->parent_namespace = dup_nonempty(x->parent_namespace);
+    ms->parent_namespace_id = dup_nonempty(x->parent_namespace_id);
+    ms->parent_workflow_id = dup_nonempty(x->parent_workflow_id);
+    ms->parent_run_id = dup_nonempty(x->parent_run_id);
+    ms->parent_initiated_id = x->parent_initiated_id;
+    ms->root_workflow_id = dup_nonempty(x->root_workflow_id);
+    ms->root_run_id = dup_nonempty(x->root_run_id);
+    blob_set_bytes(&ms->start_attrs, x->start_attributes.data, x->start_attributes.len);
 
     ms->wft.scheduled_id = w->scheduled_event_id;
     ms->wft.started_id = w->started_event_id;
@@ -766,6 +1008,30 @@ int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
     ms->db_record_version = m->db_record_version;
     ms->last_event_task_id = m->last_event_task_id;
     ms->history_size_bytes = m->history_size_bytes;
+    ms->children = td_calloc(m->n_children + 1, sizeof(*ms->children));
+    for (size_t i = 0; i < m->n_children; i++) {
+        const pb_child_t *p = m->children[i];
+        td_ms_child_t *ci = &ms->children[ms->n_children++];
+        ci->initiated_id = p->initiated_event_id;
+        ci->started_id = p->started_event_id;
+        ci->started = p->started;
+        ci->namespace_name = td_ms__strdup(p->namespace_);
+        ci->workflow_id = td_ms__strdup(p->workflow_id);
+        ci->workflow_type = td_ms__strdup(p->workflow_type);
+        ci->run_id = td_ms__strdup(p->run_id);
+        ci->parent_close_policy = p->parent_close_policy;
+    }
+    ms->externals = td_calloc(m->n_externals + 1, sizeof(*ms->externals));
+    for (size_t i = 0; i < m->n_externals; i++) {
+        const pb_ext_t *p = m->externals[i];
+        td_ms_external_t *xi = &ms->externals[ms->n_externals++];
+        xi->initiated_id = p->initiated_event_id;
+        xi->kind = (td_ms_external_kind_t)p->kind;
+        xi->namespace_name = td_ms__strdup(p->namespace_);
+        xi->workflow_id = td_ms__strdup(p->workflow_id);
+        xi->run_id = td_ms__strdup(p->run_id);
+        xi->control = td_ms__strdup(p->control);
+    }
     *out = ms;
     ms = NULL;
     rc = TD_OK;
@@ -791,6 +1057,11 @@ int td_ms_task_encode(const td_ms_task_t *task, td_arena_t *a, uint8_t **out, si
     p->task_queue_kind = task->task_queue_kind;
     p->schedule_to_start_ns = task->schedule_to_start;
     p->timer_id = (char *)td_ms__astr(a, task->timer_id);
+    p->target_namespace_id = (char *)td_ms__astr(a, task->target_namespace_id);
+    p->target_workflow_id = (char *)td_ms__astr(a, task->target_workflow_id);
+    p->target_run_id = (char *)td_ms__astr(a, task->target_run_id);
+    p->policy = task->policy;
+    p->ref_event_id = task->ref_event_id;
     n = temporald__history__task__get_packed_size(p);
     *out = td_arena_alloc(a, n ? n : 1);
     *len = temporald__history__task__pack(p, *out);
@@ -814,5 +1085,10 @@ int td_ms_task_decode(const uint8_t *buf, size_t len, td_arena_t *a, td_ms_task_
     out->task_queue_kind = p->task_queue_kind;
     out->schedule_to_start = p->schedule_to_start_ns;
     out->timer_id = p->timer_id[0] ? p->timer_id : NULL;
+    out->target_namespace_id = p->target_namespace_id[0] ? p->target_namespace_id : NULL;
+    out->target_workflow_id = p->target_workflow_id[0] ? p->target_workflow_id : NULL;
+    out->target_run_id = p->target_run_id[0] ? p->target_run_id : NULL;
+    out->policy = p->policy;
+    out->ref_event_id = p->ref_event_id;
     return TD_OK;
 }

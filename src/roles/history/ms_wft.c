@@ -824,7 +824,9 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
         a->result = c->complete_workflow_execution_command_attributes->result;
         a->workflow_task_completed_event_id = cx->completed_id;
         status = TD_MS_WS(COMPLETED);
-        break;
+        td_ms__close_with(ms, t, e, status, NULL, a->result); /* cron: a new run */
+        cx->closed = 1;
+        return TD_OK;
     }
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: {
         Temporal__Api__History__V1__WorkflowExecutionFailedEventAttributes *a =
@@ -835,11 +837,65 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
                        "Failure is not set on command.");
         }
         a->failure = c->fail_workflow_execution_command_attributes->failure;
-        /* Workflow retries (a new run) are not implemented yet: the run just fails. */
-        a->retry_state = TD_MS_RS(RETRY_POLICY_NOT_SET);
         a->workflow_task_completed_event_id = cx->completed_id;
         status = TD_MS_WS(FAILED);
-        break;
+        /* retry_state and new_execution_run_id: td_ms__close_with (retry, cron) */
+        td_ms__close_with(ms, t, e, status, a->failure, NULL);
+        cx->closed = 1;
+        return TD_OK;
+    }
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: {
+        const Temporal__Api__Command__V1__ContinueAsNewWorkflowExecutionCommandAttributes *ca =
+                c->continue_as_new_workflow_execution_command_attributes;
+        Temporal__Api__History__V1__WorkflowExecutionContinuedAsNewEventAttributes *a = TD_MS_EV(
+                e, t, WORKFLOW_EXECUTION_CONTINUED_AS_NEW, workflow_execution_continued_as_new);
+        int64_t backoff;
+        if (ca == NULL) {
+            return bad(t, TD_MS_CAUSE(BAD_CONTINUE_AS_NEW_ATTRIBUTES),
+                       "ContinueAsNewWorkflowExecutionCommandAttributes is not set on command.");
+        }
+        backoff = td_ms__dur_ns(ca->backoff_start_interval);
+        if (backoff < 0 || td_ms__dur_ns(ca->workflow_run_timeout) < 0 ||
+            td_ms__dur_ns(ca->workflow_task_timeout) < 0) {
+            return bad(t, TD_MS_CAUSE(BAD_CONTINUE_AS_NEW_ATTRIBUTES),
+                       "An invalid timeout is set on ContinueAsNewWorkflowExecutionCommand.");
+        }
+        a->new_execution_run_id = (char *)td_ms__astr(t->arena, t->new_run_id);
+        a->workflow_type = ca->workflow_type;
+        if (a->workflow_type == NULL || a->workflow_type->name == NULL ||
+            a->workflow_type->name[0] == '\0') {
+            a->workflow_type =
+                    td_ms__pb_new(t->arena, &temporal__api__common__v1__workflow_type__descriptor);
+            a->workflow_type->name = (char *)td_ms__astr(t->arena, ms->workflow_type);
+        }
+        a->task_queue =
+                td_ms__pb_new(t->arena, &temporal__api__taskqueue__v1__task_queue__descriptor);
+        a->task_queue->name = (char *)td_ms__astr(
+                t->arena, (ca->task_queue && ca->task_queue->name && ca->task_queue->name[0])
+                                  ? ca->task_queue->name
+                                  : ms->task_queue);
+        a->task_queue->kind = TD_MS_TQ_NORMAL;
+        a->header = ca->header;
+        a->input = ca->input;
+        a->workflow_run_timeout = ca->workflow_run_timeout;
+        a->workflow_task_timeout = ca->workflow_task_timeout;
+        a->backoff_start_interval = ca->backoff_start_interval;
+        a->initiator = ca->initiator ? ca->initiator : TD_MS_INIT(WORKFLOW);
+        a->failure = ca->failure;
+        a->last_completion_result = ca->last_completion_result;
+        a->memo = ca->memo;
+        a->search_attributes = ca->search_attributes;
+        a->workflow_task_completed_event_id = cx->completed_id;
+        memset(&t->next, 0, sizeof(t->next));
+        t->next.initiator = a->initiator;
+        t->next.run_id = a->new_execution_run_id;
+        t->next.backoff = backoff;
+        t->next.can = ca;
+        t->next.last_completion_result = ca->last_completion_result;
+        t->next.continued_failure = ca->failure;
+        td_ms__close(ms, t, TD_MS_WS(CONTINUED_AS_NEW), td_ms__event_commit(ms, t, e, 0));
+        cx->closed = 1;
+        return TD_OK;
     }
     default: {
         Temporal__Api__History__V1__WorkflowExecutionCanceledEventAttributes *a =
@@ -857,9 +913,16 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
     return TD_OK;
 }
 
-static int cmd_supported(int type)
+static int cmd_supported(const td_ms_txn_t *t, int type)
 {
     switch (type) {
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+        return t->new_run_id != NULL && t->new_run_id[0] != '\0';
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+        return (t->caps & TD_MS_CAP_CHILD) != 0;
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
+        return (t->caps & TD_MS_CAP_EXTERNAL) != 0;
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_START_TIMER:
@@ -893,6 +956,12 @@ static int run_command(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
         return cmd_upsert_sa(ms, t, c, cx);
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
         return cmd_modify_properties(ms, t, c, cx);
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+        return td_ms__cmd_start_child(ms, t, c, cx->completed_id);
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+        return td_ms__cmd_signal_external(ms, t, c, cx->completed_id);
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
+        return td_ms__cmd_cancel_external(ms, t, c, cx->completed_id);
     default:
         return cmd_close(ms, t, c, cx);
     }
@@ -986,6 +1055,7 @@ static void restore(td_ms_t *ms, td_ms_txn_t *t, const uint8_t *snap, size_t len
     td_free(old);
     t->n_events = 0;
     t->n_tasks = 0;
+    memset(&t->next, 0, sizeof(t->next));
 }
 
 int td_ms_wft_complete(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task *tok,
@@ -1016,7 +1086,7 @@ int td_ms_wft_complete(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task
         }
     }
     for (size_t i = 0; i < req->n_commands; i++) {
-        if (req->commands[i] == NULL || !cmd_supported(req->commands[i]->command_type)) {
+        if (req->commands[i] == NULL || !cmd_supported(t, req->commands[i]->command_type)) {
             t->msg = td_arena_printf(t->arena, "command type %d is not implemented yet",
                                      req->commands[i] ? (int)req->commands[i]->command_type : 0);
             return TD_EUNIMPL;
