@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
 const build = path.resolve(root, process.env.BUILD ?? 'build/release');
@@ -211,8 +211,9 @@ export function useTemporald(serverOpts = {}) {
     client: null,
     native: null,
     workers: 0,
+    active: new Set(),
     async worker(opts) {
-      return Worker.create({
+      const w = await Worker.create({
         connection: env.native,
         namespace: 'default',
         workflowBundle: await workflowBundle(),
@@ -225,6 +226,14 @@ export function useTemporald(serverOpts = {}) {
         stickyQueueScheduleToStartTimeout: '2s',
         ...opts,
       });
+      // Remember it until it stops, so a test that times out cannot leave it polling.
+      const run = w.run.bind(w);
+      w.run = () => {
+        const p = run();
+        env.active.add({ w, p });
+        return p;
+      };
+      return w;
     },
     // Runs fn() while a worker polls taskQueue; the worker is shut down when fn settles.
     async withWorker(opts, fn) {
@@ -242,7 +251,9 @@ export function useTemporald(serverOpts = {}) {
     env.client = new Client({ connection: env.connection, namespace: 'default' });
     env.native = await NativeConnection.connect({ address: env.server.address });
   });
+  afterEach(() => stopWorkers(env));
   after(async () => {
+    await stopWorkers(env);
     await env.native?.close().catch(() => {});
     await env.connection?.close().catch(() => {});
     if (env.server) {
@@ -256,6 +267,19 @@ export function useTemporald(serverOpts = {}) {
     await Runtime._instance?.shutdown().catch(() => {});
   });
   return env;
+}
+
+// Shuts down the workers a test left running (it failed or timed out before they stopped).
+async function stopWorkers(env) {
+  for (const entry of env.active) {
+    const { w, p } = entry;
+    if (w.getState() === 'RUNNING') {
+      remember(`shutting down a worker left running on ${w.options?.taskQueue}`);
+      w.shutdown();
+    }
+    await Promise.race([p.catch(() => {}), sleep(10000)]);
+    env.active.delete(entry);
+  }
 }
 
 // Like node:test's test(), but prints the temporald log tail and the SDK's warnings on failure.

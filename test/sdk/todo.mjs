@@ -12,4 +12,8 @@ export const TODO = {
     'RespondWorkflowTaskCompleted with a StartChildWorkflowExecution command (type 11) answers UNIMPLEMENTED "command type 11 is not implemented yet"; the parent never gets past its first workflow task',
   continueAsNew:
     'RespondWorkflowTaskCompleted with a ContinueAsNewWorkflowExecution command (type 10) answers UNIMPLEMENTED "command type 10 is not implemented yet"; the first run never closes',
+  update:
+    'UpdateWorkflowExecution answers UNIMPLEMENTED "UpdateWorkflowExecution is not implemented by temporald yet (unknown method)"',
+  signalExternal:
+    'RespondWorkflowTaskCompleted with a SignalExternalWorkflowExecution command (type 12) answers UNIMPLEMENTED "command type 12 is not implemented yet"; the sender never completes',
 };

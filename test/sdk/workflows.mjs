@@ -206,3 +206,58 @@ export async function countdown(n, total, runs) {
   if (n > 0) await wf.continueAsNew(n - 1, total + n, runs + 1);
   return { total, runs: runs + 1 };
 }
+
+// Waits for cancellation, then cleans up with an activity the cancellation cannot reach, and
+// completes normally instead of reporting the cancellation.
+export async function cleanupOnCancel() {
+  const { greet } = wf.proxyActivities(short);
+  try {
+    await wf.sleep('1h');
+    return 'woke';
+  } catch (err) {
+    if (!wf.isCancellation(err)) throw err;
+    return await wf.CancellationScope.nonCancellable(() => greet('cleanup'));
+  }
+}
+
+// An update handler that adds to a total; the workflow ends when the 'done' signal arrives.
+export const addUpdate = wf.defineUpdate('addUpdate');
+export async function updatable() {
+  let total = 0;
+  let done = false;
+  wf.setHandler(addUpdate, (n) => {
+    if (n < 0) throw wf.ApplicationFailure.nonRetryable('negative', 'BadInput');
+    total += n;
+    return total;
+  });
+  wf.setHandler(doneSignal, () => void (done = true));
+  await wf.condition(() => done);
+  return total;
+}
+
+// Signals another workflow (`collect`) by id, then returns.
+export async function signalOther(targetId, value) {
+  await wf.getExternalWorkflowHandle(targetId).signal(addSignal, value);
+  return 'sent';
+}
+
+// Upserts a search attribute and returns; the test reads it back with describe().
+export async function upsertAttrs(value) {
+  wf.upsertSearchAttributes({ CustomKeywordField: [value] });
+  await wf.sleep(1);
+  return 'ok';
+}
+
+// A patched workflow: the patch marker is recorded on first execution.
+export async function patchedWorkflow() {
+  return wf.patched('my-patch') ? 'new' : 'old';
+}
+
+// Passes a large string through an activity and returns its length and a checksum.
+export async function bigPayload(s) {
+  const { echo } = wf.proxyActivities(short);
+  const r = await echo(s);
+  let sum = 0;
+  for (let i = 0; i < r.length; i += 997) sum = (sum + r.charCodeAt(i)) % 65521;
+  return { length: r.length, sum };
+}
