@@ -589,6 +589,25 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
     TD_CHECK(memcmp(pa->input->payloads[0]->data.data, "\"in\"", 4) == 0);
     TD_CHECK(pa->retry_policy != NULL);
 
+    /* a heartbeat with the token: recorded, not cancelled */
+    {
+        Temporald__Historyservice__RecordActivityTaskHeartbeatRequest *hb =
+                PB(Temporald__Historyservice__RecordActivityTaskHeartbeatRequest,
+                   temporald__historyservice__record_activity_task_heartbeat_request__descriptor);
+        Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatResponse *hr = NULL;
+        hb->namespace_id = (char *)HNS;
+        hb->request = PB(
+                Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatRequest,
+                temporal__api__workflowservice__v1__record_activity_task_heartbeat_request__descriptor);
+        hb->request->task_token = pa->task_token;
+        hb->request->details = fx_payloads(&x->fx, "\"half\"");
+        TD_CHECK_INT(
+                hx_call(x, "RecordActivityTaskHeartbeat", &hb->base,
+                        &temporal__api__workflowservice__v1__record_activity_task_heartbeat_response__descriptor,
+                        (void **)&hr),
+                ==, 0);
+        TD_CHECK(!hr->cancel_requested);
+    }
     {
         Temporald__Historyservice__RespondActivityTaskCompletedRequest *r =
                 PB(Temporald__Historyservice__RespondActivityTaskCompletedRequest,
