@@ -5,7 +5,7 @@
 // result, with each activity result recorded exactly once in its history (activity executions are
 // counted here, in the test process). Run by test/sdk/run.sh with `node --test`.
 import assert from 'node:assert/strict';
-import { useTemporald, sdkTest, sdkActivity, uniq, eventsOf, attrs, payloadValue, sleep, waitFor } from './harness.mjs';
+import { useTemporald, sdkTest, sdkActivity, uniq, eventTypes, eventsOf, attrs, payloadValue, sleep, waitFor } from './harness.mjs';
 import { TODO } from './todo.mjs';
 
 const env = useTemporald();
@@ -105,4 +105,28 @@ sdkTest('kill -9 with 200 workflows in flight, restart on the same file', { todo
   }
   console.error(`# restart: ${N} workflows completed; ${reexecuted} activity re-executions after the crash`);
   assert.deepEqual(bad.slice(0, 20), [], `${bad.length} histories are wrong`);
+});
+
+sdkTest('SIGTERM stops temporald cleanly; a restart on the same file serves the old workflows', { todo: TODO.gracefulStop }, async () => {
+  const taskQueue = uniq('graceful');
+  const workflowId = uniq('graceful-wf');
+  const activities = { greet: async (n) => `Hello, ${n}!` };
+  await env.withWorker({ taskQueue, activities }, () =>
+    env.client.workflow.execute('hello', { taskQueue, workflowId, args: ['before'] }),
+  );
+  const running = await env.client.workflow.start('collect', { taskQueue, workflowId: `${workflowId}-open`, args: [1] });
+  const t0 = Date.now();
+  const exit = await env.server.stop();
+  const ms = Date.now() - t0;
+  assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, 'exit status 0 on SIGTERM');
+  assert.ok(ms < 5000, `stopped in ${ms} ms`);
+  await env.server.start();
+  const h = await env.handle(workflowId).fetchHistory();
+  assert.equal(eventTypes(h).length, 11);
+  assert.equal(await env.handle(workflowId).result(), 'Hello, before!');
+  const r = await env.withWorker({ taskQueue }, async () => {
+    await retrying(() => running.signal('add', 'after'));
+    return running.result();
+  });
+  assert.deepEqual(r, ['after']);
 });
