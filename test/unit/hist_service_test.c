@@ -1392,3 +1392,34 @@ TD_TEST_T(hist_signal_with_start_event_order, 60)
     hx_check_types(gh->history, 1, 4, order);
     hx_free(x);
 }
+
+TD_TEST_T(hist_drain_answers_parked_long_polls, 30)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    hx_lp_t lp = { 0 };
+    Temporald__Historyservice__GetWorkflowExecutionHistoryRequest *r;
+
+    hx_init(x, 1);
+    TD_CHECK_INT(hx_start(x, "wf-d", "r1", 0, 0, run), ==, 0);
+    r = PB(Temporald__Historyservice__GetWorkflowExecutionHistoryRequest,
+           temporald__historyservice__get_workflow_execution_history_request__descriptor);
+    r->namespace_id = (char *)HNS;
+    r->request = PB(
+            Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryRequest,
+            temporal__api__workflowservice__v1__get_workflow_execution_history_request__descriptor);
+    r->request->execution = hx_we(x, "wf-d", "");
+    r->request->wait_new_event = 1;
+    r->request->history_event_filter_type =
+            TEMPORAL__API__ENUMS__V1__HISTORY_EVENT_FILTER_TYPE__HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT;
+    td_svc_call(&x->srv, TD_SVC_HISTORY "GetWorkflowExecutionHistory", &r->base, 0, hx_lp_done,
+                &lp);
+    hx_run_until(x, hx_is_idle, 5000);
+    TD_CHECK_INT(lp.done, ==, 0);
+    td_role_history.drain(x->hist, hx_drained, NULL);
+    TD_CHECK_INT(lp.done, ==, 1);
+    TD_CHECK_INT(lp.status, ==, 0);
+    TD_CHECK_INT(lp.n_events, ==, 0);
+    TD_CHECK_INT(lp.has_token, ==, 1);
+    hx_free(x);
+}

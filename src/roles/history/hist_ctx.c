@@ -540,6 +540,17 @@ static void td_hist_op_run(td_hist_op_t *op)
     td_store_submit(s->h->store, req);
 }
 
+void td_hist__ctx_expire_waiters(td_hist_t *h)
+{
+    for (size_t b = 0; b < h->nbuckets; b++) {
+        for (td_hist_ctx_t *c = h->buckets[b]; c != NULL; c = c->hnext) {
+            while (c->waiters != NULL) {
+                c->waiters->expire(c->waiters); /* removes it from the list */
+            }
+        }
+    }
+}
+
 void td_hist__ctx_notify(td_hist_ctx_t *c)
 {
     td_hist_waiter_t *w = c->waiters, *next;

@@ -135,8 +135,9 @@ struct td_hist_waiter_s {
     td_rpc_call_t *call;
     td_hist_ctx_t *ctx;
     td_timer_t *timer;
-    void *u;                           /* hist_read.c state */
-    void (*wake)(td_hist_waiter_t *w); /* new events were committed (w is off the list) */
+    void *u;                             /* hist_read.c state */
+    void (*wake)(td_hist_waiter_t *w);   /* new events were committed (w is off the list) */
+    void (*expire)(td_hist_waiter_t *w); /* answer now as if the poll expired (drain) */
     td_hist_waiter_t *next;
 };
 
@@ -239,6 +240,8 @@ td_hist_op_t *td_hist__op_new_internal(td_hist_t *h, const char *ns, const char 
 void td_hist__op_free_internal(td_hist_op_t *op);
 void td_hist__ctx_notify(td_hist_ctx_t *ctx);
 void td_hist__ctx_free_all(td_hist_t *h);
+/* Answers every parked long poll at once (drain). */
+void td_hist__ctx_expire_waiters(td_hist_t *h);
 /* Drops every cached state (tests: simulate a fresh process on the same store). */
 void td_hist__ctx_drop_states(td_hist_t *h);
 /* Maps a store/ms error to what the caller should see. */

@@ -282,6 +282,7 @@ typedef struct {
 } td_hist_gh_t;
 
 static void td_hist_gh_submit(td_hist_gh_t *g);
+static void td_hist_gh_timeout(void *arg);
 
 static void td_hist_gh_reply(td_hist_gh_t *g, td_ms_event_t **ev, size_t n, int token, int64_t next)
 {
@@ -343,6 +344,11 @@ static void td_hist_gh_wake(td_hist_waiter_t *w)
     g->waiter = NULL;
     td_hist_waiter_free(w);
     td_hist_gh_submit(g);
+}
+
+static void td_hist_gh_expire(td_hist_waiter_t *w)
+{
+    td_hist_gh_timeout(w);
 }
 
 static void td_hist_gh_timeout(void *arg)
@@ -420,6 +426,7 @@ static int td_hist_gh_done(td_hist_op_t *op, int rc, const char *msg)
     g->waiter->ctx = op->ctx;
     g->waiter->u = g;
     g->waiter->wake = td_hist_gh_wake;
+    g->waiter->expire = td_hist_gh_expire;
     g->waiter->timer = td_timer_new(g->h->loop, td_hist_gh_timeout, g->waiter);
     g->waiter->next = op->ctx->waiters;
     op->ctx->waiters = g->waiter;

@@ -82,6 +82,9 @@ static void td_history_drain(void *state, td_loop_fn done, void *arg)
     td_hist_drain_t *d;
 
     h->running = 0;
+    /* Parked history long polls answer now (an empty page with a token to continue) rather
+     * than hold the drain for up to history.longPollExpirationInterval. */
+    td_hist__ctx_expire_waiters(h);
     if (h->inflight == 0) {
         done(arg);
         return;
