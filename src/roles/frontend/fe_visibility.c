@@ -40,6 +40,10 @@
 
 /* frontend.visibilityMaxPageSize: the page size used when none (or a larger one) is asked. */
 #define TD_FV_MAX_PAGE 1000
+/* The field numbers of the typed filters in ListOpen/ListClosed's oneof (filters_case). */
+#define TD_FV_EXEC_FILTER   5
+#define TD_FV_TYPE_FILTER   6
+#define TD_FV_STATUS_FILTER 7
 /* Statuses counted by GROUP BY ExecutionStatus (RUNNING .. TIMED_OUT). */
 #define TD_FV_STATUSES 7
 
@@ -437,7 +441,10 @@ static void td_fv_list_open(td_rpc_call_t *call, void *ctx)
     if (ns == NULL) {
         goto out; /* ended */
     }
-    q = td_fv_typed_query(call, 0, r->start_time_filter, r->execution_filter, r->type_filter, NULL);
+    /* execution_filter and type_filter share a oneof (a union): filters_case says which */
+    q = td_fv_typed_query(call, 0, r->start_time_filter,
+                          r->filters_case == TD_FV_EXEC_FILTER ? r->execution_filter : NULL,
+                          r->filters_case == TD_FV_TYPE_FILTER ? r->type_filter : NULL, NULL);
     if (q != NULL) {
         td_fv_list_start(
                 call, ctx, ns, q, r->maximum_page_size, &r->next_page_token,
@@ -457,8 +464,11 @@ static void td_fv_list_closed(td_rpc_call_t *call, void *ctx)
     if (ns == NULL) {
         goto out; /* ended */
     }
-    q = td_fv_typed_query(call, 1, r->start_time_filter, r->execution_filter, r->type_filter,
-                          r->status_filter);
+    /* the typed filters share a oneof (a union): filters_case says which */
+    q = td_fv_typed_query(call, 1, r->start_time_filter,
+                          r->filters_case == TD_FV_EXEC_FILTER ? r->execution_filter : NULL,
+                          r->filters_case == TD_FV_TYPE_FILTER ? r->type_filter : NULL,
+                          r->filters_case == TD_FV_STATUS_FILTER ? r->status_filter : NULL);
     if (q != NULL) {
         td_fv_list_start(
                 call, ctx, ns, q, r->maximum_page_size, &r->next_page_token,
