@@ -208,19 +208,24 @@ static int td_hist_sa_scalar(td_hist_json_t *j, td_arena_t *a, int type, td_stor
         sa->s = td_hist_json_str(j, a);
         return sa->s != NULL ? TD_OK : TD_EINVAL;
     case TD_STORE_SA_INT:
-        sa->i = strtoll(j->p, &end, 10);
-        if (end == j->p) {
+    case TD_STORE_SA_DOUBLE: {
+        /* The payload bytes are not NUL-terminated: parse a bounded copy. */
+        char num[64];
+        size_t n = (size_t)(j->end - j->p) < sizeof(num) - 1 ? (size_t)(j->end - j->p)
+                                                             : sizeof(num) - 1;
+        memcpy(num, j->p, n);
+        num[n] = '\0';
+        if (type == TD_STORE_SA_INT) {
+            sa->i = strtoll(num, &end, 10);
+        } else {
+            sa->d = strtod(num, &end);
+        }
+        if (end == num) {
             return TD_EINVAL;
         }
-        j->p = end;
+        j->p += end - num;
         return TD_OK;
-    case TD_STORE_SA_DOUBLE:
-        sa->d = strtod(j->p, &end);
-        if (end == j->p) {
-            return TD_EINVAL;
-        }
-        j->p = end;
-        return TD_OK;
+    }
     case TD_STORE_SA_BOOL:
         if (j->end - j->p >= 4 && memcmp(j->p, "true", 4) == 0) {
             sa->i = 1;
