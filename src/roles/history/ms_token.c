@@ -103,6 +103,12 @@ int td_ms_token_decode(const uint8_t *buf, size_t len, td_arena_t *arena,
     if (!nonempty(tok->namespace_id) || !nonempty(tok->workflow_id) || !nonempty(tok->run_id)) {
         goto out;
     }
+    /* Tokens are ours: fields we do not know (at any depth) mean a forged or corrupt token,
+     * and keeping them would let a token re-encode differently from what was decoded. */
+    if (tok->base.n_unknown_fields != 0 ||
+        (tok->started_time != NULL && tok->started_time->base.n_unknown_fields != 0)) {
+        goto out;
+    }
     if (tok->scheduled_event_id < 0 || tok->started_event_id < 0 || tok->attempt < 0) {
         goto out;
     }
