@@ -261,3 +261,14 @@ export async function bigPayload(s) {
   for (let i = 0; i < r.length; i += 997) sum = (sum + r.charCodeAt(i)) % 65521;
   return { length: r.length, sum };
 }
+
+// Runs `spin` (which never ends on its own) with a short heartbeat timeout and retries: when the
+// worker running it dies, the next attempt runs elsewhere. Returns the activity's result.
+export async function survivor(key) {
+  const { spin } = wf.proxyActivities({
+    startToCloseTimeout: '60s',
+    heartbeatTimeout: '1s',
+    retry: { initialInterval: '100ms', backoffCoefficient: 1, maximumAttempts: 3 },
+  });
+  return await spin(key);
+}
