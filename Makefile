@@ -198,7 +198,7 @@ fuzz:
 fuzz-run: fuzz
 	scripts/fuzz-run.sh build/fuzz/fuzzers $(FUZZ_SECONDS)
 
-bench: all
+bench: all $(PROGS)
 	BUILD=$(BUILD) scripts/bench.sh
 
 install: all

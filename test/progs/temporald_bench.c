@@ -1115,7 +1115,9 @@ static void td_bench_report(void)
         }
     }
     for (int k = 0; k < TD_BENCH_L_COUNT; k++) {
-        qsort(B.lat[k].v, B.lat[k].n, sizeof(int64_t), td_bench_cmp_i64);
+        if (B.lat[k].n > 0) {
+            qsort(B.lat[k].v, B.lat[k].n, sizeof(int64_t), td_bench_cmp_i64);
+        }
     }
     printf("scenario %s, %s loop", td_bench_sc_names[B.scenario], B.open_loop ? "open" : "closed");
     if (B.open_loop) {
