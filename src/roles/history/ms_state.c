@@ -348,7 +348,14 @@ static void wire_child_started(td_ms_t *ms, td_ms_txn_t *t, size_t from, td_ms_e
     int64_t *init, *started;
 
     if (e->event_type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_STARTED)) {
-        td_ms_child_t *ci = td_ms_child_find(
+        td_ms_child_t *ci;
+        /* A decoded record is checked, not trusted: the type must come with its attributes. */
+        if (e->child_workflow_execution_started_event_attributes == NULL ||
+            e->attributes_case !=
+                    TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_CHILD_WORKFLOW_EXECUTION_STARTED_EVENT_ATTRIBUTES) {
+            return;
+        }
+        ci = td_ms_child_find(
                 ms, e->child_workflow_execution_started_event_attributes->initiated_event_id);
         if (ci != NULL) {
             ci->started_id = e->event_id;
@@ -359,6 +366,8 @@ static void wire_child_started(td_ms_t *ms, td_ms_txn_t *t, size_t from, td_ms_e
     for (size_t j = from; init && *started == 0 && j < t->n_events; j++) {
         td_ms_event_t *s = t->events[j];
         if (s->event_type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_STARTED) &&
+            s->attributes_case ==
+                    TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_CHILD_WORKFLOW_EXECUTION_STARTED_EVENT_ATTRIBUTES &&
             s->child_workflow_execution_started_event_attributes->initiated_event_id == *init) {
             *started = s->event_id;
         }
