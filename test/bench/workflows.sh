@@ -90,7 +90,9 @@ run_bench() {
         R[$run.failed]=1
         return
     fi
-    "$bench" run --port "$srv_port" --server-pid "$srv_pid" --duration "$DURATION" \
+    local dbpid=()
+    [ "$backend" = postgres ] && dbpid=(--db-pid "$PG_PID")
+    "$bench" run --port "$srv_port" --server-pid "$srv_pid" "${dbpid[@]}" --duration "$DURATION" \
         --warmup "$WARMUP" "$@" >"$tmp/$run.out" 2>&1
     local rc=$?
     stop_server
@@ -199,6 +201,7 @@ row "  PollActivityTaskQueue p50/p95/p99 ms (waits)" "" "$(trio sqlite.closed po
 row "  end to end p50/p95/p99 ms" "" "$(trio sqlite.closed e2e)" "$(trio postgres.closed e2e)"
 row "  server CPU s per 1,000 workflows" "" "$(fig sqlite.closed server_cpu_s_per_1000)" \
     "$(fig postgres.closed server_cpu_s_per_1000)"
+row "  PostgreSQL CPU s per 1,000 workflows" "" "-" "$(fig postgres.closed db_cpu_s_per_1000)"
 row "  server peak RSS MiB under the load (VmHWM)" "< 200" \
     "$(fig sqlite.closed server_hwm_load_mib)" "$(fig postgres.closed server_hwm_load_mib)" \
     "<" 200 200

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 
 #include "error.h"
@@ -196,6 +197,7 @@ typedef struct {
     int pollers;
     int conns;
     int server_pid;
+    int db_pid;   /* PostgreSQL postmaster: its tree's CPU is reported beside the server's */
     int max_open; /* open loop: in-flight cap */
     int gzip;
     int no_verify;
@@ -220,6 +222,7 @@ typedef struct {
     int64_t t_begin, t_measure, t_end, t_drain_deadline;
     long done_at_measure, done_at_end;
     unsigned long long cpu_at_measure, cpu_at_end; /* server clock ticks */
+    unsigned long long db_at_measure, db_at_end;   /* database tree clock ticks */
     struct rusage self_at_measure, self_at_end;
     long rss_at_end_kb;
     long rss_max_kb;     /* largest VmRSS sampled during warm-up and window */
@@ -298,6 +301,52 @@ static unsigned long long td_bench_proc_cpu(int pid)
         return 0;
     }
     return ut + st;
+}
+
+/* CPU clock ticks of a process tree one level deep: pid itself (with the ticks of children
+ * it already reaped) plus every live process whose parent is pid -- a PostgreSQL postmaster
+ * and its backends. 0 when pid cannot be read. */
+static unsigned long long td_bench_tree_cpu(int pid)
+{
+    char path[64], buf[2048], *p;
+    unsigned long long total = 0, ut, st, cut, cst;
+    struct dirent *de;
+    DIR *d;
+    FILE *f;
+    size_t n;
+    int ppid;
+
+    d = opendir("/proc");
+    if (d == NULL) {
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL) {
+        int q = atoi(de->d_name);
+        if (q <= 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%d/stat", q);
+        f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        if (p == NULL ||
+            sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ppid,
+                   &ut, &st, &cut, &cst) != 5) {
+            continue;
+        }
+        if (q == pid) {
+            total += ut + st + cut + cst;
+        } else if (ppid == pid) {
+            total += ut + st;
+        }
+    }
+    closedir(d);
+    return total;
 }
 
 /* A "VmXXX:" figure of /proc/<pid>/status in KiB, or -1. */
@@ -1026,6 +1075,7 @@ static void td_bench_tick(void *arg)
         B.t_measure = now;
         B.done_at_measure = B.completed;
         B.cpu_at_measure = B.server_pid > 0 ? td_bench_proc_cpu(B.server_pid) : 0;
+        B.db_at_measure = B.db_pid > 0 ? td_bench_tree_cpu(B.db_pid) : 0;
         getrusage(RUSAGE_SELF, &B.self_at_measure);
     }
     if (B.phase == TD_BENCH_MEASURE && now >= B.t_measure + (int64_t)(B.duration_s * 1e9)) {
@@ -1033,6 +1083,7 @@ static void td_bench_tick(void *arg)
         B.t_end = now;
         B.done_at_end = B.completed;
         B.cpu_at_end = B.server_pid > 0 ? td_bench_proc_cpu(B.server_pid) : 0;
+        B.db_at_end = B.db_pid > 0 ? td_bench_tree_cpu(B.db_pid) : 0;
         B.rss_at_end_kb = B.server_pid > 0 ? td_bench_proc_kb(B.server_pid, "VmRSS") : -1;
         getrusage(RUSAGE_SELF, &B.self_at_end);
         B.t_drain_deadline = now + (int64_t)(B.drain_s * 1e9);
@@ -1157,6 +1208,13 @@ static void td_bench_report(void)
                (double)B.rss_max_kb / 1024.0, (double)B.rss_at_end_kb / 1024.0,
                (double)B.hwm_before_kb / 1024.0, (double)hwm / 1024.0);
     }
+    if (B.db_pid > 0) {
+        double db_cpu = (double)(B.db_at_end - B.db_at_measure) / hz;
+        printf("  database CPU s per 1,000 workflows %8.3f  (%.2f s CPU in the window, "
+               "postmaster %d and its backends)\n",
+               done > 0 ? db_cpu * 1000.0 / (double)done : NAN, db_cpu, B.db_pid);
+        printf("BENCH db_cpu_s_per_1000 %.3f\n", done > 0 ? db_cpu * 1000.0 / (double)done : NAN);
+    }
     printf("  bench CPU s in the window        %10.2f\n", self_cpu);
 
     /* machine-readable lines for the scripts */
@@ -1220,6 +1278,8 @@ static void td_bench_usage(FILE *f)
                "  --pollers N            outstanding polls per task kind (default 32)\n"
                "  --connections N        HTTP/2 connections (default 2)\n"
                "  --server-pid PID       read CPU and RSS of this process\n"
+               "  --db-pid PID           also read the CPU of this process and its children "
+               "(a PostgreSQL postmaster)\n"
                "  --max-inflight N       open loop: in-flight cap (default 100000)\n"
                "  --gzip                 gzip request messages (as sdk-core does)\n"
                "  --no-verify            skip the history checks\n");
@@ -1240,6 +1300,7 @@ static int td_bench_run(int argc, char **argv)
         { "pollers", required_argument, NULL, 'P' },
         { "connections", required_argument, NULL, 'c' },
         { "server-pid", required_argument, NULL, 'S' },
+        { "db-pid", required_argument, NULL, 'B' },
         { "max-inflight", required_argument, NULL, 'm' },
         { "gzip", no_argument, NULL, 'g' },
         { "no-verify", no_argument, NULL, 'V' },
@@ -1307,6 +1368,9 @@ static int td_bench_run(int argc, char **argv)
             break;
         case 'S':
             B.server_pid = atoi(optarg);
+            break;
+        case 'B':
+            B.db_pid = atoi(optarg);
             break;
         case 'm':
             B.max_open = atoi(optarg);
