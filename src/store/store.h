@@ -273,7 +273,8 @@ typedef struct {
 
 /* A structured visibility filter: a tree of comparisons. Fields are the built-in names
  * WorkflowId, RunId, WorkflowType, TaskQueue (KEYWORD), ExecutionStatus, HistoryLength,
- * HistorySizeBytes (INT), StartTime, ExecutionTime, CloseTime (DATETIME), or the name of a
+ * HistorySizeBytes, ExecutionDuration (INT: ns from execution to close time, NULL while
+ * open), StartTime, ExecutionTime, CloseTime (DATETIME), or the name of a
  * custom search attribute (compared with the value's type; a KEYWORD_LIST attribute matches
  * when any element matches). The query language (later) compiles into this. */
 typedef enum {

@@ -361,10 +361,11 @@ TD_TEST(fq_errors_of_clauses_and_unsupported_attributes)
     TD_CHECK_STR(qt("BuildIds = 'b'"),
                  "ERR invalid query: search attribute BuildIds is not supported by temporald's "
                  "visibility yet at column 1 near 'BuildIds'");
-    /* ExecutionDuration values are checked before the attribute is refused */
-    TD_CHECK_STR(qt("ExecutionDuration > '1h30m'"),
-                 "ERR invalid query: search attribute ExecutionDuration is not supported by "
-                 "temporald's visibility yet at column 1 near 'ExecutionDuration'");
+    /* ExecutionDuration takes Go durations, hh:mm:ss and integer nanoseconds */
+    TD_CHECK_STR(qt("ExecutionDuration > '1h30m'"), "ExecutionDuration > 5400000000000");
+    TD_CHECK_STR(qt("ExecutionDuration <= '00:00:02'"), "ExecutionDuration <= 2000000000");
+    TD_CHECK_STR(qt("ExecutionDuration = 5"), "ExecutionDuration = 5");
+    TD_CHECK_STR(qt("ExecutionDuration IS NULL"), "ExecutionDuration IS NULL");
     TD_CHECK_STR(qt("ExecutionDuration > 'soon'"),
                  "ERR invalid query: invalid ExecutionDuration value (expected a duration such as "
                  "'1h30m', 'hh:mm:ss' or integer nanoseconds) at column 21 near ''soon''");

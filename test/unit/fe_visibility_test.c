@@ -356,6 +356,10 @@ static int vt_failed(int i)
 {
     return vt_status(i) == 3;
 }
+static int vt_duration_5_20(int i)
+{
+    return vt_status(i) != 1 && i >= 5 && i <= 20;
+}
 static int vt_not_in_k0_range(int i)
 {
     /* NOT (CustomKeywordField = 'k0') AND HistoryLength BETWEEN 15 AND 30 */
@@ -411,6 +415,13 @@ TD_TEST(fv_list_with_queries)
                     "IS NOT NULL",
                     0, ids, VT_N * 2, &pages);
     vt_check_set(ids, n, vt_failed);
+    /* ExecutionDuration: close - execution time = 10 s + i ms; NULL while running */
+    n = vt_list_all(&f, VT_WS("ListWorkflowExecutions"),
+                    "ExecutionDuration BETWEEN '10.005s' AND '10s20ms'", 0, ids, VT_N * 2, &pages);
+    vt_check_set(ids, n, vt_duration_5_20);
+    n = vt_list_all(&f, VT_WS("ListWorkflowExecutions"), "ExecutionDuration IS NULL", 0, ids,
+                    VT_N * 2, &pages);
+    vt_check_set(ids, n, vt_open);
     /* ascending start time */
     n = vt_list_all(&f, VT_WS("ListWorkflowExecutions"), "ORDER BY StartTime ASC", 8, ids, VT_N * 2,
                     &pages);

@@ -1544,6 +1544,7 @@ static const struct {
     { "StartTime", "v.start_ns", 0 },
     { "ExecutionTime", "v.execution_ns", 0 },
     { "CloseTime", "v.close_ns", 0 },
+    { "ExecutionDuration", "(v.close_ns - v.execution_ns)", 0 }, /* NULL while open */
 };
 
 static const char *td_pg_vf_opsym(int op)

@@ -1486,6 +1486,7 @@ static const td_sq_vfield_t td_sq_vfields[] = {
     { "StartTime", "v.start_ns", TD_STORE_SA_DATETIME },
     { "ExecutionTime", "v.execution_ns", TD_STORE_SA_DATETIME },
     { "CloseTime", "v.close_ns", TD_STORE_SA_DATETIME },
+    { "ExecutionDuration", "(v.close_ns - v.execution_ns)", TD_STORE_SA_INT }, /* NULL: open */
 };
 
 static const char *td_sq_vop(int op)
