@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "matchingservice.pb-c.h"
 #include "roles/history/hist.h"
+#include "roles/history/hist_int.h"
 #include "roles/role.h"
 #include "roles/svc.h"
 #include "server.h"
@@ -1422,4 +1423,63 @@ TD_TEST_T(hist_drain_answers_parked_long_polls, 30)
     TD_CHECK_INT(lp.n_events, ==, 0);
     TD_CHECK_INT(lp.has_token, ==, 1);
     hx_free(x);
+}
+
+/* Typed values: Int, Double, an RFC 3339 datetime with an offset. (Payload bytes are not
+ * NUL-terminated; the parser reads bounded copies. Unpacked copies usually end before a
+ * digit, so this cannot show the unbounded read deterministically; the SDK visibility test
+ * caught it with recycled arena memory.) */
+TD_TEST(hist_vis_typed_values_are_bounded)
+{
+    td_arena_t a;
+    td_hist_t h;
+    Temporal__Api__Common__V1__SearchAttributes sa =
+            TEMPORAL__API__COMMON__V1__SEARCH_ATTRIBUTES__INIT;
+    Temporal__Api__Common__V1__SearchAttributes__IndexedFieldsEntry e[3], *ev[3];
+    Temporal__Api__Common__V1__Payload p[3];
+    Temporal__Api__Common__V1__Payload__MetadataEntry m[3], *mv[3];
+    const char *types[3] = { "Int", "Double", "Datetime" };
+    const char *vals[3] = { "42", "2.5", "\"2024-01-02T03:04:05.5+01:00\"" };
+    const char *keys[3] = { "I", "D", "T" };
+    uint8_t *buf, *blob;
+    size_t n;
+    const td_store_sa_t *out = NULL;
+    int n_out = 0;
+
+    memset(&h, 0, sizeof(h));
+    for (int i = 0; i < 3; i++) {
+        temporal__api__common__v1__search_attributes__indexed_fields_entry__init(&e[i]);
+        temporal__api__common__v1__payload__init(&p[i]);
+        temporal__api__common__v1__payload__metadata_entry__init(&m[i]);
+        m[i].key = (char *)"type";
+        m[i].value.data = (uint8_t *)types[i];
+        m[i].value.len = strlen(types[i]);
+        mv[i] = &m[i];
+        p[i].n_metadata = 1;
+        p[i].metadata = &mv[i];
+        p[i].data.data = (uint8_t *)vals[i];
+        p[i].data.len = strlen(vals[i]);
+        e[i].key = (char *)keys[i];
+        e[i].value = &p[i];
+        ev[i] = &e[i];
+    }
+    sa.n_indexed_fields = 3;
+    sa.indexed_fields = ev;
+    n = temporal__api__common__v1__search_attributes__get_packed_size(&sa);
+    buf = malloc(n);
+    temporal__api__common__v1__search_attributes__pack(&sa, buf);
+    /* the packed bytes sit in a buffer followed by digits */
+    blob = malloc(n + 64);
+    memcpy(blob, buf, n);
+    memset(blob + n, '7', 64);
+    td_arena_init(&a, 1 << 12);
+    td_hist__vis_sas(&h, "ns", blob, n, &a, &out, &n_out);
+    TD_CHECK_INT(n_out, ==, 3);
+    TD_CHECK_INT(out[0].type, ==, TD_STORE_SA_INT);
+    TD_CHECK_INT(out[0].i, ==, 42);
+    TD_CHECK(out[1].d == 2.5);
+    TD_CHECK_INT(out[2].i, ==, INT64_C(1704161045) * 1000000000 + 500000000);
+    td_arena_destroy(&a);
+    free(buf);
+    free(blob);
 }

@@ -198,7 +198,8 @@ static void td_hist_sa_push(td_hist_sav_t *sv, td_arena_t *a, const td_store_sa_
 /* Parses one scalar of `type` at j->p into sa; TD_OK or TD_EINVAL. */
 static int td_hist_sa_scalar(td_hist_json_t *j, td_arena_t *a, int type, td_store_sa_t *sa)
 {
-    char *end = NULL, *s;
+    char *end = NULL, *s, num[64];
+    size_t n;
 
     td_hist_json_ws(j);
     switch (type) {
@@ -208,24 +209,25 @@ static int td_hist_sa_scalar(td_hist_json_t *j, td_arena_t *a, int type, td_stor
         sa->s = td_hist_json_str(j, a);
         return sa->s != NULL ? TD_OK : TD_EINVAL;
     case TD_STORE_SA_INT:
-    case TD_STORE_SA_DOUBLE: {
-        /* The payload bytes are not NUL-terminated: parse a bounded copy. */
-        char num[64];
-        size_t n = (size_t)(j->end - j->p) < sizeof(num) - 1 ? (size_t)(j->end - j->p)
-                                                             : sizeof(num) - 1;
-        memcpy(num, j->p, n);
-        num[n] = '\0';
+    case TD_STORE_SA_DOUBLE:
+        /* payload bytes are not NUL-terminated: parse a bounded copy */
+        n = 0;
+        while (j->p + n < j->end && n < sizeof(num) - 1 &&
+               strchr("+-0123456789.eE", j->p[n]) != NULL) {
+            num[n] = j->p[n];
+            n++;
+        }
+        num[n] = 0;
         if (type == TD_STORE_SA_INT) {
             sa->i = strtoll(num, &end, 10);
         } else {
             sa->d = strtod(num, &end);
         }
-        if (end == num) {
+        if (n == 0 || end == num) {
             return TD_EINVAL;
         }
         j->p += end - num;
         return TD_OK;
-    }
     case TD_STORE_SA_BOOL:
         if (j->end - j->p >= 4 && memcmp(j->p, "true", 4) == 0) {
             sa->i = 1;
