@@ -570,3 +570,42 @@ TD_TEST(history_ms_cron_chain)
     TD_CHECK_INT(f.t.next.initiator, ==, 0);
     fx_free(&f);
 }
+
+TD_TEST(history_ms_cron_backoff_holds_signals)
+{
+    fx_t f;
+    Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *r;
+    td_ms_task_t backoff;
+
+    fx_init(&f);
+    r = fx_start_req(&f);
+    r->cron_schedule = (char *)"@hourly";
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_start(&f.t, r, NS, RUN, &f.ms), ==, TD_OK);
+    backoff = *fx_task(&f, TD_MS_TASK_WORKFLOW_BACKOFF);
+    /* a signal while the cron run waits for its time: recorded, no workflow task yet */
+    fx_txn(&f, SEC(60));
+    TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "early", NULL, "c", NULL, "s-1"), ==, TD_OK);
+    fx_check_events(&f, 2, 1, ET(WORKFLOW_EXECUTION_SIGNALED));
+    TD_CHECK_INT(f.ms->wft.scheduled_id, ==, 0);
+    TD_CHECK_INT(td_ms_task_valid(f.ms, &backoff), ==, TD_OK);
+    /* the schedule time comes: the first task, which sees the signal */
+    fx_txn(&f, backoff.fire_time - f.now);
+    TD_CHECK_INT(td_ms_timer_task_apply(f.ms, &f.t, &backoff), ==, TD_OK);
+    fx_check_events(&f, 3, 1, ET(WORKFLOW_TASK_SCHEDULED));
+    TD_CHECK_INT(td_ms_task_valid(f.ms, &backoff), ==, TD_ENOTFOUND);
+    fx_free(&f);
+
+    /* A plain start delay does not hold a signal: the task is dispatched early. */
+    fx_init(&f);
+    r = fx_start_req(&f);
+    r->workflow_start_delay = tdur(&f, SEC(600));
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_start(&f.t, r, NS, RUN, &f.ms), ==, TD_OK);
+    backoff = *fx_task(&f, TD_MS_TASK_WORKFLOW_BACKOFF);
+    fx_txn(&f, SEC(60));
+    TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "early", NULL, "c", NULL, "s-1"), ==, TD_OK);
+    fx_check_events(&f, 2, 2, ET(WORKFLOW_EXECUTION_SIGNALED), ET(WORKFLOW_TASK_SCHEDULED));
+    TD_CHECK_INT(td_ms_task_valid(f.ms, &backoff), ==, TD_ENOTFOUND);
+    fx_free(&f);
+}

@@ -410,7 +410,10 @@ int td_ms_task_valid(const td_ms_t *ms, const td_ms_task_t *task)
     case TD_MS_TASK_RUN_TIMEOUT:
         return open ? TD_OK : TD_ENOTFOUND;
     case TD_MS_TASK_WORKFLOW_BACKOFF:
-        return (open && ms->wft.scheduled_id == 0 && ms->next_event_id == 2) ? TD_OK : TD_ENOTFOUND;
+        /* no workflow task yet: events may have arrived during a cron / retry backoff */
+        return (open && ms->wft.scheduled_id == 0 && ms->previous_started_event_id == 0)
+                       ? TD_OK
+                       : TD_ENOTFOUND;
     case TD_MS_TASK_VIS_START:
     case TD_MS_TASK_VIS_UPSERT:
     case TD_MS_TASK_VIS_CLOSE:

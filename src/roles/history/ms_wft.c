@@ -98,9 +98,22 @@ void td_ms__wft_schedule(td_ms_t *ms, td_ms_txn_t *t, int32_t attempt, int dispa
     }
 }
 
+/* A cron, retry or continued run waiting for its first workflow task: events arriving in the
+ * meantime wait too (the WORKFLOW_BACKOFF timer schedules the task). A first run's start delay
+ * does not hold them: a signal dispatches the task early, as Temporal documents. */
+static int wft_held_by_backoff(const td_ms_t *ms, const td_ms_txn_t *t)
+{
+    return ms->first_workflow_task_backoff > 0 && ms->previous_started_event_id == 0 &&
+           t->now < ms->start_time + ms->first_workflow_task_backoff &&
+           ((ms->cron_schedule != NULL && ms->cron_schedule[0] != '\0') || ms->attempt > 1 ||
+            (ms->first_execution_run_id != NULL &&
+             strcmp(ms->first_execution_run_id, ms->run_id) != 0));
+}
+
 void td_ms__wft_need(td_ms_t *ms, td_ms_txn_t *t)
 {
-    if (ms->wft.scheduled_id == 0 && ms->state == TD_MS_STATE_RUNNING) {
+    if (ms->wft.scheduled_id == 0 && ms->state == TD_MS_STATE_RUNNING &&
+        !wft_held_by_backoff(ms, t)) {
         td_ms__wft_schedule(ms, t, 1, 1);
     }
 }
