@@ -371,7 +371,7 @@ TD_TEST(fq_errors_of_clauses_and_unsupported_attributes)
                  "'1h30m', 'hh:mm:ss' or integer nanoseconds) at column 21 near ''soon''");
     /* too deep a nesting is refused before it reaches the store */
     TD_CHECK_STR(qt("((((((((((((((((((WorkflowId = 'a'))))))))))))))))))"),
-                 "ERR invalid query: query nested too deeply (at most 16 levels) at column 17 near "
+                 "ERR invalid query: query nested too deeply (at most 12 levels) at column 13 near "
                  "'('");
 }
 

@@ -34,9 +34,10 @@
 #include "error.h"
 #include "mem.h"
 
-/* Deepest nesting of parentheses and NOTs; keeps the parser's stack and the store's filter
- * depth bounded. */
-#define TD_FQ_MAX_DEPTH 16
+/* Deepest nesting of parentheses and NOTs. Keeps the parser's stack bounded and the compiled
+ * filter within the store's depth limit of 32 (each level adds at most an OR and an AND node,
+ * a predicate at most four more). */
+#define TD_FQ_MAX_DEPTH 12
 /* Most values in one IN list (the SQLite backend binds at most 256 values per query). */
 #define TD_FQ_MAX_IN 100
 
