@@ -1483,3 +1483,52 @@ TD_TEST(hist_vis_typed_values_are_bounded)
     free(buf);
     free(blob);
 }
+
+TD_TEST_T(hist_continue_as_new_creates_the_next_run, 60)
+{
+    hx_t xx, *x = &xx;
+    char run[40];
+    poll_wft_t *p = NULL;
+    fx_cmd_t *cmd;
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
+    ProtobufCBinaryData none = { 0, NULL };
+    const char *next;
+
+    hx_init(x, 1);
+    TD_CHECK_INT(hx_start(x, "wf-can", "r1", 0, 0, run), ==, 0);
+    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-can", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    cmd = PB(fx_cmd_t, temporal__api__command__v1__command__descriptor);
+    cmd->command_type =
+            TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
+    cmd->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_CONTINUE_AS_NEW_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    cmd->continue_as_new_workflow_execution_command_attributes = PB(
+            Temporal__Api__Command__V1__ContinueAsNewWorkflowExecutionCommandAttributes,
+            temporal__api__command__v1__continue_as_new_workflow_execution_command_attributes__descriptor);
+    cmd->continue_as_new_workflow_execution_command_attributes->input = fx_payloads(&x->fx, "2");
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
+
+    /* the first run closed into the second */
+    gh = hx_history(x, "wf-can", run, 1, 0, none, 0);
+    TD_CHECK_INT(gh->history->n_events, ==, 1);
+    TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_CONTINUED_AS_NEW));
+    next = gh->history->events[0]
+                   ->workflow_execution_continued_as_new_event_attributes->new_execution_run_id;
+    TD_CHECK_INT(strlen(next), ==, 36);
+    TD_CHECK(strcmp(next, run) != 0);
+
+    /* the second run is current, started with the new input, and its task goes to matching */
+    hx_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_STR(x->wft[1].run, next);
+    TD_CHECK_INT(x->wft[1].scheduled_id, ==, 2);
+    gh = hx_history(x, "wf-can", "", 0, 0, none, 0);
+    TD_CHECK_INT(gh->history->n_events, ==, 2);
+    TD_CHECK_STR(gh->history->events[0]
+                         ->workflow_execution_started_event_attributes->continued_execution_run_id,
+                 run);
+    TD_CHECK_STR(gh->history->events[0]
+                         ->workflow_execution_started_event_attributes->first_execution_run_id,
+                 run);
+    hx_free(x);
+}

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mem.h"
 #include "roles/history/hist_int.h"
+#include "uuid.h"
 
 #define TD_HIST_NBUCKETS  4096
 #define TD_HIST_CACHE_MAX 8192 /* idle contexts beyond this are evicted */
@@ -446,12 +447,45 @@ static void td_hist_op_apply(td_hist_op_t *op, td_ms_t *ms)
         return;
     }
     op->txn.task_id = tid;
+    /* What this service can do for the transition (ms.h "Wiring contract"): give a closing
+     * run a successor (continue-as-new, retry, cron) and run the child / external tasks. */
+    td_uuid_v4(op->new_run_id);
+    op->txn.new_run_id = op->new_run_id;
+    op->txn.caps = TD_MS_CAP_CHILD | TD_MS_CAP_EXTERNAL;
     op->ms = ms;
     op->created = NULL;
     op->terminate_prev = 0;
     op->tasks = NULL;
     op->n_tasks = 0;
     op->rc_apply = op->apply(op, ms, &op->txn);
+    if (ms != NULL && op->created == NULL && op->txn.next.initiator != 0) {
+        /* The run closed into a new one: both are written together, the current pointer
+         * moving to the new run. */
+        int rc;
+        if (td_hist__task_id(s, &tid) != TD_OK) {
+            td_hist_op_finish(op, TD_EUNAVAIL, "the shard's task id range is exhausted");
+            return;
+        }
+        td_ms_txn_init(&op->txn2, op->arena, op->txn.now);
+        op->txn2.task_id = tid;
+        op->txn2.caps = op->txn.caps;
+        rc = td_ms_start_next(ms, &op->txn.next, &op->txn2, &op->created);
+        if (rc != TD_OK) {
+            /* ms already closed in memory: forget it, write nothing */
+            td_log_error("%s/%s: creating the next run failed: %s", ms->workflow_id, ms->run_id,
+                         op->txn2.msg ? op->txn2.msg : td_strerror(rc));
+            if (op->ctx->ms == ms) {
+                op->ctx->ms = NULL;
+            }
+            td_ms_free(ms);
+            op->ms = NULL;
+            td_hist_op_finish(op, TD_EINTERNAL, "creating the next run failed");
+            return;
+        }
+        op->terminate_prev = 1;
+        op->create_mode = TD_STORE_EXEC_CREATE_REPLACE_CURRENT;
+        op->prev_run_id = td_arena_strdup(op->arena, ms->run_id);
+    }
     /* Write when the transition produced something, or changed the state (dirty: e.g. an
      * event went to the buffer) without failing. */
     if (op->created == NULL && (ms == NULL || (op->txn.n_events == 0 && op->txn.n_tasks == 0 &&

@@ -181,7 +181,9 @@ struct td_hist_op_s {
     td_ms_t *ms; /* the state the transition ran on (borrowed from the context) */
     /* creation */
     td_ms_t *created;
-    int terminate_prev; /* ms was terminated in txn; created's events are in txn2 */
+    int terminate_prev; /* ms closed in txn (terminated, or into its successor);
+                           created's events are in txn2 */
+    char new_run_id[40];
     td_ms_txn_t txn2;
     int create_mode; /* TD_STORE_EXEC_CREATE_* */
     const char *prev_run_id;
