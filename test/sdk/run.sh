@@ -54,6 +54,10 @@ if grep -qE '^ *ok [0-9]+ .*# TODO' "$tmp/tap"; then
     echo "todo tests that PASSED (promote them by removing their entry in test/sdk/todo.mjs):"
     grep -E '^ *ok [0-9]+ .*# TODO' "$tmp/tap" | sed -E 's/^ *ok [0-9]+ - /    /'
 fi
+# The slowest tests, for the record.
+awk '/^ *(not )?ok [0-9]+ - /{sub(/^ *(not )?ok [0-9]+ - /, ""); sub(/ # (TODO|SKIP).*/, ""); name=$0}
+     /^ +duration_ms: /{if (name != "") {printf "%8.1f s  %s\n", $2 / 1000, name; name=""}}' "$tmp/tap" |
+    sort -rn | head -5 | sed 's/^/slowest: /'
 f=$((f + ${c:-0}))
 echo "$p passed, $f failed, $((${s:-0} + ${t:-0})) skipped"
 [ "$f" -eq 0 ]

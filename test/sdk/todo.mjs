@@ -4,8 +4,6 @@
 // run.sh lists todo tests that passed so they can be promoted by deleting their entry here.
 // An entry that is undefined means the test runs for real. Imported by test/sdk/*.test.mjs.
 export const TODO = {
-  signalWithStartOrder:
-    'temporald writes WorkflowTaskScheduled before WorkflowExecutionSignaled on signal-with-start; Temporal writes Started, Signaled, WorkflowTaskScheduled',
   runTimeoutRetryState:
     'temporald writes retry_state TIMEOUT in WorkflowExecutionTimedOut of a workflow without a retry policy; Temporal writes RETRY_POLICY_NOT_SET',
   childWorkflow:
