@@ -63,31 +63,6 @@ static failure_t *app_failure(fx_t *f, const char *type, int non_retryable)
     return x;
 }
 
-static fx_cmd_t *cmd_fail(fx_t *f, failure_t *failure)
-{
-    fx_cmd_t *c = tnew(f, &temporal__api__command__v1__command__descriptor);
-    c->command_type = CT(FAIL_WORKFLOW_EXECUTION);
-    c->attributes_case =
-            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_FAIL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
-    c->fail_workflow_execution_command_attributes = tnew(
-            f, &temporal__api__command__v1__fail_workflow_execution_command_attributes__descriptor);
-    c->fail_workflow_execution_command_attributes->failure = failure;
-    return c;
-}
-
-static fx_cmd_t *cmd_can(fx_t *f, const char *input)
-{
-    fx_cmd_t *c = tnew(f, &temporal__api__command__v1__command__descriptor);
-    Temporal__Api__Command__V1__ContinueAsNewWorkflowExecutionCommandAttributes *a = tnew(
-            f,
-            &temporal__api__command__v1__continue_as_new_workflow_execution_command_attributes__descriptor);
-    c->command_type = CT(CONTINUE_AS_NEW_WORKFLOW_EXECUTION);
-    c->attributes_case =
-            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_CONTINUE_AS_NEW_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
-    c->continue_as_new_workflow_execution_command_attributes = a;
-    a->input = fx_payloads(f, input);
-    return c;
-}
 
 /* Starts run RUN with `req` (retry policy / cron set by the caller) and runs its first task. */
 static void start_with(fx_t *f,
@@ -202,7 +177,7 @@ TD_TEST(history_ms_continue_as_new)
     start_with(&f, fx_start_req(&f));
     /* Without new_run_id the service cannot create the run: refused, state unchanged. */
     fx_txn(&f, SEC(1));
-    req = fx_complete_req(&f, 1, cmd_can(&f, "\"next\""));
+    req = fx_complete_req(&f, 1, fx_cmd_continue_as_new(&f, "\"next\""));
     TD_CHECK_INT(fx_complete(&f, req, NULL), ==, TD_EUNIMPL);
     TD_CHECK_INT(f.t.n_events, ==, 0);
     TD_CHECK_INT(f.ms->state, ==, TD_MS_STATE_RUNNING);
@@ -266,7 +241,7 @@ TD_TEST(history_ms_continue_as_new_backoff_and_unhandled)
     TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "sig", NULL, "c", NULL, "s-1"), ==, TD_OK);
     fx_txn(&f, SEC(1));
     f.t.new_run_id = RUN2;
-    c = cmd_can(&f, "\"x\"");
+    c = fx_cmd_continue_as_new(&f, "\"x\"");
     c->continue_as_new_workflow_execution_command_attributes->backoff_start_interval =
             tdur(&f, SEC(30));
     c->continue_as_new_workflow_execution_command_attributes->task_queue =
@@ -315,9 +290,10 @@ TD_TEST(history_ms_retry_on_fail_chain)
     TD_CHECK(f.ms->start_attrs.data != NULL);
     fx_txn(&f, SEC(1));
     f.t.new_run_id = RUN2;
-    TD_CHECK_INT(
-            fx_complete(&f, fx_complete_req(&f, 1, cmd_fail(&f, app_failure(&f, "Oops", 0))), NULL),
-            ==, TD_OK);
+    TD_CHECK_INT(fx_complete(&f,
+                             fx_complete_req(&f, 1, fx_cmd_fail(&f, app_failure(&f, "Oops", 0))),
+                             NULL),
+                 ==, TD_OK);
     fx_check_events(&f, 4, 2, ET(WORKFLOW_TASK_COMPLETED), ET(WORKFLOW_EXECUTION_FAILED));
     fa = EV_ATTR(f.t.events[1], workflow_execution_failed);
     TD_CHECK_INT(fa->retry_state, ==, RS(IN_PROGRESS));
@@ -356,9 +332,10 @@ TD_TEST(history_ms_retry_on_fail_chain)
     fx_poll(&f);
     fx_txn(&f, SEC(1));
     f.t.new_run_id = RUN3;
-    TD_CHECK_INT(
-            fx_complete(&f, fx_complete_req(&f, 1, cmd_fail(&f, app_failure(&f, "Oops", 0))), NULL),
-            ==, TD_OK);
+    TD_CHECK_INT(fx_complete(&f,
+                             fx_complete_req(&f, 1, fx_cmd_fail(&f, app_failure(&f, "Oops", 0))),
+                             NULL),
+                 ==, TD_OK);
     TD_CHECK_INT(f.t.next.backoff, ==, SEC(6)); /* 2 s x 3 */
     n2 = next_run(&f, &t2);
     TD_CHECK_INT(n2->attempt, ==, 3);
@@ -371,9 +348,10 @@ TD_TEST(history_ms_retry_on_fail_chain)
     fx_poll(&f);
     fx_txn(&f, SEC(1));
     f.t.new_run_id = "unused";
-    TD_CHECK_INT(
-            fx_complete(&f, fx_complete_req(&f, 1, cmd_fail(&f, app_failure(&f, "Oops", 0))), NULL),
-            ==, TD_OK);
+    TD_CHECK_INT(fx_complete(&f,
+                             fx_complete_req(&f, 1, fx_cmd_fail(&f, app_failure(&f, "Oops", 0))),
+                             NULL),
+                 ==, TD_OK);
     fa = EV_ATTR(f.t.events[1], workflow_execution_failed);
     TD_CHECK_INT(fa->retry_state, ==, RS(MAXIMUM_ATTEMPTS_REACHED));
     TD_CHECK(fa->new_execution_run_id == NULL || fa->new_execution_run_id[0] == '\0');
@@ -393,9 +371,10 @@ TD_TEST(history_ms_retry_not_wired_or_not_retryable)
     r->retry_policy = policy(&f, SEC(1), 2.0, 0, 0);
     start_with(&f, r);
     fx_txn(&f, SEC(1));
-    TD_CHECK_INT(
-            fx_complete(&f, fx_complete_req(&f, 1, cmd_fail(&f, app_failure(&f, "Oops", 0))), NULL),
-            ==, TD_OK);
+    TD_CHECK_INT(fx_complete(&f,
+                             fx_complete_req(&f, 1, fx_cmd_fail(&f, app_failure(&f, "Oops", 0))),
+                             NULL),
+                 ==, TD_OK);
     fa = EV_ATTR(f.t.events[1], workflow_execution_failed);
     TD_CHECK_INT(fa->retry_state, ==, RS(RETRY_POLICY_NOT_SET));
     TD_CHECK_INT(f.t.next.initiator, ==, 0);
@@ -408,9 +387,10 @@ TD_TEST(history_ms_retry_not_wired_or_not_retryable)
     start_with(&f, r);
     fx_txn(&f, SEC(1));
     f.t.new_run_id = RUN2;
-    TD_CHECK_INT(
-            fx_complete(&f, fx_complete_req(&f, 1, cmd_fail(&f, app_failure(&f, "Oops", 1))), NULL),
-            ==, TD_OK);
+    TD_CHECK_INT(fx_complete(&f,
+                             fx_complete_req(&f, 1, fx_cmd_fail(&f, app_failure(&f, "Oops", 1))),
+                             NULL),
+                 ==, TD_OK);
     fa = EV_ATTR(f.t.events[1], workflow_execution_failed);
     TD_CHECK_INT(fa->retry_state, ==, RS(NON_RETRYABLE_FAILURE));
     TD_CHECK_INT(f.t.next.initiator, ==, 0);
@@ -531,7 +511,7 @@ TD_TEST(history_ms_cron_chain)
     fx_txn(&f, SEC(10));
     f.t.new_run_id = RUN3;
     TD_CHECK_INT(
-            fx_complete(&f, fx_complete_req(&f, 1, cmd_fail(&f, app_failure(&f, "E", 0))), NULL),
+            fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_fail(&f, app_failure(&f, "E", 0))), NULL),
             ==, TD_OK);
     fa = EV_ATTR(f.t.events[1], workflow_execution_failed);
     TD_CHECK_INT(fa->retry_state, ==, RS(RETRY_POLICY_NOT_SET));

@@ -9,9 +9,6 @@
 
 #include "error.h"
 
-/* The command's namespace is deprecated in the API; SDKs still send it. */
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-
 #define EV_ATTR(e, lower) ((e)->lower##_event_attributes)
 #define PCP(x)            TEMPORAL__API__ENUMS__V1__PARENT_CLOSE_POLICY__PARENT_CLOSE_POLICY_##x
 #define CHILD_RUN         "7a8b9c0d-0000-4000-8000-0000000000dd"
@@ -24,56 +21,6 @@ static void *tnew(fx_t *f, const ProtobufCMessageDescriptor *d)
     return m;
 }
 
-static fx_cmd_t *cmd_child(fx_t *f, const char *workflow_id, int policy)
-{
-    fx_cmd_t *c = tnew(f, &temporal__api__command__v1__command__descriptor);
-    Temporal__Api__Command__V1__StartChildWorkflowExecutionCommandAttributes *a = tnew(
-            f,
-            &temporal__api__command__v1__start_child_workflow_execution_command_attributes__descriptor);
-    c->command_type = CT(START_CHILD_WORKFLOW_EXECUTION);
-    c->attributes_case =
-            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_START_CHILD_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
-    c->start_child_workflow_execution_command_attributes = a;
-    a->namespace_ = (char *)"default";
-    a->workflow_id = (char *)workflow_id;
-    a->workflow_type = tnew(f, &temporal__api__common__v1__workflow_type__descriptor);
-    a->workflow_type->name = (char *)"Kid";
-    a->input = fx_payloads(f, "\"kid-in\"");
-    a->parent_close_policy = policy;
-    return c;
-}
-
-static fx_cmd_t *cmd_signal_ext(fx_t *f, const char *workflow_id, const char *signal)
-{
-    fx_cmd_t *c = tnew(f, &temporal__api__command__v1__command__descriptor);
-    Temporal__Api__Command__V1__SignalExternalWorkflowExecutionCommandAttributes *a = tnew(
-            f,
-            &temporal__api__command__v1__signal_external_workflow_execution_command_attributes__descriptor);
-    c->command_type = CT(SIGNAL_EXTERNAL_WORKFLOW_EXECUTION);
-    c->attributes_case =
-            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
-    c->signal_external_workflow_execution_command_attributes = a;
-    a->execution = tnew(f, &temporal__api__common__v1__workflow_execution__descriptor);
-    a->execution->workflow_id = (char *)workflow_id;
-    a->signal_name = (char *)signal;
-    a->input = fx_payloads(f, "1");
-    return c;
-}
-
-static fx_cmd_t *cmd_cancel_ext(fx_t *f, const char *workflow_id)
-{
-    fx_cmd_t *c = tnew(f, &temporal__api__command__v1__command__descriptor);
-    Temporal__Api__Command__V1__RequestCancelExternalWorkflowExecutionCommandAttributes *a = tnew(
-            f,
-            &temporal__api__command__v1__request_cancel_external_workflow_execution_command_attributes__descriptor);
-    c->command_type = CT(REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION);
-    c->attributes_case =
-            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
-    c->request_cancel_external_workflow_execution_command_attributes = a;
-    a->workflow_id = (char *)workflow_id;
-    a->reason = (char *)"because";
-    return c;
-}
 
 /* Starts the parent, polls, completes the first task with `c` (caps on). */
 static void parent_with(fx_t *f, fx_cmd_t *c)
@@ -121,13 +68,14 @@ TD_TEST(history_ms_child_not_wired)
     fx_txn(&f, 0);
     fx_poll(&f);
     fx_txn(&f, TD_MS_SECOND);
-    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, cmd_child(&f, "kid", 0)), NULL), ==,
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_child(&f, "kid", 0)), NULL), ==,
                  TD_EUNIMPL);
     TD_CHECK_INT(f.t.n_events, ==, 0);
     f.t.caps = TD_MS_CAP_CHILD; /* children, not external requests */
-    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, cmd_signal_ext(&f, "x", "s")), NULL), ==,
-                 TD_EUNIMPL);
-    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, cmd_cancel_ext(&f, "x")), NULL), ==,
+    TD_CHECK_INT(
+            fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_signal_external(&f, "x", "s")), NULL), ==,
+            TD_EUNIMPL);
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_cancel_external(&f, "x")), NULL), ==,
                  TD_EUNIMPL);
     TD_CHECK_INT(f.ms->wft.started_id, ==, 3);
     fx_free(&f);
@@ -147,7 +95,7 @@ TD_TEST(history_ms_child_lifecycle)
     const td_ms_task_t *np;
 
     fx_init(&f);
-    parent_with(&f, cmd_child(&f, "kid", 0));
+    parent_with(&f, fx_cmd_child(&f, "kid", 0));
     fx_check_events(&f, 4, 2, ET(WORKFLOW_TASK_COMPLETED),
                     ET(START_CHILD_WORKFLOW_EXECUTION_INITIATED));
     ia = EV_ATTR(f.t.events[1], start_child_workflow_execution_initiated);
@@ -231,7 +179,7 @@ TD_TEST(history_ms_child_outcomes_buffered_and_wired)
     const Temporal__Api__History__V1__ChildWorkflowExecutionFailedEventAttributes *fa;
 
     fx_init(&f);
-    parent_with(&f, cmd_child(&f, "kid", PCP(ABANDON)));
+    parent_with(&f, fx_cmd_child(&f, "kid", PCP(ABANDON)));
     /* a signal makes a task; the child starts and completes while it runs */
     fx_txn(&f, TD_MS_SECOND);
     TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "go", NULL, "c", NULL, "s-1"), ==, TD_OK);
@@ -262,7 +210,7 @@ TD_TEST(history_ms_child_outcomes_buffered_and_wired)
 
     /* Failed child, started earlier; a close that is not final is refused. */
     fx_init(&f);
-    parent_with(&f, cmd_child(&f, "kid", 0));
+    parent_with(&f, fx_cmd_child(&f, "kid", 0));
     fx_txn(&f, TD_MS_SECOND);
     TD_CHECK_INT(td_ms_child_started(f.ms, &f.t, 5, CHILD_RUN, NULL), ==, TD_OK);
     fx_txn(&f, 0);
@@ -289,7 +237,7 @@ TD_TEST(history_ms_child_start_failed)
     const Temporal__Api__History__V1__StartChildWorkflowExecutionFailedEventAttributes *a;
 
     fx_init(&f);
-    parent_with(&f, cmd_child(&f, "kid", 0));
+    parent_with(&f, fx_cmd_child(&f, "kid", 0));
     fx_txn(&f, TD_MS_SECOND);
     TD_CHECK_INT(
             td_ms_child_start_failed(
@@ -325,9 +273,9 @@ TD_TEST(history_ms_parent_close_policy_tasks)
     fx_poll(&f);
     fx_txn(&f, TD_MS_SECOND);
     f.t.caps = TD_MS_CAP_CHILD | TD_MS_CAP_EXTERNAL;
-    req = fx_complete_req(&f, 5, cmd_child(&f, "a", 0), cmd_child(&f, "b", PCP(ABANDON)),
-                          cmd_child(&f, "c", PCP(REQUEST_CANCEL)), cmd_child(&f, "d", 0),
-                          cmd_signal_ext(&f, "e", "sig"));
+    req = fx_complete_req(&f, 5, fx_cmd_child(&f, "a", 0), fx_cmd_child(&f, "b", PCP(ABANDON)),
+                          fx_cmd_child(&f, "c", PCP(REQUEST_CANCEL)), fx_cmd_child(&f, "d", 0),
+                          fx_cmd_signal_external(&f, "e", "sig"));
     TD_CHECK_INT(fx_complete(&f, req, NULL), ==, TD_OK);
     fx_check_events(&f, 4, 6, ET(WORKFLOW_TASK_COMPLETED),
                     ET(START_CHILD_WORKFLOW_EXECUTION_INITIATED),
@@ -444,8 +392,8 @@ TD_TEST(history_ms_external_signal_and_cancel)
     fx_txn(&f, TD_MS_SECOND);
     f.t.caps = TD_MS_CAP_EXTERNAL;
     TD_CHECK_INT(fx_complete(&f,
-                             fx_complete_req(&f, 2, cmd_signal_ext(&f, "other", "ping"),
-                                             cmd_cancel_ext(&f, "victim")),
+                             fx_complete_req(&f, 2, fx_cmd_signal_external(&f, "other", "ping"),
+                                             fx_cmd_cancel_external(&f, "victim")),
                              NULL),
                  ==, TD_OK);
     fx_check_events(&f, 4, 3, ET(WORKFLOW_TASK_COMPLETED),
@@ -502,8 +450,9 @@ TD_TEST(history_ms_external_signal_and_cancel)
     fx_poll(&f);
     fx_txn(&f, TD_MS_SECOND);
     f.t.caps = TD_MS_CAP_EXTERNAL;
-    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, cmd_signal_ext(&f, "other", "")), NULL), ==,
-                 TD_EINVAL);
+    TD_CHECK_INT(
+            fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_signal_external(&f, "other", "")), NULL),
+            ==, TD_EINVAL);
     TD_CHECK_INT(f.t.cause, ==, CAUSE(BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES));
     fx_free(&f);
 }

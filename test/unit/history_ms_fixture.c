@@ -286,3 +286,83 @@ const td_ms_task_t *fx_task(const fx_t *f, td_ms_task_type_t type)
     }
     return &f->t.tasks[i];
 }
+
+/* command namespaces are deprecated in the API; SDKs still send them */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+fx_cmd_t *fx_cmd_child(fx_t *f, const char *workflow_id, int policy)
+{
+    fx_cmd_t *c = pb_new(f, &temporal__api__command__v1__command__descriptor);
+    Temporal__Api__Command__V1__StartChildWorkflowExecutionCommandAttributes *a = pb_new(
+            f,
+            &temporal__api__command__v1__start_child_workflow_execution_command_attributes__descriptor);
+    c->command_type = CT(START_CHILD_WORKFLOW_EXECUTION);
+    c->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_START_CHILD_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    c->start_child_workflow_execution_command_attributes = a;
+    a->namespace_ = (char *)"default";
+    a->workflow_id = (char *)workflow_id;
+    a->workflow_type = pb_new(f, &temporal__api__common__v1__workflow_type__descriptor);
+    a->workflow_type->name = (char *)"Kid";
+    a->input = fx_payloads(f, "\"kid-in\"");
+    a->parent_close_policy = policy;
+    return c;
+}
+
+fx_cmd_t *fx_cmd_signal_external(fx_t *f, const char *workflow_id, const char *signal)
+{
+    fx_cmd_t *c = pb_new(f, &temporal__api__command__v1__command__descriptor);
+    Temporal__Api__Command__V1__SignalExternalWorkflowExecutionCommandAttributes *a = pb_new(
+            f,
+            &temporal__api__command__v1__signal_external_workflow_execution_command_attributes__descriptor);
+    c->command_type = CT(SIGNAL_EXTERNAL_WORKFLOW_EXECUTION);
+    c->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    c->signal_external_workflow_execution_command_attributes = a;
+    a->execution = pb_new(f, &temporal__api__common__v1__workflow_execution__descriptor);
+    a->execution->workflow_id = (char *)workflow_id;
+    a->signal_name = (char *)signal;
+    a->input = fx_payloads(f, "1");
+    return c;
+}
+
+fx_cmd_t *fx_cmd_cancel_external(fx_t *f, const char *workflow_id)
+{
+    fx_cmd_t *c = pb_new(f, &temporal__api__command__v1__command__descriptor);
+    Temporal__Api__Command__V1__RequestCancelExternalWorkflowExecutionCommandAttributes *a = pb_new(
+            f,
+            &temporal__api__command__v1__request_cancel_external_workflow_execution_command_attributes__descriptor);
+    c->command_type = CT(REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION);
+    c->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    c->request_cancel_external_workflow_execution_command_attributes = a;
+    a->workflow_id = (char *)workflow_id;
+    a->reason = (char *)"because";
+    return c;
+}
+
+fx_cmd_t *fx_cmd_fail(fx_t *f, Temporal__Api__Failure__V1__Failure *failure)
+{
+    fx_cmd_t *c = pb_new(f, &temporal__api__command__v1__command__descriptor);
+    c->command_type = CT(FAIL_WORKFLOW_EXECUTION);
+    c->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_FAIL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    c->fail_workflow_execution_command_attributes = pb_new(
+            f, &temporal__api__command__v1__fail_workflow_execution_command_attributes__descriptor);
+    c->fail_workflow_execution_command_attributes->failure = failure;
+    return c;
+}
+
+fx_cmd_t *fx_cmd_continue_as_new(fx_t *f, const char *input)
+{
+    fx_cmd_t *c = pb_new(f, &temporal__api__command__v1__command__descriptor);
+    Temporal__Api__Command__V1__ContinueAsNewWorkflowExecutionCommandAttributes *a = pb_new(
+            f,
+            &temporal__api__command__v1__continue_as_new_workflow_execution_command_attributes__descriptor);
+    c->command_type = CT(CONTINUE_AS_NEW_WORKFLOW_EXECUTION);
+    c->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_CONTINUE_AS_NEW_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    c->continue_as_new_workflow_execution_command_attributes = a;
+    a->input = fx_payloads(f, input);
+    return c;
+}

@@ -60,6 +60,12 @@ fx_cmd_t *fx_cmd_cancel_timer(fx_t *f, const char *id);
 fx_cmd_t *fx_cmd_cancel_activity(fx_t *f, int64_t scheduled_id);
 fx_cmd_t *fx_cmd_complete(fx_t *f, const char *result);
 fx_cmd_t *fx_cmd_marker(fx_t *f, const char *name);
+/* StartChildWorkflowExecution of type "Kid" (policy 0 = unspecified). */
+fx_cmd_t *fx_cmd_child(fx_t *f, const char *workflow_id, int policy);
+fx_cmd_t *fx_cmd_signal_external(fx_t *f, const char *workflow_id, const char *signal);
+fx_cmd_t *fx_cmd_cancel_external(fx_t *f, const char *workflow_id);
+fx_cmd_t *fx_cmd_fail(fx_t *f, Temporal__Api__Failure__V1__Failure *failure);
+fx_cmd_t *fx_cmd_continue_as_new(fx_t *f, const char *input);
 Temporal__Api__Common__V1__Payloads *fx_payloads(fx_t *f, const char *data);
 /* A token for activity `scheduled_id` at `attempt`. */
 Temporald__Token__Task *fx_act_tok(fx_t *f, int64_t scheduled_id, int32_t attempt);

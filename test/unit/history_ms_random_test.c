@@ -6,7 +6,9 @@
  * started; a transient task's reserved ids; a failed call with an empty txn leaves the state
  * byte-identical; encode/decode round-trips; in the accumulated history a WorkflowTaskStarted
  * is followed by its Completed/Failed/TimedOut, nothing follows the close event, and every
- * WorkflowTaskCompleted directly follows a WorkflowTaskStarted.
+ * WorkflowTaskCompleted directly follows a WorkflowTaskStarted. Children, external requests,
+ * continue-as-new, retry and cron are in play: a run closing into a new one must yield a new
+ * run that td_ms_start_next builds and that round-trips.
  */
 #include "history_ms_fixture.h"
 
@@ -111,7 +113,10 @@ static void check_step(fx_t *f, world_t *w, int rc, const uint8_t *before, size_
         TD_CHECK(last == ET(WORKFLOW_EXECUTION_COMPLETED) ||
                  last == ET(WORKFLOW_EXECUTION_FAILED) || last == ET(WORKFLOW_EXECUTION_CANCELED) ||
                  last == ET(WORKFLOW_EXECUTION_TERMINATED) ||
-                 last == ET(WORKFLOW_EXECUTION_TIMED_OUT));
+                 last == ET(WORKFLOW_EXECUTION_TIMED_OUT) ||
+                 last == ET(WORKFLOW_EXECUTION_CONTINUED_AS_NEW));
+        TD_CHECK_INT(ms->n_children, ==, 0);
+        TD_CHECK_INT(ms->n_externals, ==, 0);
     }
 }
 
@@ -141,13 +146,63 @@ static fx_cmd_t *random_command(fx_t *f, rng_t *r, int *n_ids)
                                             .scheduled_id)
                        : fx_cmd_marker(f, "m");
     case 6:
-        return fx_cmd_marker(f, "m");
+        switch (rnd(r, 4)) {
+        case 0:
+            return fx_cmd_child(f, id, (int)rnd(r, 4));
+        case 1:
+            return fx_cmd_signal_external(f, id, "s");
+        case 2:
+            return fx_cmd_cancel_external(f, id);
+        default:
+            return fx_cmd_marker(f, "m");
+        }
     default:
-        return rnd(r, 3) == 0 ? fx_cmd_complete(f, "done") : fx_cmd_timer(f, id, SEC(5));
+        switch (rnd(r, 6)) {
+        case 0:
+        case 1:
+            return fx_cmd_complete(f, "done");
+        case 2:
+            return fx_cmd_continue_as_new(f, "again");
+        case 3: {
+            Temporal__Api__Failure__V1__Failure *x =
+                    td_arena_calloc(&f->arena, sizeof(Temporal__Api__Failure__V1__Failure));
+            temporal__api__failure__v1__failure__init(x);
+            x->message = (char *)"bad";
+            return fx_cmd_fail(f, x);
+        }
+        default:
+            return fx_cmd_timer(f, id, SEC(5));
+        }
     }
 }
 
-static long stat_steps, stat_ok, stat_events, stat_closed;
+static long stat_steps, stat_ok, stat_events, stat_closed, stat_next_runs, stat_relations;
+
+/* A run that closed into a new one: the new run must build, start with event 1 and
+ * round-trip through its persisted form. */
+static void check_next_run(fx_t *f)
+{
+    td_ms_txn_t t2;
+    td_ms_t *n = NULL, *copy = NULL;
+    uint8_t *buf;
+    size_t len;
+
+    td_ms_txn_init(&t2, &f->arena, f->now);
+    TD_CHECK_INT(td_ms_start_next(f->ms, &f->t.next, &t2, &n), ==, TD_OK);
+    TD_CHECK(t2.n_events >= 1);
+    TD_CHECK_INT(t2.events[0]->event_id, ==, 1);
+    TD_CHECK_INT(t2.events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_STARTED));
+    TD_CHECK_STR(
+            t2.events[0]->workflow_execution_started_event_attributes->continued_execution_run_id,
+            f->ms->run_id);
+    TD_CHECK_STR(n->first_execution_run_id, f->ms->first_execution_run_id);
+    TD_CHECK_INT(n->state, ==, TD_MS_STATE_RUNNING);
+    td_ms_encode(n, &f->arena, &buf, &len);
+    TD_CHECK_INT(td_ms_decode(buf, len, &copy), ==, TD_OK);
+    td_ms_free(copy);
+    td_ms_free(n);
+    stat_next_runs++;
+}
 
 static void run_one(uint64_t seed, int steps)
 {
@@ -159,7 +214,19 @@ static void run_one(uint64_t seed, int steps)
     size_t before_len;
 
     fx_init(&f);
-    fx_start(&f);
+    fx_txn(&f, 0);
+    {
+        Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *req = fx_start_req(&f);
+        if (seed % 3 == 0) {
+            /* a retry policy: failures and run timeouts may continue into a new run */
+            req->retry_policy = td_arena_calloc(&f.arena, sizeof(*req->retry_policy));
+            temporal__api__common__v1__retry_policy__init(req->retry_policy);
+            req->retry_policy->maximum_attempts = 3;
+        } else if (seed % 3 == 1) {
+            req->cron_schedule = (char *)"* * * * *";
+        }
+        TD_CHECK_INT(td_ms_start(&f.t, req, NS, RUN, &f.ms), ==, TD_OK);
+    }
     for (size_t i = 0; i < f.t.n_events; i++) {
         w->types[w->n++] = f.t.events[i]->event_type;
     }
@@ -172,6 +239,8 @@ static void run_one(uint64_t seed, int steps)
 
         td_ms_encode(f.ms, &f.arena, &before, &before_len);
         fx_txn(&f, SEC(rnd(&r, 5)));
+        f.t.caps = TD_MS_CAP_CHILD | TD_MS_CAP_EXTERNAL;
+        f.t.new_run_id = rnd(&r, 4) ? "9f0e1d2c-0000-4000-8000-000000000fff" : NULL;
         switch (op) {
         case 0:
         case 1: /* poll */
@@ -259,7 +328,34 @@ static void run_one(uint64_t seed, int steps)
             }
             break;
         case 9:
-            rc = td_ms_signal(f.ms, &f.t, "s", NULL, "c", NULL, rnd(&r, 2) ? "dup" : "");
+            if (rnd(&r, 2) && f.ms->n_children > 0) {
+                /* a child outcome, often stale or out of order */
+                td_ms_child_t *ci = &f.ms->children[rnd(&r, (uint32_t)f.ms->n_children)];
+                int64_t id = rnd(&r, 8) ? ci->initiated_id : 999;
+                td_ms_event_t *ce = td_arena_calloc(&f.arena, sizeof(*ce));
+                temporal__api__history__v1__history_event__init(ce);
+                ce->event_type = rnd(&r, 2) ? ET(WORKFLOW_EXECUTION_TERMINATED)
+                                            : ET(WORKFLOW_EXECUTION_CANCELED);
+                switch (rnd(&r, 3)) {
+                case 0:
+                    rc = td_ms_child_started(f.ms, &f.t, id, "child-run", NULL);
+                    break;
+                case 1:
+                    rc = td_ms_child_start_failed(f.ms, &f.t, id, 1);
+                    break;
+                default:
+                    rc = td_ms_child_closed(f.ms, &f.t, id, "child-run", ce);
+                    break;
+                }
+                stat_relations += rc == TD_OK;
+            } else if (rnd(&r, 2) && f.ms->n_externals > 0) {
+                td_ms_external_t *x = &f.ms->externals[rnd(&r, (uint32_t)f.ms->n_externals)];
+                rc = rnd(&r, 2) ? td_ms_external_done(f.ms, &f.t, x->initiated_id)
+                                : td_ms_external_failed(f.ms, &f.t, x->initiated_id, 1);
+                stat_relations += rc == TD_OK;
+            } else {
+                rc = td_ms_signal(f.ms, &f.t, "s", NULL, "c", NULL, rnd(&r, 2) ? "dup" : "");
+            }
             break;
         case 10:
             rc = td_ms_request_cancel(f.ms, &f.t, "why", "c", "");
@@ -273,6 +369,10 @@ static void run_one(uint64_t seed, int steps)
             break;
         }
         check_step(&f, w, rc, before, before_len, next_before);
+        if (f.t.next.initiator != 0) {
+            TD_CHECK(f.ms->state == TD_MS_STATE_COMPLETED);
+            check_next_run(&f);
+        }
         stat_steps++;
         stat_ok += rc == TD_OK;
         stat_events += (long)f.t.n_events;
@@ -288,11 +388,14 @@ TD_TEST_T(history_ms_random_sequences_keep_invariants, 120)
     for (uint64_t seed = 1; seed <= 1000; seed++) {
         run_one(seed, 100);
     }
-    printf("# %ld steps (%ld ok), %ld events, %ld of 1000 runs closed\n", stat_steps, stat_ok,
-           stat_events, stat_closed);
+    printf("# %ld steps (%ld ok), %ld events, %ld of 1000 runs closed, %ld into a new run, %ld "
+           "child/external outcomes\n",
+           stat_steps, stat_ok, stat_events, stat_closed, stat_next_runs, stat_relations);
     /* The sequences must really exercise the machine, not stop at once. */
     TD_CHECK(stat_steps > 1000 * 30);
     TD_CHECK(stat_ok > stat_steps / 2);
     TD_CHECK(stat_events > stat_steps / 4);
     TD_CHECK(stat_closed > 100);
+    TD_CHECK(stat_next_runs > 20);
+    TD_CHECK(stat_relations > 100);
 }
