@@ -507,6 +507,13 @@ TD_TEST(fv_list_open_and_closed_typed_filters)
     TD_CHECK_STR(resp->executions[0]->execution->workflow_id, "wf-02");
     protobuf_c_message_free_unpacked(&resp->base, NULL);
 
+    /* a status filter must name a closed status */
+    sf.status =
+            TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_RUNNING;
+    vt_call(&f, VT_WS("ListClosedWorkflowExecutions"), &c.base);
+    TD_CHECK_INT(f.status, ==, TD_GRPC_INVALID_ARGUMENT);
+    TD_CHECK_CONTAINS(f.message, "StatusFilter");
+
     /* execution filter on an open run; a quote in the id is escaped, not injected */
     o.execution_filter = &ef;
     o.filters_case =

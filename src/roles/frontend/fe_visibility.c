@@ -424,7 +424,16 @@ static const char *td_fv_typed_query(td_rpc_call_t *call, int closed,
     if (yf != NULL) {
         q = td_fv_and_str(a, q, "WorkflowType", yf->name != NULL ? yf->name : "");
     }
-    if (sf != NULL && sf->status != 0) {
+    if (sf != NULL &&
+        (sf->status == 0 ||
+         sf->status ==
+                 TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_RUNNING)) {
+        td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT,
+                    "StatusFilter must name a closed status (not Running or unspecified).", NULL);
+        q = NULL;
+        goto out;
+    }
+    if (sf != NULL) {
         q = td_arena_printf(a, "%s AND ExecutionStatus = %d", q, (int)sf->status);
     }
 out:
