@@ -16,6 +16,7 @@ import {
   num,
   payloadValue,
   sleep,
+  waitFor,
 } from './harness.mjs';
 import { TODO } from './todo.mjs';
 
@@ -184,4 +185,57 @@ sdkTest('local activities: result, local retries, markers instead of activity ev
   assert.equal(markers.length, 2);
   for (const m of markers) assert.equal(attrs(m).markerName, 'core_local_activity');
   assert.equal(types.at(-1), 'WorkflowExecutionCompleted');
+});
+
+sdkTest('a local activity longer than the workflow task timeout (workflow task heartbeats)', { todo: TODO.wftHeartbeat }, async () => {
+  const taskQueue = uniq('slowlocal');
+  const workflowId = uniq('slowlocal-wf');
+  const activities = {
+    async sleepy(ms) {
+      await sleep(ms);
+      return `slept ${ms}`;
+    },
+  };
+  const r = await env.withWorker({ taskQueue, activities }, () =>
+    env.client.workflow.execute('slowLocal', { taskQueue, workflowId, args: [4000], workflowTaskTimeout: '2s' }),
+  );
+  assert.equal(r, 'slept 4000');
+  const h = await env.handle(workflowId).fetchHistory();
+  const types = eventTypes(h);
+  assert.equal(types.filter((t) => t === 'WorkflowTaskTimedOut').length, 0, 'no workflow task timed out');
+  assert.ok(types.filter((t) => t === 'WorkflowTaskCompleted').length >= 3, `heartbeats: ${types.join(',')}`);
+  assert.equal(eventsOf(h, 'MarkerRecorded').length, 1);
+  assert.equal(types.at(-1), 'WorkflowExecutionCompleted');
+});
+
+sdkTest('describe() lists a pending activity with its heartbeat details', { todo: TODO.pendingActivities }, async () => {
+  const taskQueue = uniq('pending');
+  const workflowId = uniq('pending-wf');
+  let beats = 0;
+  const activities = {
+    async heartbeater() {
+      const ctx = Context.current();
+      for (;;) {
+        ctx.heartbeat({ beat: ++beats });
+        await Promise.race([ctx.cancelled, sleep(100)]);
+      }
+    },
+  };
+  await env.withWorker({ taskQueue, activities }, async () => {
+    const handle = await env.client.workflow.start('pendingActivity', { taskQueue, workflowId, args: ['k'] });
+    const pa = await waitFor(async () => {
+      const d = await handle.describe();
+      const p = d.raw.pendingActivities?.[0];
+      return p && p.heartbeatDetails ? p : null;
+    });
+    assert.ok(pa, 'a pending activity with heartbeat details');
+    assert.equal(pa.activityType.name, 'heartbeater');
+    assert.equal(pa.state, enums.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
+    assert.equal(num(pa.attempt), 1);
+    assert.ok(payloadValue(pa.heartbeatDetails).beat >= 1);
+    await handle.signal('done');
+    assert.equal(await handle.result(), 'stopped');
+    const d = await handle.describe();
+    assert.equal(d.raw.pendingActivities?.length ?? 0, 0);
+  });
 });

@@ -272,3 +272,33 @@ export async function survivor(key) {
   });
   return await spin(key);
 }
+
+// A local activity that runs longer than the workflow task timeout: the worker keeps the task
+// alive with workflow-task heartbeats (RespondWorkflowTaskCompleted with
+// force_create_new_workflow_task) until the activity finishes.
+export async function slowLocal(ms) {
+  const { sleepy } = wf.proxyLocalActivities({ startToCloseTimeout: '60s' });
+  return await sleepy(ms);
+}
+
+// Runs `heartbeater` until the 'done' signal, then cancels it; for describe() of a pending activity.
+export async function pendingActivity(key) {
+  const { heartbeater } = wf.proxyActivities({
+    startToCloseTimeout: '60s',
+    heartbeatTimeout: '5s',
+    retry: { maximumAttempts: 1 },
+    cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
+  let done = false;
+  wf.setHandler(doneSignal, () => void (done = true));
+  const scope = new wf.CancellationScope();
+  const p = scope.run(() => heartbeater(key));
+  await wf.condition(() => done);
+  scope.cancel();
+  try {
+    await p;
+  } catch (err) {
+    if (!wf.isCancellation(err)) throw err;
+  }
+  return 'stopped';
+}
