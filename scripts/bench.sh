@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build/release}
 for b in test/bench/*.sh; do
     [ -x "$b" ] || continue
+    [ "$(basename "$b")" = run.sh ] && continue # test/bench/run.sh is a test suite (make test)
     echo "=== $(basename "$b" .sh)"
     "$b" || echo "(benchmark $b exited $?)"
 done
