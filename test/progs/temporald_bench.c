@@ -178,7 +178,6 @@ typedef struct {
     int slot;        /* poll slot, or -1 */
     int64_t t0_ns;   /* send (or intended) time */
     int measure;     /* sent inside the window */
-    int completes;   /* RespondWorkflowTaskCompleted that completes the workflow */
     int events_seen; /* history events read so far (verify) */
     int signals_seen;
     int last_type; /* type of the last history event read (verify) */
@@ -216,8 +215,7 @@ typedef struct {
     size_t n_wf, cap_wf;
     long running; /* started (or starting) and not completed */
     long completed;
-    long missed; /* open loop: starts skipped at the in-flight cap */
-    long failures;
+    long missed;     /* open loop: starts skipped at the in-flight cap */
     long incomplete; /* workflows not completed when the drain time ran out */
     int64_t t_begin, t_measure, t_end, t_drain_deadline;
     long done_at_measure, done_at_end;
