@@ -456,3 +456,58 @@ TD_TEST(history_ms_external_signal_and_cancel)
     TD_CHECK_INT(f.t.cause, ==, CAUSE(BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES));
     fx_free(&f);
 }
+
+TD_TEST(history_ms_child_close_mapping)
+{
+    static const struct {
+        int close, child;
+    } map[] = {
+        { ET(WORKFLOW_EXECUTION_COMPLETED), ET(CHILD_WORKFLOW_EXECUTION_COMPLETED) },
+        { ET(WORKFLOW_EXECUTION_FAILED), ET(CHILD_WORKFLOW_EXECUTION_FAILED) },
+        { ET(WORKFLOW_EXECUTION_CANCELED), ET(CHILD_WORKFLOW_EXECUTION_CANCELED) },
+        { ET(WORKFLOW_EXECUTION_TERMINATED), ET(CHILD_WORKFLOW_EXECUTION_TERMINATED) },
+        { ET(WORKFLOW_EXECUTION_TIMED_OUT), ET(CHILD_WORKFLOW_EXECUTION_TIMED_OUT) },
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        fx_t f;
+        td_ms_event_t *e;
+        fx_init(&f);
+        parent_with(&f, fx_cmd_child(&f, "kid", 0));
+        fx_txn(&f, TD_MS_SECOND);
+        TD_CHECK_INT(td_ms_child_started(f.ms, &f.t, 5, CHILD_RUN, NULL), ==, TD_OK);
+        fx_txn(&f, TD_MS_SECOND);
+        e = close_event(&f, map[i].close);
+        TD_CHECK_INT(td_ms_child_closed(f.ms, &f.t, 5, CHILD_RUN, e), ==, TD_OK);
+        fx_check_events(&f, 8, 1, map[i].child);
+        TD_CHECK_INT(f.ms->n_children, ==, 0);
+        /* the close outcomes share one layout: initiated, started, execution, type */
+        switch (map[i].child) {
+        case ET(CHILD_WORKFLOW_EXECUTION_CANCELED):
+            TD_CHECK_INT(
+                    f.t.events[0]
+                            ->child_workflow_execution_canceled_event_attributes->started_event_id,
+                    ==, 6);
+            break;
+        case ET(CHILD_WORKFLOW_EXECUTION_TERMINATED):
+            TD_CHECK_STR(f.t.events[0]
+                                 ->child_workflow_execution_terminated_event_attributes
+                                 ->workflow_execution->run_id,
+                         CHILD_RUN);
+            break;
+        case ET(CHILD_WORKFLOW_EXECUTION_TIMED_OUT):
+            TD_CHECK_INT(f.t.events[0]
+                                 ->child_workflow_execution_timed_out_event_attributes
+                                 ->initiated_event_id,
+                         ==, 5);
+            TD_CHECK_STR(f.t.events[0]
+                                 ->child_workflow_execution_timed_out_event_attributes
+                                 ->workflow_type->name,
+                         "Kid");
+            break;
+        default:
+            break;
+        }
+        fx_free(&f);
+    }
+}

@@ -15,9 +15,10 @@
  * Execution state (td_ms_t.state, td_ms_t.status)
  *
  *   Invariants: a RUNNING run has exactly one WorkflowExecutionStarted event (id 1); a
- *   COMPLETED run has no pending workflow task, activity, timer or buffered event, and its
- *   last event is the close event (completion_event_id). next_event_id is one past the last
- *   event written to history; events are dense from 1.
+ *   COMPLETED run has no pending workflow task, activity, timer, child, external request or
+ *   buffered event, and its last event is the close event (completion_event_id). A cron, retry
+ *   or continued run has no workflow task before its first backoff ends (events wait).
+ * next_event_id is one past the last event written to history; events are dense from 1.
  *
  *        td_ms_start            close command / terminate / run timeout
  *     ----------------> RUNNING -------------------------------------> COMPLETED
@@ -368,7 +369,8 @@ typedef enum {
     TD_MS_TASK_USER_TIMER = 12,       /* timer_id, event_id = TimerStarted id */
     TD_MS_TASK_ACTIVITY_RETRY = 13,   /* backoff over: dispatch the next attempt */
     TD_MS_TASK_RUN_TIMEOUT = 14,
-    TD_MS_TASK_WORKFLOW_BACKOFF = 15, /* start delay over: schedule the first workflow task */
+    TD_MS_TASK_WORKFLOW_BACKOFF = 15, /* start delay / cron / retry backoff over: schedule the
+                                         first workflow task */
     /* visibility */
     TD_MS_TASK_VIS_START = 20,
     TD_MS_TASK_VIS_UPSERT = 21,
@@ -514,10 +516,13 @@ int td_ms_wft_record_started(td_ms_t *ms, td_ms_txn_t *t, int64_t scheduled_id,
  * buffered events: WorkflowTaskFailed(UNHANDLED_COMMAND) + flush + new task, returns
  * TD_EINVAL with msg "UnhandledCommand". Bad command attributes: the commands are discarded,
  * WorkflowTaskFailed(BAD_*) + new task (nothing on a transient attempt), TD_EINVAL with
- * txn->cause. TD_EUNIMPL (state unchanged) for commands not implemented yet; TD_EINVAL
+ * txn->cause. TD_EUNIMPL (state unchanged) for commands not implemented yet or not wired
+ * (ContinueAsNew without t->new_run_id, children / external requests without t->caps); TD_EINVAL
  * (state unchanged, task stays started) when a close command is not the last command. A heartbeat
  * (force_create_new_workflow_task, no commands) after 30 min of heartbeats: the task times
  * out (WorkflowTaskTimedOut written) and TD_ENOTFOUND "workflow task heartbeat timeout".
+ * ContinueAsNew, and Complete/Fail when cron or the retry policy continue the run (only with
+ * t->new_run_id), set t->next: the caller then creates the new run (td_ms_start_next).
  */
 int td_ms_wft_complete(
         td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task *tok,
@@ -586,7 +591,8 @@ int td_ms_terminate(td_ms_t *ms, td_ms_txn_t *t, const char *reason,
 
 /* TD_OK when a transfer or timer task still applies to the state, TD_ENOTFOUND when stale. */
 int td_ms_task_valid(const td_ms_t *ms, const td_ms_task_t *task);
-/* Runs a fired timer task (td_ms_task_valid first: stale -> TD_ENOTFOUND, nothing emitted). */
+/* Runs a fired timer task (td_ms_task_valid first: stale -> TD_ENOTFOUND, nothing emitted).
+ * RUN_TIMEOUT may continue the run (retry, cron) through t->next, as td_ms_wft_complete. */
 int td_ms_timer_task_apply(td_ms_t *ms, td_ms_txn_t *t, const td_ms_task_t *task);
 
 /* ---- run chains: continue-as-new, workflow retry, cron ---- */
