@@ -1532,3 +1532,107 @@ TD_TEST_T(hist_continue_as_new_creates_the_next_run, 60)
                  run);
     hx_free(x);
 }
+
+static int hx_count_wft_of(hx_t *x, const char *wf)
+{
+    int n = 0;
+    for (int i = 0; i < x->n_wft && i < 64; i++) {
+        n += strcmp(x->wft[i].wf, wf) == 0;
+    }
+    return n;
+}
+
+static int hx_child_wft(hx_t *x)
+{
+    return hx_count_wft_of(x, "child-1") >= 1;
+}
+
+static int hx_parent_second_wft(hx_t *x)
+{
+    return hx_count_wft_of(x, "wf-parent") >= 2;
+}
+
+static int hx_parent_third_wft(hx_t *x)
+{
+    return hx_count_wft_of(x, "wf-parent") >= 3;
+}
+
+static const hx_added_t *hx_last_wft_of(hx_t *x, const char *wf)
+{
+    const hx_added_t *a = NULL;
+    for (int i = 0; i < x->n_wft && i < 64; i++) {
+        if (strcmp(x->wft[i].wf, wf) == 0) {
+            a = &x->wft[i];
+        }
+    }
+    return a;
+}
+
+TD_TEST_T(hist_child_workflow_started_and_result_delivered, 60)
+{
+    hx_t xx, *x = &xx;
+    char prun[40], crun[40];
+    poll_wft_t *p = NULL;
+    fx_cmd_t *cmd;
+    Temporal__Api__Command__V1__StartChildWorkflowExecutionCommandAttributes *ca;
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
+    ProtobufCBinaryData none = { 0, NULL };
+    const hx_added_t *a;
+    int started = 0, completed = 0;
+
+    hx_init(x, 4);
+    TD_CHECK_INT(hx_start(x, "wf-parent", "r1", 0, 0, prun), ==, 0);
+    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-parent", prun, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    cmd = PB(fx_cmd_t, temporal__api__command__v1__command__descriptor);
+    cmd->command_type =
+            TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION;
+    cmd->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_START_CHILD_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    ca = PB(Temporal__Api__Command__V1__StartChildWorkflowExecutionCommandAttributes,
+            temporal__api__command__v1__start_child_workflow_execution_command_attributes__descriptor);
+    ca->namespace_ = (char *)"default";
+    ca->workflow_id = (char *)"child-1";
+    ca->workflow_type = fx_start_req(&x->fx)->workflow_type;
+    ca->task_queue = fx_start_req(&x->fx)->task_queue;
+    cmd->start_child_workflow_execution_command_attributes = ca;
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
+
+    /* the child starts (its first task reaches matching), the parent hears of it */
+    hx_run_until(x, hx_child_wft, 5000);
+    memcpy(crun, hx_last_wft_of(x, "child-1")->run, sizeof(crun));
+    hx_run_until(x, hx_parent_second_wft, 5000);
+
+    /* the child completes; the parent gets ChildWorkflowExecutionCompleted */
+    TD_CHECK_INT(hx_wft_started(x, "child-1", crun, 2, "poll-c", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_STR(p->history->events[0]
+                         ->workflow_execution_started_event_attributes->parent_workflow_execution
+                         ->workflow_id,
+                 "wf-parent");
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+                                 fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "\"kid\"")),
+                                 NULL),
+                 ==, 0);
+    a = hx_last_wft_of(x, "wf-parent");
+    TD_CHECK_INT(hx_wft_started(x, "wf-parent", prun, a->scheduled_id, "poll-2", TQK(NORMAL), &p),
+                 ==, 0);
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 0), NULL), ==, 0);
+    hx_run_until(x, hx_is_idle, 5000);
+    gh = hx_history(x, "wf-parent", prun, 0, 0, none, 0);
+    for (size_t i = 0; i < gh->history->n_events; i++) {
+        started += gh->history->events[i]->event_type == ET(CHILD_WORKFLOW_EXECUTION_STARTED);
+        completed += gh->history->events[i]->event_type == ET(CHILD_WORKFLOW_EXECUTION_COMPLETED);
+    }
+    TD_CHECK_INT(started, ==, 1);
+    if (completed == 0) {
+        /* the completion may have arrived after the task above: one more task */
+        hx_run_until(x, hx_parent_third_wft, 5000);
+        gh = hx_history(x, "wf-parent", prun, 0, 0, none, 0);
+        for (size_t i = 0; i < gh->history->n_events; i++) {
+            completed +=
+                    gh->history->events[i]->event_type == ET(CHILD_WORKFLOW_EXECUTION_COMPLETED);
+        }
+    }
+    TD_CHECK_INT(completed, ==, 1);
+    hx_free(x);
+}

@@ -252,6 +252,9 @@ void td_hist__fail(td_rpc_call_t *call, int rc, const char *msg);
 /* ---- hist_queue.c ---- */
 void td_hist__task_dispatch(td_hist_task_t *task);
 void td_hist__timer_arm(td_hist_shard_t *s);
+void td_hist__task_retry(td_hist_task_t *task);
+/* hist_xfer.c: START_CHILD, SIGNAL/CANCEL_EXTERNAL, NOTIFY_PARENT, PARENT_CLOSE_POLICY. */
+void td_hist__xfer_cross(td_hist_task_t *task);
 
 /* ---- hist_vis.c ---- */
 /* Typed copies (arena) of the custom search attributes in a packed SearchAttributes blob. */

@@ -32,7 +32,7 @@ static void td_hist_task_redo(void *arg)
 }
 
 /* Runs the task again later (exponential backoff, capped). */
-static void td_hist_task_retry(td_hist_task_t *task)
+void td_hist__task_retry(td_hist_task_t *task)
 {
     int64_t ms = TD_HIST_BACKOFF_MIN_MS;
 
@@ -84,7 +84,7 @@ static void td_hist_xfer_done(const ProtobufCMessage *resp, int status, const ch
                         task->t.type == TD_MS_TASK_WORKFLOW_TASK ? "workflow" : "activity",
                         task->workflow_id, task->run_id, message ? message : "");
         }
-        td_hist_task_retry(task);
+        td_hist__task_retry(task);
     } else if (!h->running) {
         task->state = TD_HIST_TASK_READY; /* left for the next owner */
     } else {
@@ -112,8 +112,13 @@ static void td_hist_transfer(td_hist_task_t *task)
     const ProtobufCMessage *req;
     const char *path;
 
+    if (task->t.type >= TD_MS_TASK_START_CHILD && task->t.type <= TD_MS_TASK_PARENT_CLOSE_POLICY) {
+        task->state = TD_HIST_TASK_RUNNING;
+        td_hist__xfer_cross(task); /* hist_xfer.c */
+        return;
+    }
     if (task->t.type != TD_MS_TASK_WORKFLOW_TASK && task->t.type != TD_MS_TASK_ACTIVITY_TASK) {
-        /* CLOSE_EXECUTION: parent/child notification, not built yet; nothing else to do. */
+        /* CLOSE_EXECUTION: the tasks above cover everything a close sets off. */
         td_hist__task_ack(task);
         return;
     }
@@ -183,7 +188,7 @@ static int td_hist_timer_done(td_hist_op_t *op, int rc, const char *msg)
         rc == TD_EBUSY) {
         td_log_warn("timer task of %s/%s failed (will retry): %s", task->workflow_id, task->run_id,
                     msg ? msg : td_strerror(rc));
-        td_hist_task_retry(task);
+        td_hist__task_retry(task);
     } else {
         /* Applied, stale (TD_ENOTFOUND) or refused: either way it is done. */
         td_hist__task_ack(task);
@@ -281,14 +286,14 @@ static void td_hist_vis_written(td_store_req_t *req, void *arg)
         /* No open record (its start task not written yet): the retry upserts the closed
          * form (td_hist_vis_apply looks at retries). */
         td_store_req_free(req);
-        td_hist_task_retry(task);
+        td_hist__task_retry(task);
         return;
     }
     if (req->rc != TD_OK && h->running) {
         td_log_warn("visibility write for %s/%s failed (will retry): %s", task->workflow_id,
                     task->run_id, req->err);
         td_store_req_free(req);
-        td_hist_task_retry(task);
+        td_hist__task_retry(task);
         return;
     }
     td_store_req_free(req);
@@ -335,7 +340,7 @@ static int td_hist_vis_done(td_hist_op_t *op, int rc, const char *msg)
         } else {
             td_log_warn("visibility task of %s/%s: %s", task->workflow_id, task->run_id,
                         msg ? msg : td_strerror(rc));
-            td_hist_task_retry(task);
+            td_hist__task_retry(task);
         }
     }
     td_hist__op_free_internal(op);

@@ -222,6 +222,9 @@ td_hist_task_t *td_hist__task_alloc(td_hist_shard_t *s, const td_ms_task_t *t, i
     task->t = *t;
     task->t.task_queue = t->task_queue ? td_strdup(t->task_queue) : NULL;
     task->t.timer_id = t->timer_id ? td_strdup(t->timer_id) : NULL;
+    task->t.target_namespace_id = t->target_namespace_id ? td_strdup(t->target_namespace_id) : NULL;
+    task->t.target_workflow_id = t->target_workflow_id ? td_strdup(t->target_workflow_id) : NULL;
+    task->t.target_run_id = t->target_run_id ? td_strdup(t->target_run_id) : NULL;
     td_hist_pending_add(task);
     return task;
 }
@@ -235,6 +238,9 @@ static void td_hist_task_free(td_hist_task_t *task)
     td_free(task->normal_tq);
     td_free((char *)task->t.task_queue);
     td_free((char *)task->t.timer_id);
+    td_free((char *)task->t.target_namespace_id);
+    td_free((char *)task->t.target_workflow_id);
+    td_free((char *)task->t.target_run_id);
     td_free(task);
 }
 
