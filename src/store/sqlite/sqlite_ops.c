@@ -1596,19 +1596,20 @@ static int td_sq_qb_filter(td_sq_qb_t *q, const td_store_vfilter_t *f, int depth
             td_sq_qb_add(q, "(");
             rc = td_sq_qb_cmp(q, bf->column, f);
             td_sq_qb_add(q, ")");
-        } else if (f->op == TD_STORE_VF_IS_NULL || f->op == TD_STORE_VF_IS_NOT_NULL) {
-            td_sq_qb_add(q, f->op == TD_STORE_VF_IS_NULL ? "NOT EXISTS" : "EXISTS");
-            td_sq_qb_add(q, " (SELECT 1 FROM visibility_sa s WHERE s.namespace_id = "
-                            "v.namespace_id AND s.run_id = v.run_id AND s.name = ");
-            rc = td_sq_qb_bind(q, NULL, f->field);
-            td_sq_qb_add(q, ")");
         } else {
-            td_sq_qb_add(q, "EXISTS (SELECT 1 FROM visibility_sa s WHERE s.namespace_id = "
-                            "v.namespace_id AND s.run_id = v.run_id AND s.name = ");
+            /* An uncorrelated subquery: SQLite builds the set of matching runs once from the
+             * (namespace, name, value) index instead of scanning that index for every row. */
+            int is_null = f->op == TD_STORE_VF_IS_NULL || f->op == TD_STORE_VF_IS_NOT_NULL;
+            td_sq_qb_add(q, f->op == TD_STORE_VF_IS_NULL ? "v.run_id NOT IN" : "v.run_id IN");
+            /* ?1 is the query's namespace (its first bound value) */
+            td_sq_qb_add(q, " (SELECT s.run_id FROM visibility_sa s WHERE s.namespace_id = ?1 "
+                            "AND s.name = ");
             rc = td_sq_qb_bind(q, NULL, f->field);
-            td_sq_qb_add(q, " AND ");
-            if (rc == TD_OK) {
-                rc = td_sq_qb_cmp(q, td_sq_sa_column(f->value.type), f);
+            if (!is_null) {
+                td_sq_qb_add(q, " AND ");
+                if (rc == TD_OK) {
+                    rc = td_sq_qb_cmp(q, td_sq_sa_column(f->value.type), f);
+                }
             }
             td_sq_qb_add(q, ")");
         }
