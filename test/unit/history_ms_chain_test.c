@@ -589,3 +589,25 @@ TD_TEST(history_ms_cron_backoff_holds_signals)
     TD_CHECK_INT(td_ms_task_valid(f.ms, &backoff), ==, TD_ENOTFOUND);
     fx_free(&f);
 }
+
+TD_TEST(history_ms_chain_min_interval)
+{
+    fx_t f;
+    td_ms_txn_t t2;
+    td_ms_t *n;
+
+    /* A run continuing as new 200 ms after it started: its successor waits the rest of 1 s. */
+    fx_init(&f);
+    start_with(&f, fx_start_req(&f));
+    fx_txn(&f, 200 * 1000 * 1000);
+    f.t.new_run_id = RUN2;
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_continue_as_new(&f, "1")), NULL), ==,
+                 TD_OK);
+    TD_CHECK_INT(f.t.next.backoff, ==, 800 * 1000 * 1000);
+    n = next_run(&f, &t2);
+    TD_CHECK_INT(t2.n_events, ==, 1);
+    TD_CHECK_INT(t2.tasks[0].type, ==, TD_MS_TASK_WORKFLOW_BACKOFF);
+    TD_CHECK_INT(t2.tasks[0].fire_time, ==, T0 + SEC(1));
+    td_ms_free(n);
+    fx_free(&f);
+}

@@ -97,7 +97,9 @@
  *   td_ms_start_next from the closed state and written in the same store write. Precedence at
  *   close: ContinueAsNew command > retry (FailWorkflowExecution or run timeout, retry policy
  *   says IN_PROGRESS) > cron (Complete/Fail/run timeout with a cron schedule) > final close.
- *   Cancel and terminate never continue. Retry: attempt + 1, initiator RETRY, backoff from
+ *   Cancel and terminate never continue. A new run's first task waits at least until
+ *   TD_MS_CHAIN_MIN_INTERVAL after the previous run's first task (Temporal's tight-loop guard).
+ *   Retry: attempt + 1, initiator RETRY, backoff from
  *   td_ms_retry_backoff, continued_failure. Cron: attempt 1, initiator CRON_SCHEDULE, backoff
  *   td_ms_cron_backoff from this run's execution time (start + first backoff),
  *   last_completion_result (the result, or the previous one after a failure).
@@ -197,8 +199,10 @@
 #define TD_MS_WFT_BACKOFF_MIN_ATTEMPTS 3
 #define TD_MS_WFT_BACKOFF_INITIAL      (5 * TD_MS_SECOND)
 #define TD_MS_WFT_BACKOFF_MAX          (10 * 60 * TD_MS_SECOND)
-#define TD_MS_SUGGEST_CAN_EVENTS       4096
-#define TD_MS_SUGGEST_CAN_BYTES        (4 * 1024 * 1024)
+/* Runs of one chain (continue-as-new, retry, cron) start at least this far apart. */
+#define TD_MS_CHAIN_MIN_INTERVAL TD_MS_SECOND
+#define TD_MS_SUGGEST_CAN_EVENTS 4096
+#define TD_MS_SUGGEST_CAN_BYTES  (4 * 1024 * 1024)
 
 typedef Temporal__Api__History__V1__HistoryEvent td_ms_event_t;
 

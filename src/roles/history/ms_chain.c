@@ -107,6 +107,23 @@ int td_ms_retry_backoff(const td_ms_t *ms, const Temporal__Api__Failure__V1__Fai
     return TD_MS_RS(IN_PROGRESS);
 }
 
+int64_t td_ms__chain_backoff(const td_ms_t *ms, int64_t now, int64_t backoff)
+{
+    /* lifetime counts from the first workflow task's time (start + its backoff) */
+    int64_t lifetime = now - (ms->start_time + ms->first_workflow_task_backoff);
+
+    if (backoff < 0) {
+        backoff = 0;
+    }
+    if (lifetime < 0) {
+        lifetime = 0;
+    }
+    if (lifetime + backoff < TD_MS_CHAIN_MIN_INTERVAL) {
+        backoff = TD_MS_CHAIN_MIN_INTERVAL - lifetime;
+    }
+    return backoff;
+}
+
 void td_ms__close_with(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int status,
                        const Temporal__Api__Failure__V1__Failure *failure,
                        const Temporal__Api__Common__V1__Payloads *result)
@@ -145,7 +162,7 @@ void td_ms__close_with(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int status
         memset(&t->next, 0, sizeof(t->next));
         t->next.initiator = initiator;
         t->next.run_id = new_run;
-        t->next.backoff = backoff;
+        t->next.backoff = td_ms__chain_backoff(ms, t->now, backoff);
         t->next.continued_failure = failure;
         if (initiator == TD_MS_INIT(CRON_SCHEDULE)) {
             t->next.last_completion_result = result;

@@ -130,6 +130,10 @@ int td_ms__cmd_signal_external(td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c
                                int64_t completed_id);
 int td_ms__cmd_cancel_external(td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c,
                                int64_t completed_id);
+/* The first-task backoff of a run continuing `ms` closed at `now`: at least what makes the
+ * chain's runs start TD_MS_CHAIN_MIN_INTERVAL apart (Temporal's guard against tight
+ * continue-as-new / retry loops, history.workflowIdReuseMinimalInterval). */
+int64_t td_ms__chain_backoff(const td_ms_t *ms, int64_t now, int64_t backoff);
 /* Closes the run with `e` (a Completed/Failed/TimedOut/ContinuedAsNew event whose type and
  * attributes are set; `failure` / `result` as the event carries them): decides retry / cron,
  * sets new_execution_run_id / retry_state on the event and t->next, commits it and closes. */

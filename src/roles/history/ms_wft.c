@@ -902,7 +902,7 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
         memset(&t->next, 0, sizeof(t->next));
         t->next.initiator = a->initiator;
         t->next.run_id = a->new_execution_run_id;
-        t->next.backoff = backoff;
+        t->next.backoff = td_ms__chain_backoff(ms, t->now, backoff);
         t->next.can = ca;
         t->next.last_completion_result = ca->last_completion_result;
         t->next.continued_failure = ca->failure;
