@@ -145,6 +145,60 @@ TD_TEST(history_ms_task_record_round_trip)
     fx_free(&f);
 }
 
+TD_TEST(history_ms_relation_records_round_trip)
+{
+    fx_t f;
+    uint8_t *b;
+    size_t n;
+    td_ms_task_t in = { .type = TD_MS_TASK_NOTIFY_PARENT,
+                        .event_id = 5,
+                        .target_namespace_id = NS,
+                        .target_workflow_id = "parent",
+                        .target_run_id = RUN,
+                        .policy = 3,
+                        .ref_event_id = 12 };
+    td_ms_task_t out;
+    td_ms_parent_t p = { "default", NS, "parent", RUN, 5, "root", "root-run" };
+    td_ms_t *copy = NULL;
+    Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *r;
+
+    fx_init(&f);
+    TD_CHECK_INT(td_ms_task_encode(&in, &f.arena, &b, &n), ==, TD_OK);
+    TD_CHECK_INT(td_ms_task_decode(b, n, &f.arena, &out), ==, TD_OK);
+    TD_CHECK_INT(out.type, ==, TD_MS_TASK_NOTIFY_PARENT);
+    TD_CHECK_STR(out.target_namespace_id, NS);
+    TD_CHECK_STR(out.target_workflow_id, "parent");
+    TD_CHECK_STR(out.target_run_id, RUN);
+    TD_CHECK_INT(out.policy, ==, 3);
+    TD_CHECK_INT(out.ref_event_id, ==, 12);
+    TD_CHECK_INT(td_ms_task_category(TD_MS_TASK_PARENT_CLOSE_POLICY), ==, TD_MS_CAT_TRANSFER);
+
+    /* a child run with a retry policy and a cron schedule: parent, root, start attributes */
+    r = fx_start_req(&f);
+    r->cron_schedule = (char *)"@daily";
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_start_child(&f.t, r, NS, "child-run", &p, &f.ms), ==, TD_OK);
+    TD_CHECK_STR(f.t.events[0]
+                         ->workflow_execution_started_event_attributes->root_workflow_execution
+                         ->workflow_id,
+                 "root");
+    TD_CHECK_INT(td_ms_encode(f.ms, &f.arena, &b, &n), ==, TD_OK);
+    TD_CHECK_INT(td_ms_decode(b, n, &copy), ==, TD_OK);
+    TD_CHECK_STR(copy->parent_namespace, "default");
+    TD_CHECK_STR(copy->parent_namespace_id, NS);
+    TD_CHECK_STR(copy->parent_workflow_id, "parent");
+    TD_CHECK_STR(copy->parent_run_id, RUN);
+    TD_CHECK_INT(copy->parent_initiated_id, ==, 5);
+    TD_CHECK_STR(copy->root_workflow_id, "root");
+    TD_CHECK_STR(copy->root_run_id, "root-run");
+    TD_CHECK_STR(copy->cron_schedule, "@daily");
+    TD_CHECK_INT(copy->start_attrs.len, ==, f.ms->start_attrs.len);
+    TD_CHECK(copy->start_attrs.len > 0);
+    TD_CHECK(memcmp(copy->start_attrs.data, f.ms->start_attrs.data, copy->start_attrs.len) == 0);
+    td_ms_free(copy);
+    fx_free(&f);
+}
+
 TD_TEST(history_ms_token_round_trip_and_strictness)
 {
     fx_t f;
