@@ -1603,6 +1603,35 @@ TD_TEST_T(hist_child_workflow_started_and_result_delivered, 60)
     memcpy(crun, hx_last_wft_of(x, "child-1")->run, sizeof(crun));
     hx_run_until(x, hx_parent_second_wft, 5000);
 
+    /* describe: the parent lists its pending child, the child names its parent */
+    {
+        Temporald__Historyservice__DescribeWorkflowExecutionRequest *d =
+                PB(Temporald__Historyservice__DescribeWorkflowExecutionRequest,
+                   temporald__historyservice__describe_workflow_execution_request__descriptor);
+        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *dr = NULL;
+        d->namespace_id = (char *)HNS;
+        d->request = PB(
+                Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionRequest,
+                temporal__api__workflowservice__v1__describe_workflow_execution_request__descriptor);
+        d->request->execution = hx_we(x, "wf-parent", "");
+        TD_CHECK_INT(
+                hx_call(x, "DescribeWorkflowExecution", &d->base,
+                        &temporal__api__workflowservice__v1__describe_workflow_execution_response__descriptor,
+                        (void **)&dr),
+                ==, 0);
+        TD_CHECK_INT(dr->n_pending_children, ==, 1);
+        TD_CHECK_STR(dr->pending_children[0]->workflow_id, "child-1");
+        d->request->execution = hx_we(x, "child-1", "");
+        TD_CHECK_INT(
+                hx_call(x, "DescribeWorkflowExecution", &d->base,
+                        &temporal__api__workflowservice__v1__describe_workflow_execution_response__descriptor,
+                        (void **)&dr),
+                ==, 0);
+        TD_CHECK(dr->workflow_execution_info->parent_execution != NULL);
+        TD_CHECK_STR(dr->workflow_execution_info->parent_execution->workflow_id, "wf-parent");
+        TD_CHECK_STR(dr->workflow_execution_info->root_execution->workflow_id, "wf-parent");
+    }
+
     /* the child completes; the parent gets ChildWorkflowExecutionCompleted */
     TD_CHECK_INT(hx_wft_started(x, "child-1", crun, 2, "poll-c", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_STR(p->history->events[0]

@@ -632,7 +632,39 @@ static int td_hist_describe_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
             td_hist__unblob(a, ms->search_attributes.data, ms->search_attributes.len,
                             &temporal__api__common__v1__search_attributes__descriptor);
     wi->state_transition_count = ms->db_record_version;
+    wi->history_size_bytes = ms->history_size_bytes;
+    if (ms->parent_workflow_id != NULL && ms->parent_workflow_id[0] != 0) {
+        wi->parent_namespace_id =
+                td_arena_strdup(a, ms->parent_namespace_id ? ms->parent_namespace_id : "");
+        wi->parent_execution =
+                td_hist__pb(a, &temporal__api__common__v1__workflow_execution__descriptor);
+        wi->parent_execution->workflow_id = td_arena_strdup(a, ms->parent_workflow_id);
+        wi->parent_execution->run_id =
+                td_arena_strdup(a, ms->parent_run_id ? ms->parent_run_id : "");
+    }
+    wi->root_execution = td_hist__pb(a, &temporal__api__common__v1__workflow_execution__descriptor);
+    if (ms->root_workflow_id != NULL && ms->root_workflow_id[0] != 0) {
+        wi->root_execution->workflow_id = td_arena_strdup(a, ms->root_workflow_id);
+        wi->root_execution->run_id = td_arena_strdup(a, ms->root_run_id ? ms->root_run_id : "");
+    } else {
+        wi->root_execution->workflow_id = wi->execution->workflow_id;
+        wi->root_execution->run_id = wi->execution->run_id;
+    }
     r->workflow_execution_info = wi;
+    if (ms->n_children > 0) {
+        r->pending_children = td_arena_alloc(a, ms->n_children * sizeof(*r->pending_children));
+    }
+    for (size_t i = 0; i < ms->n_children; i++) {
+        const td_ms_child_t *ch = &ms->children[i];
+        Temporal__Api__Workflow__V1__PendingChildExecutionInfo *pc = td_hist__pb(
+                a, &temporal__api__workflow__v1__pending_child_execution_info__descriptor);
+        pc->workflow_id = td_arena_strdup(a, ch->workflow_id ? ch->workflow_id : "");
+        pc->run_id = td_arena_strdup(a, ch->run_id ? ch->run_id : "");
+        pc->workflow_type_name = td_arena_strdup(a, ch->workflow_type ? ch->workflow_type : "");
+        pc->initiated_id = ch->initiated_id;
+        pc->parent_close_policy = ch->parent_close_policy;
+        r->pending_children[r->n_pending_children++] = pc;
+    }
 
     cfg->task_queue = td_hist__pb(a, &temporal__api__taskqueue__v1__task_queue__descriptor);
     cfg->task_queue->name = wi->task_queue;
