@@ -511,6 +511,24 @@ long long td_config_dyn_int(const td_config_t *c, const char *key, long long def
     return (end != buf && *end == '\0') ? n : def;
 }
 
+/* Dynamic config keys some part of temporald reads; any other key is accepted and ignored. */
+static const char *const td_config_dyn_used[] = {
+    "history.longPollExpirationInterval",
+    "matching.longPollExpirationInterval",
+    "limit.blobSize.error",
+    "limit.memoSize.error",
+};
+
+int td_config_dyn_is_used(const char *key)
+{
+    for (size_t i = 0; i < TD_ARRAY_LEN(td_config_dyn_used); i++) {
+        if (strcmp(key, td_config_dyn_used[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void td_config_print_keys(void)
 {
     const char *section = "";

@@ -155,6 +155,17 @@ int td_server_run(const td_config_t *config)
     srv.config = config;
     srv.started_mono_ms = td_now_mono_ms();
     signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < config->dynamic_config.n; i++) {
+        const char *kv = config->dynamic_config.v[i];
+        int n = (int)strcspn(kv, "=");
+        char key[256];
+        snprintf(key, sizeof(key), "%.*s", n, kv);
+        if (td_config_dyn_is_used(key)) {
+            td_log_info("dynamic config %s", kv);
+        } else {
+            td_log_debug("dynamic config %s: accepted, not used by temporald", key);
+        }
+    }
     srv.loop = td_loop_new();
     if (srv.loop == NULL) {
         td_log_error("cannot create the event loop");
