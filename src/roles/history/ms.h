@@ -139,7 +139,8 @@
  *                  current pointer moving to the new run (as TERMINATE_EXISTING does).
  *   t->caps        TD_MS_CAP_CHILD / TD_MS_CAP_EXTERNAL once the tasks below are handled.
  *   START_CHILD    Load the parent; skip if td_ms_task_valid fails. Read event `event_id`
- *                  from its history, td_ms_child_request, then start the child like a
+ *                  from its history, td_ms_child_request (set p.namespace_name to the
+ *                  namespace's name if the command left it empty), then start the child like a
  *                  StartWorkflowExecution but with td_ms_start_child (same request id =>
  *                  same run). Then on the parent: td_ms_child_started(initiated, run id), or
  *                  td_ms_child_start_failed(WORKFLOW_ALREADY_EXISTS) if the id is taken by
