@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -64,6 +64,21 @@ export function freePort() {
   });
 }
 
+// Resolves when 127.0.0.1:port accepts a TCP connection, rejects when it refuses.
+function tcpProbe(port) {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve();
+    });
+    sock.once('error', (err) => {
+      sock.destroy();
+      reject(err);
+    });
+  });
+}
+
 // One temporald process (and its restarts) on one SQLite file in its own temp dir.
 export class TemporaldServer {
   constructor({ port, dir, args = [] }) {
@@ -99,7 +114,10 @@ export class TemporaldServer {
         throw new Error(`temporald exited (${proc.exitCode ?? proc.signalCode}) during start:\n${this.logTail()}`);
       }
       try {
-        const c = await Connection.connect({ address: this.address, connectTimeout: 1000 });
+        // A plain TCP connect first: grpc-js backs off about a second after a refused
+        // connection, so asking it before the port is open would slow every start.
+        await tcpProbe(this.port);
+        const c = await Connection.connect({ address: this.address, connectTimeout: 2000 });
         await c.close();
         return this;
       } catch (err) {

@@ -5,7 +5,7 @@
 # once, runs `node --test` over test/sdk/*.test.mjs and closes with one line
 # "N passed, N failed, N skipped" (skipped = node's skipped + todo). Exits non-zero on failures.
 # Usage: test/sdk/run.sh [path/to/temporald]; BUILD from the env; TD_SDK_FILES to pick files;
-# TD_SDK_CONCURRENCY (default 2) test files at once.
+# TD_SDK_CONCURRENCY (default 2) test files at once; TD_SDK_TAP=FILE keeps node's full TAP output.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/release}
@@ -37,6 +37,7 @@ files=${TD_SDK_FILES:-$(ls test/sdk/*.test.mjs)}
 node --test --test-reporter=tap --test-concurrency="${TD_SDK_CONCURRENCY:-2}" --test-timeout=300000 \
     $files >"$tmp/tap" 2>&1
 rc=$?
+[ -n "${TD_SDK_TAP:-}" ] && cp "$tmp/tap" "$TD_SDK_TAP"
 # Test lines and their diagnostics, without the TAP YAML noise of passing tests.
 grep -vE '^ +(duration_ms|type|\.\.\.|---)' "$tmp/tap" | grep -E '^ *(not )?ok |^# |^ *# |error|Error' |
     grep -vE '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) '

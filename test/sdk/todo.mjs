@@ -4,12 +4,6 @@
 // run.sh lists todo tests that passed so they can be promoted by deleting their entry here.
 // An entry that is undefined means the test runs for real. Imported by test/sdk/*.test.mjs.
 export const TODO = {
-  runTimeoutRetryState:
-    'temporald writes retry_state TIMEOUT in WorkflowExecutionTimedOut of a workflow without a retry policy; Temporal writes RETRY_POLICY_NOT_SET',
-  childWorkflow:
-    'RespondWorkflowTaskCompleted with a StartChildWorkflowExecution command (type 11) answers UNIMPLEMENTED "command type 11 is not implemented yet"; the parent never gets past its first workflow task',
-  continueAsNew:
-    'RespondWorkflowTaskCompleted with a ContinueAsNewWorkflowExecution command (type 10) answers UNIMPLEMENTED "command type 10 is not implemented yet"; the first run never closes',
   update:
     'UpdateWorkflowExecution answers UNIMPLEMENTED "UpdateWorkflowExecution is not implemented by temporald yet (unknown method)"',
   signalExternal:
