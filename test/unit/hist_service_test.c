@@ -62,6 +62,7 @@ typedef struct {
 } hx_t;
 
 static hx_t *hx_cur;
+static const char *hx_dyn; /* one --dynamic-config-value for the next hx_init */
 
 /* ---- fake matching ---- */
 
@@ -227,6 +228,9 @@ static void hx_init(hx_t *x, int shards)
     x->loop = td_loop_new();
     td_config_init(&x->cfg);
     x->cfg.num_history_shards = shards;
+    if (hx_dyn != NULL) {
+        td_strlist_add(&x->cfg.dynamic_config, hx_dyn);
+    }
     snprintf(x->dbpath, sizeof(x->dbpath), "/tmp/hist_test_XXXXXX");
     fd = mkstemp(x->dbpath);
     TD_CHECK(fd >= 0);
@@ -1663,5 +1667,46 @@ TD_TEST_T(hist_child_workflow_started_and_result_delivered, 60)
         }
     }
     TD_CHECK_INT(completed, ==, 1);
+    hx_free(x);
+}
+
+static int hx_has_ten_wft(hx_t *x)
+{
+    return x->n_wft >= 10;
+}
+
+TD_TEST_T(hist_small_cache_evicts_and_reloads, 60)
+{
+    hx_t xx, *x = &xx;
+    char wf[16], req[16];
+    poll_wft_t *p = NULL;
+    ProtobufCBinaryData none = { 0, NULL };
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
+
+    hx_dyn = "history.cacheMaxSize=2";
+    hx_init(x, 1);
+    hx_dyn = NULL;
+    for (int i = 0; i < 10; i++) {
+        snprintf(wf, sizeof(wf), "wf-c%d", i);
+        snprintf(req, sizeof(req), "r%d", i);
+        TD_CHECK_INT(hx_start(x, wf, req, 0, 0, NULL), ==, 0);
+    }
+    hx_run_until(x, hx_has_ten_wft, 5000);
+    /* every run is served from the store after its context was evicted */
+    for (int i = 0; i < 10; i++) {
+        hx_added_t a = x->wft[i];
+        TD_CHECK_INT(hx_wft_started(x, a.wf, a.run, a.scheduled_id, "poll", TQK(NORMAL), &p), ==,
+                     0);
+        TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+                                     fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "1")),
+                                     NULL),
+                     ==, 0);
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(wf, sizeof(wf), "wf-c%d", i);
+        gh = hx_history(x, wf, "", 1, 0, none, 0);
+        TD_CHECK_INT(gh->history->n_events, ==, 1);
+        TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_COMPLETED));
+    }
     hx_free(x);
 }

@@ -20,8 +20,7 @@
 #include "roles/history/hist_int.h"
 #include "uuid.h"
 
-#define TD_HIST_NBUCKETS  4096
-#define TD_HIST_CACHE_MAX 8192 /* idle contexts beyond this are evicted */
+#define TD_HIST_NBUCKETS 4096
 
 static size_t td_hist_bucket(const td_hist_t *h, const char *ns, const char *wf)
 {
@@ -43,7 +42,7 @@ static void td_hist_ctx_evict(td_hist_t *h)
         td_hist_ctx_t **pp = &h->buckets[b];
         while (*pp != NULL) {
             td_hist_ctx_t *c = *pp;
-            if (c->head == NULL && !c->running && c->waiters == NULL) {
+            if (c->head == NULL && !c->running && c->waiters == NULL && !c->kick_posted) {
                 *pp = c->hnext;
                 td_hist_ctx_free(c);
                 h->nctx--;
@@ -70,7 +69,7 @@ td_hist_ctx_t *td_hist__ctx_get(td_hist_t *h, const char *ns, const char *wf)
             return c;
         }
     }
-    if (h->nctx >= TD_HIST_CACHE_MAX) {
+    if (h->nctx >= (size_t)h->cache_max) {
         td_hist_ctx_evict(h);
     }
     c = td_calloc(1, sizeof(*c));
@@ -149,6 +148,7 @@ static void td_hist_op_run(td_hist_op_t *op);
 static void td_hist_ctx_kick(void *arg)
 {
     td_hist_ctx_t *c = arg;
+    c->kick_posted = 0;
     if (!c->running && c->head != NULL) {
         c->running = 1;
         td_hist_op_run(c->head);
@@ -189,7 +189,8 @@ static void td_hist_op_finish(td_hist_op_t *op, int rc, const char *msg)
         }
     }
     c->running = 0;
-    if (c->head != NULL) {
+    if (c->head != NULL && !c->kick_posted) {
+        c->kick_posted = 1; /* keeps the context from eviction until the kick ran */
         td_loop_post(h->loop, td_hist_ctx_kick, c);
     }
 }
@@ -273,7 +274,7 @@ static void td_hist_write_done(td_store_req_t *req, void *arg)
     case TD_EEXIST:
         break; /* creations decide (hist_api.c) */
     default:
-        if (td_err_grpc_status(rc) != 14) {
+        if (td_err_grpc_status(rc) != TD_GRPC_UNAVAILABLE) {
             rc = TD_EUNAVAIL;
         }
         break;

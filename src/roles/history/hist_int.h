@@ -148,7 +148,8 @@ struct td_hist_ctx_s {
     int ms_current; /* ms is the workflow id's current run */
     td_hist_op_t *head, *tail;
     td_hist_waiter_t *waiters;
-    int running; /* the head op is between load and done */
+    int running;     /* the head op is between load and done */
+    int kick_posted; /* a td_hist_ctx_kick is queued on the loop for this context */
     td_hist_ctx_t *hnext;
     int64_t last_used_ms;
 };
@@ -208,6 +209,7 @@ struct td_hist_s {
     size_t nbuckets, nctx;
     int running;
     int64_t long_poll_ms; /* history.longPollExpirationInterval */
+    long long cache_max;  /* history.cacheMaxSize: idle contexts beyond it are evicted */
     int inflight;         /* store requests and dispatches not yet finished */
 };
 

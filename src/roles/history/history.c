@@ -29,6 +29,10 @@ static int td_history_init(td_server_t *srv, void **state)
                          ? srv->config->num_history_shards
                          : 1;
     h->long_poll_ms = td_config_dyn_ms(srv->config, "history.longPollExpirationInterval", 20000);
+    h->cache_max = td_config_dyn_int(srv->config, "history.cacheMaxSize", 8192);
+    if (h->cache_max < 1) {
+        h->cache_max = 1;
+    }
     *state = h;
     return TD_OK;
 }
