@@ -233,8 +233,10 @@ static int td_hist_start_done(td_hist_op_t *op, int rc, const char *msg)
     td_hist_start_t *s = op->u;
 
     if (rc == TD_EEXIST) {
-        /* Another start won the race for the current pointer: look again, once. */
+        /* The id has a current run we did not have in memory (or another start won the race
+         * for the current pointer): read it and decide again, once. */
         if (op->runs < 1) {
+            op->load = TD_HIST_LOAD_OPTIONAL;
             return 1;
         }
         rc = TD_EUNAVAIL;
@@ -286,7 +288,7 @@ static void td_hist_start(td_rpc_call_t *call, void *ctx)
     s->req = in->request;
     s->namespace_id = in->namespace_id;
     op = td_hist_op_call(ctx, call, in->namespace_id, in->request->workflow_id, "",
-                         TD_HIST_LOAD_OPTIONAL, td_hist_start_apply, td_hist_start_done);
+                         TD_HIST_LOAD_CACHED, td_hist_start_apply, td_hist_start_done);
     op->u = s;
     td_hist__op_submit(op);
 }

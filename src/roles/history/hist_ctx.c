@@ -560,6 +560,10 @@ static void td_hist_op_run(td_hist_op_t *op)
         td_hist_op_apply(op, NULL);
         return;
     }
+    if (op->load == TD_HIST_LOAD_CACHED) {
+        td_hist_op_apply(op, c->ms != NULL && c->ms_current ? c->ms : NULL);
+        return;
+    }
     if (c->ms != NULL &&
         ((op->run_id[0] == 0 && c->ms_current) || strcmp(c->ms->run_id, op->run_id) == 0)) {
         td_hist_op_apply(op, c->ms);

@@ -158,6 +158,8 @@ enum {
     TD_HIST_LOAD_NONE = 0,     /* create: no state needed */
     TD_HIST_LOAD_REQUIRED = 1, /* missing run: NOT_FOUND */
     TD_HIST_LOAD_OPTIONAL = 2, /* missing run: apply with ms NULL */
+    TD_HIST_LOAD_CACHED = 3,   /* the cached current run or NULL, never a store read (a start
+                                  tries a brand-new create first; a conflict reloads) */
 };
 
 /* apply: the transition. ms is the loaded run (NULL only for LOAD_OPTIONAL/NONE). Emit into
