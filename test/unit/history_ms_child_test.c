@@ -511,3 +511,43 @@ TD_TEST(history_ms_child_close_mapping)
         fx_free(&f);
     }
 }
+
+TD_TEST(history_ms_signal_and_cancel_from_another_workflow)
+{
+    fx_t f;
+    const Temporal__Api__History__V1__WorkflowExecutionSignaledEventAttributes *s;
+    const Temporal__Api__History__V1__WorkflowExecutionCancelRequestedEventAttributes *c;
+
+    fx_init(&f);
+    fx_start(&f);
+    fx_txn(&f, TD_MS_SECOND);
+    TD_CHECK_INT(td_ms_signal_from(f.ms, &f.t, "hi", NULL, "history-service", NULL, "rid-1",
+                                   "sender", "sender-run"),
+                 ==, TD_OK);
+    fx_check_events(&f, 3, 1, ET(WORKFLOW_EXECUTION_SIGNALED));
+    s = EV_ATTR(f.t.events[0], workflow_execution_signaled);
+    TD_CHECK(s->external_workflow_execution != NULL);
+    TD_CHECK_STR(s->external_workflow_execution->workflow_id, "sender");
+    TD_CHECK_STR(s->external_workflow_execution->run_id, "sender-run");
+    /* the same request again (a repeated SIGNAL_EXTERNAL task): nothing */
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_signal_from(f.ms, &f.t, "hi", NULL, "history-service", NULL, "rid-1",
+                                   "sender", "sender-run"),
+                 ==, TD_OK);
+    TD_CHECK_INT(f.t.n_events, ==, 0);
+    /* a client's signal names no workflow */
+    TD_CHECK_INT(td_ms_signal(f.ms, &f.t, "hi", NULL, "client", NULL, "rid-2"), ==, TD_OK);
+    TD_CHECK(EV_ATTR(f.t.events[0], workflow_execution_signaled)->external_workflow_execution ==
+             NULL);
+
+    fx_txn(&f, TD_MS_SECOND);
+    TD_CHECK_INT(td_ms_request_cancel_from(f.ms, &f.t, "stop", "history-service", "rid-3", "boss",
+                                           "boss-run", 12),
+                 ==, TD_OK);
+    fx_check_events(&f, 5, 1, ET(WORKFLOW_EXECUTION_CANCEL_REQUESTED));
+    c = EV_ATTR(f.t.events[0], workflow_execution_cancel_requested);
+    TD_CHECK_STR(c->external_workflow_execution->workflow_id, "boss");
+    TD_CHECK_INT(c->external_initiated_event_id, ==, 12);
+    TD_CHECK_STR(c->cause, "stop");
+    fx_free(&f);
+}

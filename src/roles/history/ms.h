@@ -146,12 +146,14 @@
  *                  td_ms_child_start_failed(WORKFLOW_ALREADY_EXISTS) if the id is taken by
  *                  another run that the reuse policy does not let it replace.
  *   SIGNAL_EXTERNAL  Load the initiator; skip if stale. Read the Initiated event (signal name,
- *                  input, header, target); td_ms_signal on the target's current run (or the
- *                  named run) with request id td_ms_external_request_id; then
+ *                  input, header, target); td_ms_signal_from (the initiator's workflow id and
+ *                  run id as the sender) on the target's current run (or the named run) with
+ *                  request id td_ms_external_request_id; then
  *                  td_ms_external_done on the initiator, or td_ms_external_failed
  *                  (EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND) if the target is missing or closed.
  *                  A target that is a child_workflow_only mismatch also fails.
- *   CANCEL_EXTERNAL  Same with td_ms_request_cancel on the target (request id as above).
+ *   CANCEL_EXTERNAL  Same with td_ms_request_cancel_from on the target (request id as above,
+ *                  the initiator and the Initiated event id as the requester).
  *   NOTIFY_PARENT  Written at a child run's final close (not when it continues into a new run).
  *                  Read this run's close event (ref_event_id); load the parent
  *                  target_workflow_id / target_run_id; td_ms_child_closed(parent, event_id,
@@ -586,9 +588,20 @@ int td_ms_signal_with_start(
 int td_ms_signal(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
                  const Temporal__Api__Common__V1__Payloads *input, const char *identity,
                  const Temporal__Api__Common__V1__Header *header, const char *request_id);
+/* td_ms_signal for a signal sent by another workflow (SignalExternalWorkflowExecution): the
+ * event names the sender in external_workflow_execution. */
+int td_ms_signal_from(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
+                      const Temporal__Api__Common__V1__Payloads *input, const char *identity,
+                      const Temporal__Api__Common__V1__Header *header, const char *request_id,
+                      const char *from_workflow_id, const char *from_run_id);
 /* WorkflowExecutionCancelRequested (+WFT); a second request is a no-op success. */
 int td_ms_request_cancel(td_ms_t *ms, td_ms_txn_t *t, const char *reason, const char *identity,
                          const char *request_id);
+/* td_ms_request_cancel asked by another workflow (RequestCancelExternal, or a parent close
+ * policy with from_initiated_id 0): the event names the requester. */
+int td_ms_request_cancel_from(td_ms_t *ms, td_ms_txn_t *t, const char *reason, const char *identity,
+                              const char *request_id, const char *from_workflow_id,
+                              const char *from_run_id, int64_t from_initiated_id);
 /* (WorkflowTaskFailed FORCE_CLOSE_COMMAND if one is started,) flush, WorkflowExecutionTerminated.
  */
 int td_ms_terminate(td_ms_t *ms, td_ms_txn_t *t, const char *reason,

@@ -244,6 +244,14 @@ int td_ms_signal(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
                  const Temporal__Api__Common__V1__Payloads *input, const char *identity,
                  const Temporal__Api__Common__V1__Header *header, const char *request_id)
 {
+    return td_ms_signal_from(ms, t, signal_name, input, identity, header, request_id, NULL, NULL);
+}
+
+int td_ms_signal_from(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
+                      const Temporal__Api__Common__V1__Payloads *input, const char *identity,
+                      const Temporal__Api__Common__V1__Header *header, const char *request_id,
+                      const char *from_workflow_id, const char *from_run_id)
+{
     int rc = td_ms__check_open(ms, t);
     td_ms_event_t *e;
     Temporal__Api__History__V1__WorkflowExecutionSignaledEventAttributes *a;
@@ -271,6 +279,13 @@ int td_ms_signal(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
     a->identity = (char *)td_ms__astr(t->arena, identity);
     a->header = (Temporal__Api__Common__V1__Header *)header;
     a->request_id = (char *)td_ms__astr(t->arena, request_id);
+    if (nonempty(from_workflow_id)) {
+        a->external_workflow_execution =
+                td_ms__pb_new(t->arena, &temporal__api__common__v1__workflow_execution__descriptor);
+        a->external_workflow_execution->workflow_id =
+                (char *)td_ms__astr(t->arena, from_workflow_id);
+        a->external_workflow_execution->run_id = (char *)td_ms__astr(t->arena, from_run_id);
+    }
     td_ms__event_commit(ms, t, e, 1);
     td_ms__wft_need(ms, t);
     return TD_OK;
@@ -278,6 +293,13 @@ int td_ms_signal(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
 
 int td_ms_request_cancel(td_ms_t *ms, td_ms_txn_t *t, const char *reason, const char *identity,
                          const char *request_id)
+{
+    return td_ms_request_cancel_from(ms, t, reason, identity, request_id, NULL, NULL, 0);
+}
+
+int td_ms_request_cancel_from(td_ms_t *ms, td_ms_txn_t *t, const char *reason, const char *identity,
+                              const char *request_id, const char *from_workflow_id,
+                              const char *from_run_id, int64_t from_initiated_id)
 {
     int rc = td_ms__check_open(ms, t);
     td_ms_event_t *e;
@@ -295,6 +317,14 @@ int td_ms_request_cancel(td_ms_t *ms, td_ms_txn_t *t, const char *reason, const 
     a = TD_MS_EV(e, t, WORKFLOW_EXECUTION_CANCEL_REQUESTED, workflow_execution_cancel_requested);
     a->cause = (char *)td_ms__astr(t->arena, reason);
     a->identity = (char *)td_ms__astr(t->arena, identity);
+    if (nonempty(from_workflow_id)) {
+        a->external_initiated_event_id = from_initiated_id;
+        a->external_workflow_execution =
+                td_ms__pb_new(t->arena, &temporal__api__common__v1__workflow_execution__descriptor);
+        a->external_workflow_execution->workflow_id =
+                (char *)td_ms__astr(t->arena, from_workflow_id);
+        a->external_workflow_execution->run_id = (char *)td_ms__astr(t->arena, from_run_id);
+    }
     td_ms__event_commit(ms, t, e, 1);
     td_ms__wft_need(ms, t);
     return TD_OK;
