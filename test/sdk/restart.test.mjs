@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Crash recovery on a real temporald with a SQLite file: 200 workflows with timers, activities
-// and signals are in flight when temporald is killed with SIGKILL; it is restarted on the same
-// file and port, the same worker carries on, and every workflow must complete with the right
-// result, with each activity result recorded exactly once in its history (activity executions are
-// counted here, in the test process). Run by test/sdk/run.sh with `node --test`.
+// and signals are in flight when temporald is killed with SIGKILL (once; then, for 100 more
+// workflows, three times in a row); it is restarted on the same file and port each time, the same
+// worker carries on, and every workflow must complete with the right result, with each activity
+// result recorded exactly once in its history (activity executions are counted here, in the test
+// process). Last, SIGTERM must stop temporald cleanly and a restart must serve the old workflows.
+// Run by test/sdk/run.sh with `node --test`.
 import assert from 'node:assert/strict';
 import { useTemporald, sdkTest, sdkActivity, sdkClient, uniq, eventTypes, eventsOf, attrs, payloadValue, sleep, waitFor } from './harness.mjs';
 import { TODO } from './todo.mjs';
