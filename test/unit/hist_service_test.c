@@ -674,6 +674,37 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
         TD_CHECK_INT(pages, >=, 2);
     }
 
+    /* the whole history backwards, in pages of 4 */
+    {
+        Temporald__Historyservice__GetWorkflowExecutionHistoryReverseRequest *rv = PB(
+                Temporald__Historyservice__GetWorkflowExecutionHistoryReverseRequest,
+                temporald__historyservice__get_workflow_execution_history_reverse_request__descriptor);
+        Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryReverseResponse *rr = NULL;
+        int64_t want = 11;
+        int pages = 0;
+        rv->namespace_id = (char *)HNS;
+        rv->request = PB(
+                Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryReverseRequest,
+                temporal__api__workflowservice__v1__get_workflow_execution_history_reverse_request__descriptor);
+        rv->request->execution = hx_we(x, "wf-1", "");
+        rv->request->maximum_page_size = 4;
+        do {
+            TD_CHECK_INT(
+                    hx_call(x, "GetWorkflowExecutionHistoryReverse", &rv->base,
+                            &temporal__api__workflowservice__v1__get_workflow_execution_history_reverse_response__descriptor,
+                            (void **)&rr),
+                    ==, 0);
+            for (size_t i = 0; i < rr->history->n_events; i++) {
+                TD_CHECK_INT(rr->history->events[i]->event_id, ==, want);
+                want--;
+            }
+            rv->request->next_page_token = rr->next_page_token;
+            pages++;
+        } while (rr->next_page_token.len > 0 && pages < 10);
+        TD_CHECK_INT(want, ==, 0);
+        TD_CHECK_INT(pages, ==, 3);
+    }
+
     /* a query on the closed run goes to a worker with the full history; NOT_OPEN rejects */
     {
         Temporald__Historyservice__QueryWorkflowRequest *r =
