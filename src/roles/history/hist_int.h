@@ -40,25 +40,47 @@
  *
  *   Invariants: a task is on its category's pending list from the moment its id is allocated
  *   until it is acknowledged, so the ack level (lowest pending id) never passes a task whose
- *   write may still commit. A timer is on the timer heap only while READY.
+ *   write may still commit. A timer is on the timer heap only while READY and not yet due.
+ *   Acknowledged tasks are deleted from the store below the ack level (once a second).
  *
- *     allocate           write committed           processed (matching accepted,
- *     --------> INFLIGHT -----------------> READY ----------------------------> (acked, freed)
- *                  |                         ^  |   timer applied, visibility written)
- *                  | write failed            |  | dispatch error: retry with backoff
- *                  v                         +--+
- *               (freed)
+ *     allocate          write committed          dispatched            effect happened
+ *     --------> INFLIGHT ---------------> READY -------------> RUNNING ----------------> (acked)
+ *                  | write failed           ^                    |
+ *                  v                        +--------------------+ retryable failure:
+ *               (freed)                         backoff timer      100 ms doubling to 5 s
  *
  *   FROM      -> TO        [function]
- *   (none)    -> INFLIGHT  [td_hist__task_alloc]
+ *   (none)    -> INFLIGHT  [td_hist__task_alloc (write), td_hist_task_parse (restart: READY)]
  *   INFLIGHT  -> READY     [td_hist__tasks_committed]
  *   INFLIGHT  -> freed     [td_hist__tasks_abort]
- *   READY     -> READY     [td_hist__task_retry]
- *   READY     -> freed     [td_hist__task_ack]
+ *   READY     -> RUNNING   [td_hist__task_dispatch: matching call, timer due, visibility op,
+ *                           cross-workflow chain (hist_xfer.c)]
+ *   RUNNING   -> READY     [td_hist__task_retry]
+ *   RUNNING   -> freed     [td_hist__task_ack]
  *
- * An operation on a workflow (td_hist_op_t): queued on its context; the head runs: load the
- * run if the cache does not hold it, apply (td_ms_* on the state), write (one TD_STORE_OP_WRITE)
- * when the transition produced anything, then done(). Only then does the next operation start.
+ * An operation on a workflow (td_hist_op_t), queued on the workflow's context
+ *
+ *   Invariants: at most one operation per context is between LOADING and DONE (ctx->running);
+ *   the reply of a caller goes out only from done, after the commit; a failed write drops the
+ *   cached state, so no operation ever sees a state the store does not hold.
+ *
+ *              head of queue        state at hand        something to write
+ *     QUEUED -------------> LOADING -----------> APPLY -----------------> WRITING
+ *                             ^  (cached: no read)  | nothing to write      | committed
+ *                             |                     v                       | or failed
+ *                             +------------------ DONE <--------------------+
+ *                          done() returned 1 (conflict: reload, run again)
+ *
+ *   FROM     -> TO       [function]
+ *   QUEUED   -> LOADING  [td_hist_ctx_kick -> td_hist_op_run]
+ *   LOADING  -> APPLY    [td_hist_op_run (cached), td_hist_load_done]
+ *   APPLY    -> WRITING  [td_hist_op_apply -> td_hist_write]
+ *   APPLY    -> DONE     [td_hist_op_apply (nothing to write)]
+ *   WRITING  -> DONE     [td_hist_write_done]
+ *   WRITING  -> LOADING  [td_hist_write_done (TD_ECONDITION, once)]
+ *   DONE     -> LOADING  [td_hist_op_finish (done returned 1)]
+ *   Work that spans workflows (child start, external signal, parent notification) is a chain
+ *   of such operations, one workflow at a time (hist_xfer.c): no two contexts are ever held.
  */
 #ifndef TD_HIST_INT_H
 #define TD_HIST_INT_H
