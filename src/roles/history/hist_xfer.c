@@ -19,6 +19,8 @@
 #include "log.h"
 #include "mem.h"
 #include "roles/history/hist_int.h"
+#include "roles/nsreg.h"
+#include "server.h"
 #include "temporal/api/enums/v1/failed_cause.pb-c.h"
 #include "temporal/api/enums/v1/workflow.pb-c.h"
 #include "uuid.h"
@@ -222,6 +224,13 @@ static int td_hist_child_parent_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t
     if (rc != TD_OK) {
         return rc;
     }
+    if (x->parent.namespace_name == NULL || x->parent.namespace_name[0] == 0) {
+        /* the command left the namespace empty: the parent's namespace by name */
+        const td_ns_t *ns = x->h->srv != NULL && x->h->srv->nsreg != NULL
+                                    ? td_nsreg_by_id(x->h->srv->nsreg, ms->namespace_id)
+                                    : NULL;
+        x->parent.namespace_name = ns != NULL ? ns->name : NULL;
+    }
     /* the parent description may point into the state: copy it now */
     x->parent.namespace_name = td_hist_xdup(&x->arena, x->parent.namespace_name);
     x->parent.namespace_id = td_hist_xdup(&x->arena, x->parent.namespace_id);
@@ -291,11 +300,13 @@ static int td_hist_ext_target_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *
     if (signal) {
         const Temporal__Api__History__V1__SignalExternalWorkflowExecutionInitiatedEventAttributes
                 *a = x->ev->signal_external_workflow_execution_initiated_event_attributes;
-        rc = td_ms_signal(ms, t, a->signal_name, a->input, "", a->header, x->request_id);
+        rc = td_ms_signal_from(ms, t, a->signal_name, a->input, "", a->header, x->request_id,
+                               task->workflow_id, task->run_id);
     } else {
         const Temporal__Api__History__V1__RequestCancelExternalWorkflowExecutionInitiatedEventAttributes
                 *a = x->ev->request_cancel_external_workflow_execution_initiated_event_attributes;
-        rc = td_ms_request_cancel(ms, t, a->reason, "", x->request_id);
+        rc = td_ms_request_cancel_from(ms, t, a->reason, "", x->request_id, task->workflow_id,
+                                       task->run_id, task->t.event_id);
     }
     if (rc == TD_OK) {
         x->delivered = 1;
@@ -407,7 +418,8 @@ static int td_hist_pcp_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
     }
     if (task->t.policy == PCP(REQUEST_CANCEL)) {
         rid = td_arena_printf(&x->arena, "parent-close-%s-%s", task->run_id, task->t.target_run_id);
-        return td_ms_request_cancel(ms, t, "by parent close policy", "history-service", rid);
+        return td_ms_request_cancel_from(ms, t, "by parent close policy", "history-service", rid,
+                                         task->workflow_id, task->run_id, 0);
     }
     return TD_ENOTFOUND;
 }
