@@ -302,3 +302,16 @@ export async function pendingActivity(key) {
   }
   return 'stopped';
 }
+
+// Fails on its first `failRuns` attempts (workflow-level retries), then returns the attempt number.
+export async function failRuns(failRunsCount) {
+  const { attempt } = wf.workflowInfo();
+  if (attempt <= failRunsCount) throw wf.ApplicationFailure.retryable(`run attempt ${attempt} fails`, 'RunFailure');
+  return attempt;
+}
+
+// Returns how many cron runs came before it (from lastResult) plus one.
+export async function cronCount() {
+  const last = wf.workflowInfo().lastResult;
+  return (typeof last === 'number' ? last : 0) + 1;
+}
