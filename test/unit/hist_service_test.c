@@ -1741,3 +1741,81 @@ TD_TEST_T(hist_small_cache_evicts_and_reloads, 60)
     }
     hx_free(x);
 }
+
+static fx_cmd_t *hx_cmd_signal_ext(hx_t *x, const char *target, const char *name)
+{
+    fx_cmd_t *cmd = PB(fx_cmd_t, temporal__api__command__v1__command__descriptor);
+    Temporal__Api__Command__V1__SignalExternalWorkflowExecutionCommandAttributes *a = PB(
+            Temporal__Api__Command__V1__SignalExternalWorkflowExecutionCommandAttributes,
+            temporal__api__command__v1__signal_external_workflow_execution_command_attributes__descriptor);
+
+    cmd->command_type =
+            TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION;
+    cmd->attributes_case =
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    a->execution = hx_we(x, target, "");
+    a->signal_name = (char *)name;
+    a->input = fx_payloads(&x->fx, "\"hi\"");
+    cmd->signal_external_workflow_execution_command_attributes = a;
+    return cmd;
+}
+
+static int hx_count_type(Temporal__Api__History__V1__History *h, int type)
+{
+    int n = 0;
+    for (size_t i = 0; i < h->n_events; i++) {
+        n += h->events[i]->event_type == type;
+    }
+    return n;
+}
+
+static int hx_sender_second_wft(hx_t *x)
+{
+    return hx_count_wft_of(x, "wf-sender") >= 2;
+}
+
+TD_TEST_T(hist_signal_external_delivered_or_failed, 60)
+{
+    hx_t xx, *x = &xx;
+    char srun[40], trun[40];
+    poll_wft_t *p = NULL;
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
+    ProtobufCBinaryData none = { 0, NULL };
+    const Temporal__Api__History__V1__HistoryEvent *sig = NULL;
+
+    hx_init(x, 4);
+    TD_CHECK_INT(hx_start(x, "wf-target", "t1", 0, 0, trun), ==, 0);
+    TD_CHECK_INT(hx_start(x, "wf-sender", "s1", 0, 0, srun), ==, 0);
+    hx_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-sender", srun, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    /* one signal to a running workflow, one to a workflow that does not exist */
+    TD_CHECK_INT(
+            hx_wft_complete(x, p->task_token,
+                            fx_complete_req(&x->fx, 2, hx_cmd_signal_ext(x, "wf-target", "ping"),
+                                            hx_cmd_signal_ext(x, "wf-nobody", "ping")),
+                            NULL),
+            ==, 0);
+    hx_run_until(x, hx_sender_second_wft, 5000);
+    hx_run_until(x, hx_is_idle, 5000);
+
+    gh = hx_history(x, "wf-target", trun, 0, 0, none, 0);
+    for (size_t i = 0; i < gh->history->n_events; i++) {
+        if (gh->history->events[i]->event_type == ET(WORKFLOW_EXECUTION_SIGNALED)) {
+            sig = gh->history->events[i];
+        }
+    }
+    TD_CHECK(sig != NULL);
+    TD_CHECK_STR(sig->workflow_execution_signaled_event_attributes->signal_name, "ping");
+    TD_CHECK(sig->workflow_execution_signaled_event_attributes->external_workflow_execution !=
+             NULL);
+    TD_CHECK_STR(sig->workflow_execution_signaled_event_attributes->external_workflow_execution
+                         ->workflow_id,
+                 "wf-sender");
+
+    gh = hx_history(x, "wf-sender", srun, 0, 0, none, 0);
+    TD_CHECK_INT(hx_count_type(gh->history, ET(SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED)), ==,
+                 2);
+    TD_CHECK_INT(hx_count_type(gh->history, ET(EXTERNAL_WORKFLOW_EXECUTION_SIGNALED)), ==, 1);
+    TD_CHECK_INT(hx_count_type(gh->history, ET(SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED)), ==, 1);
+    hx_free(x);
+}
