@@ -3,7 +3,7 @@
 // (started, completed, its result delivered to the parent) and continue-as-new (a chain of runs
 // followed by the client to the last result). Run by test/sdk/run.sh with `node --test`.
 import assert from 'node:assert/strict';
-import { useTemporald, sdkTest, uniq, eventTypes, eventsOf, attrs, num, payloadValue } from './harness.mjs';
+import { useTemporald, sdkTest, uniq, eventTypes, eventsOf, attrs, num, payloadValue, waitFor } from './harness.mjs';
 import { TODO } from './todo.mjs';
 
 const env = useTemporald();
@@ -53,4 +53,45 @@ sdkTest('continue-as-new: the client follows the chain of runs to the result', {
   const d = await env.handle(workflowId).describe();
   assert.equal(d.status.name, 'COMPLETED');
   assert.notEqual(d.runId, handle.firstExecutionRunId, 'the latest run is the current one');
+});
+
+sdkTest('a workflow asks another to cancel itself', { todo: TODO.cancelExternal, timeout: 20000 }, async () => {
+  const taskQueue = uniq('cancelext');
+  const target = uniq('cancelext-target');
+  const sender = uniq('cancelext-sender');
+  await env.withWorker({ taskQueue }, async () => {
+    const t = await env.client.workflow.start('sleeper', { taskQueue, workflowId: target });
+    assert.equal(await env.client.workflow.execute('cancelOther', { taskQueue, workflowId: sender, args: [target] }), 'requested');
+    await assert.rejects(t.result(), (err) => err.cause?.name === 'CancelledFailure');
+  });
+  const h = await env.handle(sender).fetchHistory();
+  const types = eventTypes(h);
+  assert.equal(types.filter((t) => t === 'RequestCancelExternalWorkflowExecutionInitiated').length, 1);
+  assert.equal(types.filter((t) => t === 'ExternalWorkflowExecutionCancelRequested').length, 1);
+  const th = await env.handle(target).fetchHistory();
+  const req = attrs(eventsOf(th, 'WorkflowExecutionCancelRequested')[0]);
+  assert.equal(req.externalWorkflowExecution?.workflowId, sender);
+});
+
+sdkTest('cancelling a parent cancels its child', { todo: TODO.childCancel, timeout: 30000 }, async () => {
+  const taskQueue = uniq('childcancel');
+  const workflowId = uniq('childcancel-wf');
+  const r = await env.withWorker({ taskQueue }, async () => {
+    const p = await env.client.workflow.start('parentOfSleeper', { taskQueue, workflowId });
+    const child = env.handle(`${workflowId}-child`);
+    assert.ok(await waitFor(async () => {
+      try {
+        return eventTypes(await child.fetchHistory()).includes('TimerStarted');
+      } catch {
+        return false;
+      }
+    }), 'the child is running');
+    await p.cancel();
+    return p.result().catch((err) => `parent failed: ${err.cause?.name}`);
+  });
+  // The SDK cancels the child when the parent's scope is cancelled; the parent reports it.
+  assert.ok(['cancelled: CancelledFailure', 'parent failed: CancelledFailure'].includes(r), r);
+  assert.equal((await env.handle(`${workflowId}-child`).describe()).status.name, 'CANCELLED');
+  const h = await env.handle(workflowId).fetchHistory();
+  assert.equal(eventsOf(h, 'ChildWorkflowExecutionCanceled').length, 1);
 });

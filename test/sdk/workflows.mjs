@@ -315,3 +315,19 @@ export async function cronCount() {
   const last = wf.workflowInfo().lastResult;
   return (typeof last === 'number' ? last : 0) + 1;
 }
+
+// Asks another workflow to cancel itself, then returns.
+export async function cancelOther(targetId) {
+  await wf.getExternalWorkflowHandle(targetId).cancel();
+  return 'requested';
+}
+
+// Starts a `sleeper` child and waits for it; when this workflow is cancelled, the child is too.
+export async function parentOfSleeper() {
+  const child = await wf.startChild(sleeper, { workflowId: `${wf.workflowInfo().workflowId}-child` });
+  try {
+    return await child.result();
+  } catch (err) {
+    return wf.isCancellation(err) ? `cancelled: ${err.cause?.name ?? err.name}` : `error: ${err.name}`;
+  }
+}
