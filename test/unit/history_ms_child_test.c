@@ -551,3 +551,30 @@ TD_TEST(history_ms_signal_and_cancel_from_another_workflow)
     TD_CHECK_STR(c->cause, "stop");
     fx_free(&f);
 }
+
+TD_TEST(history_ms_child_closed_before_start_recorded)
+{
+    fx_t f;
+    const Temporal__Api__History__V1__ChildWorkflowExecutionCompletedEventAttributes *ca;
+
+    /* A fast child notifies its parent before the START_CHILD task recorded the start. */
+    fx_init(&f);
+    parent_with(&f, fx_cmd_child(&f, "kid", 0));
+    fx_txn(&f, TD_MS_SECOND);
+    TD_CHECK_INT(td_ms_child_closed(f.ms, &f.t, 5, CHILD_RUN,
+                                    close_event(&f, ET(WORKFLOW_EXECUTION_COMPLETED))),
+                 ==, TD_OK);
+    fx_check_events(&f, 6, 3, ET(CHILD_WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_TASK_SCHEDULED),
+                    ET(CHILD_WORKFLOW_EXECUTION_COMPLETED));
+    TD_CHECK_STR(
+            f.t.events[0]
+                    ->child_workflow_execution_started_event_attributes->workflow_execution->run_id,
+            CHILD_RUN);
+    ca = f.t.events[2]->child_workflow_execution_completed_event_attributes;
+    TD_CHECK_INT(ca->started_event_id, ==, 6);
+    /* the START_CHILD task's late report is stale */
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_child_started(f.ms, &f.t, 5, CHILD_RUN, NULL), ==, TD_ENOTFOUND);
+    TD_CHECK_INT(f.t.n_events, ==, 0);
+    fx_free(&f);
+}

@@ -121,7 +121,8 @@
  *   FROM      -> TO         [function]
  *   (none)    -> INITIATED  [td_ms_wft_complete (StartChildWorkflowExecution)]
  *   INITIATED -> STARTED    [td_ms_child_started]
- *   INITIATED -> removed    [td_ms_child_start_failed, parent close]
+ *   INITIATED -> removed    [td_ms_child_start_failed, parent close, td_ms_child_closed
+ *                            (ChildWorkflowExecutionStarted written first)]
  *   STARTED   -> removed    [td_ms_child_closed, parent close (+PARENT_CLOSE_POLICY task)]
  *
  * External signal / cancel (td_ms_external_t, keyed by initiated event id)
@@ -688,9 +689,9 @@ int td_ms_child_started(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, const
  * WORKFLOW_ALREADY_EXISTS): StartChildWorkflowExecutionFailed + WFT; the child is forgotten. */
 int td_ms_child_start_failed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, int cause);
 /* The child's chain closed with `close_event` (its last run `run_id`): ChildWorkflowExecution
- * Completed / Failed / Canceled / Terminated / TimedOut + WFT; the child is forgotten.
- * TD_ENOTFOUND when unknown or not started (stale or duplicate), TD_EINVAL for a non-close event.
- */
+ * Completed / Failed / Canceled / Terminated / TimedOut + WFT; the child is forgotten. A child
+ * whose start was not recorded yet gets ChildWorkflowExecutionStarted (run `run_id`) first.
+ * TD_ENOTFOUND when unknown (stale or duplicate), TD_EINVAL for a non-final close event. */
 int td_ms_child_closed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, const char *run_id,
                        const td_ms_event_t *close_event);
 

@@ -234,6 +234,15 @@ int td_ms_child_start_failed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, 
     return TD_OK;
 }
 
+static int is_final_close(int type)
+{
+    return type == TD_MS_ET(WORKFLOW_EXECUTION_COMPLETED) ||
+           type == TD_MS_ET(WORKFLOW_EXECUTION_FAILED) ||
+           type == TD_MS_ET(WORKFLOW_EXECUTION_CANCELED) ||
+           type == TD_MS_ET(WORKFLOW_EXECUTION_TERMINATED) ||
+           type == TD_MS_ET(WORKFLOW_EXECUTION_TIMED_OUT);
+}
+
 int td_ms_child_closed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, const char *run_id,
                        const td_ms_event_t *close)
 {
@@ -249,11 +258,20 @@ int td_ms_child_closed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, const 
         return rc;
     }
     ci = td_ms_child_find(ms, initiated_id);
-    if (ci == NULL || !ci->started) {
+    if (ci == NULL) {
         return td_ms__fail(t, TD_ENOTFOUND, "child workflow is not pending completion");
     }
-    if (close == NULL) {
-        return td_ms__fail(t, TD_EINVAL, "close event is required");
+    if (close == NULL || !is_final_close(close->event_type)) {
+        return td_ms__fail(t, TD_EINVAL, "not a final close event of a workflow run");
+    }
+    if (!ci->started) {
+        /* The child ended before its start was recorded here (the START_CHILD task's last
+         * step lost the race): record the start first, as Temporal does. */
+        rc = td_ms_child_started(ms, t, initiated_id, run_id, NULL);
+        if (rc != TD_OK) {
+            return rc;
+        }
+        ci = td_ms_child_find(ms, initiated_id);
     }
     ns = td_ms__astr(t->arena, ci->namespace_name);
     ns_id = td_ms__astr(t->arena, ms->namespace_id);
