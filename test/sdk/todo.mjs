@@ -6,6 +6,4 @@
 export const TODO = {
   update:
     'UpdateWorkflowExecution answers UNIMPLEMENTED "UpdateWorkflowExecution is not implemented by temporald yet (unknown method)"',
-  signalExternal:
-    'RespondWorkflowTaskCompleted with a SignalExternalWorkflowExecution command (type 12) answers UNIMPLEMENTED "command type 12 is not implemented yet"; the sender never completes',
 };
