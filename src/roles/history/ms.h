@@ -161,8 +161,9 @@
  *                  this run id, close event). TD_ENOTFOUND there = stale: drop.
  *   PARENT_CLOSE_POLICY  Written at a parent's close for each started child whose policy is
  *                  not ABANDON: TERMINATE -> td_ms_terminate, REQUEST_CANCEL ->
- *                  td_ms_request_cancel on the current run of target_workflow_id if its
- *                  first_execution_run_id is target_run_id; a closed or missing child: drop.
+ *                  td_ms_request_cancel_from (the parent as requester, initiated id 0) on the
+ *                  current run of target_workflow_id if its first_execution_run_id is
+ *                  target_run_id; a closed or missing child: drop.
  *   CLOSE_EXECUTION  Unchanged (nothing to do beyond what the tasks above cover).
  *
  * Not here (yet): cross-namespace children (the child is started in the parent's namespace;
