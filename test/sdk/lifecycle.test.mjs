@@ -174,3 +174,31 @@ sdkTest('sticky fallback: a second worker finishes the workflow after the first 
   // The first task went to the normal queue (later ones may have gone to A's sticky queue).
   assert.equal(sched[0].taskQueue.name, taskQueue);
 });
+
+sdkTest('reset to the first workflow task: a new run replays up to it and runs the rest again', { todo: TODO.reset }, async () => {
+  const taskQueue = uniq('reset');
+  const workflowId = uniq('reset-wf');
+  const calls = [];
+  const activities = { greet: async (n) => (calls.push(n), `Hello, ${n}! (${calls.length})`) };
+  await env.withWorker({ taskQueue, activities }, async () => {
+    const first = await env.client.workflow.start('hello', { taskQueue, workflowId, args: ['again'] });
+    assert.equal(await first.result(), 'Hello, again! (1)');
+    const resp = await env.client.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId, runId: first.firstExecutionRunId },
+      reason: 'sdk suite',
+      workflowTaskFinishEventId: 4,
+      requestId: uniq('reset-req'),
+    });
+    assert.ok(resp.runId && resp.runId !== first.firstExecutionRunId);
+    assert.equal(await env.handle(workflowId, resp.runId).result(), 'Hello, again! (2)');
+    const h = await env.handle(workflowId, resp.runId).fetchHistory();
+    const types = eventTypes(h);
+    assert.deepEqual(types.slice(0, 4), ['WorkflowExecutionStarted', 'WorkflowTaskScheduled', 'WorkflowTaskStarted', 'WorkflowTaskFailed']);
+    assert.equal(attrs(h.events[3]).cause, enums.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW);
+    assert.equal(types.at(-1), 'WorkflowExecutionCompleted');
+    const d = await env.handle(workflowId).describe();
+    assert.equal(d.runId, resp.runId);
+  });
+  assert.deepEqual(calls, ['again', 'again']);
+});
