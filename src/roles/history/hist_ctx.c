@@ -180,6 +180,14 @@ static void td_hist_op_finish(td_hist_op_t *op, int rc, const char *msg)
     if (c->head == NULL) {
         c->tail = NULL;
     }
+    if (op->private_ms != NULL) {
+        /* done never needs the state: applies copy what replies need */
+        if (op->ms == op->private_ms) {
+            op->ms = NULL;
+        }
+        td_ms_free(op->private_ms);
+        op->private_ms = NULL;
+    }
     if (op->done(op, rc, msg)) {
         op->runs++;
         op->next = c->head;
@@ -212,6 +220,9 @@ static void td_hist_drop_states(td_hist_op_t *op)
     }
     if (c->ms == op->ms) {
         c->ms = NULL;
+    }
+    if (op->private_ms == op->ms) {
+        op->private_ms = NULL;
     }
     td_ms_free(op->ms);
     op->ms = NULL;
@@ -502,7 +513,7 @@ static void td_hist_load_done(td_store_req_t *req, void *arg)
     td_hist_op_t *op = arg;
     td_hist_ctx_t *c = op->ctx;
     td_ms_t *ms = NULL;
-    int rc = req->rc;
+    int rc = req->rc, current;
 
     c->shard->h->inflight--;
     if (rc == TD_OK) {
@@ -514,11 +525,19 @@ static void td_hist_load_done(td_store_req_t *req, void *arg)
             td_hist_op_finish(op, TD_EINTERNAL, "stored mutable state is corrupt");
             return;
         }
+        current = req->out.exec_get.has_current && req->out.exec_get.current.run_id != NULL &&
+                  strcmp(req->out.exec_get.current.run_id, row->run_id) == 0;
+        td_store_req_free(req);
+        if (!current && ms->state == TD_MS_STATE_COMPLETED && c->ms != NULL && c->ms_current) {
+            /* A closed older run (history reads, its visibility task): serve it without
+             * evicting the current run from the cache. Closed runs take no writes. */
+            op->private_ms = ms;
+            td_hist_op_apply(op, ms);
+            return;
+        }
         td_ms_free(c->ms); /* another run of the same workflow id */
         c->ms = ms;
-        c->ms_current = req->out.exec_get.has_current && req->out.exec_get.current.run_id != NULL &&
-                        strcmp(req->out.exec_get.current.run_id, row->run_id) == 0;
-        td_store_req_free(req);
+        c->ms_current = current;
         td_hist_op_apply(op, ms);
         return;
     }
@@ -548,6 +567,11 @@ static void td_hist_op_run(td_hist_op_t *op)
     td_hist_shard_t *s = c->shard;
     td_store_req_t *req;
 
+    if (op->private_ms != NULL) { /* a re-run loads afresh */
+        td_ms_free(op->private_ms);
+        op->private_ms = NULL;
+        op->ms = NULL;
+    }
     if (s->state != TD_HIST_SHARD_OWNED) {
         td_hist_op_finish(op, TD_EUNAVAIL,
                           s->state == TD_HIST_SHARD_LOST ? "history shard ownership lost"

@@ -203,7 +203,8 @@ struct td_hist_op_s {
     td_hist_apply_fn apply;
     td_hist_done_fn done;
     td_ms_txn_t txn;
-    td_ms_t *ms; /* the state the transition ran on (borrowed from the context) */
+    td_ms_t *ms;         /* the state the transition ran on (borrowed from the context) */
+    td_ms_t *private_ms; /* a closed older run loaded for this operation only (owned) */
     /* creation */
     td_ms_t *created;
     int terminate_prev; /* ms closed in txn (terminated, or into its successor);
