@@ -269,7 +269,16 @@ export function useTemporald(serverOpts = {}) {
     env.client = new Client({ connection: env.connection, namespace: 'default' });
     env.native = await NativeConnection.connect({ address: env.server.address });
   });
-  afterEach(() => stopWorkers(env));
+  afterEach(async () => {
+    await stopWorkers(env);
+    // Tests that kill temporald restart it; a temporald that is gone now crashed.
+    if (env.server && !env.server.alive()) {
+      const exit = env.server.exits.at(-1);
+      const tail = env.server.logTail();
+      await env.server.start();
+      throw new Error(`temporald died during the test (exit ${safeJson(exit)}); restarted. Log tail:\n${tail}`);
+    }
+  });
   after(async () => {
     await stopWorkers(env);
     await env.native?.close().catch(() => {});
@@ -311,7 +320,10 @@ export function sdkTest(name, opts, fn) {
       if (err?.cause) lines.push(`cause: ${err.cause?.stack ?? err.cause}`);
       if (!opts.todo) {
         lines.push('--- SDK log since the test began:', ...sdkLog.slice(mark));
-        if (currentEnv?.server) lines.push('--- temporald log tail:', currentEnv.server.logTail(40));
+        if (currentEnv?.server) {
+          if (!currentEnv.server.alive()) lines.push(`--- temporald is NOT running: ${safeJson(currentEnv.server.exits.at(-1))}`);
+          lines.push('--- temporald log tail:', currentEnv.server.logTail(40));
+        }
       }
       console.error(lines.join('\n').replace(/^/gm, '# '));
       throw err;
