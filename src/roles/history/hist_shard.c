@@ -472,6 +472,13 @@ static void td_hist_acquire_done(td_store_req_t *req, void *arg)
         td_timer_start(s->acquire_timer, TD_HIST_RETRY_ACQ);
         return;
     }
+    if (s->state == TD_HIST_SHARD_RENEWING && req->out.shard.rec.range_id != s->range_id + 1) {
+        /* Someone else acquired the shard between our ranges (SHARD_ACQUIRE is not
+         * conditional): we now fence them. One owner per shard is the deployment's job. */
+        td_log_warn("shard %d: range_id jumped from %lld to %lld while renewing: another owner "
+                    "held the shard meanwhile",
+                    s->id, (long long)s->range_id, (long long)req->out.shard.rec.range_id);
+    }
     s->range_id = req->out.shard.rec.range_id;
     s->next_seq = 1;
     td_store_req_free(req);
