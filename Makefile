@@ -169,7 +169,7 @@ FUZZ_DRIVERS := $(patsubst test/fuzz/%.c,%,$(wildcard test/fuzz/*.c))
 
 .DEFAULT_GOAL := all
 # Generated sources are kept: make must not delete them as intermediates.
-.SECONDARY:
+.SECONDARY: $(OWN_GEN_C) $(OWN_GEN_H) $(SCHEMA_GEN_C)
 .PHONY: all tests test test-san bench fuzz fuzz-build fuzz-run install deps format clean help
 all: $(BUILD)/temporald
 

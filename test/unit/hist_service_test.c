@@ -1626,7 +1626,6 @@ TD_TEST_T(hist_child_workflow_started_and_result_delivered, 60)
             TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_START_CHILD_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
     ca = PB(Temporal__Api__Command__V1__StartChildWorkflowExecutionCommandAttributes,
             temporal__api__command__v1__start_child_workflow_execution_command_attributes__descriptor);
-    ca->namespace_ = (char *)"default";
     ca->workflow_id = (char *)"child-1";
     ca->workflow_type = fx_start_req(&x->fx)->workflow_type;
     ca->task_queue = fx_start_req(&x->fx)->task_queue;
@@ -1764,7 +1763,7 @@ static int hx_count_type(Temporal__Api__History__V1__History *h, int type)
 {
     int n = 0;
     for (size_t i = 0; i < h->n_events; i++) {
-        n += h->events[i]->event_type == type;
+        n += (int)h->events[i]->event_type == type;
     }
     return n;
 }
