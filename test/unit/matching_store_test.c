@@ -201,7 +201,7 @@ TD_TEST(matching_store_backlog_roundtrip)
     e = td_matching_engine_new(f.loop, &cfg, &ops);
 
     for (int i = 0; i < MS_N; i++) {
-        char wid[16], data[16];
+        char wid[32], data[32];
         td_match_task_t t;
         memset(&t, 0, sizeof(t));
         snprintf(wid, sizeof(wid), "wf-%d", i);
@@ -226,7 +226,7 @@ TD_TEST(matching_store_backlog_roundtrip)
         ms_poll_t p = { 0, NULL };
         td_matching_poll_t *h;
         td_match_poll_req_t pr;
-        char want[16];
+        char want[32];
         memset(&pr, 0, sizeof(pr));
         pr.identity = "w";
         TD_CHECK_INT(td_matching_poll(e, &key, &pr, ms_on_poll, &p, &h), ==, TD_OK);
@@ -284,7 +284,7 @@ static void ms_big_poll(void);
 static void ms_big_on_poll(void *arg, int err, void *response)
 {
     ms_resp_t *r = response;
-    char want[16];
+    char want[32];
     TD_CHECK_INT(err, ==, TD_OK);
     if (r != NULL) {
         snprintf(want, sizeof(want), "wf-%d", g_big_received);
