@@ -650,8 +650,7 @@ TD_TEST(fe_unserved_method_answers_unimplemented)
     r.namespace_ = "default";
     fx_call(&f, WS("ListSchedules"), &r.base);
     TD_CHECK_INT(f.status, ==, TD_GRPC_UNIMPLEMENTED);
-    TD_CHECK_STR(f.message,
-                 "ListSchedules is not implemented by temporald yet (unknown method)");
+    TD_CHECK_STR(f.message, "ListSchedules is not implemented by temporald yet (unknown method)");
     fx_destroy(&f);
 }
 
