@@ -59,3 +59,30 @@ const char *td_err_detail(int err)
     const td_err_info_t *e = td_err_info(err);
     return e ? e->detail : NULL;
 }
+
+const char *td_grpc_status_name(int code)
+{
+    static const char *const names[] = {
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    };
+    if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0]))) {
+        return "UNKNOWN";
+    }
+    return names[code];
+}

@@ -74,6 +74,8 @@ const char *td_strerror(int err);
 const char *td_err_name(int err);
 /* gRPC status code for an error (TD_GRPC_UNKNOWN for codes outside the table). */
 int td_err_grpc_status(int err);
+/* Name of a gRPC status code ("DEADLINE_EXCEEDED"); "UNKNOWN" outside the range. */
+const char *td_grpc_status_name(int code);
 /* Short name of the temporal.api.errordetails.v1 message for the error, or NULL. */
 const char *td_err_detail(int err);
 

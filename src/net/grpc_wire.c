@@ -360,29 +360,3 @@ void td_grpc_status_pack(td_arena_t *a, int code, const char *message,
     *outn = google__rpc__status__pack(&st, *out);
 }
 
-const char *td_grpc_status_name(int code)
-{
-    static const char *const names[] = {
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    };
-    if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0]))) {
-        return "UNKNOWN";
-    }
-    return names[code];
-}

@@ -60,7 +60,5 @@ int td_grpc_gzip(td_arena_t *a, const uint8_t *in, size_t n, uint8_t **out, size
 void td_grpc_status_pack(td_arena_t *a, int code, const char *message,
                          const ProtobufCMessage *detail, uint8_t **out, size_t *outn);
 
-/* A short upper-case name for a gRPC status code ("NOT_FOUND"), "UNKNOWN" when out of range. */
-const char *td_grpc_status_name(int code);
 
 #endif

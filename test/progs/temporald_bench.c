@@ -912,30 +912,6 @@ static void td_bench_abort(const char *fmt, ...)
     td_loop_stop(B.loop);
 }
 
-static const char *td_bench_status_name(int s)
-{
-    static const char *const names[] = {
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    };
-    return s >= 0 && s < (int)TD_ARRAY_LEN(names) ? names[s] : "?";
-}
-
 static int td_bench_stopping(void)
 {
     return B.phase >= TD_BENCH_VERIFY;
@@ -962,7 +938,7 @@ static void td_bench_on_result(const td_rpc_result_t *r, void *arg)
     }
     if (r->status != 0) {
         td_bench_abort("RPC %s failed: status %d %s: %s", td_bench_rpc_names[kind], r->status,
-                       td_bench_status_name(r->status), r->message ? r->message : "");
+                       td_grpc_status_name(r->status), r->message ? r->message : "");
         goto out;
     }
     if (c->measure && kind != TD_BENCH_R_HISTORY && kind != TD_BENCH_R_DESCRIBE) {
