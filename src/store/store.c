@@ -552,3 +552,28 @@ int td_store__token_read(const td_store_token_t *t, int64_t *keys, int n, int *p
 {
     return td_store__token_read_str(NULL, t, keys, n, NULL, present);
 }
+
+int td_store__schema_check(int cur, int want, char *err, size_t errlen)
+{
+    if (cur == 0) {
+        snprintf(err, errlen,
+                 "the database has no temporald schema: run `temporald schema setup` "
+                 "(then `temporald schema update`)");
+        return TD_ESCHEMA;
+    }
+    if (cur < want) {
+        snprintf(err, errlen,
+                 "schema version %d is older than %d, which this binary needs: run "
+                 "`temporald schema update`",
+                 cur, want);
+        return TD_ESCHEMA;
+    }
+    if (cur > want) {
+        snprintf(err, errlen,
+                 "schema version %d is newer than %d, the newest this binary knows: upgrade "
+                 "temporald (`temporald schema update` cannot downgrade)",
+                 cur, want);
+        return TD_ESCHEMA;
+    }
+    return TD_OK;
+}

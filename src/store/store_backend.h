@@ -70,6 +70,9 @@ typedef struct {
 extern const td_store_migration_t td_store_migrations[];
 extern const int td_store_migrations_count;
 
+/* Whether a database at schema version cur can serve a binary that wants version want:
+ * TD_OK, or TD_ESCHEMA with one line in err naming the command to run. */
+int td_store__schema_check(int cur, int want, char *err, size_t errlen);
 /* The highest migration version of a backend folder (0 when it has none). */
 int td_store__schema_latest(const char *backend);
 

@@ -834,24 +834,7 @@ static int td_pg_schema_check(PGconn *conn, td_store_schema_mode_t mode, char *e
         rc = td_pg_schema_migrate(conn, err, errlen);
         goto out;
     }
-    if (cur == 0) {
-        snprintf(err, errlen,
-                 "the database has no temporald schema: run `temporald schema "
-                 "setup` (then `temporald schema update`)");
-        rc = TD_ESCHEMA;
-    } else if (cur < want) {
-        snprintf(err, errlen,
-                 "schema version %d is older than %d, which this binary needs: run "
-                 "`temporald schema update`",
-                 cur, want);
-        rc = TD_ESCHEMA;
-    } else if (cur > want) {
-        snprintf(err, errlen,
-                 "schema version %d is newer than %d, the newest this binary knows: upgrade "
-                 "temporald (`temporald schema update` cannot downgrade)",
-                 cur, want);
-        rc = TD_ESCHEMA;
-    }
+    rc = td_store__schema_check(cur, want, err, errlen);
 out:
     return rc;
 }
