@@ -600,13 +600,34 @@ TD_TEST(fe_activity_result_too_large_fails_the_activity)
     fx_destroy(&f);
 }
 
-TD_TEST(fe_by_id_methods_are_unimplemented_after_checks)
+static void fake_done_by_id(td_rpc_call_t *c, void *ctx)
+{
+    const Temporald__Historyservice__RespondActivityTaskCompletedByIdRequest *r =
+            (const void *)td_rpc_request(c);
+    Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedByIdResponse *resp =
+            td_arena_calloc(td_rpc_arena(c), sizeof(*resp));
+    (void)ctx;
+    TD_CHECK(r->request != NULL);
+    TD_CHECK_STR(r->request->workflow_id, "wf");
+    TD_CHECK_STR(r->request->activity_id, "1");
+    temporal__api__workflowservice__v1__respond_activity_task_completed_by_id_response__init(resp);
+    fake_end(c, r->namespace_id, &resp->base);
+}
+
+/* The ById methods are checked, then forwarded to history's method of the same name. */
+TD_TEST(fe_by_id_methods_check_then_forward)
 {
     fx_t f;
     Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedByIdRequest r =
             TEMPORAL__API__WORKFLOWSERVICE__V1__RESPOND_ACTIVITY_TASK_COMPLETED_BY_ID_REQUEST__INIT;
+    td_rpc_method_t m = {
+        TD_SVC_HISTORY "RespondActivityTaskCompletedById",
+        &temporald__historyservice__respond_activity_task_completed_by_id_request__descriptor,
+        fake_done_by_id, NULL
+    };
 
     fx_init(&f);
+    TD_CHECK_INT(td_svc_register(&f.srv, &m), ==, TD_OK);
     r.namespace_ = "default";
     r.workflow_id = "wf";
     fx_call(&f, WS("RespondActivityTaskCompletedById"), &r.base);
@@ -616,11 +637,13 @@ TD_TEST(fe_by_id_methods_are_unimplemented_after_checks)
     r.namespace_ = "nope";
     fx_call(&f, WS("RespondActivityTaskCompletedById"), &r.base);
     TD_CHECK_INT(f.status, ==, TD_GRPC_NOT_FOUND);
+    TD_CHECK_INT(f.inner_calls, ==, 0);
     r.namespace_ = "default";
     fx_call(&f, WS("RespondActivityTaskCompletedById"), &r.base);
-    TD_CHECK_INT(f.status, ==, TD_GRPC_UNIMPLEMENTED);
-    TD_CHECK_CONTAINS(f.message,
-                      "RespondActivityTaskCompletedById is not implemented by temporald");
+    TD_CHECK_INT(f.status, ==, TD_GRPC_OK);
+    TD_CHECK_INT(f.inner_calls, ==, 1);
+    TD_CHECK_STR(f.inner_path, TD_SVC_HISTORY "RespondActivityTaskCompletedById");
+    TD_CHECK(f.inner_ns_id[0] != '\0');
     fx_destroy(&f);
 }
 

@@ -4,8 +4,8 @@
  * polls), workflow and activity task completions and heartbeats (forwarded to history with
  * the task token untouched: history decodes it), legacy query answers and sticky-queue
  * unloading (matching), and task-queue descriptions. Task tokens are opaque here. The *ById
- * activity methods are checked and answered UNIMPLEMENTED until history can look a run's
- * activity up by id.
+ * activity methods (async completion) go to history's methods of the same name, which look
+ * the activity up by workflow id, run id and activity id.
  */
 #include <string.h>
 
@@ -171,29 +171,47 @@ static const char *td_fe_check_by_id(td_fe_call_t *x, const char *wf_id, const c
 static int td_fe_check_hb_id(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_hb_id_req_t *r = (const td_hb_id_req_t *)m;
-    return td_fe_verdict(
-            x, td_fe_check_by_id(x, r->workflow_id, r->run_id, r->activity_id, r->identity));
+    const char *err = td_fe_check_by_id(x, r->workflow_id, r->run_id, r->activity_id, r->identity);
+
+    if (err == NULL) {
+        err = td_fe__check_blob(x, td_fe__payloads_size(r->details));
+    }
+    return td_fe_verdict(x, err);
 }
 
 static int td_fe_check_done_id(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_done_id_req_t *r = (const td_done_id_req_t *)m;
-    return td_fe_verdict(
-            x, td_fe_check_by_id(x, r->workflow_id, r->run_id, r->activity_id, r->identity));
+    const char *err = td_fe_check_by_id(x, r->workflow_id, r->run_id, r->activity_id, r->identity);
+
+    if (err == NULL) {
+        err = td_fe__check_blob(x, td_fe__payloads_size(r->result));
+    }
+    return td_fe_verdict(x, err);
 }
 
 static int td_fe_check_fail_id(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_fail_id_req_t *r = (const td_fail_id_req_t *)m;
-    return td_fe_verdict(
-            x, td_fe_check_by_id(x, r->workflow_id, r->run_id, r->activity_id, r->identity));
+    const char *err = td_fe_check_by_id(x, r->workflow_id, r->run_id, r->activity_id, r->identity);
+    size_t n = td_fe__payloads_size(r->last_heartbeat_details);
+
+    n += r->failure != NULL ? protobuf_c_message_get_packed_size(&r->failure->base) : 0;
+    if (err == NULL) {
+        err = td_fe__check_blob(x, n);
+    }
+    return td_fe_verdict(x, err);
 }
 
 static int td_fe_check_cancel_id(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_cancel_id_req_t *r = (const td_cancel_id_req_t *)m;
-    return td_fe_verdict(
-            x, td_fe_check_by_id(x, r->workflow_id, r->run_id, r->activity_id, r->identity));
+    const char *err = td_fe_check_by_id(x, r->workflow_id, r->run_id, r->activity_id, r->identity);
+
+    if (err == NULL) {
+        err = td_fe__check_blob(x, td_fe__payloads_size(r->details));
+    }
+    return td_fe_verdict(x, err);
 }
 
 /* An activity whose report is larger than limit.blobSize.error fails instead, with a
@@ -326,15 +344,6 @@ static ProtobufCMessage *td_fe_build_shutdown(td_fe_call_t *x, const ProtobufCMe
         TD_WORKFLOW_SERVICE #Name, TD_WS_REQ(snake), TD_WS_RESP(snake), TD_SVC_MATCHING #Name, \
                 TD_MS_REQ(snake), check, NULL, flags, NULL, NULL                               \
     }
-#define TD_FE_BY_ID(Name, snake, check)                                                          \
-    {                                                                                            \
-        TD_WORKFLOW_SERVICE #Name, TD_WS_REQ(snake), TD_WS_RESP(snake), NULL, NULL, check, NULL, \
-                TD_FE_UNIMPLEMENTED,                                                             \
-                "the history service cannot look an activity up by workflow id and activity "    \
-                "id yet; complete it with its task token",                                       \
-                NULL                                                                             \
-    }
-
 const td_fe_route_t td_fe__task_routes[] = {
     TD_FE_MATCHING(PollWorkflowTaskQueue, poll_workflow_task_queue, td_fe_check_poll_wft,
                    TD_FE_LONG_POLL),
@@ -367,13 +376,13 @@ const td_fe_route_t td_fe__task_routes[] = {
             NULL,
             NULL,
     },
-    TD_FE_BY_ID(RecordActivityTaskHeartbeatById, record_activity_task_heartbeat_by_id,
-                td_fe_check_hb_id),
-    TD_FE_BY_ID(RespondActivityTaskCompletedById, respond_activity_task_completed_by_id,
-                td_fe_check_done_id),
-    TD_FE_BY_ID(RespondActivityTaskFailedById, respond_activity_task_failed_by_id,
-                td_fe_check_fail_id),
-    TD_FE_BY_ID(RespondActivityTaskCanceledById, respond_activity_task_canceled_by_id,
-                td_fe_check_cancel_id),
+    TD_FE_HISTORY(RecordActivityTaskHeartbeatById, record_activity_task_heartbeat_by_id,
+                  td_fe_check_hb_id, NULL, 0),
+    TD_FE_HISTORY(RespondActivityTaskCompletedById, respond_activity_task_completed_by_id,
+                  td_fe_check_done_id, NULL, 0),
+    TD_FE_HISTORY(RespondActivityTaskFailedById, respond_activity_task_failed_by_id,
+                  td_fe_check_fail_id, NULL, 0),
+    TD_FE_HISTORY(RespondActivityTaskCanceledById, respond_activity_task_canceled_by_id,
+                  td_fe_check_cancel_id, NULL, 0),
 };
 const int td_fe__task_routes_n = (int)(sizeof(td_fe__task_routes) / sizeof(td_fe__task_routes[0]));

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The WorkflowService methods that act on one workflow execution on behalf of clients:
- * start, signal, signal-with-start, cancel, terminate, describe, history, query and sticky
- * reset. Each is a route (fe_int.h): checked here, then forwarded to the history role with
- * the resolved namespace id. Workflow state and its rules (id reuse, closed runs) are the
+ * start, signal, signal-with-start, cancel, terminate, describe, history, query, sticky
+ * reset and delete. Each is a route (fe_int.h): checked here, then forwarded to the history role
+ * with the resolved namespace id. Workflow state and its rules (id reuse, closed runs) are the
  * history role's; this file knows only the request shapes.
  */
 #include <string.h>
@@ -261,6 +261,12 @@ static int td_fe_check_reset_sticky(td_fe_call_t *x, const ProtobufCMessage *m)
             x, td_fe__check_execution(x, ((const td_reset_sticky_req_t *)m)->execution, 0));
 }
 
+static int td_fe_check_delete(td_fe_call_t *x, const ProtobufCMessage *m)
+{
+    const Temporal__Api__Workflowservice__V1__DeleteWorkflowExecutionRequest *r = (const void *)m;
+    return td_fe_verdict(x, td_fe__check_execution(x, r->workflow_execution, 0));
+}
+
 /* A fresh request id for a start without one (history deduplicates retries by it): the
  * public request is copied shallowly into the call arena first, as it may be borrowed. */
 static char *td_fe_new_request_id(td_fe_call_t *x)
@@ -335,6 +341,7 @@ const td_fe_route_t td_fe__workflow_routes[] = {
     TD_FE_HISTORY(QueryWorkflow, query_workflow, td_fe_check_query, NULL, 0),
     TD_FE_HISTORY(ResetStickyTaskQueue, reset_sticky_task_queue, td_fe_check_reset_sticky,
                   td_fe_build_reset_sticky, 0),
+    TD_FE_HISTORY(DeleteWorkflowExecution, delete_workflow_execution, td_fe_check_delete, NULL, 0),
 };
 const int td_fe__workflow_routes_n =
         (int)(sizeof(td_fe__workflow_routes) / sizeof(td_fe__workflow_routes[0]));

@@ -17,6 +17,7 @@
 #include "historyservice.pb-c.h"
 #include "log.h"
 #include "mem.h"
+#include "roles/history/hist_byid.h"
 #include "roles/history/hist_int.h"
 #include "roles/history/ms_token.h"
 #include "roles/nsreg.h"
@@ -748,12 +749,6 @@ static void td_hist_record_act_started(td_rpc_call_t *call, void *ctx)
     td_hist__op_submit(op);
 }
 
-typedef struct {
-    const Temporald__Token__Task *tok;
-    const void *req;
-    int cancel_requested;
-} td_hist_actr_t;
-
 static int td_hist_act_complete_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
 {
     td_hist_actr_t *x = op->u;
@@ -791,10 +786,55 @@ static int td_hist_act_heartbeat_done(td_hist_op_t *op, int rc, const char *msg)
         td_hist__fail(op->call, rc, msg);
         return 0;
     }
+    if (op->u2 == &WSV1(record_activity_task_heartbeat_by_id_response)) {
+        Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatByIdResponse *b =
+                td_hist__pb(op->arena, op->u2);
+        b->cancel_requested = x->cancel_requested;
+        td_rpc_reply(op->call, &b->base);
+        return 0;
+    }
     r = td_hist__pb(op->arena, &WSV1(record_activity_task_heartbeat_response));
     r->cancel_requested = x->cancel_requested;
     td_rpc_reply(op->call, &r->base);
     return 0;
+}
+
+/* ---- shared with hist_byid.c (hist_byid.h) ---- */
+
+td_hist_op_t *td_hist__op_call(td_hist_t *h, td_rpc_call_t *call, const char *ns, const char *wf,
+                               const char *run, int load, td_hist_apply_fn apply,
+                               td_hist_done_fn done)
+{
+    return td_hist_op_call(h, call, ns, wf, run, load, apply, done);
+}
+
+int td_hist__act_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
+{
+    td_hist_actr_t *x = op->u;
+
+    switch (x->kind) {
+    case TD_HIST_ACT_HEARTBEAT:
+        return td_hist_act_heartbeat_apply(op, ms, t);
+    case TD_HIST_ACT_COMPLETE:
+        return td_hist_act_complete_apply(op, ms, t);
+    case TD_HIST_ACT_FAIL:
+        return td_hist_act_fail_apply(op, ms, t);
+    case TD_HIST_ACT_CANCEL:
+        return td_hist_act_cancel_apply(op, ms, t);
+    default:
+        t->msg = "unknown activity answer";
+        return TD_EINVAL;
+    }
+}
+
+int td_hist__act_done(td_hist_op_t *op, int rc, const char *msg)
+{
+    td_hist_actr_t *x = op->u;
+
+    if (x->kind == TD_HIST_ACT_HEARTBEAT) {
+        return td_hist_act_heartbeat_done(op, rc, msg);
+    }
+    return td_hist_done_empty(op, rc, msg);
 }
 
 static void td_hist_act_respond(td_rpc_call_t *call, void *ctx, const void *req,
@@ -900,5 +940,7 @@ int td_hist__register(td_hist_t *h)
         { TD_SVC_HISTORY "RespondActivityTaskCanceled", &HS(respond_activity_task_canceled_request),
           td_hist_act_canceled, h },
     };
-    return td_svc_register_all(h->srv, m, (int)(sizeof(m) / sizeof(m[0])));
+    int rc = td_svc_register_all(h->srv, m, (int)(sizeof(m) / sizeof(m[0])));
+
+    return rc == TD_OK ? td_hist__register_byid(h) : rc;
 }

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Two groups of HistoryService methods that name a workflow run rather than carry a task
+ * token. The *ById activity answers (async activity completion: RecordActivityTaskHeartbeatById,
+ * RespondActivityTaskCompleted/Failed/CanceledById) resolve the activity by id on the named
+ * run, or on the current run when the run id is empty, then run the very transition the token
+ * methods run (hist_api.c, through hist_byid.h). DeleteWorkflowExecution terminates a running
+ * run and then removes its row, current pointer, history and visibility record. Callers:
+ * other roles through td_svc_call (the frontend), tests through td_svc_call. Loop thread only.
+ *
+ * Design notes: DeleteWorkflowExecution (td_hist_del_t.step)
+ *
+ *   Invariants: the reply goes out only after every record is gone, or with the error of the
+ *   step that failed (a retry may then find the run already gone: NOT_FOUND). The visibility
+ *   record is deleted last, from an operation queued on the workflow's context after the row
+ *   is gone: every visibility task of the run queued before it has submitted its write by
+ *   then (the store applies writes in order), and every later one finds no run and is dropped,
+ *   so no visibility write can bring the record back.
+ *
+ *              terminated (or closed)    row + current gone     history gone
+ *     TERMINATE ---------------------> EXEC --------------> HISTORY ----------> VIS -> (reply)
+ *        | not found / error             | store error         | store error      | error
+ *        v                               v                     v                  v
+ *      (fail)                          (fail)                (fail)             (fail)
+ *
+ *   FROM      -> TO       [function]
+ *   TERMINATE -> EXEC     [td_hist_del_done (td_ms_terminate committed, or nothing to do)]
+ *   EXEC      -> HISTORY  [td_hist_del_stored (TD_STORE_OP_EXEC_DELETE done)]
+ *   HISTORY   -> VIS      [td_hist_del_stored (TD_STORE_OP_HISTORY_DELETE done): queues the
+ *                          context operation td_hist_del_forget_apply/_done]
+ *   VIS       -> reply    [td_hist_del_stored (TD_STORE_OP_VIS_DELETE done)]
+ */
+#define TD_LOG_COMPONENT "history"
+
+#include <string.h>
+
+#include "error.h"
+#include "historyservice.pb-c.h"
+#include "log.h"
+#include "roles/history/hist_byid.h"
+#include "roles/history/hist_int.h"
+#include "roles/svc.h"
+
+#define WSV1(x) temporal__api__workflowservice__v1__##x##__descriptor
+#define HS(x)   temporald__historyservice__##x##__descriptor
+
+static int td_hist_blank(const char *s)
+{
+    return s == NULL || s[0] == 0;
+}
+
+/* ---- activity answers by id ---- */
+
+typedef struct {
+    td_hist_actr_t a; /* first: op->u points here */
+    Temporald__Token__Task tok;
+} td_hist_byid_t;
+
+/* Resolves the activity on the loaded run into the token, then runs the token transition. An
+ * unknown or unstarted activity keeps scheduled_event_id 0: the transition looks the id up
+ * itself and answers NOT_FOUND (or that the run is closed) in Temporal's words. */
+static int td_hist_byid_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
+{
+    td_hist_byid_t *b = op->u;
+    const td_ms_activity_t *ai = td_ms_activity_find_by_id(ms, b->tok.activity_id);
+
+    b->tok.run_id = td_arena_strdup(op->arena, ms->run_id);
+    b->tok.scheduled_event_id = ai != NULL ? ai->scheduled_id : 0;
+    b->tok.attempt = ai != NULL ? ai->attempt : 0;
+    return td_hist__act_apply(op, ms, t);
+}
+
+static void td_hist_byid(td_rpc_call_t *call, td_hist_t *h, int kind, const char *ns,
+                         const char *wf, const char *run, const char *activity_id, const void *req,
+                         const ProtobufCMessageDescriptor *resp)
+{
+    td_hist_byid_t *b;
+    td_hist_op_t *op;
+
+    if (td_hist_blank(ns) || td_hist_blank(wf) || td_hist_blank(activity_id)) {
+        td_rpc_fail_err(call, TD_EINVAL,
+                        "namespace_id, request.workflow_id and request.activity_id are required");
+        return;
+    }
+    b = td_arena_calloc(td_rpc_arena(call), sizeof(*b));
+    temporald__token__task__init(&b->tok);
+    b->tok.namespace_id = (char *)ns;
+    b->tok.workflow_id = (char *)wf;
+    b->tok.run_id = (char *)(run != NULL ? run : "");
+    b->tok.activity_id = (char *)activity_id;
+    b->a.tok = &b->tok;
+    b->a.req = req;
+    b->a.kind = kind;
+    op = td_hist__op_call(h, call, ns, wf, b->tok.run_id, TD_HIST_LOAD_REQUIRED, td_hist_byid_apply,
+                          td_hist__act_done);
+    op->u = &b->a;
+    op->u2 = (void *)resp;
+    td_hist__op_submit(op);
+}
+
+/* The token-style public request of a by-id request, in the call arena. */
+static void *td_hist_byid_pb(td_rpc_call_t *call, const ProtobufCMessageDescriptor *d)
+{
+    void *m = td_arena_calloc(td_rpc_arena(call), d->sizeof_message);
+    protobuf_c_message_init(d, m);
+    return m;
+}
+
+static void td_hist_heartbeat_by_id(td_rpc_call_t *call, void *ctx)
+{
+    const Temporald__Historyservice__RecordActivityTaskHeartbeatByIdRequest *in =
+            (const void *)td_rpc_request(call);
+    const Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatByIdRequest *r =
+            in->request;
+    Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatRequest *q;
+
+    if (r == NULL) {
+        td_rpc_fail_err(call, TD_EINVAL, "request is required");
+        return;
+    }
+    q = td_hist_byid_pb(call, &WSV1(record_activity_task_heartbeat_request));
+    q->namespace_ = r->namespace_;
+    q->details = r->details;
+    q->identity = r->identity;
+    td_hist_byid(call, ctx, TD_HIST_ACT_HEARTBEAT, in->namespace_id, r->workflow_id, r->run_id,
+                 r->activity_id, q, &WSV1(record_activity_task_heartbeat_by_id_response));
+}
+
+static void td_hist_completed_by_id(td_rpc_call_t *call, void *ctx)
+{
+    const Temporald__Historyservice__RespondActivityTaskCompletedByIdRequest *in =
+            (const void *)td_rpc_request(call);
+    const Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedByIdRequest *r =
+            in->request;
+    Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedRequest *q;
+
+    if (r == NULL) {
+        td_rpc_fail_err(call, TD_EINVAL, "request is required");
+        return;
+    }
+    q = td_hist_byid_pb(call, &WSV1(respond_activity_task_completed_request));
+    q->namespace_ = r->namespace_;
+    q->result = r->result;
+    q->identity = r->identity;
+    td_hist_byid(call, ctx, TD_HIST_ACT_COMPLETE, in->namespace_id, r->workflow_id, r->run_id,
+                 r->activity_id, q, &WSV1(respond_activity_task_completed_by_id_response));
+}
+
+static void td_hist_failed_by_id(td_rpc_call_t *call, void *ctx)
+{
+    const Temporald__Historyservice__RespondActivityTaskFailedByIdRequest *in =
+            (const void *)td_rpc_request(call);
+    const Temporal__Api__Workflowservice__V1__RespondActivityTaskFailedByIdRequest *r = in->request;
+    Temporal__Api__Workflowservice__V1__RespondActivityTaskFailedRequest *q;
+
+    if (r == NULL) {
+        td_rpc_fail_err(call, TD_EINVAL, "request is required");
+        return;
+    }
+    q = td_hist_byid_pb(call, &WSV1(respond_activity_task_failed_request));
+    q->namespace_ = r->namespace_;
+    q->failure = r->failure;
+    q->identity = r->identity;
+    q->last_heartbeat_details = r->last_heartbeat_details;
+    td_hist_byid(call, ctx, TD_HIST_ACT_FAIL, in->namespace_id, r->workflow_id, r->run_id,
+                 r->activity_id, q, &WSV1(respond_activity_task_failed_by_id_response));
+}
+
+static void td_hist_canceled_by_id(td_rpc_call_t *call, void *ctx)
+{
+    const Temporald__Historyservice__RespondActivityTaskCanceledByIdRequest *in =
+            (const void *)td_rpc_request(call);
+    const Temporal__Api__Workflowservice__V1__RespondActivityTaskCanceledByIdRequest *r =
+            in->request;
+    Temporal__Api__Workflowservice__V1__RespondActivityTaskCanceledRequest *q;
+
+    if (r == NULL) {
+        td_rpc_fail_err(call, TD_EINVAL, "request is required");
+        return;
+    }
+    q = td_hist_byid_pb(call, &WSV1(respond_activity_task_canceled_request));
+    q->namespace_ = r->namespace_;
+    q->details = r->details;
+    q->identity = r->identity;
+    td_hist_byid(call, ctx, TD_HIST_ACT_CANCEL, in->namespace_id, r->workflow_id, r->run_id,
+                 r->activity_id, q, &WSV1(respond_activity_task_canceled_by_id_response));
+}
+
+/* ---- DeleteWorkflowExecution ---- */
+
+enum { TD_HIST_DEL_EXEC = 1, TD_HIST_DEL_HISTORY, TD_HIST_DEL_VIS };
+
+typedef struct {
+    td_hist_t *h;
+    td_rpc_call_t *call;
+    td_hist_shard_t *shard;
+    const char *namespace_id, *workflow_id;
+    const char *run_id; /* the run deleted, once loaded */
+    int step;           /* TD_HIST_DEL_*: the store delete in flight */
+} td_hist_del_t;
+
+static void td_hist_del_submit(td_hist_del_t *d, int step);
+
+/* TERMINATE: the run as loaded (the named one, or the current one). */
+static int td_hist_del_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
+{
+    td_hist_del_t *d = op->u;
+
+    d->run_id = td_arena_strdup(op->arena, ms->run_id);
+    op->dirty = 0; /* a closed run is left as it is */
+    if (ms->state == TD_MS_STATE_RUNNING) {
+        return td_ms_terminate(ms, t, "Delete workflow execution", NULL, "history-service");
+    }
+    return TD_OK;
+}
+
+static int td_hist_del_done(td_hist_op_t *op, int rc, const char *msg)
+{
+    td_hist_del_t *d = op->u;
+
+    if (rc != TD_OK) {
+        td_hist__fail(d->call, rc, msg);
+        return 0;
+    }
+    td_hist_del_submit(d, TD_HIST_DEL_EXEC);
+    return 0;
+}
+
+/* VIS, on the context: forgets a cached state of the deleted run, then deletes the record. */
+static int td_hist_del_forget_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
+{
+    (void)t;
+    op->dirty = 0;
+    if (ms != NULL && op->ctx->ms == ms && op->private_ms != ms) {
+        op->ctx->ms = NULL;
+        op->ms = NULL;
+        td_ms_free(ms);
+    }
+    return TD_OK;
+}
+
+static int td_hist_del_forget_done(td_hist_op_t *op, int rc, const char *msg)
+{
+    td_hist_del_t *d = op->u;
+
+    (void)rc;
+    (void)msg;
+    td_hist_del_submit(d, TD_HIST_DEL_VIS);
+    return 0;
+}
+
+static void td_hist_del_stored(td_store_req_t *req, void *arg)
+{
+    td_hist_del_t *d = arg;
+    int rc = req->rc, step = d->step;
+    td_hist_op_t *op;
+
+    d->h->inflight--;
+    if (step == TD_HIST_DEL_EXEC) {
+        td_hist__shard_write_done(d->shard); /* TD_ESHARDLOST: the next write notices too */
+    }
+    if (rc == TD_ENOTFOUND) {
+        rc = TD_OK; /* already gone */
+    }
+    if (rc != TD_OK) {
+        const char *msg = td_arena_printf(td_rpc_arena(d->call), "deleting %s of %s/%s: %s",
+                                          td_store_op_name(req->op), d->workflow_id, d->run_id,
+                                          req->err ? req->err : "");
+        td_log_warn("%s", msg);
+        td_store_req_free(req);
+        td_hist__fail(d->call, td_err_grpc_status(rc) == TD_GRPC_UNAVAILABLE ? rc : TD_EUNAVAIL,
+                      msg);
+        return;
+    }
+    td_store_req_free(req);
+    switch (step) {
+    case TD_HIST_DEL_EXEC:
+        td_hist_del_submit(d, TD_HIST_DEL_HISTORY);
+        break;
+    case TD_HIST_DEL_HISTORY:
+        op = td_hist__op_call(d->h, d->call, d->namespace_id, d->workflow_id, d->run_id,
+                              TD_HIST_LOAD_OPTIONAL, td_hist_del_forget_apply,
+                              td_hist_del_forget_done);
+        op->u = d;
+        td_hist__op_submit(op);
+        break;
+    default:
+        td_rpc_reply(d->call,
+                     td_hist__pb(td_rpc_arena(d->call), &WSV1(delete_workflow_execution_response)));
+        break;
+    }
+}
+
+static void td_hist_del_submit(td_hist_del_t *d, int step)
+{
+    td_store_req_t *req = NULL;
+
+    switch (step) {
+    case TD_HIST_DEL_EXEC:
+        req = td_store_req_new(TD_STORE_OP_EXEC_DELETE);
+        req->in.exec_del.shard_id = d->shard->id;
+        req->in.exec_del.expected_range_id = d->shard->range_id;
+        req->in.exec_del.namespace_id = td_arena_strdup(&req->arena, d->namespace_id);
+        req->in.exec_del.workflow_id = td_arena_strdup(&req->arena, d->workflow_id);
+        req->in.exec_del.run_id = td_arena_strdup(&req->arena, d->run_id);
+        d->shard->writes_inflight++;
+        break;
+    case TD_HIST_DEL_HISTORY:
+        req = td_store_req_new(TD_STORE_OP_HISTORY_DELETE);
+        req->in.hist_del.tree_id = td_arena_strdup(&req->arena, d->run_id);
+        req->in.hist_del.branch_id = req->in.hist_del.tree_id;
+        break;
+    default:
+        req = td_store_req_new(TD_STORE_OP_VIS_DELETE);
+        req->in.vis.namespace_id = td_arena_strdup(&req->arena, d->namespace_id);
+        req->in.vis.workflow_id = td_arena_strdup(&req->arena, d->workflow_id);
+        req->in.vis.run_id = td_arena_strdup(&req->arena, d->run_id);
+        break;
+    }
+    d->step = step;
+    req->cb = td_hist_del_stored;
+    req->arg = d;
+    d->h->inflight++;
+    td_store_submit(d->h->store, req);
+}
+
+static void td_hist_delete(td_rpc_call_t *call, void *ctx)
+{
+    const Temporald__Historyservice__DeleteWorkflowExecutionRequest *in =
+            (const void *)td_rpc_request(call);
+    const Temporal__Api__Common__V1__WorkflowExecution *ex =
+            in->request != NULL ? in->request->workflow_execution : NULL;
+    td_hist_del_t *d;
+    td_hist_op_t *op;
+
+    if (td_hist_blank(in->namespace_id) || ex == NULL || td_hist_blank(ex->workflow_id)) {
+        td_rpc_fail_err(call, TD_EINVAL,
+                        "namespace_id and request.workflow_execution.workflow_id are required");
+        return;
+    }
+    d = td_arena_calloc(td_rpc_arena(call), sizeof(*d));
+    d->h = ctx;
+    d->call = call;
+    d->namespace_id = in->namespace_id;
+    d->workflow_id = ex->workflow_id;
+    op = td_hist__op_call(ctx, call, in->namespace_id, ex->workflow_id, ex->run_id,
+                          TD_HIST_LOAD_REQUIRED, td_hist_del_apply, td_hist_del_done);
+    d->shard = op->ctx->shard;
+    op->u = d;
+    td_hist__op_submit(op);
+}
+
+int td_hist__register_byid(td_hist_t *h)
+{
+    const td_rpc_method_t m[] = {
+        { TD_SVC_HISTORY "RecordActivityTaskHeartbeatById",
+          &HS(record_activity_task_heartbeat_by_id_request), td_hist_heartbeat_by_id, h },
+        { TD_SVC_HISTORY "RespondActivityTaskCompletedById",
+          &HS(respond_activity_task_completed_by_id_request), td_hist_completed_by_id, h },
+        { TD_SVC_HISTORY "RespondActivityTaskFailedById",
+          &HS(respond_activity_task_failed_by_id_request), td_hist_failed_by_id, h },
+        { TD_SVC_HISTORY "RespondActivityTaskCanceledById",
+          &HS(respond_activity_task_canceled_by_id_request), td_hist_canceled_by_id, h },
+        { TD_SVC_HISTORY "DeleteWorkflowExecution", &HS(delete_workflow_execution_request),
+          td_hist_delete, h },
+    };
+    return td_svc_register_all(h->srv, m, (int)(sizeof(m) / sizeof(m[0])));
+}
