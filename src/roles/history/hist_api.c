@@ -442,6 +442,8 @@ typedef struct {
     td_ms_wft_completed_t done;
     const Temporald__Token__Task *tok;
     const void *req;
+    td_rpc_call_t *call;
+    td_hist_query_batch_t queries; /* buffered queries the started task carries */
 } td_hist_wft_t;
 
 static int td_hist_wft_started_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
@@ -461,11 +463,13 @@ static void
 td_hist_poll_reply(void *arg, int rc, const char *msg,
                    Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse *resp)
 {
-    td_rpc_call_t *call = arg;
+    td_hist_wft_t *w = arg;
     if (rc != TD_OK) {
-        td_hist__fail(call, rc, msg);
+        /* Buffered queries stay buffered: they ride in the task's next attempt. */
+        td_hist__fail(w->call, rc, msg);
     } else {
-        td_rpc_reply(call, &resp->base);
+        td_hist__query_set(resp, &w->queries);
+        td_rpc_reply(w->call, &resp->base);
     }
 }
 
@@ -482,8 +486,11 @@ static int td_hist_wft_started_done(td_hist_op_t *op, int rc, const char *msg)
         td_hist__fail(op->call, rc, msg);
         return 0;
     }
+    /* Snapshot now: a query buffered after this task started waits for the next one. */
+    td_hist__query_attach(op->ctx, op->ms->run_id, op->arena, &w->queries);
+    w->call = op->call;
     td_hist__build_wft_response(op->ctx->shard->h, op->arena, op->ms, &w->st, td_hist_poll_reply,
-                                op->call);
+                                w);
     return 0;
 }
 
@@ -543,6 +550,9 @@ td_hist_wft_complete_reply(void *arg, int rc, const char *msg,
         td_log_warn("inline workflow task response failed: %s", msg ? msg : "");
         resp = NULL;
     }
+    if (resp != NULL) {
+        td_hist__query_set(resp, &((td_hist_wft_t *)op->u)->queries);
+    }
     r = td_hist__pb(op->arena, &WSV1(respond_workflow_task_completed_response));
     r->workflow_task = resp;
     td_rpc_reply(op->call, &r->base);
@@ -555,6 +565,17 @@ static int td_hist_wft_complete_done(td_hist_op_t *op, int rc, const char *msg)
     if (rc != TD_OK) {
         td_hist__fail(op->call, rc, msg);
         return 0;
+    }
+    /* Buffered queries: answers first; with no new workflow task the rest fall back to legacy
+     * query tasks; otherwise they ride in the next task (the inline one, if any). */
+    {
+        const Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *req = w->req;
+        int new_task = op->ms->state == TD_MS_STATE_RUNNING && op->ms->wft.scheduled_id != 0;
+        td_hist__query_results(op->ctx, op->ms->run_id, req->query_results, req->n_query_results,
+                               new_task);
+        if (w->done.new_task_started) {
+            td_hist__query_attach(op->ctx, op->ms->run_id, op->arena, &w->queries);
+        }
     }
     if (w->done.new_task_started) {
         td_hist__build_wft_response(op->ctx->shard->h, op->arena, op->ms, &w->done.started,

@@ -29,6 +29,7 @@ static size_t td_hist_bucket(const td_hist_t *h, const char *ns, const char *wf)
 
 static void td_hist_ctx_free(td_hist_ctx_t *c)
 {
+    td_hist__query_free_all(c);
     td_ms_free(c->ms);
     td_free(c->namespace_id);
     td_free(c->workflow_id);
@@ -42,7 +43,8 @@ static void td_hist_ctx_evict(td_hist_t *h)
         td_hist_ctx_t **pp = &h->buckets[b];
         while (*pp != NULL) {
             td_hist_ctx_t *c = *pp;
-            if (c->head == NULL && !c->running && c->waiters == NULL && !c->kick_posted) {
+            if (c->head == NULL && !c->running && c->waiters == NULL && c->queries == NULL &&
+                !c->kick_posted) {
                 *pp = c->hnext;
                 td_hist_ctx_free(c);
                 h->nctx--;

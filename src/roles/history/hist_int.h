@@ -101,6 +101,7 @@ typedef struct td_hist_ctx_s td_hist_ctx_t;
 typedef struct td_hist_op_s td_hist_op_t;
 typedef struct td_hist_task_s td_hist_task_t;
 typedef struct td_hist_waiter_s td_hist_waiter_t;
+typedef struct td_hist_query_s td_hist_query_t;
 
 /* Task ids: range_id << 24 | seq. */
 #define TD_HIST_SEQ_BITS 24
@@ -170,6 +171,8 @@ struct td_hist_ctx_s {
     int ms_current; /* ms is the workflow id's current run */
     td_hist_op_t *head, *tail;
     td_hist_waiter_t *waiters;
+    td_hist_query_t *queries; /* buffered queries (hist_query.c), arrival order */
+    int n_queries;
     int running;     /* the head op is between load and done */
     int kick_posted; /* a td_hist_ctx_kick is queued on the loop for this context */
     td_hist_ctx_t *hnext;
@@ -275,6 +278,49 @@ void td_hist__ctx_expire_waiters(td_hist_t *h);
 void td_hist__ctx_drop_states(td_hist_t *h);
 /* Maps a store/ms error to what the caller should see. */
 void td_hist__fail(td_rpc_call_t *call, int rc, const char *msg);
+
+/* ---- hist_query.c: buffered (consistent) queries ---- */
+/* history.MaxBufferedQueryCount (Temporal's default). */
+#define TD_HIST_QUERY_MAX 1
+enum {
+    TD_HIST_QUERY_ANSWERED = 1,
+    TD_HIST_QUERY_FAILED,
+    TD_HIST_QUERY_UNBLOCKED,
+    TD_HIST_QUERY_DROPPED /* the context is being freed: fail the caller */
+};
+/* The outcome of a buffered query: ANSWERED/FAILED with the worker's result (valid only
+ * during the call), or UNBLOCKED (NULL: send a legacy query task instead). The entry is
+ * already off the registry. */
+typedef void (*td_hist_query_fn)(void *arg, int how,
+                                 const Temporal__Api__Query__V1__WorkflowQueryResult *res);
+/* The queries a workflow task carries, snapshotted when the task started (arena). */
+typedef struct {
+    Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse__QueriesEntry **entries;
+    size_t n;
+} td_hist_query_batch_t;
+/* Buffers a query for run_id (copied); TD_ELIMIT beyond TD_HIST_QUERY_MAX per context. */
+int td_hist__query_buffer(td_hist_ctx_t *ctx, const char *run_id,
+                          const Temporal__Api__Query__V1__WorkflowQuery *query, td_hist_query_fn fn,
+                          void *arg, td_hist_query_t **out);
+/* Drops an entry without calling back (caller cancelled); no-op if already gone. */
+void td_hist__query_remove(td_hist_ctx_t *ctx, td_hist_query_t *e);
+/* Snapshots run_id's buffered queries for a workflow task that just started. */
+void td_hist__query_attach(td_hist_ctx_t *ctx, const char *run_id, td_arena_t *a,
+                           td_hist_query_batch_t *batch);
+/* Sets resp->queries from a batch (resp or batch may be NULL/empty). */
+void td_hist__query_set(Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse *resp,
+                        const td_hist_query_batch_t *batch);
+/* A workflow task of run_id completed: answers the queries named in results; when the
+ * completion scheduled no new workflow task (new_task 0) the rest are UNBLOCKED. */
+void td_hist__query_results(
+        td_hist_ctx_t *ctx, const char *run_id,
+        Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest__QueryResultsEntry
+                *const *results,
+        size_t n_results, int new_task);
+/* UNBLOCKs every buffered query of run_id. */
+void td_hist__query_unblock_run(td_hist_ctx_t *ctx, const char *run_id);
+/* Context teardown: every entry is DROPPED (callback runs, then freed). */
+void td_hist__query_free_all(td_hist_ctx_t *ctx);
 
 /* ---- hist_queue.c ---- */
 void td_hist__task_dispatch(td_hist_task_t *task);

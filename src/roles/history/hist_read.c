@@ -5,7 +5,8 @@
  * for a sticky delivery, plus the transient attempt's events), GetWorkflowExecutionHistory
  * (pages with an opaque token; wait_new_event long polls woken by commits; the CLOSE_EVENT
  * filter used by the SDK's result()), its reverse form, DescribeWorkflowExecution and
- * QueryWorkflow (a legacy query task prepared here and handed to matching). Reads
+ * QueryWorkflow (buffered in hist_query.c while a workflow task is in flight, else a legacy
+ * query task prepared here and handed to matching). Reads
  * never write; they go through the workflow's context only to see a consistent state. Loop
  * thread only; handlers are registered by hist_api.c.
  */
@@ -25,6 +26,7 @@
 #include "roles/svc.h"
 #include "server.h"
 #include "temporal/api/enums/v1/workflow.pb-c.h"
+#include "temporal/api/errordetails/v1/message.pb-c.h"
 #include "temporal/api/workflow/v1/message.pb-c.h"
 
 #define TD_HIST_PAGE_DEFAULT 256
@@ -762,7 +764,15 @@ void td_hist__describe(td_rpc_call_t *call, void *ctx)
     td_hist__op_submit(op);
 }
 
-/* ---- QueryWorkflow (legacy query task through matching) ---- */
+/* ---- QueryWorkflow ----
+ *
+ * A running workflow with a workflow task scheduled or started gets the query buffered
+ * (hist_query.c): it rides in the next task handed out and is answered from that task's
+ * completion. Otherwise (closed run, no task in flight, or the buffered query was UNBLOCKED
+ * because a completion scheduled no new task) a legacy query task goes through matching. */
+
+/* Temporal's failQueryWorkflowTaskAttemptCount: from this attempt on, queries fail. */
+#define TD_HIST_QUERY_FAIL_ATTEMPT 3
 
 typedef struct {
     td_hist_t *h;
@@ -776,7 +786,38 @@ typedef struct {
     td_rpc_call_t *child;
     int rejected_status; /* != 0: answer query_rejected */
     int cancelled;
+    int not_ready;    /* workflow task attempt >= TD_HIST_QUERY_FAIL_ATTEMPT */
+    int buffer;       /* apply found a workflow task in flight: buffer in done */
+    int force_legacy; /* UNBLOCKED: a legacy task even with a workflow task in flight */
+    td_hist_ctx_t *ctx;
+    td_hist_query_t *qe;  /* while buffered */
+    td_timer_t *deadline; /* while buffered, when the call has a deadline */
 } td_hist_q_t;
+
+/* Leaves the registry (if still there) and stops the deadline timer. */
+static void td_hist_q_unbuffer(td_hist_q_t *q)
+{
+    if (q->qe != NULL) {
+        td_hist__query_remove(q->ctx, q->qe);
+        q->qe = NULL;
+    }
+    if (q->deadline != NULL) {
+        td_timer_free(q->deadline);
+        q->deadline = NULL;
+    }
+}
+
+/* The caller's deadline passed while the query was buffered (in-process callers need not
+ * cancel on their deadline, so history keeps its own). */
+static void td_hist_q_deadline(void *arg)
+{
+    td_hist_q_t *q = arg;
+
+    td_hist_q_unbuffer(q);
+    td_rpc_fail_err(q->call, TD_ETIMEDOUT, "query timed out waiting for a workflow task");
+}
+
+static void td_hist_q_submit(td_hist_q_t *q);
 
 static void td_hist_q_done(const ProtobufCMessage *resp, int status, const char *message,
                            const ProtobufCMessage *detail, void *arg)
@@ -796,6 +837,11 @@ static void td_hist_q_cancel(void *arg)
 {
     td_hist_q_t *q = arg;
     q->cancelled = 1;
+    if (q->qe != NULL) {
+        td_hist_q_unbuffer(q);
+        td_rpc_fail_err(q->call, TD_ECANCELED, NULL);
+        return;
+    }
     if (q->child != NULL) {
         td_svc_cancel(q->child);
     }
@@ -840,6 +886,16 @@ static int td_hist_q_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
                  ms->state == TD_MS_STATE_RUNNING;
 
     (void)t;
+    if (ms->state == TD_MS_STATE_RUNNING && ms->wft.scheduled_id != 0 &&
+        ms->wft.attempt >= TD_HIST_QUERY_FAIL_ATTEMPT) {
+        q->not_ready = 1;
+        return TD_OK;
+    }
+    if (ms->state == TD_MS_STATE_RUNNING && ms->wft.scheduled_id != 0 && !q->force_legacy) {
+        q->buffer = 1;
+        q->run_id = td_arena_strdup(a, ms->run_id);
+        return TD_OK;
+    }
     if (ms->state == TD_MS_STATE_COMPLETED &&
         (cond == TEMPORAL__API__ENUMS__V1__QUERY_REJECT_CONDITION__QUERY_REJECT_CONDITION_NOT_OPEN ||
          (cond == TEMPORAL__API__ENUMS__V1__QUERY_REJECT_CONDITION__QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY &&
@@ -885,12 +941,68 @@ static int td_hist_q_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
     return TD_OK;
 }
 
+/* The outcome of a buffered query (hist_query.c). */
+static void td_hist_q_buffered_done(void *arg, int how,
+                                    const Temporal__Api__Query__V1__WorkflowQueryResult *res)
+{
+    td_hist_q_t *q = arg;
+
+    q->qe = NULL; /* already off the registry */
+    td_hist_q_unbuffer(q);
+    if (how == TD_HIST_QUERY_ANSWERED) {
+        Temporal__Api__Workflowservice__V1__QueryWorkflowResponse *r = td_hist__pb(
+                q->a, &temporal__api__workflowservice__v1__query_workflow_response__descriptor);
+        r->query_result = res->answer; /* packed by td_rpc_reply before res goes */
+        td_rpc_reply(q->call, &r->base);
+    } else if (how == TD_HIST_QUERY_FAILED) {
+        Temporal__Api__Errordetails__V1__QueryFailedFailure *d = td_hist__pb(
+                q->a, &temporal__api__errordetails__v1__query_failed_failure__descriptor);
+        d->failure = res->failure;
+        td_rpc_fail(q->call, TD_GRPC_INVALID_ARGUMENT,
+                    res->error_message != NULL && res->error_message[0] != 0 ? res->error_message
+                                                                             : "query failed",
+                    &d->base);
+    } else if (how == TD_HIST_QUERY_UNBLOCKED) {
+        q->force_legacy = 1;
+        td_hist_q_submit(q);
+    } else {
+        td_rpc_fail_err(q->call, TD_EUNAVAIL, "history is shutting down");
+    }
+}
+
 static int td_hist_q_apply_done(td_hist_op_t *op, int rc, const char *msg)
 {
     td_hist_q_t *q = op->u;
 
     if (rc != TD_OK) {
         td_rpc_fail_err(q->call, rc, msg);
+        return 0;
+    }
+    if (q->not_ready) {
+        Temporal__Api__Errordetails__V1__WorkflowNotReadyFailure *d = td_hist__pb(
+                q->a, &temporal__api__errordetails__v1__workflow_not_ready_failure__descriptor);
+        td_rpc_fail(q->call, TD_GRPC_FAILED_PRECONDITION,
+                    "Unable to query workflow due to Workflow Task in failed state.", &d->base);
+        return 0;
+    }
+    if (q->buffer) {
+        q->buffer = 0;
+        if (q->cancelled) {
+            td_rpc_fail_err(q->call, TD_ECANCELED, NULL);
+            return 0;
+        }
+        q->ctx = op->ctx;
+        rc = td_hist__query_buffer(op->ctx, q->run_id, q->in->request->query,
+                                   td_hist_q_buffered_done, q, &q->qe);
+        if (rc != TD_OK) {
+            td_rpc_fail_err(q->call, rc, "consistent query buffer is full");
+            return 0;
+        }
+        if (td_rpc_deadline(q->call) > 0) {
+            int64_t left = td_rpc_deadline(q->call) - td_now_mono_ms();
+            q->deadline = td_timer_new(q->h->loop, td_hist_q_deadline, q);
+            td_timer_start(q->deadline, left > 0 ? left : 0);
+        }
         return 0;
     }
     if (q->rejected_status != 0) {
@@ -912,7 +1024,6 @@ void td_hist__query(td_rpc_call_t *call, void *ctx)
     const Temporald__Historyservice__QueryWorkflowRequest *in = (const void *)td_rpc_request(call);
     td_arena_t *a = td_rpc_arena(call);
     td_hist_q_t *q;
-    td_hist_op_t *op;
 
     if (in->request == NULL || in->request->execution == NULL ||
         in->request->execution->workflow_id == NULL || in->request->query == NULL ||
@@ -926,10 +1037,18 @@ void td_hist__query(td_rpc_call_t *call, void *ctx)
     q->a = a;
     q->in = in;
     td_rpc_on_cancel(call, td_hist_q_cancel, q);
-    op = td_arena_calloc(a, sizeof(*op));
-    op->ctx = td_hist__ctx_get(h, in->namespace_id, in->request->execution->workflow_id);
-    op->call = call;
-    op->arena = a;
+    td_hist_q_submit(q);
+}
+
+/* Queues the query's look at the workflow (again after an UNBLOCK, as a fresh op). */
+static void td_hist_q_submit(td_hist_q_t *q)
+{
+    const Temporald__Historyservice__QueryWorkflowRequest *in = q->in;
+    td_hist_op_t *op = td_arena_calloc(q->a, sizeof(*op));
+
+    op->ctx = td_hist__ctx_get(q->h, in->namespace_id, in->request->execution->workflow_id);
+    op->call = q->call;
+    op->arena = q->a;
     op->run_id = in->request->execution->run_id ? in->request->execution->run_id : "";
     op->load = TD_HIST_LOAD_REQUIRED;
     op->apply = td_hist_q_apply;
