@@ -570,3 +570,80 @@ TD_TEST_T(hist_query_deadline_releases_the_buffer_slot, 60)
     qx_res_clear(&q2);
     qx_free(x);
 }
+
+static void qx_terminate(qx_t *x, const char *wf)
+{
+    Temporald__Historyservice__TerminateWorkflowExecutionRequest *r =
+            PB(Temporald__Historyservice__TerminateWorkflowExecutionRequest,
+               temporald__historyservice__terminate_workflow_execution_request__descriptor);
+    r->namespace_id = (char *)QNS;
+    r->request = PB(
+            Temporal__Api__Workflowservice__V1__TerminateWorkflowExecutionRequest,
+            temporal__api__workflowservice__v1__terminate_workflow_execution_request__descriptor);
+    r->request->workflow_execution = qx_we(x, wf);
+    r->request->reason = (char *)"test";
+    TD_CHECK_INT(qx_call(x, "TerminateWorkflowExecution", &r->base, NULL, NULL), ==, 0);
+}
+
+static void qx_wft_fail(qx_t *x, ProtobufCBinaryData token)
+{
+    Temporald__Historyservice__RespondWorkflowTaskFailedRequest *r =
+            PB(Temporald__Historyservice__RespondWorkflowTaskFailedRequest,
+               temporald__historyservice__respond_workflow_task_failed_request__descriptor);
+    r->namespace_id = (char *)QNS;
+    r->request = PB(
+            Temporal__Api__Workflowservice__V1__RespondWorkflowTaskFailedRequest,
+            temporal__api__workflowservice__v1__respond_workflow_task_failed_request__descriptor);
+    r->request->task_token = token;
+    r->request->cause = CAUSE(WORKFLOW_WORKER_UNHANDLED_FAILURE);
+    TD_CHECK_INT(qx_call(x, "RespondWorkflowTaskFailed", &r->base, NULL, NULL), ==, 0);
+}
+
+TD_TEST_T(hist_query_run_closed_while_buffered_goes_legacy, 60)
+{
+    qx_t xx, *x = &xx;
+    qx_res_t q1 = { 0 };
+
+    qx_init(x);
+    qx_start(x, "wf-q5");
+    (void)qx_wft_started(x, "wf-q5", x->last_sid, "poll-1");
+    qx_query_async(x, "wf-q5", "state", 0, &q1);
+    qx_run(x, NULL, 50);
+    TD_CHECK(!q1.done);
+
+    /* terminated while the task runs: the buffered query is released to a legacy task on the
+     * closed run (history: started, task scheduled, started, failed (force close),
+     * terminated) */
+    qx_terminate(x, "wf-q5");
+    qx_run(x, &q1.done, 5000);
+    TD_CHECK_STR(qx_answer(x, &q1), "legacy:state:5");
+    TD_CHECK_INT(x->n_query, ==, 1);
+    qx_res_clear(&q1);
+    qx_free(x);
+}
+
+TD_TEST_T(hist_query_failing_workflow_task_is_not_ready, 60)
+{
+    qx_t xx, *x = &xx;
+    qx_res_t q1 = { 0 };
+    poll_wft_t *p;
+
+    qx_init(x);
+    qx_start(x, "wf-q6");
+    /* attempts 1 and 2 fail; attempt 3 is scheduled */
+    p = qx_wft_started(x, "wf-q6", x->last_sid, "poll-1");
+    TD_CHECK_INT(p->attempt, ==, 1);
+    qx_wft_fail(x, p->task_token);
+    p = qx_wft_started(x, "wf-q6", x->last_sid, "poll-2");
+    TD_CHECK_INT(p->attempt, ==, 2);
+    qx_wft_fail(x, p->task_token);
+
+    qx_query_async(x, "wf-q6", "state", 0, &q1);
+    qx_run(x, &q1.done, 5000);
+    TD_CHECK_INT(q1.status, ==, TD_GRPC_FAILED_PRECONDITION);
+    TD_CHECK_STR(q1.msg, "Unable to query workflow due to Workflow Task in failed state.");
+    TD_CHECK(q1.detail != NULL);
+    TD_CHECK_INT(x->n_query, ==, 0);
+    qx_res_clear(&q1);
+    qx_free(x);
+}

@@ -198,6 +198,10 @@ static void td_hist_op_finish(td_hist_op_t *op, int rc, const char *msg)
             c->tail = op;
         }
     }
+    if (c->queries != NULL) {
+        /* Buffered queries of a run that closed: legacy tasks (queued, as c is running). */
+        td_hist__query_sweep(c);
+    }
     c->running = 0;
     if (c->head != NULL && !c->kick_posted) {
         c->kick_posted = 1; /* keeps the context from eviction until the kick ran */

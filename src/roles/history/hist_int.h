@@ -319,6 +319,9 @@ void td_hist__query_results(
         size_t n_results, int new_task);
 /* UNBLOCKs every buffered query of run_id. */
 void td_hist__query_unblock_run(td_hist_ctx_t *ctx, const char *run_id);
+/* After each operation: UNBLOCKs the queries of a run that is now closed (terminated, timed
+ * out, or succeeded by a newer current run). */
+void td_hist__query_sweep(td_hist_ctx_t *ctx);
 /* Context teardown: every entry is DROPPED (callback runs, then freed). */
 void td_hist__query_free_all(td_hist_ctx_t *ctx);
 

@@ -32,7 +32,8 @@
  *   BUFFERED  -> ANSWERED   [td_hist__query_results (result ANSWERED)]
  *   BUFFERED  -> FAILED     [td_hist__query_results (result FAILED)]
  *   BUFFERED  -> UNBLOCKED  [td_hist__query_results (no new workflow task),
- *                            td_hist__query_unblock_run]
+ *                            td_hist__query_unblock_run, td_hist__query_sweep (the run closed
+ *                            other than by a task completion: terminate, timeout, ...)]
  *   BUFFERED  -> removed    [td_hist__query_remove]
  *   BUFFERED  -> DROPPED    [td_hist__query_free_all (context freed)]
  */
@@ -217,9 +218,29 @@ void td_hist__query_unblock_run(td_hist_ctx_t *ctx, const char *run_id)
     while (e != NULL) {
         td_hist_query_t *next = e->next;
         if (strcmp(e->run_id, run_id) == 0) {
-            /* The callback may buffer nothing on this context synchronously (it only queues
-             * an operation), so next stays valid. */
+            /* Called while the context runs an operation: the callback only queues one, so
+             * nothing else touches the list and next stays valid. */
             td_log_debug("query %s unblocked: a legacy query task answers it", e->id);
+            td_hist_query_finish(ctx, e, TD_HIST_QUERY_UNBLOCKED, NULL);
+        }
+        e = next;
+    }
+}
+
+/* As td_hist__query_unblock_run: called while ctx->running, so next stays valid. */
+void td_hist__query_sweep(td_hist_ctx_t *ctx)
+{
+    const td_ms_t *ms = ctx->ms;
+    td_hist_query_t *e = ctx->queries;
+
+    if (ms == NULL) {
+        return;
+    }
+    while (e != NULL) {
+        td_hist_query_t *next = e->next;
+        int same = strcmp(e->run_id, ms->run_id) == 0;
+        if ((same && ms->state == TD_MS_STATE_COMPLETED) || (!same && ctx->ms_current)) {
+            td_log_debug("query %s unblocked: its run closed", e->id);
             td_hist_query_finish(ctx, e, TD_HIST_QUERY_UNBLOCKED, NULL);
         }
         e = next;
