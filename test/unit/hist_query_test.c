@@ -410,7 +410,9 @@ static void qx_req_result(qx_t *x, complete_t *req, const char *id, int answered
                           temporal__api__failure__v1__failure__descriptor);
         res->failure->message = res->error_message;
     }
-    memcpy(v, req->query_results, req->n_query_results * sizeof(*v));
+    if (req->n_query_results > 0) {
+        memcpy(v, req->query_results, req->n_query_results * sizeof(*v));
+    }
     v[req->n_query_results++] = e;
     req->query_results = (void *)v;
 }
@@ -644,6 +646,31 @@ TD_TEST_T(hist_query_failing_workflow_task_is_not_ready, 60)
     TD_CHECK_STR(q1.msg, "Unable to query workflow due to Workflow Task in failed state.");
     TD_CHECK(q1.detail != NULL);
     TD_CHECK_INT(x->n_query, ==, 0);
+    qx_res_clear(&q1);
+    qx_free(x);
+}
+
+TD_TEST_T(hist_query_buffered_on_a_run_that_continues_as_new, 60)
+{
+    qx_t xx, *x = &xx;
+    qx_res_t q1 = { 0 };
+    poll_wft_t *p;
+
+    qx_init(x);
+    qx_start(x, "wf-q7");
+    p = qx_wft_started(x, "wf-q7", x->last_sid, "poll-1");
+    qx_query_async(x, "wf-q7", "state", 0, &q1);
+    qx_run(x, NULL, 50);
+    TD_CHECK(!q1.done);
+
+    /* the run continues as new: the query stays on the run it was buffered on, now closed,
+     * and a legacy task answers it from that run's history (started, task scheduled, started,
+     * completed, continued-as-new), not from the new run with its task in flight */
+    qx_complete(x, p->task_token,
+                fx_complete_req(&x->fx, 1, fx_cmd_continue_as_new(&x->fx, "next")));
+    qx_run(x, &q1.done, 5000);
+    TD_CHECK_STR(qx_answer(x, &q1), "legacy:state:5");
+    TD_CHECK_INT(x->n_query, ==, 1);
     qx_res_clear(&q1);
     qx_free(x);
 }

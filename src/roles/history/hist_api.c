@@ -569,12 +569,16 @@ static int td_hist_wft_complete_done(td_hist_op_t *op, int rc, const char *msg)
     /* Buffered queries: answers first; with no new workflow task the rest fall back to legacy
      * query tasks; otherwise they ride in the next task (the inline one, if any). */
     {
+        /* op->ms is gone when the completion created a run (continue-as-new, retry, cron):
+         * then the context holds the new run and this one is closed. */
         const Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *req = w->req;
-        int new_task = op->ms->state == TD_MS_STATE_RUNNING && op->ms->wft.scheduled_id != 0;
-        td_hist__query_results(op->ctx, op->ms->run_id, req->query_results, req->n_query_results,
-                               new_task);
+        const td_ms_t *ms = op->ctx->ms;
+        const char *run = w->tok->run_id;
+        int new_task = ms != NULL && strcmp(ms->run_id, run) == 0 &&
+                       ms->state == TD_MS_STATE_RUNNING && ms->wft.scheduled_id != 0;
+        td_hist__query_results(op->ctx, run, req->query_results, req->n_query_results, new_task);
         if (w->done.new_task_started) {
-            td_hist__query_attach(op->ctx, op->ms->run_id, op->arena, &w->queries);
+            td_hist__query_attach(op->ctx, run, op->arena, &w->queries);
         }
     }
     if (w->done.new_task_started) {

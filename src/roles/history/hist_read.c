@@ -1050,6 +1050,9 @@ static void td_hist_q_submit(td_hist_q_t *q)
     op->call = q->call;
     op->arena = q->a;
     op->run_id = in->request->execution->run_id ? in->request->execution->run_id : "";
+    if (q->force_legacy) {
+        op->run_id = q->run_id; /* the run the query was buffered on, even if no longer current */
+    }
     op->load = TD_HIST_LOAD_REQUIRED;
     op->apply = td_hist_q_apply;
     op->done = td_hist_q_apply_done;
