@@ -359,4 +359,3 @@ void td_grpc_status_pack(td_arena_t *a, int code, const char *message,
     *out = td_arena_alloc(a, n);
     *outn = google__rpc__status__pack(&st, *out);
 }
-
