@@ -5,12 +5,13 @@
 // --log-format pretty --log-level warn --headless --search-attribute Name=Type ...` itself; the
 // test runs a workflow carrying the custom search attribute through that server, finds it with a
 // visibility query on the attribute, and checks that teardown stops the server (its port closes).
+// On the postgres pass the server gets a fresh PostgreSQL database through extraArgs (--db-url).
 // Run by test/sdk/run.sh with `node --test`.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { createConnection } from 'node:net';
 import path from 'node:path';
-import { root, temporaldBin, sdkTest, sdkWorker, sdkCommon, workflowBundle, uniq, waitFor } from './harness.mjs';
+import { root, temporaldBin, freshDatabaseUrl, sdkTest, sdkWorker, sdkCommon, workflowBundle, uniq, waitFor } from './harness.mjs';
 
 const jsRequire = createRequire(path.join(root, 'test', 'js', 'package.json'));
 const { TestWorkflowEnvironment } = jsRequire('@temporalio/testing');
@@ -35,10 +36,12 @@ function accepts(address) {
 
 sdkTest('TestWorkflowEnvironment.createLocal on temporald: a workflow with a custom search attribute', { timeout: 120000 }, async () => {
   const key = defineSearchAttributeKey('EmbedCustomKeyword', SearchAttributeType.KEYWORD);
+  const dbUrl = await freshDatabaseUrl();
   const testEnv = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporaldBin },
       searchAttributes: [key],
+      ...(dbUrl ? { extraArgs: ['--db-url', dbUrl] } : {}),
     },
   });
   const address = testEnv.address;

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // The harness of the SDK integration suite: starts a real `temporald start-dev` on 127.0.0.1 with
-// a port the kernel picked and a SQLite file in a temp dir, waits until GetSystemInfo answers,
-// stops it by PID (or kills it with SIGKILL and restarts it on the same file), and gives each test
-// a TypeScript SDK Client and Workers (pinned @temporalio/* 1.24.0, installed in test/js). It also
+// a port the kernel picked and its own database, waits until GetSystemInfo answers, stops it by
+// PID (or kills it with SIGKILL and restarts it on the same database), and gives each test a
+// TypeScript SDK Client and Workers (pinned @temporalio/* 1.24.0, installed in test/js). It also
 // reads histories (event type names, attributes, raw pages). It is not a test itself and never
-// talks to any address other than the temporald it started. Only test/sdk/*.test.mjs use it.
-import { spawn } from 'node:child_process';
+// talks to any address other than the temporald it started (and, on PostgreSQL, the cluster
+// run.sh started). Only test/sdk/*.test.mjs use it.
+// The backend is TD_SDK_BACKEND: "sqlite" (default; a SQLite file in the server's temp dir) or
+// "postgres" (a fresh database per server, created with CREATE DATABASE in the private cluster
+// whose folder is TD_SDK_PG_DIR and whose temporald URL is TD_SDK_PG_URL, both set by run.sh).
+import { spawn, execFile, spawnSync } from 'node:child_process';
 import { openSync, closeSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, createConnection } from 'node:net';
@@ -18,6 +22,12 @@ export const root = path.resolve(import.meta.dirname, '..', '..');
 const build = path.resolve(root, process.env.BUILD ?? 'build/release');
 export const temporaldBin = process.env.TD_BIN ? path.resolve(process.env.TD_BIN) : path.join(build, 'temporald');
 export const workflowsPath = path.join(import.meta.dirname, 'workflows.mjs');
+export const backend = process.env.TD_SDK_BACKEND || 'sqlite';
+if (backend !== 'sqlite' && backend !== 'postgres') throw new Error(`TD_SDK_BACKEND=${backend}: expected sqlite or postgres`);
+if (backend === 'postgres' && !(process.env.TD_SDK_PG_DIR && process.env.TD_SDK_PG_URL)) {
+  throw new Error('TD_SDK_BACKEND=postgres needs TD_SDK_PG_DIR and TD_SDK_PG_URL (test/sdk/run.sh sets them)');
+}
+const pgCluster = path.join(root, 'scripts', 'pg-cluster.sh');
 
 // The SDK lives in the one shared npm project, test/js; resolve it from there.
 const jsRequire = createRequire(path.join(root, 'test', 'js', 'package.json'));
@@ -79,13 +89,39 @@ function tcpProbe(port) {
   });
 }
 
-// One temporald process (and its restarts) on one SQLite file in its own temp dir.
+// SQL through psql as the cluster's superuser (scripts/pg-cluster.sh psql).
+function pgSql(sql) {
+  return new Promise((resolve, reject) => {
+    execFile(pgCluster, ['psql', process.env.TD_SDK_PG_DIR, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql], (err, _out, stderr) =>
+      err ? reject(new Error(`psql ${sql}: ${stderr || err.message}`)) : resolve(),
+    );
+  });
+}
+
+let dbSeq = 0;
+// On postgres: a new, empty database in the cluster; returns its temporald URL. On sqlite: null.
+export async function freshDatabaseUrl() {
+  if (backend !== 'postgres') return null;
+  const name = `sdk_${process.pid}_${++dbSeq}_${randomUUID().slice(0, 8)}`;
+  await pgSql(`CREATE DATABASE ${name} OWNER temporald`);
+  return process.env.TD_SDK_PG_URL.replace(/\/[^/]*$/, `/${name}`);
+}
+
+function dropDatabase(url) {
+  const name = url.slice(url.lastIndexOf('/') + 1);
+  spawnSync(pgCluster, ['psql', process.env.TD_SDK_PG_DIR, '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'ignore' });
+}
+
+// One temporald process (and its restarts) on one database: a SQLite file in its own temp dir,
+// or a PostgreSQL database of its own (created at the first start, dropped by cleanup()).
 export class TemporaldServer {
   constructor({ port, dir, args = [] }) {
     this.port = port;
     this.address = `127.0.0.1:${port}`;
     this.dir = dir;
-    this.dbFile = path.join(dir, 'temporald.db');
+    this.backend = backend;
+    this.dbFile = backend === 'sqlite' ? path.join(dir, 'temporald.db') : null;
+    this.dbUrl = backend === 'sqlite' ? `sqlite://${this.dbFile}` : null;
     this.logFile = path.join(dir, 'temporald.log');
     this.args = args;
     this.proc = null;
@@ -94,9 +130,11 @@ export class TemporaldServer {
 
   // Spawns temporald and resolves once GetSystemInfo succeeds (100 ms steps, at most 10 s).
   async start() {
+    this.dbUrl ??= await freshDatabaseUrl();
     const fd = openSync(this.logFile, 'a');
+    const db = this.dbFile ? ['--db-filename', this.dbFile] : ['--db-url', this.dbUrl];
     const args = ['start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless',
-      '--db-filename', this.dbFile, '--log-level', 'warn', ...this.args];
+      ...db, '--log-level', 'warn', ...this.args];
     try {
       this.proc = spawn(temporaldBin, args, { stdio: ['ignore', fd, fd], cwd: this.dir });
     } finally {
@@ -180,6 +218,7 @@ export class TemporaldServer {
 
   cleanup() {
     rmSync(this.dir, { recursive: true, force: true });
+    if (this.backend === 'postgres' && this.dbUrl) dropDatabase(this.dbUrl);
   }
 }
 

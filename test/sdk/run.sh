@@ -2,17 +2,30 @@
 # SPDX-License-Identifier: Apache-2.0
 # The SDK integration suite: the real TypeScript SDK (@temporalio/* 1.24.0 from test/js) against
 # real temporald processes started by the tests (test/sdk/harness.mjs). Bundles the workflows
-# once, runs `node --test` over test/sdk/*.test.mjs and closes with one line
-# "N passed, N failed, N skipped" (skipped = node's skipped + todo). Exits non-zero on failures.
+# once, then runs `node --test` over test/sdk/*.test.mjs once per backend: "sqlite" (each server
+# on a SQLite file of its own) and "postgres" (one private PostgreSQL cluster from
+# scripts/pg-cluster.sh on 127.0.0.1, each server on a fresh database in it; the cluster is
+# stopped by PID at the end). Every test line names its backend ("[postgres] not ok 3 - ...").
+# Closes with one line "N passed, N failed, N skipped" summing the passes (skipped = node's
+# skipped + todo, and 1 for a pass that could not run, such as postgres without PostgreSQL
+# installed). Exits non-zero on failures.
 # Usage: test/sdk/run.sh [path/to/temporald]; BUILD from the env; TD_SDK_FILES to pick files;
-# TD_SDK_CONCURRENCY (default 2) test files at once; TD_SDK_TAP=FILE keeps node's full TAP output.
+# TD_SDK_BACKENDS (default "sqlite postgres"); TD_SDK_CONCURRENCY (default 2) test files at once;
+# TD_SDK_TAP=FILE keeps node's full TAP output (FILE.BACKEND per pass).
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/release}
 export BUILD
 export TD_BIN=$(realpath "${1:-$BUILD/temporald}")
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pgdir=$tmp/pg
+cleanup() {
+    [ -d "$pgdir" ] && scripts/pg-cluster.sh stop "$pgdir" >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 fail_early() {
     echo "$1"
@@ -33,32 +46,72 @@ node test/sdk/bundle.mjs "$tmp/bundle.js" || fail_early "the workflow bundle did
 export TD_SDK_BUNDLE=$tmp/bundle.js
 
 files=${TD_SDK_FILES:-$(ls test/sdk/*.test.mjs)}
-# shellcheck disable=SC2086
-node --test --test-reporter=tap --test-concurrency="${TD_SDK_CONCURRENCY:-2}" --test-timeout=300000 \
-    $files >"$tmp/tap" 2>&1
-rc=$?
-[ -n "${TD_SDK_TAP:-}" ] && cp "$tmp/tap" "$TD_SDK_TAP"
-# Test lines and their diagnostics, without the TAP YAML noise of passing tests.
-grep -vE '^ +(duration_ms|type|\.\.\.|---)' "$tmp/tap" | grep -E '^ *(not )?ok |^# |^ *# |error|Error' |
-    grep -vE '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) '
+total_p=0 total_f=0 total_s=0
 
-count() { grep -E "^# $1 [0-9]+" "$tmp/tap" | tail -1 | awk '{print $3}'; }
-p=$(count pass) f=$(count fail) c=$(count cancelled) s=$(count skipped) t=$(count todo)
-if [ -z "$p" ] || [ -z "$f" ]; then
-    echo "node --test ended without a summary (exit $rc):"
-    tail -40 "$tmp/tap"
-    echo "${p:-0} passed, $((${f:-0} + 1)) failed"
-    exit 1
-fi
-# node counts todo tests only under "todo" (whether they passed or not); list those that passed.
-if grep -qE '^ *ok [0-9]+ .*# TODO' "$tmp/tap"; then
-    echo "todo tests that PASSED (promote them by removing their entry in test/sdk/todo.mjs):"
-    grep -E '^ *ok [0-9]+ .*# TODO' "$tmp/tap" | sed -E 's/^ *ok [0-9]+ - /    /'
-fi
-# The slowest tests, for the record.
-awk '/^ *(not )?ok [0-9]+ - /{sub(/^ *(not )?ok [0-9]+ - /, ""); sub(/ # (TODO|SKIP).*/, ""); name=$0}
-     /^ +duration_ms: /{if (name != "") {printf "%8.1f s  %s\n", $2 / 1000, name; name=""}}' "$tmp/tap" |
-    sort -rn | head -5 | sed 's/^/slowest: /'
-f=$((f + ${c:-0}))
-echo "$p passed, $f failed, $((${s:-0} + ${t:-0})) skipped"
-[ "$f" -eq 0 ]
+# One pass of node --test over $files with TD_SDK_BACKEND=$1; adds to the totals.
+run_pass() {
+    local b=$1 tap=$tmp/tap.$1 start=$SECONDS
+    # shellcheck disable=SC2086
+    TD_SDK_BACKEND=$b node --test --test-reporter=tap --test-concurrency="${TD_SDK_CONCURRENCY:-2}" \
+        --test-timeout=300000 $files >"$tap" 2>&1
+    local rc=$? secs=$((SECONDS - start))
+    [ -n "${TD_SDK_TAP:-}" ] && cp "$tap" "$TD_SDK_TAP.$b"
+    # Test lines and their diagnostics, without the TAP YAML noise of passing tests.
+    grep -vE '^ +(duration_ms|type|\.\.\.|---)' "$tap" | grep -E '^ *(not )?ok |^# |^ *# |error|Error' |
+        grep -vE '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ' | sed "s/^/[$b] /"
+
+    count() { grep -E "^# $1 [0-9]+" "$tap" | tail -1 | awk '{print $3}'; }
+    local p f c s t
+    p=$(count pass) f=$(count fail) c=$(count cancelled) s=$(count skipped) t=$(count todo)
+    if [ -z "$p" ] || [ -z "$f" ]; then
+        echo "[$b] node --test ended without a summary (exit $rc):"
+        tail -40 "$tap" | sed "s/^/[$b] /"
+        total_p=$((total_p + ${p:-0})) total_f=$((total_f + ${f:-0} + 1))
+        return
+    fi
+    # node counts todo tests only under "todo" (whether they passed or not); list those that passed.
+    if grep -qE '^ *ok [0-9]+ .*# TODO' "$tap"; then
+        echo "[$b] todo tests that PASSED (promote them by removing their entry in test/sdk/todo.mjs):"
+        grep -E '^ *ok [0-9]+ .*# TODO' "$tap" | sed -E 's/^ *ok [0-9]+ - /    /'
+    fi
+    # The slowest tests, for the record.
+    awk '/^ *(not )?ok [0-9]+ - /{sub(/^ *(not )?ok [0-9]+ - /, ""); sub(/ # (TODO|SKIP).*/, ""); name=$0}
+         /^ +duration_ms: /{if (name != "") {printf "%8.1f s  %s\n", $2 / 1000, name; name=""}}' "$tap" |
+        sort -rn | head -5 | sed "s/^/[$b] slowest: /"
+    f=$((f + ${c:-0}))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "[$b] node --test exited $rc with no failed test: counted as 1 failure"
+        f=1
+    fi
+    echo "# $b pass: $p passed, $f failed, $((${s:-0} + ${t:-0})) skipped in ${secs} s"
+    total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + ${s:-0} + ${t:-0}))
+}
+
+for b in ${TD_SDK_BACKENDS:-sqlite postgres}; do
+    case $b in
+    sqlite)
+        run_pass sqlite
+        ;;
+    postgres)
+        # fsync off: the tests kill temporald, never PostgreSQL, so durability of the cluster
+        # itself is not under test here (test/store/run.sh covers it).
+        if pgenv=$(PG_FSYNC=off scripts/pg-cluster.sh start "$pgdir" 2>"$tmp/pg.err"); then
+            eval "$pgenv"
+            TD_SDK_PG_DIR=$PG_DIR TD_SDK_PG_URL=$PG_URL
+            export TD_SDK_PG_DIR TD_SDK_PG_URL
+            run_pass postgres
+            scripts/pg-cluster.sh stop "$pgdir" >/dev/null 2>&1
+        else
+            echo "[postgres] # pass skipped: $(sed 's/^skipped: //' "$tmp/pg.err" | head -3)"
+            total_s=$((total_s + 1))
+        fi
+        ;;
+    *)
+        echo "[$b] # unknown backend in TD_SDK_BACKENDS (expected sqlite or postgres)"
+        total_f=$((total_f + 1))
+        ;;
+    esac
+done
+
+echo "$total_p passed, $total_f failed, $total_s skipped"
+[ "$total_f" -eq 0 ]
