@@ -56,6 +56,8 @@ static const td_config_key_t td_config_keys[] = {
       "SWIM membership port" },
     { "history", "num_shards", TD_CK_INT, F(num_history_shards), 1, 16384, NULL,
       "history shards; fixed when the cluster is created" },
+    { "history", "events_cache_mib", TD_CK_INT, F(history_events_cache_mib), 0, 65536, NULL,
+      "memory for the history events of recently written runs, in MiB (0: off)" },
     { "matching", "port", TD_CK_PORT, F(matching_port), 0, 0, NULL, "internal gRPC port" },
     { "matching", "membership_port", TD_CK_PORT, F(matching_membership_port), 0, 0, NULL,
       "SWIM membership port" },
@@ -124,6 +126,7 @@ void td_config_init(td_config_t *c)
     c->worker_membership_port = 6939;
     c->max_recv_bytes = 4 << 20;
     c->num_history_shards = 4;
+    c->history_events_cache_mib = 32;
     td_config_set_str(&c->db_url, "sqlite:///var/lib/temporald/temporald.db");
     td_config_set_str(&c->sqlite_synchronous, "FULL");
     c->db_max_conns = 4;

@@ -45,6 +45,7 @@ typedef struct td_config_s {
     int metrics_port;       /* Prometheus; 0 = off */
     int max_recv_bytes;     /* largest gRPC message accepted */
     int num_history_shards; /* fixed when the cluster is created */
+    int history_events_cache_mib; /* events cache budget (hist_evc.c); 0 = off */
     /* [persistence] */
     char *db_url;             /* sqlite:///path, sqlite://:memory:, postgres://... */
     char *sqlite_synchronous; /* FULL|NORMAL|OFF */

@@ -1818,3 +1818,112 @@ TD_TEST_T(hist_signal_external_delivered_or_failed, 60)
     TD_CHECK_INT(hx_count_type(gh->history, ET(SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED)), ==, 1);
     hx_free(x);
 }
+
+/* ---- the events cache (hist_evc.c) against the store ---- */
+
+/* Every page of a run's history, packed back to back (page 0: one read). */
+static size_t hx_history_bytes(hx_t *x, const char *wf, const char *run, int page, uint8_t *out,
+                               size_t cap)
+{
+    ProtobufCBinaryData tok = { 0, NULL };
+    size_t len = 0;
+
+    do {
+        Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
+                hx_history(x, wf, run, 0, 0, tok, page);
+        size_t n = temporal__api__history__v1__history__get_packed_size(gh->history);
+        TD_CHECK(len + n <= cap);
+        temporal__api__history__v1__history__pack(gh->history, out + len);
+        len += n;
+        tok = gh->next_page_token;
+    } while (tok.len > 0);
+    return len;
+}
+
+TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
+{
+    hx_t xx, *x = &xx;
+    td_hist_t *h;
+    char run[40];
+    poll_wft_t *p = NULL;
+    poll_act_t *pa = NULL;
+    int64_t hits, misses;
+    static uint8_t a[16384], b[16384];
+    size_t na, nb;
+
+    hx_init(x, 1);
+    h = x->hist;
+    TD_CHECK(h->evc.budget > 0); /* on by default */
+    TD_CHECK_INT(hx_start(x, "wf-evc", "r1", 0, 0, run), ==, 0);
+    hx_run_until(x, hx_has_wft, 5000);
+
+    /* the task's history, the activity's input and the next task come from memory */
+    hits = h->evc.hits;
+    misses = h->evc.misses;
+    TD_CHECK_INT(hx_wft_started(x, "wf-evc", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(p->history->n_events, ==, 3);
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+                                 fx_complete_req(&x->fx, 1,
+                                                 fx_cmd_activity(&x->fx, "a1", SEC(10), 0)),
+                                 NULL),
+                 ==, 0);
+    hx_run_until(x, hx_has_act, 5000);
+    TD_CHECK_INT(hx_act_started(x, "wf-evc", run, 5, 1, &pa), ==, 0);
+    TD_CHECK(pa->input != NULL && pa->input->n_payloads == 1);
+    TD_CHECK_INT(h->evc.hits - hits, ==, 2);
+    TD_CHECK_INT(h->evc.misses, ==, misses);
+
+    /* the whole history and its pages: the same bytes from the cache as from the store */
+    na = hx_history_bytes(x, "wf-evc", run, 0, a, sizeof(a));
+    TD_CHECK_INT(h->evc.hits - hits, ==, 3);
+    td_hist__ctx_drop_states(h); /* forgets every state and cached event */
+    TD_CHECK_INT(h->evc.n_runs, ==, 0);
+    nb = hx_history_bytes(x, "wf-evc", run, 0, b, sizeof(b));
+    TD_CHECK_INT(h->evc.misses - misses, ==, 1);
+    TD_CHECK_INT(na, ==, nb);
+    TD_CHECK(memcmp(a, b, na) == 0);
+
+    /* a run whose cache was dropped stays on the store for the rest of its life (a later
+     * write cannot tell what came before it) and is served right */
+    {
+        Temporald__Historyservice__RespondActivityTaskCompletedRequest *r =
+                PB(Temporald__Historyservice__RespondActivityTaskCompletedRequest,
+                   temporald__historyservice__respond_activity_task_completed_request__descriptor);
+        r->namespace_id = (char *)HNS;
+        r->request = PB(
+                Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedRequest,
+                temporal__api__workflowservice__v1__respond_activity_task_completed_request__descriptor);
+        r->request->task_token = pa->task_token;
+        r->request->result = fx_payloads(&x->fx, "\"hello\"");
+        TD_CHECK_INT(hx_call(x, "RespondActivityTaskCompleted", &r->base, NULL, NULL), ==, 0);
+    }
+    hx_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-evc", run, 8, "poll-2", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(p->history->n_events, ==, 9);
+    TD_CHECK_INT(p->history->events[8]->event_id, ==, 9);
+    TD_CHECK_INT(h->evc.n_runs, ==, 0);
+
+    /* a new run is cached from its first write: pages of 2 agree with the store's pages */
+    TD_CHECK_INT(hx_start(x, "wf-evc2", "r2", 0, 0, run), ==, 0);
+    hx_run_until(x, hx_has_three_wft, 5000);
+    TD_CHECK_INT(hx_wft_started(x, "wf-evc2", run, 2, "poll-3", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+                                 fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "\"ok\"")),
+                                 NULL),
+                 ==, 0);
+    hits = h->evc.hits;
+    na = hx_history_bytes(x, "wf-evc2", run, 2, a, sizeof(a));
+    TD_CHECK(h->evc.hits - hits >= 2); /* at least two pages */
+    {
+        ProtobufCBinaryData none = { 0, NULL };
+        Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
+                hx_history(x, "wf-evc2", run, 1, 0, none, 0); /* result(): the close event */
+        TD_CHECK_INT(gh->history->n_events, ==, 1);
+        TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_COMPLETED));
+    }
+    td_hist__ctx_drop_states(h);
+    nb = hx_history_bytes(x, "wf-evc2", run, 2, b, sizeof(b));
+    TD_CHECK_INT(na, ==, nb);
+    TD_CHECK(memcmp(a, b, na) == 0);
+    hx_free(x);
+}

@@ -231,6 +231,7 @@ static int td_hist_del_forget_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *
 {
     (void)t;
     op->dirty = 0;
+    td_hist__evc_forget(op->ctx->shard->h, ((td_hist_del_t *)op->u)->run_id);
     if (ms != NULL && op->ctx->ms == ms && op->private_ms != ms) {
         op->ctx->ms = NULL;
         op->ms = NULL;
@@ -306,6 +307,7 @@ static void td_hist_del_submit(td_hist_del_t *d, int step)
         d->shard->writes_inflight++;
         break;
     case TD_HIST_DEL_HISTORY:
+        td_hist__evc_forget(d->h, d->run_id); /* no read may serve the events from memory */
         req = td_store_req_new(TD_STORE_OP_HISTORY_DELETE);
         req->in.hist_del.tree_id = td_arena_strdup(&req->arena, d->run_id);
         req->in.hist_del.branch_id = req->in.hist_del.tree_id;

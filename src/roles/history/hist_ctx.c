@@ -29,6 +29,7 @@ static size_t td_hist_bucket(const td_hist_t *h, const char *ns, const char *wf)
 
 static void td_hist_ctx_free(td_hist_ctx_t *c)
 {
+    td_hist__evc_drop(c);
     td_hist__query_free_all(c);
     td_ms_free(c->ms);
     td_free(c->namespace_id);
@@ -92,6 +93,7 @@ void td_hist__ctx_drop_states(td_hist_t *h)
             if (!c->running) {
                 td_ms_free(c->ms);
                 c->ms = NULL;
+                td_hist__evc_drop(c);
             }
         }
     }
@@ -115,6 +117,7 @@ void td_hist__ctx_free_all(td_hist_t *h)
     td_free(h->buckets);
     h->buckets = NULL;
     h->nctx = 0;
+    td_hist__evc_free_all(h);
 }
 
 void td_hist__fail(td_rpc_call_t *call, int rc, const char *msg)
@@ -232,6 +235,7 @@ static void td_hist_drop_states(td_hist_op_t *op)
     }
     td_ms_free(op->ms);
     op->ms = NULL;
+    td_hist__evc_drop(c); /* the write's outcome is unknown: so are the run's events */
 }
 
 static void td_hist_write_done(td_store_req_t *req, void *arg)
@@ -253,6 +257,8 @@ static void td_hist_write_done(td_store_req_t *req, void *arg)
             c->ms_current = 1;
             op->created = NULL;
         }
+        /* Cache the events before anything (a task dispatched below) may read them. */
+        td_hist__evc_committed(c, req->in.write.batches, req->in.write.n_batches);
         td_hist__tasks_committed(op->tasks, op->n_tasks);
         td_store_req_free(req);
         if (op->txn.n_events > 0) {

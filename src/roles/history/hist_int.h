@@ -102,6 +102,7 @@ typedef struct td_hist_op_s td_hist_op_t;
 typedef struct td_hist_task_s td_hist_task_t;
 typedef struct td_hist_waiter_s td_hist_waiter_t;
 typedef struct td_hist_query_s td_hist_query_t;
+typedef struct td_hist_evc_s td_hist_evc_t;
 
 /* Task ids: range_id << 24 | seq. */
 #define TD_HIST_SEQ_BITS 24
@@ -177,6 +178,7 @@ struct td_hist_ctx_s {
     int kick_posted; /* a td_hist_ctx_kick is queued on the loop for this context */
     td_hist_ctx_t *hnext;
     int64_t last_used_ms;
+    td_hist_evc_t *evc; /* the committed events of one run (hist_evc.c), or NULL */
 };
 
 enum {
@@ -227,6 +229,17 @@ struct td_hist_op_s {
     td_hist_op_t *next;
 };
 
+/* The events cache (hist_evc.c): entries by run id, least recently used last. */
+typedef struct {
+    td_hist_evc_t **buckets;
+    size_t nbuckets;
+    td_hist_evc_t *lru_head, *lru_tail;
+    size_t bytes;  /* held, entry overheads included */
+    size_t budget; /* history.events_cache_mib; 0 = off */
+    size_t n_runs;
+    int64_t hits, misses, evictions, drops;
+} td_hist_evcache_t;
+
 struct td_hist_s {
     td_server_t *srv;
     td_loop_t *loop;
@@ -239,6 +252,7 @@ struct td_hist_s {
     int64_t long_poll_ms; /* history.longPollExpirationInterval */
     long long cache_max;  /* history.cacheMaxSize: idle contexts beyond it are evicted */
     int inflight;         /* store requests and dispatches not yet finished */
+    td_hist_evcache_t evc;
 };
 
 /* ---- hist_shard.c ---- */
@@ -278,6 +292,24 @@ void td_hist__ctx_expire_waiters(td_hist_t *h);
 void td_hist__ctx_drop_states(td_hist_t *h);
 /* Maps a store/ms error to what the caller should see. */
 void td_hist__fail(td_rpc_call_t *call, int rc, const char *msg);
+
+/* ---- hist_evc.c: the events cache ---- */
+/* A write of c committed with these batches: appends the ones that continue the cached run,
+ * starts a new entry for a run's first batch, drops what a gap makes unknown; then evicts
+ * least recently used runs down to the budget. Call before anything reads the new events. */
+void td_hist__evc_committed(td_hist_ctx_t *c, const td_store_history_batch_t *b, int n);
+/* Drops c's cached events (failed write, unknown state, context freed). */
+void td_hist__evc_drop(td_hist_ctx_t *c);
+/* Drops the cached events of run_id wherever they are: call when a run's history is deleted
+ * (or rewritten outside td_hist__op_submit's write path). No-op when not cached. */
+void td_hist__evc_forget(td_hist_t *h, const char *run_id);
+/* Serves events [min, max) of run_id exactly as td_hist__read_events would (page_events,
+ * next_min), decoded into a: returns 1 when every one of them is cached, else 0 (read the
+ * store). Never calls back. */
+int td_hist__evc_read(td_hist_t *h, td_arena_t *a, const char *run_id, int64_t min, int64_t max,
+                      int page_events, td_ms_event_t ***ev, size_t *n, int64_t *next_min);
+/* Frees every entry and the index (role teardown). */
+void td_hist__evc_free_all(td_hist_t *h);
 
 /* ---- hist_query.c: buffered (consistent) queries ---- */
 /* history.MaxBufferedQueryCount (Temporal's default). */
@@ -352,7 +384,8 @@ void td_hist__get_history(td_rpc_call_t *call, void *ctx);
 void td_hist__get_history_reverse(td_rpc_call_t *call, void *ctx);
 void td_hist__describe(td_rpc_call_t *call, void *ctx);
 void td_hist__query(td_rpc_call_t *call, void *ctx);
-/* Reads events [min, max) of a run from the store, appends to *ev (arena), then cb. */
+/* Reads events [min, max) of a run, appends to *ev (arena), then cb: from the events cache
+ * when it holds them all (cb runs before this returns), else from the store (cb runs later). */
 typedef void (*td_hist_events_cb)(void *arg, int rc, const char *msg, td_ms_event_t **ev, size_t n,
                                   int64_t next_min);
 void td_hist__read_events(td_hist_t *h, td_arena_t *a, const char *run_id, int64_t min, int64_t max,

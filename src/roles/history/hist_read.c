@@ -136,8 +136,18 @@ static void td_hist_read_done(td_store_req_t *req, void *arg)
 void td_hist__read_events(td_hist_t *h, td_arena_t *a, const char *run_id, int64_t min, int64_t max,
                           int page_events, td_hist_events_cb cb, void *arg)
 {
-    td_hist_rd_t *rd = td_calloc(1, sizeof(*rd));
-    td_store_req_t *req = td_store_req_new(TD_STORE_OP_HISTORY_READ);
+    td_hist_rd_t *rd;
+    td_store_req_t *req;
+    td_ms_event_t **ev = NULL;
+    size_t n = 0;
+    int64_t next_min = 0;
+
+    if (td_hist__evc_read(h, a, run_id, min, max, page_events, &ev, &n, &next_min)) {
+        cb(arg, TD_OK, NULL, ev, n, next_min);
+        return;
+    }
+    rd = td_calloc(1, sizeof(*rd));
+    req = td_store_req_new(TD_STORE_OP_HISTORY_READ);
 
     rd->h = h;
     rd->a = a;

@@ -33,6 +33,7 @@ static int td_history_init(td_server_t *srv, void **state)
     if (h->cache_max < 1) {
         h->cache_max = 1;
     }
+    h->evc.budget = srv->config != NULL ? (size_t)srv->config->history_events_cache_mib << 20 : 0;
     *state = h;
     return TD_OK;
 }
