@@ -242,6 +242,12 @@ typedef enum {
     TD_STORE_SA_KEYWORD_LIST = 7,
 } td_store_sa_type_t;
 
+/* Text search attributes match word by word (Temporal's full-text semantics): a value's words
+ * are its maximal runs of ASCII letters and digits and non-ASCII bytes, ASCII letters folded to
+ * lower case. Writes out the distinct words of s (at most max, arena copies) and returns how
+ * many; the query side and both backends use this one tokeniser, so they agree. */
+int td_store_text_words(const char *s, td_arena_t *a, const char **out, int max);
+
 /* One typed search attribute value. TEXT/KEYWORD/KEYWORD_LIST use s; INT, BOOL and DATETIME
  * use i; DOUBLE uses d. A keyword list is several entries with the same name. */
 typedef struct {
@@ -265,6 +271,10 @@ typedef struct {
     int32_t status;        /* WorkflowExecutionStatus */
     int64_t history_length;
     int64_t history_size_bytes;
+    /* The parent run that started this one as a child (NULL: none) and the root of its tree
+     * (the run itself for a top-level run; NULL in records written before schema 2). */
+    const char *parent_workflow_id, *parent_run_id;
+    const char *root_workflow_id, *root_run_id;
     td_store_blob_t memo;              /* temporal.api.common.v1.Memo, returned as is */
     td_store_blob_t search_attributes; /* temporal.api.common.v1.SearchAttributes, as is */
     const td_store_sa_t *sas;          /* typed copies for filtering (input only) */
@@ -272,11 +282,13 @@ typedef struct {
 } td_store_visibility_t;
 
 /* A structured visibility filter: a tree of comparisons. Fields are the built-in names
- * WorkflowId, RunId, WorkflowType, TaskQueue (KEYWORD), ExecutionStatus, HistoryLength,
+ * WorkflowId, RunId, WorkflowType, TaskQueue, ParentWorkflowId, ParentRunId, RootWorkflowId,
+ * RootRunId (KEYWORD; the parent ones NULL without a parent), ExecutionStatus, HistoryLength,
  * HistorySizeBytes, ExecutionDuration (INT: ns from execution to close time, NULL while
  * open), StartTime, ExecutionTime, CloseTime (DATETIME), or the name of a
  * custom search attribute (compared with the value's type; a KEYWORD_LIST attribute matches
- * when any element matches). The query language (later) compiles into this. */
+ * when any element matches; a TEXT value takes EQ only, true when the attribute has any of the
+ * words of value.s, see td_store_text_words). The query language compiles into this. */
 typedef enum {
     TD_STORE_VF_AND = 1, /* all of args */
     TD_STORE_VF_OR = 2,  /* any of args */
@@ -312,6 +324,18 @@ typedef enum {
     TD_STORE_VORDER_START_TIME_DESC = 1,
     TD_STORE_VORDER_START_TIME_ASC = 2,
 } td_store_vorder_t;
+
+/* An ORDER BY key of a listing: a built-in name (StartTime, CloseTime, ExecutionTime,
+ * HistoryLength, HistorySizeBytes, ExecutionStatus, ExecutionDuration, WorkflowId, RunId,
+ * WorkflowType, TaskQueue) or a custom attribute of scalar type `type` (KEYWORD, INT,
+ * DOUBLE, BOOL, DATETIME). A missing value sorts above every value (last ascending, first
+ * descending), as CloseTime of a running workflow does in the default order. */
+typedef struct {
+    const char *field;
+    int type; /* td_store_sa_type_t (custom attributes) */
+    int desc;
+} td_store_vsort_t;
+#define TD_STORE_VSORT_MAX 3
 
 /* ------------------------------------------------------------------------------------------
  * Operations. For each op: its in/out members of the request unions below.
@@ -529,6 +553,9 @@ typedef struct {
     const char *namespace_id;
     const td_store_vfilter_t *filter; /* NULL = all */
     int order;                        /* td_store_vorder_t (list only) */
+    const td_store_vsort_t *sort;     /* list only: n_sort > 0 orders by these keys (then run
+                                         id, in the first key's direction) instead of order */
+    int n_sort;
     int page_size;                    /* list only; 0 = everything */
     td_store_token_t token;           /* list only */
 } td_store_vis_query_in_t;

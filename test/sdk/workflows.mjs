@@ -331,3 +331,12 @@ export async function parentOfSleeper() {
     return wf.isCancellation(err) ? `cancelled: ${err.cause?.name ?? err.name}` : `error: ${err.name}`;
   }
 }
+
+// A chain of `depth` child workflows below this one (ids <parent id>-c), each waiting for its
+// child; with `patch`, every level also takes the 'tree-patch' patch. Returns the depth below.
+export async function tree(depth, patch) {
+  if (patch) wf.patched('tree-patch');
+  if (depth <= 0) return 0;
+  const below = await wf.executeChild(tree, { args: [depth - 1, patch], workflowId: `${wf.workflowInfo().workflowId}-c` });
+  return below + 1;
+}

@@ -108,6 +108,13 @@ static const char *qt(const char *text)
     } else {
         qt_print(qt_out, sizeof(qt_out), qt_q.filter);
     }
+    for (int i = 0; rc == TD_OK && i < qt_q.n_sort; i++) {
+        /* sort keys follow the filter: " | key type dir ..." */
+        size_t n = strlen(qt_out);
+        snprintf(qt_out + n, sizeof(qt_out) - n, "%s%s:%d %s", i == 0 ? " | " : ", ",
+                 qt_q.sort[i].field, qt_q.sort[i].type, qt_q.sort[i].desc ? "DESC" : "ASC");
+        qt_q.sort[i].field = NULL;
+    }
     td_arena_destroy(&a); /* qt_q.filter dangles from here on; the text is kept in qt_out */
     qt_q.filter = NULL;
     qt_err = NULL;
@@ -221,6 +228,51 @@ TD_TEST(fq_custom_attribute_types)
     TD_CHECK_STR(qt("CustomKeywordListField IN ('x', 'y')"),
                  "OR(CustomKeywordListField = 'x', CustomKeywordListField = 'y')");
     TD_CHECK_STR(qt("TemporalChangeVersion = 'my-patch'"), "TemporalChangeVersion = 'my-patch'");
+    TD_CHECK_STR(qt("TemporalChangeVersion != 'my-patch'"),
+                 "AND(TemporalChangeVersion IS NOT NULL, NOT(TemporalChangeVersion = 'my-patch'))");
+    TD_CHECK_STR(qt("BuildIds = 'unversioned'"), "BuildIds = 'unversioned'");
+    TD_CHECK_STR(qt("BuildIds IN ('unversioned:a', 'versioned:a')"),
+                 "OR(BuildIds = 'unversioned:a', BuildIds = 'versioned:a')");
+    /* Text: = is a word match in the store; != is "present and none of the words" */
+    TD_CHECK_STR(qt("CustomTextField != 'some words'"),
+                 "AND(CustomTextField IS NOT NULL, NOT(CustomTextField = 'some words'))");
+    TD_CHECK_STR(qt("NOT CustomTextField = 'w'"),
+                 "AND(CustomTextField IS NOT NULL, NOT(CustomTextField = 'w'))");
+    TD_CHECK_STR(qt("NOT CustomTextField != 'w'"), "CustomTextField = 'w'");
+    TD_CHECK_STR(qt("CustomTextField = '--!!--'"),
+                 "ERR invalid query: no tokens found filtering on Text search attribute "
+                 "CustomTextField at column 19 near ''--!!--''");
+    /* lineage: nullable columns (no presence test needed: SQL NULL never matches) */
+    TD_CHECK_STR(qt("ParentWorkflowId = 'p'"), "ParentWorkflowId = 'p'");
+    TD_CHECK_STR(qt("ParentRunId != 'r'"), "ParentRunId != 'r'");
+    TD_CHECK_STR(qt("RootWorkflowId IN ('a', 'b') AND RootRunId IS NOT NULL"),
+                 "AND(OR(RootWorkflowId = 'a', RootWorkflowId = 'b'), RootRunId IS NOT NULL)");
+    TD_CHECK_STR(qt("ParentWorkflowId IS NULL"), "ParentWorkflowId IS NULL");
+    TD_CHECK_STR(qt("ParentWorkflowId STARTS_WITH 'pa'"), "ParentWorkflowId SW 'pa'");
+    TD_CHECK_STR(qt("ParentWorkflowId = 3"),
+                 "ERR invalid query: invalid value for search attribute ParentWorkflowId of type "
+                 "Keyword at column 20 near '3'");
+}
+
+TD_TEST(fq_order_by_keys)
+{
+    /* forms without an index of their own become sort keys (field:type direction) */
+    TD_CHECK_STR(qt("ORDER BY ExecutionTime"), "ALL | ExecutionTime:6 ASC");
+    TD_CHECK_INT(qt_q.has_order, ==, 1);
+    TD_CHECK_STR(qt("ORDER BY CloseTime ASC"), "ALL | CloseTime:6 ASC");
+    TD_CHECK_STR(qt("WorkflowType = 'a' ORDER BY HistorySizeBytes DESC, StartTime"),
+                 "WorkflowType = 'a' | HistorySizeBytes:3 DESC, StartTime:6 ASC");
+    TD_CHECK_STR(qt("ORDER BY CustomIntField DESC, CustomKeywordField, CustomDoubleField"),
+                 "ALL | CustomIntField:3 DESC, CustomKeywordField:2 ASC, CustomDoubleField:4 ASC");
+    TD_CHECK_STR(qt("ORDER BY `My Attr` desc"), "ALL | My Attr:2 DESC");
+    TD_CHECK_STR(qt("ORDER BY ExecutionStatus, CustomDatetimeField DESC"),
+                 "ALL | ExecutionStatus:3 ASC, CustomDatetimeField:6 DESC");
+    TD_CHECK_STR(qt("ORDER BY RootWorkflowId, CustomBoolField"),
+                 "ALL | RootWorkflowId:2 ASC, CustomBoolField:5 ASC");
+    /* the indexed forms keep their named order */
+    TD_CHECK_STR(qt("ORDER BY StartTime DESC"), "ALL");
+    TD_CHECK_INT(qt_q.n_sort, ==, 0);
+    TD_CHECK_INT(qt_q.order, ==, TD_STORE_VORDER_START_TIME_DESC);
 }
 
 TD_TEST(fq_order_and_group_by)
@@ -339,28 +391,26 @@ TD_TEST(fq_errors_of_clauses_and_unsupported_attributes)
                  "ERR invalid query: GROUP BY supports a single field only at column 25 near ','");
     TD_CHECK_STR(qt("GROUP ExecutionStatus"),
                  "ERR invalid query: syntax error: expected BY at column 7 near 'ExecutionStatus'");
-    TD_CHECK_STR(qt("ORDER BY ExecutionTime"),
-                 "ERR invalid query: ORDER BY ExecutionTime ASC is not supported by temporald yet "
-                 "(StartTime ASC, StartTime DESC and CloseTime DESC are) at column 10 near "
-                 "'ExecutionTime'");
-    TD_CHECK_STR(qt("ORDER BY StartTime, CloseTime"),
-                 "ERR invalid query: ORDER BY StartTime ASC, ... is not supported by temporald "
-                 "yet (StartTime ASC, StartTime DESC and CloseTime DESC are) at column 10 near "
-                 "'StartTime'");
     TD_CHECK_STR(qt("ORDER BY CustomTextField"),
                  "ERR invalid query: cannot sort by search attribute CustomTextField of type Text "
                  "at column 10 near 'CustomTextField'");
+    TD_CHECK_STR(qt("ORDER BY StartTime, CustomKeywordListField DESC"),
+                 "ERR invalid query: cannot sort by search attribute CustomKeywordListField of "
+                 "type KeywordList at column 21 near 'CustomKeywordListField'");
+    TD_CHECK_STR(qt("ORDER BY StartTime, CloseTime, RunId, WorkflowId"),
+                 "ERR invalid query: too many ORDER BY keys (at most 3) at column 39 near "
+                 "'WorkflowId'");
     TD_CHECK_STR(qt("ORDER BY Nope"),
                  "ERR invalid query: unknown search attribute Nope at column 10 near 'Nope'");
-    TD_CHECK_STR(qt("ParentWorkflowId = 'p'"),
-                 "ERR invalid query: search attribute ParentWorkflowId is not supported by "
-                 "temporald's visibility yet at column 1 near 'ParentWorkflowId'");
-    TD_CHECK_STR(qt("WorkflowId = 'a' OR RootWorkflowId = 'r'"),
-                 "ERR invalid query: search attribute RootWorkflowId is not supported by "
-                 "temporald's visibility yet at column 21 near 'RootWorkflowId'");
-    TD_CHECK_STR(qt("BuildIds = 'b'"),
-                 "ERR invalid query: search attribute BuildIds is not supported by temporald's "
-                 "visibility yet at column 1 near 'BuildIds'");
+    TD_CHECK_STR(qt("ORDER BY StartTime DESC CloseTime"),
+                 "ERR invalid query: syntax error: unexpected token at column 25 near "
+                 "'CloseTime'");
+    TD_CHECK_STR(qt("TemporalSchedulePaused = true"),
+                 "ERR invalid query: search attribute TemporalSchedulePaused is not supported by "
+                 "temporald's visibility yet at column 1 near 'TemporalSchedulePaused'");
+    TD_CHECK_STR(qt("WorkflowId = 'a' OR BinaryChecksums = 'r'"),
+                 "ERR invalid query: search attribute BinaryChecksums is not supported by "
+                 "temporald's visibility yet at column 21 near 'BinaryChecksums'");
     /* ExecutionDuration takes Go durations, hh:mm:ss and integer nanoseconds */
     TD_CHECK_STR(qt("ExecutionDuration > '1h30m'"), "ExecutionDuration > 5400000000000");
     TD_CHECK_STR(qt("ExecutionDuration <= '00:00:02'"), "ExecutionDuration <= 2000000000");

@@ -1102,9 +1102,13 @@ TD_TEST(history_ms_search_attributes_and_memo)
     cur = temporal__api__common__v1__search_attributes__unpack(
             td_arena_pb(&f.arena), f.ms->search_attributes.len, f.ms->search_attributes.data);
     TD_CHECK(cur != NULL);
-    TD_CHECK_INT(cur->n_indexed_fields, ==, 1);
-    TD_CHECK_STR(cur->indexed_fields[0]->key, "CustomInt");
-    TD_CHECK_INT(cur->indexed_fields[0]->value->data.data[0], ==, '2');
+    /* BuildIds: the completion (no version stamp) marked the run unversioned */
+    TD_CHECK_INT(cur->n_indexed_fields, ==, 2);
+    TD_CHECK_STR(cur->indexed_fields[0]->key, "BuildIds");
+    TD_CHECK_INT((int)cur->indexed_fields[0]->value->data.len, ==, 15);
+    TD_CHECK(memcmp(cur->indexed_fields[0]->value->data.data, "[\"unversioned\"]", 15) == 0);
+    TD_CHECK_STR(cur->indexed_fields[1]->key, "CustomInt");
+    TD_CHECK_INT(cur->indexed_fields[1]->value->data.data[0], ==, '2');
     curm = temporal__api__common__v1__memo__unpack(td_arena_pb(&f.arena), f.ms->memo.len,
                                                    f.ms->memo.data);
     TD_CHECK(curm != NULL);

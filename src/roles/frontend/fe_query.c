@@ -65,7 +65,8 @@ typedef struct {
 /* ---- attributes ---- */
 
 enum {
-    TD_FQ_A_COLUMN = 1, /* a column of every record (never NULL but CloseTime) */
+    TD_FQ_A_COLUMN = 1, /* a column of every record (NULL: CloseTime while open, the parent
+                         * ones without a parent; SQL's NULL logic keeps negations false) */
     TD_FQ_A_CUSTOM,     /* a typed search attribute a record may lack */
     TD_FQ_A_STATUS,     /* ExecutionStatus: names in the query, numbers in the store */
     TD_FQ_A_DURATION,   /* ExecutionDuration: Go durations in the query, ns in the store
@@ -93,11 +94,11 @@ static const td_fq_attr_t td_fq_system[] = {
     { "ExecutionDuration", TD_STORE_SA_INT, TD_FQ_A_DURATION },
     /* Upserted by SDKs with their type in the payload metadata: indexed like custom ones. */
     { "TemporalChangeVersion", TD_STORE_SA_KEYWORD_LIST, TD_FQ_A_CUSTOM },
-    { "ParentWorkflowId", TD_STORE_SA_KEYWORD, TD_FQ_A_MISSING },
-    { "ParentRunId", TD_STORE_SA_KEYWORD, TD_FQ_A_MISSING },
-    { "RootWorkflowId", TD_STORE_SA_KEYWORD, TD_FQ_A_MISSING },
-    { "RootRunId", TD_STORE_SA_KEYWORD, TD_FQ_A_MISSING },
-    { "BuildIds", TD_STORE_SA_KEYWORD_LIST, TD_FQ_A_MISSING },
+    { "ParentWorkflowId", TD_STORE_SA_KEYWORD, TD_FQ_A_COLUMN },
+    { "ParentRunId", TD_STORE_SA_KEYWORD, TD_FQ_A_COLUMN },
+    { "RootWorkflowId", TD_STORE_SA_KEYWORD, TD_FQ_A_COLUMN },
+    { "RootRunId", TD_STORE_SA_KEYWORD, TD_FQ_A_COLUMN },
+    { "BuildIds", TD_STORE_SA_KEYWORD_LIST, TD_FQ_A_CUSTOM }, /* set by history */
     { "BinaryChecksums", TD_STORE_SA_KEYWORD_LIST, TD_FQ_A_MISSING },
     { "StateTransitionCount", TD_STORE_SA_INT, TD_FQ_A_MISSING },
     { "TemporalNamespaceDivision", TD_STORE_SA_KEYWORD, TD_FQ_A_MISSING },
@@ -462,6 +463,13 @@ static int td_fq_parse_double(const char *s, double *out)
     return TD_OK;
 }
 
+/* Whether a Text value has at least one word (td_store_text_words). */
+static int td_fq_has_word(td_fq_t *q, const char *s)
+{
+    const char *w[1];
+    return td_store_text_words(s, q->a, w, 1) > 0;
+}
+
 /* Reads one literal for attr into *v, checking its type. */
 static int td_fq_value(td_fq_t *q, const td_fq_attr_t *attr, td_store_sa_t *v)
 {
@@ -521,7 +529,7 @@ static int td_fq_value(td_fq_t *q, const td_fq_attr_t *attr, td_store_sa_t *v)
             break;
         }
         v->s = t->text;
-        if (attr->type == TD_STORE_SA_TEXT && strspn(t->text, " \t\r\n") == strlen(t->text)) {
+        if (attr->type == TD_STORE_SA_TEXT && !td_fq_has_word(q, t->text)) {
             rc = td_fq_fail(q, t, "no tokens found filtering on Text search attribute %s",
                             attr->name);
         }
@@ -937,9 +945,11 @@ static td_store_vfilter_t *td_fq_compile_pred(td_fq_t *q, const td_fq_node_t *n,
         f = td_fq_cmp(q, a, op, NULL);
         break;
     case TD_STORE_VF_NE:
-        /* A keyword list differs from x when it does not contain x. */
-        f = list ? td_fq_present_not(q, a, td_fq_cmp(q, a, TD_STORE_VF_EQ, &n->vals[0]))
-                 : td_fq_cmp(q, a, op, &n->vals[0]);
+        /* A keyword list differs from x when it does not contain x; a Text value when it has
+         * none of x's words (the store matches Text with EQ only). */
+        f = list || a->type == TD_STORE_SA_TEXT
+                    ? td_fq_present_not(q, a, td_fq_cmp(q, a, TD_STORE_VF_EQ, &n->vals[0]))
+                    : td_fq_cmp(q, a, op, &n->vals[0]);
         break;
     default:
         f = td_fq_cmp(q, a, op, &n->vals[0]);
@@ -969,26 +979,31 @@ static td_store_vfilter_t *td_fq_compile(td_fq_t *q, const td_fq_node_t *n, int 
     return f;
 }
 
-/* ORDER BY keys: the store orders by start time (either way) or by its default (running
- * first, then close time descending, then start time descending). */
+/* ORDER BY keys (at most TD_STORE_VSORT_MAX): any attribute but Text and KeywordList ones,
+ * each ASC (the default) or DESC. The forms the store has an index for (StartTime either way,
+ * CloseTime DESC [, StartTime DESC]: the default order) keep their named order; others become
+ * sort keys, where a missing value sorts above every value. */
 static int td_fq_order_by(td_fq_t *q, td_fe_query_t *out)
 {
-    const td_fq_tok_t *first = NULL, *tok;
+    const td_fq_tok_t *tok;
     char keys[2][24];
     int n = 0, rc = TD_OK;
 
     do {
         td_fq_attr_t attr;
+        td_store_vsort_t *k;
         int desc;
         rc = td_fq_name(q, &attr, &tok);
         if (rc != TD_OK) {
             goto out;
         }
-        if (first == NULL) {
-            first = tok;
+        if (attr.type == TD_STORE_SA_TEXT || attr.type == TD_STORE_SA_KEYWORD_LIST) {
+            rc = td_fq_fail(q, tok, "cannot sort by search attribute %s of type %s", attr.name,
+                            td_fq_type_name(attr.type));
+            goto out;
         }
-        if (attr.type == TD_STORE_SA_TEXT) {
-            rc = td_fq_fail(q, tok, "cannot sort by search attribute %s of type Text", attr.name);
+        if (n == TD_STORE_VSORT_MAX) {
+            rc = td_fq_fail(q, tok, "too many ORDER BY keys (at most %d)", TD_STORE_VSORT_MAX);
             goto out;
         }
         desc = td_fq_accept(q, "desc");
@@ -998,7 +1013,10 @@ static int td_fq_order_by(td_fq_t *q, td_fe_query_t *out)
         if (n < 2) {
             snprintf(keys[n], sizeof(keys[n]), "%s %s", attr.name, desc ? "DESC" : "ASC");
         }
-        n++;
+        k = &out->sort[n++];
+        k->field = attr.name;
+        k->type = attr.kind == TD_FQ_A_STATUS ? TD_STORE_SA_INT : attr.type;
+        k->desc = desc;
     } while (td_fq_peek(q)->kind == TD_FQ_COMMA && (q->pos++, 1));
     out->has_order = 1;
     if (n == 1 && strcmp(keys[0], "StartTime ASC") == 0) {
@@ -1009,10 +1027,7 @@ static int td_fq_order_by(td_fq_t *q, td_fe_query_t *out)
                strcmp(keys[0], "CloseTime DESC") == 0) {
         out->order = TD_STORE_VORDER_DEFAULT;
     } else {
-        rc = td_fq_fail(q, first,
-                        "ORDER BY %s%s is not supported by temporald yet (StartTime ASC, "
-                        "StartTime DESC and CloseTime DESC are)",
-                        keys[0], n > 1 ? ", ..." : "");
+        out->n_sort = n;
     }
 out:
     return rc;

@@ -176,6 +176,17 @@ static void td_fv_type_payloads(td_arena_t *a, const td_ns_t *ns,
     }
 }
 
+static Temporal__Api__Common__V1__WorkflowExecution *td_fv_exec(td_arena_t *a, const char *wid,
+                                                                const char *rid)
+{
+    Temporal__Api__Common__V1__WorkflowExecution *ex = td_arena_alloc(a, sizeof(*ex));
+
+    temporal__api__common__v1__workflow_execution__init(ex);
+    ex->workflow_id = (char *)wid;
+    ex->run_id = (char *)(rid != NULL ? rid : "");
+    return ex;
+}
+
 static td_fv_info_t *td_fv_info(td_arena_t *a, const td_ns_t *ns, const td_store_visibility_t *v)
 {
     td_fv_info_t *e = td_arena_alloc(a, sizeof(*e));
@@ -207,6 +218,14 @@ static td_fv_info_t *td_fv_info(td_arena_t *a, const td_ns_t *ns, const td_store
     e->history_length = v->history_length;
     e->history_size_bytes = v->history_size_bytes;
     e->task_queue = (char *)(v->task_queue != NULL ? v->task_queue : "");
+    if (v->parent_workflow_id != NULL && v->parent_workflow_id[0] != '\0') {
+        /* children run in their parent's namespace */
+        e->parent_namespace_id = (char *)(v->namespace_id != NULL ? v->namespace_id : "");
+        e->parent_execution = td_fv_exec(a, v->parent_workflow_id, v->parent_run_id);
+    }
+    if (v->root_workflow_id != NULL && v->root_workflow_id[0] != '\0') {
+        e->root_execution = td_fv_exec(a, v->root_workflow_id, v->root_run_id);
+    }
     if (v->memo.len > 0) {
         e->memo = (void *)protobuf_c_message_unpack(&temporal__api__common__v1__memo__descriptor,
                                                     td_arena_pb(a), v->memo.len, v->memo.data);
@@ -252,15 +271,22 @@ static int td_fv_compile(td_rpc_call_t *call, const td_ns_t *ns, const char *que
     return rc;
 }
 
-static void td_fv_submit(td_fv_ctx_t *x, td_store_op_t op, const td_store_vfilter_t *filter,
-                         int order, int page_size, const ProtobufCBinaryData *token, td_store_cb cb,
-                         void *arg)
+static void td_fv_submit(td_fv_ctx_t *x, td_store_op_t op, const td_fe_query_t *q, int page_size,
+                         const ProtobufCBinaryData *token, td_store_cb cb, void *arg)
 {
     td_store_req_t *req = td_store_req_new(op);
+    td_arena_t *a = td_rpc_arena(x->call);
 
     req->in.vis_query.namespace_id = x->ns_id;
-    req->in.vis_query.filter = filter;
-    req->in.vis_query.order = order;
+    req->in.vis_query.filter = q->filter;
+    req->in.vis_query.order = q->order;
+    if (op == TD_STORE_OP_VIS_LIST && q->n_sort > 0) {
+        /* the call's arena outlives the request; q does not */
+        td_store_vsort_t *sort = td_arena_alloc(a, sizeof(*sort) * (size_t)q->n_sort);
+        memcpy(sort, q->sort, sizeof(*sort) * (size_t)q->n_sort);
+        req->in.vis_query.sort = sort;
+        req->in.vis_query.n_sort = q->n_sort;
+    }
     req->in.vis_query.page_size = page_size;
     if (token != NULL) {
         req->in.vis_query.token.data = token->data;
@@ -333,7 +359,7 @@ static void td_fv_list_start(td_rpc_call_t *call, td_server_t *srv, const td_ns_
     }
     x = td_fv_ctx(call, srv, ns);
     x->resp = d;
-    td_fv_submit(x, TD_STORE_OP_VIS_LIST, q.filter, q.order,
+    td_fv_submit(x, TD_STORE_OP_VIS_LIST, &q,
                  page_size <= 0 || page_size > TD_FV_MAX_PAGE ? TD_FV_MAX_PAGE : page_size, token,
                  td_fv_listed, x);
 out:
@@ -574,7 +600,8 @@ static void td_fv_count(td_rpc_call_t *call, void *ctx)
     if (!x->grouped) {
         td_fv_slot_t *slot = td_arena_calloc(a, sizeof(*slot));
         slot->x = x;
-        td_fv_submit(x, TD_STORE_OP_VIS_COUNT, q.filter, 0, 0, NULL, td_fv_counted, slot);
+        q.n_sort = 0;
+        td_fv_submit(x, TD_STORE_OP_VIS_COUNT, &q, 0, NULL, td_fv_counted, slot);
         goto out;
     }
     /* One count per status, all in flight at once; the last callback answers. Every request

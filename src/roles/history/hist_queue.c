@@ -260,6 +260,19 @@ static void td_hist_vis_fill(td_hist_t *h, td_store_visibility_t *v, const td_ms
     v->close_time_ns = ms->state == TD_MS_STATE_COMPLETED ? ms->close_time : 0;
     v->status = ms->status;
     v->history_length = ms->next_event_id - 1;
+    v->history_size_bytes = ms->history_size_bytes;
+    if (ms->parent_workflow_id != NULL && ms->parent_workflow_id[0] != '\0') {
+        v->parent_workflow_id = td_arena_strdup(a, ms->parent_workflow_id);
+        v->parent_run_id = td_arena_strdup(a, ms->parent_run_id ? ms->parent_run_id : "");
+    }
+    /* the root of the tree; a top-level run is its own root (as DescribeWorkflowExecution) */
+    if (ms->root_workflow_id != NULL && ms->root_workflow_id[0] != '\0') {
+        v->root_workflow_id = td_arena_strdup(a, ms->root_workflow_id);
+        v->root_run_id = td_arena_strdup(a, ms->root_run_id ? ms->root_run_id : "");
+    } else {
+        v->root_workflow_id = v->workflow_id;
+        v->root_run_id = v->run_id;
+    }
     if (ms->memo.len > 0) {
         v->memo.data = td_arena_memdup(a, ms->memo.data, ms->memo.len);
         v->memo.len = ms->memo.len;

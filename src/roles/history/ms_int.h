@@ -122,6 +122,11 @@ void td_ms__child_remove(td_ms_t *ms, int64_t initiated_id);
 void td_ms__external_clear(td_ms_external_t *x);
 void td_ms__external_remove(td_ms_t *ms, int64_t initiated_id);
 
+/* ms_buildids.c: records the completing worker's build in the run's BuildIds search
+ * attribute (stamp may be NULL); adds a visibility upsert task and returns 1 when it changed. */
+int td_ms__build_ids_note(td_ms_t *ms, td_ms_txn_t *t,
+                          const Temporal__Api__Common__V1__WorkerVersionStamp *stamp);
+
 /* Commands of ms_child.c / ms_chain.c, run by td_ms_wft_complete: TD_OK, or TD_EINVAL with
  * t->cause set (BAD_*_ATTRIBUTES). `completed_id` is the WorkflowTaskCompleted event id. */
 typedef Temporal__Api__Command__V1__Command td_ms_cmd_t;

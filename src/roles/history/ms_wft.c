@@ -1020,6 +1020,7 @@ static int apply_completion(td_ms_t *ms, td_ms_txn_t *t, const complete_req_t *r
     a->deployment = req->deployment;
     a->versioning_behavior = req->versioning_behavior;
     cx->completed_id = td_ms__event_commit(ms, t, e, 0);
+    td_ms__build_ids_note(ms, t, req->worker_version_stamp);
     ms->previous_started_event_id = ms->wft.started_id;
     td_ms__wft_clear(ms);
 

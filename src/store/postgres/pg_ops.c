@@ -23,6 +23,7 @@
 #include "error.h"
 #include "mem.h"
 #include "store/postgres/pg_int.h"
+#include "store/store_vis.h"
 
 #define TD_PG_NOLIMIT INT64_MAX
 
@@ -140,8 +141,10 @@ static const char *const td_pg_sql[TD_PQ__COUNT] = {
     [TD_PQ_VIS_UPSERT] = "INSERT INTO executions_visibility (namespace_id, run_id, workflow_id, "
                          "workflow_type, task_queue, start_ns, execution_ns, close_ns, "
                          "sort_close, status, history_length, history_size_bytes, memo, "
-                         "memo_encoding, search_attributes, sa_encoding) VALUES ($1, $2, $3, "
-                         "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+                         "memo_encoding, search_attributes, sa_encoding, parent_workflow_id, "
+                         "parent_run_id, root_workflow_id, root_run_id) VALUES ($1, $2, $3, "
+                         "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+                         "$19, $20) "
                          "ON CONFLICT (namespace_id, run_id) DO UPDATE SET "
                          "workflow_id = EXCLUDED.workflow_id, "
                          "workflow_type = EXCLUDED.workflow_type, "
@@ -152,12 +155,17 @@ static const char *const td_pg_sql[TD_PQ__COUNT] = {
                          "history_size_bytes = EXCLUDED.history_size_bytes, "
                          "memo = EXCLUDED.memo, memo_encoding = EXCLUDED.memo_encoding, "
                          "search_attributes = EXCLUDED.search_attributes, "
-                         "sa_encoding = EXCLUDED.sa_encoding",
+                         "sa_encoding = EXCLUDED.sa_encoding, "
+                         "parent_workflow_id = EXCLUDED.parent_workflow_id, "
+                         "parent_run_id = EXCLUDED.parent_run_id, "
+                         "root_workflow_id = EXCLUDED.root_workflow_id, "
+                         "root_run_id = EXCLUDED.root_run_id",
     [TD_PQ_VIS_CLOSE] = "UPDATE executions_visibility SET workflow_id = $3, workflow_type = $4, "
                         "task_queue = $5, start_ns = $6, execution_ns = $7, close_ns = $8, "
                         "sort_close = $9, status = $10, history_length = $11, "
                         "history_size_bytes = $12, memo = $13, memo_encoding = $14, "
-                        "search_attributes = $15, sa_encoding = $16 "
+                        "search_attributes = $15, sa_encoding = $16, parent_workflow_id = $17, "
+                        "parent_run_id = $18, root_workflow_id = $19, root_run_id = $20 "
                         "WHERE namespace_id = $1 AND run_id = $2",
     [TD_PQ_VIS_DELETE] = "DELETE FROM executions_visibility WHERE namespace_id = $1 AND "
                          "run_id = $2",
@@ -1417,6 +1425,26 @@ static int td_pg_vis_sas(td_pg_conn_t *c, td_store_req_t *req, const td_store_vi
             rc = req->rc;
             goto out;
         }
+        if (sa->type == TD_STORE_SA_TEXT) {
+            /* the words of a Text value (store_vis.h) */
+            const char *words[TD_STORE_TEXT_WORDS_MAX];
+            int nw = td_store_text_words(sa->s, &req->arena, words, TD_STORE_TEXT_WORDS_MAX);
+            for (int k = 0; k < nw; k++) {
+                PQclear(r);
+                td_pg__params_init(&p, req);
+                td_pg__p_text(&p, v->namespace_id);
+                td_pg__p_text(&p, v->run_id);
+                td_pg__p_text(&p, sa->name);
+                td_pg__p_i32(&p, TD_STORE_SA_WORD);
+                td_pg__p_null_i64(&p);
+                td_pg__p_null_f64(&p);
+                td_pg__p_text(&p, words[k]);
+                if ((r = td_pg__exec(c, req, TD_PQ_VIS_SA_INSERT, &p)) == NULL) {
+                    rc = req->rc;
+                    goto out;
+                }
+            }
+        }
     }
 out:
     PQclear(r);
@@ -1458,6 +1486,10 @@ static int td_pg_op_vis_put(td_pg_conn_t *c, td_store_req_t *req)
     td_pg__p_i32(&p, v->memo.encoding);
     td_pg__p_bytes(&p, v->search_attributes.data, v->search_attributes.len);
     td_pg__p_i32(&p, v->search_attributes.encoding);
+    td_pg__p_text(&p, td_pg_empty(v->parent_workflow_id) ? NULL : v->parent_workflow_id);
+    td_pg__p_text(&p, td_pg_empty(v->parent_run_id) ? NULL : v->parent_run_id);
+    td_pg__p_text(&p, td_pg_empty(v->root_workflow_id) ? NULL : v->root_workflow_id);
+    td_pg__p_text(&p, td_pg_empty(v->root_run_id) ? NULL : v->root_run_id);
     if ((r = td_pg__exec(c, req, close ? TD_PQ_VIS_CLOSE : TD_PQ_VIS_UPSERT, &p)) == NULL) {
         rc = req->rc;
         goto out;
@@ -1538,6 +1570,10 @@ static const struct {
     { "RunId", "v.run_id", 1 },
     { "WorkflowType", "v.workflow_type", 1 },
     { "TaskQueue", "v.task_queue", 1 },
+    { "ParentWorkflowId", "v.parent_workflow_id", 1 },
+    { "ParentRunId", "v.parent_run_id", 1 },
+    { "RootWorkflowId", "v.root_workflow_id", 1 },
+    { "RootRunId", "v.root_run_id", 1 },
     { "ExecutionStatus", "v.status", 0 },
     { "HistoryLength", "v.history_length", 0 },
     { "HistorySizeBytes", "v.history_size_bytes", 0 },
@@ -1638,6 +1674,25 @@ static int td_pg_vf_cmp(td_store_req_t *req, td_pg_sb_t *b, td_pg_params_t *p,
         td_pg_sb_add(b, "))");
         return TD_OK;
     }
+    if (f->value.type == TD_STORE_SA_TEXT) {
+        /* Text: any word of the value among the attribute's words (store_vis.h) */
+        const char *words[TD_STORE_TEXT_WORDS_MAX];
+        int nw = f->op == TD_STORE_VF_EQ ? td_store_text_words(f->value.s, &req->arena, words,
+                                                               TD_STORE_TEXT_WORDS_MAX)
+                                         : 0;
+        if (nw == 0) {
+            return td_store__fail(req, TD_EINVAL,
+                                  "visibility filter: %s: Text takes = with a value of words",
+                                  f->field);
+        }
+        td_pg_sb_add(b, " AND s.type = %d AND s.sval IN (", TD_STORE_SA_WORD);
+        for (int k = 0; k < nw; k++) {
+            td_pg__p_text(p, words[k]);
+            td_pg_sb_add(b, "%s$%d", k > 0 ? ", " : "", p->n);
+        }
+        td_pg_sb_add(b, ")))");
+        return TD_OK;
+    }
     kind = td_pg_vf_bind(p, &f->value, -1);
     col = kind == 1 ? "s.sval" : kind == 2 ? "s.dval" : "s.ival";
     if (f->op == TD_STORE_VF_STARTS_WITH) {
@@ -1699,13 +1754,63 @@ static int td_pg_vf_build(td_store_req_t *req, td_pg_sb_t *b, td_pg_params_t *p,
     return rc;
 }
 
+/* The statement builder of store_vis.c over a string and its parameters. */
+typedef struct {
+    td_pg_sb_t *b;
+    td_pg_params_t *p;
+} td_pg_w_t;
+
+static void td_pg_w_add(void *ctx, const char *text)
+{
+    td_pg_w_t *w = ctx;
+    td_pg_sb_add(w->b, "%s", text);
+}
+
+static int td_pg_w_bind(void *ctx, const td_store_sa_t *v)
+{
+    td_pg_w_t *w = ctx;
+    td_pg_vf_bind(w->p, v, -1);
+    td_pg_sb_add(w->b, "$%d", w->p->n);
+    return TD_OK;
+}
+
+/* The value of sort key column col of row (binary format). */
+static void td_pg_skey(td_store_req_t *req, const PGresult *r, int row, int col, int kind,
+                       td_store_skey_t *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->kind = kind;
+    if (PQgetisnull(r, row, col)) {
+        k->null = 1;
+    } else if (kind == TD_STORE_SKEY_INT) {
+        k->i = td_pg__i64(r, row, col);
+    } else if (kind == TD_STORE_SKEY_DOUBLE && PQgetlength(r, row, col) == 8) {
+        const uint8_t *d = (const uint8_t *)PQgetvalue(r, row, col);
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; i++) {
+            bits = (bits << 8) | d[i];
+        }
+        memcpy(&k->d, &bits, 8);
+    } else {
+        k->s = td_pg__str(req, r, row, col);
+    }
+}
+
+#define TD_PG_VIS_COLS 19 /* columns of a listed record before the sort keys */
+
 static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
 {
     const td_store_vis_query_in_t *in = &req->in.vis_query;
     td_store_vis_list_out_t *o = &req->out.vis_list;
     int count = req->op == TD_STORE_OP_VIS_COUNT;
+    int sorted = !count && in->n_sort > 0;
     td_pg_sb_t b = { NULL, 0, 0 };
     td_pg_params_t p;
+    td_pg_w_t wctx = { &b, &p };
+    td_store_sqlw_t w = { &wctx, td_pg_w_add, td_pg_w_bind };
+    const char *sexpr[TD_STORE_VSORT_MAX];
+    int skind[TD_STORE_VSORT_MAX];
+    td_store_skey_t skeys[TD_STORE_VSORT_MAX];
     PGresult *r = NULL;
     int64_t key[2] = { 0, 0 };
     const char *run = NULL;
@@ -1723,19 +1828,30 @@ static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "visibility list: bad order %d", in->order);
         goto out;
     }
-    if (!count && td_store__token_read_str(req, &in->token, key, 2, &run, &present) != TD_OK) {
+    if (sorted && td_store__vsort_check(&req->arena, in, sexpr, skind) != TD_OK) {
+        rc = td_store__fail(req, TD_EINVAL, "visibility list: bad sort keys");
+        goto out;
+    }
+    if (sorted ? td_store__vsort_token_read(&req->arena, &in->token, skind, in->n_sort, skeys, &run,
+                                            &present) != TD_OK
+               : !count && td_store__token_read_str(req, &in->token, key, 2, &run, &present) !=
+                                   TD_OK) {
         rc = td_store__fail(req, TD_EINVAL, "visibility list: bad page token");
         goto out;
     }
     td_pg__params_init(&p, req);
     td_pg__p_text(&p, in->namespace_id);
-    td_pg_sb_add(&b, count ? "SELECT count(*) FROM executions_visibility v WHERE "
+    td_pg_sb_add(&b, count ? "SELECT count(*)"
                            : "SELECT v.workflow_id, v.run_id, v.workflow_type, v.task_queue, "
                              "v.start_ns, v.execution_ns, v.close_ns, v.status, "
                              "v.history_length, v.history_size_bytes, v.memo, v.memo_encoding, "
-                             "v.search_attributes, v.sa_encoding, v.sort_close "
-                             "FROM executions_visibility v WHERE ");
-    td_pg_sb_add(&b, "v.namespace_id = $1");
+                             "v.search_attributes, v.sa_encoding, v.sort_close, "
+                             "v.parent_workflow_id, v.parent_run_id, v.root_workflow_id, "
+                             "v.root_run_id");
+    for (int i = 0; sorted && i < in->n_sort; i++) {
+        td_pg_sb_add(&b, ", %s", sexpr[i]);
+    }
+    td_pg_sb_add(&b, " FROM executions_visibility v WHERE v.namespace_id = $1");
     if (in->filter != NULL) {
         td_pg_sb_add(&b, " AND ");
         rc = td_pg_vf_build(req, &b, &p, in->filter, 0);
@@ -1743,7 +1859,12 @@ static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
             goto out;
         }
     }
-    if (!count) {
+    if (sorted) {
+        if (present) {
+            td_store__vsort_after(&req->arena, in, sexpr, skeys, run, &w);
+        }
+        td_store__vsort_order_by(in, sexpr, &w);
+    } else if (!count) {
         if (present) {
             td_pg__p_i64(&p, key[0]);
             td_pg__p_i64(&p, key[1]);
@@ -1761,6 +1882,8 @@ static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
                          : in->order == TD_STORE_VORDER_START_TIME_DESC
                                  ? " ORDER BY v.start_ns DESC, v.run_id DESC"
                                  : " ORDER BY v.start_ns ASC, v.run_id ASC");
+    }
+    if (!count) {
         td_pg__p_i64(&p, in->page_size > 0 ? (int64_t)in->page_size + 1 : TD_PG_NOLIMIT);
         td_pg_sb_add(&b, " LIMIT $%d", p.n);
     }
@@ -1790,9 +1913,19 @@ static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
         v->history_size_bytes = td_pg__i64(r, i, 9);
         v->memo = td_pg__blob(req, r, i, 10, 11);
         v->search_attributes = td_pg__blob(req, r, i, 12, 13);
+        v->parent_workflow_id = td_pg__str(req, r, i, 15);
+        v->parent_run_id = td_pg__str(req, r, i, 16);
+        v->root_workflow_id = td_pg__str(req, r, i, 17);
+        v->root_run_id = td_pg__str(req, r, i, 18);
     }
     o->n_recs = n;
-    if (n < rows && n > 0) {
+    if (n < rows && n > 0 && sorted) {
+        for (int i = 0; i < in->n_sort; i++) {
+            td_pg_skey(req, r, n - 1, TD_PG_VIS_COLS + i, skind[i], &skeys[i]);
+        }
+        o->next_token =
+                td_store__vsort_token_make(&req->arena, skeys, in->n_sort, o->recs[n - 1].run_id);
+    } else if (n < rows && n > 0) {
         key[0] = td_pg__i64(r, n - 1, 14);
         key[1] = o->recs[n - 1].start_time_ns;
         o->next_token = td_store__token_make_str(req, key, 2, o->recs[n - 1].run_id);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mem.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/store_vis.h"
 
 static const char *const td_sq_sql[TD_SQ__COUNT] = {
     [TD_SQ_SAVEPOINT] = "SAVEPOINT td_req",
@@ -114,8 +115,9 @@ static const char *const td_sq_sql[TD_SQ__COUNT] = {
     [TD_SQ_VIS_PUT] = "INSERT OR REPLACE INTO executions_visibility (namespace_id, run_id, "
                       "workflow_id, workflow_type, task_queue, start_ns, execution_ns, "
                       "close_ns, sort_close, status, history_length, history_size_bytes, memo, "
-                      "memo_encoding, search_attributes, sa_encoding) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "memo_encoding, search_attributes, sa_encoding, parent_workflow_id, "
+                      "parent_run_id, root_workflow_id, root_run_id) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [TD_SQ_VIS_DELETE] = "DELETE FROM executions_visibility WHERE namespace_id = ? AND "
                          "run_id = ?",
     [TD_SQ_VIS_SA_DELETE] = "DELETE FROM visibility_sa WHERE namespace_id = ? AND run_id = ?",
@@ -213,6 +215,22 @@ int td_sq__step(sqlite3_stmt *st)
 static void td_sq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
+}
+
+static void td_sq_bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s != NULL && s[0] != '\0') {
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, i);
+    }
+}
+
+/* NULL for a NULL column (else an arena copy). */
+static const char *td_sq_col_text_or_null(td_store_req_t *req, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t != NULL ? td_arena_strdup(&req->arena, (const char *)t) : NULL;
 }
 
 static void td_sq_bind_blob(sqlite3_stmt *st, int i, int j, const td_store_blob_t *b)
@@ -1339,6 +1357,30 @@ out:
 
 /* ---- visibility ---- */
 
+/* The word rows of a Text value (store_vis.h). */
+static int td_sq_vis_words(td_sq_conn_t *c, td_store_req_t *req, const td_store_visibility_t *v,
+                           const td_store_sa_t *a)
+{
+    const char *words[TD_STORE_TEXT_WORDS_MAX];
+    int n = td_store_text_words(a->s, &req->arena, words, TD_STORE_TEXT_WORDS_MAX);
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    for (int i = 0; i < n && rc == TD_OK; i++) {
+        TD_SQ_PREP(st, TD_SQ_VIS_SA_INSERT);
+        td_sq_bind_text(st, 1, v->namespace_id);
+        td_sq_bind_text(st, 2, v->run_id);
+        td_sq_bind_text(st, 3, a->name);
+        sqlite3_bind_int(st, 4, TD_STORE_SA_WORD);
+        sqlite3_bind_null(st, 5);
+        sqlite3_bind_null(st, 6);
+        td_sq_bind_text(st, 7, words[i]);
+        rc = td_sq_exec(c, req, st, "write search attribute word");
+    }
+out:
+    return rc;
+}
+
 static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req, int must_exist)
 {
     const td_store_visibility_t *v = &req->in.vis;
@@ -1383,6 +1425,10 @@ static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req, int must_exist)
     sqlite3_bind_int64(st, 12, v->history_size_bytes);
     td_sq_bind_blob(st, 13, 14, &v->memo);
     td_sq_bind_blob(st, 15, 16, &v->search_attributes);
+    td_sq_bind_text_or_null(st, 17, v->parent_workflow_id);
+    td_sq_bind_text_or_null(st, 18, v->parent_run_id);
+    td_sq_bind_text_or_null(st, 19, v->root_workflow_id);
+    td_sq_bind_text_or_null(st, 20, v->root_run_id);
     rc = td_sq_exec(c, req, st, "write visibility");
     if (rc != TD_OK) {
         goto out;
@@ -1412,6 +1458,9 @@ static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req, int must_exist)
             break;
         }
         rc = td_sq_exec(c, req, st, "write search attribute");
+        if (rc == TD_OK && a->type == TD_STORE_SA_TEXT) {
+            rc = td_sq_vis_words(c, req, v, a);
+        }
     }
 out:
     return rc;
@@ -1444,6 +1493,7 @@ typedef struct {
     const td_store_sa_t *binds[256];
     const char *bind_names[256]; /* non-NULL: bind this text instead of a value */
     int n;
+    td_arena_t *a; /* values made while building (the request's arena) */
 } td_sq_qb_t;
 
 static void td_sq_qb_add(td_sq_qb_t *q, const char *s)
@@ -1480,6 +1530,10 @@ static const td_sq_vfield_t td_sq_vfields[] = {
     { "RunId", "v.run_id", TD_STORE_SA_KEYWORD },
     { "WorkflowType", "v.workflow_type", TD_STORE_SA_KEYWORD },
     { "TaskQueue", "v.task_queue", TD_STORE_SA_KEYWORD },
+    { "ParentWorkflowId", "v.parent_workflow_id", TD_STORE_SA_KEYWORD },
+    { "ParentRunId", "v.parent_run_id", TD_STORE_SA_KEYWORD },
+    { "RootWorkflowId", "v.root_workflow_id", TD_STORE_SA_KEYWORD },
+    { "RootRunId", "v.root_run_id", TD_STORE_SA_KEYWORD },
     { "ExecutionStatus", "v.status", TD_STORE_SA_INT },
     { "HistoryLength", "v.history_length", TD_STORE_SA_INT },
     { "HistorySizeBytes", "v.history_size_bytes", TD_STORE_SA_INT },
@@ -1551,6 +1605,32 @@ static int td_sq_qb_cmp(td_sq_qb_t *q, const char *col, const td_store_vfilter_t
     return rc;
 }
 
+/* Appends " AND s.type = word AND s.sval IN (words of the value)" for a Text EQ. */
+static int td_sq_qb_words(td_sq_qb_t *q, const td_store_vfilter_t *f)
+{
+    const char *words[TD_STORE_TEXT_WORDS_MAX];
+    int n, rc = TD_OK;
+
+    if (f->op != TD_STORE_VF_EQ || q->a == NULL) {
+        return TD_EINVAL;
+    }
+    n = td_store_text_words(f->value.s, q->a, words, TD_STORE_TEXT_WORDS_MAX);
+    if (n == 0) {
+        return TD_EINVAL;
+    }
+    _Static_assert(TD_STORE_SA_WORD == 101, "word rows are type 101 in the SQL below");
+    td_sq_qb_add(q, " AND s.type = 101 AND s.sval IN (");
+    for (int i = 0; i < n && rc == TD_OK; i++) {
+        td_store_sa_t *w = td_arena_calloc(q->a, sizeof(*w));
+        w->type = TD_STORE_SA_KEYWORD;
+        w->s = words[i];
+        td_sq_qb_add(q, i > 0 ? ", " : "");
+        rc = td_sq_qb_bind(q, w, NULL);
+    }
+    td_sq_qb_add(q, ")");
+    return rc;
+}
+
 static int td_sq_qb_filter(td_sq_qb_t *q, const td_store_vfilter_t *f, int depth)
 {
     int rc = TD_OK;
@@ -1605,7 +1685,9 @@ static int td_sq_qb_filter(td_sq_qb_t *q, const td_store_vfilter_t *f, int depth
             td_sq_qb_add(q, " (SELECT s.run_id FROM visibility_sa s WHERE s.namespace_id = ?1 "
                             "AND s.name = ");
             rc = td_sq_qb_bind(q, NULL, f->field);
-            if (!is_null) {
+            if (!is_null && f->value.type == TD_STORE_SA_TEXT) {
+                rc = rc == TD_OK ? td_sq_qb_words(q, f) : rc;
+            } else if (!is_null) {
                 td_sq_qb_add(q, " AND ");
                 if (rc == TD_OK) {
                     rc = td_sq_qb_cmp(q, td_sq_sa_column(f->value.type), f);
@@ -1642,6 +1724,35 @@ static void td_sq_bind_value(sqlite3_stmt *st, int i, const td_store_sa_t *v, co
     }
 }
 
+static void td_sq_w_add(void *ctx, const char *text)
+{
+    td_sq_qb_add(ctx, text);
+}
+
+static int td_sq_w_bind(void *ctx, const td_store_sa_t *v)
+{
+    return td_sq_qb_bind(ctx, v, NULL);
+}
+
+/* The value of sort key column i of the current row. */
+static void td_sq_col_skey(td_store_req_t *req, sqlite3_stmt *st, int i, int kind,
+                           td_store_skey_t *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->kind = kind;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        k->null = 1;
+    } else if (kind == TD_STORE_SKEY_INT) {
+        k->i = sqlite3_column_int64(st, i);
+    } else if (kind == TD_STORE_SKEY_DOUBLE) {
+        k->d = sqlite3_column_double(st, i);
+    } else {
+        k->s = td_sq_col_text(req, st, i);
+    }
+}
+
+#define TD_SQ_VIS_COLS 20 /* columns of a listed record before the sort keys */
+
 static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
 {
     const td_store_vis_query_in_t *in = &req->in.vis_query;
@@ -1652,25 +1763,43 @@ static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
     int64_t keys[2] = { 0, 0 };
     const char *key_run = NULL;
     int present = 0, cap = 16, limit = in->page_size > 0 ? in->page_size : INT32_MAX;
-    int order = in->order;
+    int order = in->order, sorted = !count && in->n_sort > 0;
+    const char *sexpr[TD_STORE_VSORT_MAX];
+    int skind[TD_STORE_VSORT_MAX];
+    td_store_skey_t skeys[TD_STORE_VSORT_MAX];
+    td_store_sqlw_t w = { &q, td_sq_w_add, td_sq_w_bind };
     sqlite3_stmt *st = NULL;
     char lim[32];
     int rc = TD_OK, src;
 
     memset(&q, 0, sizeof(q));
     memset(keys_val, 0, sizeof(keys_val));
-    if (!count && td_store__token_read_str(req, &in->token, keys, 2, &key_run, &present) != TD_OK) {
+    q.a = &req->arena;
+    if (sorted && td_store__vsort_check(&req->arena, in, sexpr, skind) != TD_OK) {
+        rc = td_store__fail(req, TD_EINVAL, "visibility list: bad sort keys");
+        goto out;
+    }
+    if (sorted ? td_store__vsort_token_read(&req->arena, &in->token, skind, in->n_sort, skeys,
+                                            &key_run, &present) != TD_OK
+               : !count && td_store__token_read_str(req, &in->token, keys, 2, &key_run, &present) !=
+                                   TD_OK) {
         rc = td_store__fail(req, TD_EINVAL, "visibility list: bad page token");
         goto out;
     }
     ns_val.type = TD_STORE_SA_KEYWORD;
     ns_val.s = in->namespace_id;
-    td_sq_qb_add(&q, count ? "SELECT count(*) FROM executions_visibility v WHERE v.namespace_id = "
+    td_sq_qb_add(&q, count ? "SELECT count(*)"
                            : "SELECT v.namespace_id, v.run_id, v.workflow_id, v.workflow_type, "
                              "v.task_queue, v.start_ns, v.execution_ns, v.close_ns, v.status, "
                              "v.history_length, v.history_size_bytes, v.memo, v.memo_encoding, "
-                             "v.search_attributes, v.sa_encoding, v.sort_close "
-                             "FROM executions_visibility v WHERE v.namespace_id = ");
+                             "v.search_attributes, v.sa_encoding, v.sort_close, "
+                             "v.parent_workflow_id, v.parent_run_id, v.root_workflow_id, "
+                             "v.root_run_id");
+    for (int i = 0; sorted && i < in->n_sort; i++) {
+        td_sq_qb_add(&q, ", ");
+        td_sq_qb_add(&q, sexpr[i]); /* no bound values: ?1 stays the namespace */
+    }
+    td_sq_qb_add(&q, " FROM executions_visibility v WHERE v.namespace_id = ");
     td_sq_qb_bind(&q, &ns_val, NULL);
     if (in->filter != NULL) {
         td_sq_qb_add(&q, " AND ");
@@ -1680,7 +1809,18 @@ static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
             goto out;
         }
     }
-    if (!count) {
+    if (sorted) {
+        if (present) {
+            rc = td_store__vsort_after(&req->arena, in, sexpr, skeys, key_run, &w);
+            if (rc != TD_OK) {
+                rc = td_store__fail(req, rc, "visibility: too large a query");
+                goto out;
+            }
+        }
+        td_store__vsort_order_by(in, sexpr, &w);
+        snprintf(lim, sizeof(lim), " LIMIT %lld", (long long)limit + 1);
+        td_sq_qb_add(&q, lim);
+    } else if (!count) {
         keys_val[0].type = keys_val[1].type = TD_STORE_SA_INT;
         keys_val[0].i = keys[0];
         keys_val[1].i = keys[1];
@@ -1740,7 +1880,9 @@ static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
             td_store_visibility_t *last = &o->recs[o->n_recs - 1];
             int64_t next[2] = { last->close_time_ns != 0 ? last->close_time_ns : INT64_MAX,
                                 last->start_time_ns };
-            o->next_token = td_store__token_make_str(req, next, 2, last->run_id);
+            o->next_token = sorted ? td_store__vsort_token_make(&req->arena, skeys, in->n_sort,
+                                                                last->run_id)
+                                   : td_store__token_make_str(req, next, 2, last->run_id);
             break;
         }
         if (o->n_recs == cap) {
@@ -1763,6 +1905,14 @@ static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
         v->history_size_bytes = sqlite3_column_int64(st, 10);
         td_sq_col_blob(req, st, 11, 12, &v->memo);
         td_sq_col_blob(req, st, 13, 14, &v->search_attributes);
+        v->parent_workflow_id = td_sq_col_text_or_null(req, st, 16);
+        v->parent_run_id = td_sq_col_text_or_null(req, st, 17);
+        v->root_workflow_id = td_sq_col_text_or_null(req, st, 18);
+        v->root_run_id = td_sq_col_text_or_null(req, st, 19);
+        for (int i = 0; sorted && i < in->n_sort; i++) {
+            /* the keys of the last row read: the token when the page ends after it */
+            td_sq_col_skey(req, st, TD_SQ_VIS_COLS + i, skind[i], &skeys[i]);
+        }
     }
     if (src != SQLITE_ROW && src != SQLITE_DONE) {
         rc = td_sq__fail(req, c, src, "list visibility");
