@@ -343,7 +343,9 @@ async function stopWorkers(env) {
       remember(`shutting down a worker left running on ${w.options?.taskQueue}`);
       w.shutdown();
     }
-    await Promise.race([p.catch(() => {}), sleep(10000)]);
+    // An unref'd timer: once the worker is done, a pending 10 s timer must not keep the test
+    // process (and node --test, which waits for it) alive.
+    await Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 10000).unref())]);
     env.active.delete(entry);
   }
 }
