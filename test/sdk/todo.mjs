@@ -6,5 +6,4 @@
 export const TODO = {
   update:
     'UpdateWorkflowExecution answers UNIMPLEMENTED "UpdateWorkflowExecution is not implemented by temporald yet (unknown method)"',
-  reset: 'ResetWorkflowExecution answers UNIMPLEMENTED "ResetWorkflowExecution is not implemented by temporald yet (unknown method)"',
 };

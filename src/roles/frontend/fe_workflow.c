@@ -2,9 +2,9 @@
 /*
  * The WorkflowService methods that act on one workflow execution on behalf of clients:
  * start, signal, signal-with-start, cancel, terminate, describe, history, query, sticky
- * reset and delete. Each is a route (fe_int.h): checked here, then forwarded to the history role
- * with the resolved namespace id. Workflow state and its rules (id reuse, closed runs) are the
- * history role's; this file knows only the request shapes.
+ * reset, workflow reset and delete. Each is a route (fe_int.h): checked here, then forwarded
+ * to the history role with the resolved namespace id. Workflow state and its rules (id reuse,
+ * closed runs) are the history role's; this file knows only the request shapes.
  */
 #include <string.h>
 
@@ -261,6 +261,25 @@ static int td_fe_check_reset_sticky(td_fe_call_t *x, const ProtobufCMessage *m)
             x, td_fe__check_execution(x, ((const td_reset_sticky_req_t *)m)->execution, 0));
 }
 
+static int td_fe_check_reset(td_fe_call_t *x, const ProtobufCMessage *m)
+{
+    const Temporal__Api__Workflowservice__V1__ResetWorkflowExecutionRequest *r = (const void *)m;
+    const char *err = td_fe__check_execution(x, r->workflow_execution, 0);
+
+    if (err == NULL && (r->request_id == NULL || r->request_id[0] == '\0')) {
+        err = td_fe__msg(x, "RequestId is not set on request.");
+    }
+    if (err == NULL) {
+        err = td_fe__check_optional_id(x, "RequestId", r->request_id);
+    }
+    if (err == NULL && r->n_post_reset_operations > 0) {
+        x->msg = "ResetWorkflowExecution post_reset_operations are not implemented by temporald "
+                 "yet";
+        return TD_GRPC_UNIMPLEMENTED;
+    }
+    return td_fe_verdict(x, err);
+}
+
 static int td_fe_check_delete(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const Temporal__Api__Workflowservice__V1__DeleteWorkflowExecutionRequest *r = (const void *)m;
@@ -341,6 +360,7 @@ const td_fe_route_t td_fe__workflow_routes[] = {
     TD_FE_HISTORY(QueryWorkflow, query_workflow, td_fe_check_query, NULL, 0),
     TD_FE_HISTORY(ResetStickyTaskQueue, reset_sticky_task_queue, td_fe_check_reset_sticky,
                   td_fe_build_reset_sticky, 0),
+    TD_FE_HISTORY(ResetWorkflowExecution, reset_workflow_execution, td_fe_check_reset, NULL, 0),
     TD_FE_HISTORY(DeleteWorkflowExecution, delete_workflow_execution, td_fe_check_delete, NULL, 0),
 };
 const int td_fe__workflow_routes_n =

@@ -967,5 +967,8 @@ int td_hist__register(td_hist_t *h)
     };
     int rc = td_svc_register_all(h->srv, m, (int)(sizeof(m) / sizeof(m[0])));
 
-    return rc == TD_OK ? td_hist__register_byid(h) : rc;
+    if (rc == TD_OK) {
+        rc = td_hist__register_byid(h);
+    }
+    return rc == TD_OK ? td_hist__register_reset(h) : rc;
 }

@@ -364,6 +364,10 @@ void td_hist__task_retry(td_hist_task_t *task);
 /* hist_xfer.c: START_CHILD, SIGNAL/CANCEL_EXTERNAL, NOTIFY_PARENT, PARENT_CLOSE_POLICY. */
 void td_hist__xfer_cross(td_hist_task_t *task);
 
+/* ---- hist_reset.c ---- */
+/* Registers HistoryService.ResetWorkflowExecution. */
+int td_hist__register_reset(td_hist_t *h);
+
 /* ---- hist_vis.c ---- */
 /* Typed copies (arena) of the custom search attributes in a packed SearchAttributes blob. */
 void td_hist__vis_sas(td_hist_t *h, const char *namespace_id, const uint8_t *blob, size_t len,

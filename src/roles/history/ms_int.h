@@ -148,6 +148,13 @@ void td_ms__close_with(td_ms_t *ms, td_ms_txn_t *t, td_ms_event_t *e, int status
 void td_ms__activity_clear(td_ms_activity_t *ai);
 void td_ms__timer_remove(td_ms_t *ms, const char *timer_id);
 void td_ms__buffer_clear(td_ms_t *ms);
+/* ms_wft.c, for ms_reset.c: a command's retry policy with defaults filled (TD_EINVAL when
+ * malformed), and a Memo / SearchAttributes map update (an empty payload deletes a key). */
+int td_ms__retry_normalise(td_ms_retry_policy_t *p,
+                           const Temporal__Api__Common__V1__RetryPolicy *r);
+void td_ms__merge_payload_map(td_ms_blob_t *b, const ProtobufCMessageDescriptor *d, size_t n_upd,
+                              Temporal__Api__Common__V1__SearchAttributes__IndexedFieldsEntry **upd,
+                              td_arena_t *arena);
 /* Resets the state's content to empty (frees everything it owns). */
 void td_ms__reset(td_ms_t *ms);
 

@@ -1151,3 +1151,17 @@ int td_ms_wft_complete(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task
     }
     return rc;
 }
+
+/* ---- shared with ms_reset.c (replay of the events these commands wrote) ---- */
+
+int td_ms__retry_normalise(td_ms_retry_policy_t *p, const Temporal__Api__Common__V1__RetryPolicy *r)
+{
+    return normalise_retry(p, r);
+}
+
+void td_ms__merge_payload_map(td_ms_blob_t *b, const ProtobufCMessageDescriptor *d, size_t n_upd,
+                              Temporal__Api__Common__V1__SearchAttributes__IndexedFieldsEntry **upd,
+                              td_arena_t *arena)
+{
+    merge_payload_map(b, d, n_upd, upd, arena);
+}

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// ResetWorkflowExecution through the TypeScript SDK's raw service client (the request shape of
+// `temporal workflow reset`): a running workflow reset to its first completed workflow task gets
+// a new run with the copied prefix, WorkflowTaskFailed RESET_WORKFLOW and the reapplied signals,
+// the base run is terminated and the new run is current (describe, list); a completed workflow
+// is reset without being terminated; reapply NONE / exclude SIGNAL drop the signals; request id
+// dedup; bad finish event ids and a missing request id are INVALID_ARGUMENT. Run by
+// test/sdk/run.sh with `node --test`.
+import assert from 'node:assert/strict';
+import { useTemporald, sdkTest, sdkProto, uniq, eventTypes, eventsOf, attrs, num, payloadValue, waitFor } from './harness.mjs';
+
+const env = useTemporald();
+const enums = sdkProto.temporal.api.enums.v1;
+const RESET_WORKFLOW = enums.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW;
+
+function reset(workflowId, runId, finishId, extra = {}) {
+  return env.client.workflowService.resetWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId, runId },
+    reason: 'reset by the sdk suite',
+    workflowTaskFinishEventId: finishId,
+    requestId: uniq('reset-req'),
+    ...extra,
+  });
+}
+
+// The id of the first WorkflowTaskCompleted event of a history.
+function firstCompletedId(h) {
+  return num(eventsOf(h, 'WorkflowTaskCompleted')[0].eventId);
+}
+
+async function statusOf(workflowId, runId) {
+  return (await env.handle(workflowId, runId).describe()).status.name;
+}
+
+async function listed(workflowId) {
+  const seen = {};
+  for await (const w of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    seen[w.runId] = w.status.name;
+  }
+  return seen;
+}
+
+sdkTest('reset of a running workflow: new run with the copied prefix, reapplied signals, base terminated', {}, async () => {
+  const taskQueue = uniq('reset-run');
+  const workflowId = uniq('reset-run-wf');
+  await env.withWorker({ taskQueue }, async () => {
+    const base = await env.client.workflow.start('collect', { taskQueue, workflowId, args: [3] });
+    const baseRun = base.firstExecutionRunId;
+    assert.ok(await waitFor(async () => eventTypes(await base.fetchHistory()).includes('WorkflowTaskCompleted')));
+    await base.signal('add', 'a');
+    await base.signal('add', 'b');
+    assert.ok(await waitFor(async () => (await base.query('state')).values.length === 2), 'both signals handled');
+    const baseHistory = await base.fetchHistory();
+    const finishId = firstCompletedId(baseHistory);
+    assert.equal(finishId, 4);
+
+    const resp = await reset(workflowId, baseRun, finishId);
+    assert.ok(resp.runId && resp.runId !== baseRun);
+
+    // The base run is terminated by the reset; the new run is the current one.
+    assert.equal(await statusOf(workflowId, baseRun), 'TERMINATED');
+    const baseAfter = await env.handle(workflowId, baseRun).fetchHistory();
+    const term = baseAfter.events.at(-1);
+    assert.equal(eventTypes(baseAfter).at(-1), 'WorkflowExecutionTerminated');
+    assert.equal(attrs(term).reason, 'reset by the sdk suite');
+    assert.equal(attrs(term).identity, 'history-resetter');
+    const d = await env.handle(workflowId).describe();
+    assert.equal(d.runId, resp.runId);
+    assert.equal(d.status.name, 'RUNNING');
+
+    // The new run finishes with the reapplied signals and one more.
+    await env.handle(workflowId).signal('add', 'c');
+    assert.deepEqual(await env.handle(workflowId, resp.runId).result(), ['a', 'b', 'c']);
+
+    const h = await env.handle(workflowId, resp.runId).fetchHistory();
+    const types = eventTypes(h);
+    // Events 1..3 are the base run's, unchanged.
+    for (let i = 0; i < finishId - 1; i++) {
+      assert.equal(num(h.events[i].eventId), i + 1);
+      assert.equal(types[i], eventTypes(baseHistory)[i]);
+      assert.equal(num(h.events[i].eventTime.seconds), num(baseHistory.events[i].eventTime.seconds));
+    }
+    assert.deepEqual(types.slice(0, 7), [
+      'WorkflowExecutionStarted',
+      'WorkflowTaskScheduled',
+      'WorkflowTaskStarted',
+      'WorkflowTaskFailed',
+      'WorkflowExecutionSignaled',
+      'WorkflowExecutionSignaled',
+      'WorkflowTaskScheduled',
+    ]);
+    const failed = attrs(h.events[3]);
+    assert.equal(num(h.events[3].eventId), finishId);
+    assert.equal(failed.cause, RESET_WORKFLOW);
+    assert.equal(failed.baseRunId, baseRun);
+    assert.equal(failed.newRunId, resp.runId);
+    assert.equal(failed.identity, 'history-service');
+    assert.equal(failed.failure.message, 'reset by the sdk suite');
+    assert.ok(failed.failure.resetWorkflowFailureInfo, 'ResetWorkflowFailureInfo');
+    const sigs = eventsOf(h, 'WorkflowExecutionSignaled').map((e) => payloadValue(attrs(e).input));
+    assert.deepEqual(sigs, ['a', 'b', 'c']);
+    assert.equal(types.at(-1), 'WorkflowExecutionCompleted');
+  });
+
+  // Visibility: the base run closed as terminated, the new run listed too.
+  const seen = await waitFor(async () => {
+    const s = await listed(workflowId);
+    return Object.keys(s).length === 2 && Object.values(s).includes('TERMINATED') ? s : null;
+  });
+  assert.ok(seen, 'both runs listed');
+});
+
+sdkTest('reset of a completed workflow: the signals are reapplied and the base run stays completed', {}, async () => {
+  const taskQueue = uniq('reset-done');
+  const workflowId = uniq('reset-done-wf');
+  await env.withWorker({ taskQueue }, async () => {
+    const base = await env.client.workflow.start('collect', { taskQueue, workflowId, args: [2] });
+    assert.ok(await waitFor(async () => eventTypes(await base.fetchHistory()).includes('WorkflowTaskCompleted')));
+    await base.signal('add', 'x');
+    await base.signal('add', 'y');
+    assert.deepEqual(await base.result(), ['x', 'y']);
+    const resp = await reset(workflowId, base.firstExecutionRunId, 4);
+    assert.deepEqual(await env.handle(workflowId, resp.runId).result(), ['x', 'y']);
+    assert.equal(await statusOf(workflowId, base.firstExecutionRunId), 'COMPLETED');
+    assert.equal((await env.handle(workflowId).describe()).runId, resp.runId);
+
+    // Reset to a WorkflowTaskStarted event id: the history service writes the task's Started
+    // event itself, then fails it. No run id: the current run is the base.
+    const resp2 = await reset(workflowId, undefined, 3);
+    assert.deepEqual(await env.handle(workflowId, resp2.runId).result(), ['x', 'y']);
+    const h = await env.handle(workflowId, resp2.runId).fetchHistory();
+    assert.deepEqual(eventTypes(h).slice(0, 4), ['WorkflowExecutionStarted', 'WorkflowTaskScheduled', 'WorkflowTaskStarted', 'WorkflowTaskFailed']);
+    assert.equal(attrs(h.events[2]).identity, 'history-service');
+    assert.equal(attrs(h.events[3]).baseRunId, resp.runId);
+    assert.equal(await statusOf(workflowId, resp.runId), 'COMPLETED');
+  });
+});
+
+sdkTest('reset with reapply NONE (and exclude SIGNAL) drops the signals; the same request id answers the same run', {}, async () => {
+  const taskQueue = uniq('reset-none');
+  const workflowId = uniq('reset-none-wf');
+  await env.withWorker({ taskQueue }, async () => {
+    const base = await env.client.workflow.start('collect', { taskQueue, workflowId, args: [1] });
+    assert.ok(await waitFor(async () => eventTypes(await base.fetchHistory()).includes('WorkflowTaskCompleted')));
+    await base.signal('add', 'lost');
+    assert.deepEqual(await base.result(), ['lost']);
+
+    const requestId = uniq('reset-none-req');
+    const resp = await reset(workflowId, base.firstExecutionRunId, 4, {
+      resetReapplyType: enums.ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+      requestId,
+    });
+    const again = await reset(workflowId, base.firstExecutionRunId, 4, {
+      resetReapplyType: enums.ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+      requestId,
+    });
+    assert.equal(again.runId, resp.runId, 'request id dedup');
+    const h = await env.handle(workflowId, resp.runId).fetchHistory();
+    assert.ok(!eventTypes(h).includes('WorkflowExecutionSignaled'), 'no signal reapplied');
+    await env.handle(workflowId).signal('add', 'fresh');
+    assert.deepEqual(await env.handle(workflowId, resp.runId).result(), ['fresh']);
+
+    const resp2 = await reset(workflowId, base.firstExecutionRunId, 4, {
+      resetReapplyExcludeTypes: [enums.ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL],
+    });
+    const h2 = await env.handle(workflowId, resp2.runId).fetchHistory();
+    assert.ok(!eventTypes(h2).includes('WorkflowExecutionSignaled'), 'exclude SIGNAL');
+    await env.handle(workflowId).terminate('done');
+  });
+});
+
+sdkTest('reset with a bad finish event id or without a request id is INVALID_ARGUMENT', {}, async () => {
+  const taskQueue = uniq('reset-bad');
+  const workflowId = uniq('reset-bad-wf');
+  const activities = { greet: async (n) => `Hello, ${n}!` };
+  let runId;
+  await env.withWorker({ taskQueue, activities }, async () => {
+    const h = await env.client.workflow.start('hello', { taskQueue, workflowId, args: ['bad'] });
+    runId = h.firstExecutionRunId;
+    assert.equal(await h.result(), 'Hello, bad!');
+  });
+  const invalid = (re) => (err) => {
+    assert.equal(err.code, 3, `code ${err.code}: ${err.details ?? err.message}`);
+    assert.match(err.details ?? err.message, re);
+    return true;
+  };
+  // 1 and past the last event: out of range.
+  await assert.rejects(reset(workflowId, runId, 1), invalid(/finish ID must be > 1/));
+  await assert.rejects(reset(workflowId, runId, 999), invalid(/finish ID must be > 1/));
+  // 6: event 5 (ActivityTaskScheduled) leaves no workflow task pending.
+  await assert.rejects(reset(workflowId, runId, 6), invalid(/Can only reset workflow to event ID in range/));
+  await assert.rejects(reset(workflowId, runId, 4, { requestId: '' }), invalid(/RequestId is not set/));
+  // Nothing was created: the run is still the current one and completed.
+  const d = await env.handle(workflowId).describe();
+  assert.equal(d.runId, runId);
+  assert.equal(d.status.name, 'COMPLETED');
+});

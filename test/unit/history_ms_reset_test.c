@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Mutable state, reset (ms_reset.c): a run driven through the real transitions, its history
+ * collected, then td_ms_reset at a workflow task's finish event: the copied prefix, the
+ * WorkflowTaskFailed RESET_WORKFLOW, the reapplied signals, the new workflow task, the tasks
+ * for pending activities and timers, the rebuilt state; reset to a WorkflowTaskStarted id;
+ * Temporal's rejections (finish id range, no pending task), pending children, and events that
+ * cannot be replayed.
+ */
+#include "history_ms_fixture.h"
+
+#include "error.h"
+#include "mem.h"
+#include "roles/history/ms_reset.h"
+
+#define NEWRUN "6f8b3d6e-0000-4000-8000-0000000000dd"
+
+typedef struct {
+    td_ms_event_t **v;
+    size_t n, cap;
+} hist_t;
+
+/* Appends the events of the last transition (f->t) to h. */
+static void collect(fx_t *f, hist_t *h)
+{
+    for (size_t i = 0; i < f->t.n_events; i++) {
+        if (h->n == h->cap) {
+            h->cap = h->cap ? h->cap * 2 : 32;
+            h->v = td_realloc(h->v, h->cap * sizeof(*h->v));
+        }
+        TD_CHECK_INT(f->t.events[i]->event_id, ==, (int64_t)h->n + 1);
+        h->v[h->n++] = f->t.events[i];
+    }
+}
+
+static void send_signal(fx_t *f, hist_t *h, const char *name, const char *request_id)
+{
+    fx_txn(f, SEC(1));
+    TD_CHECK_INT(td_ms_signal(f->ms, &f->t, name, fx_payloads(f, name), "client", NULL, request_id),
+                 ==, TD_OK);
+    collect(f, h);
+}
+
+/*
+ *  1 Started  2 WFTScheduled  3 WFTStarted  4 WFTCompleted  5 ActivityScheduled(a1)
+ *  6 TimerStarted(t1, 60 s)  7 Signaled(s1)  8 WFTScheduled  9 WFTStarted  10 WFTCompleted
+ *  11 Signaled(s2, request r2)  12 WFTScheduled
+ */
+static void base_history(fx_t *f, hist_t *h)
+{
+    fx_start(f);
+    collect(f, h);
+    fx_txn(f, SEC(1));
+    fx_poll(f);
+    collect(f, h);
+    fx_txn(f, SEC(1));
+    TD_CHECK_INT(fx_complete(f,
+                             fx_complete_req(f, 2, fx_cmd_activity(f, "a1", SEC(10), 3),
+                                             fx_cmd_timer(f, "t1", SEC(60))),
+                             NULL),
+                 ==, TD_OK);
+    collect(f, h);
+    send_signal(f, h, "s1", "r1");
+    fx_txn(f, SEC(1));
+    fx_poll(f);
+    collect(f, h);
+    fx_txn(f, SEC(1));
+    TD_CHECK_INT(fx_complete(f, fx_complete_req(f, 0), NULL), ==, TD_OK);
+    collect(f, h);
+    send_signal(f, h, "s2", "r2");
+    TD_CHECK_INT(h->n, ==, 12);
+}
+
+static td_ms_reset_t reset_in(const hist_t *h, int64_t finish)
+{
+    td_ms_reset_t r = { 0 };
+    r.namespace_id = NS;
+    r.workflow_id = "wf-1";
+    r.base_run_id = RUN;
+    r.new_run_id = NEWRUN;
+    r.events = h->v;
+    r.n_events = h->n;
+    r.finish_id = finish;
+    r.reason = "operator reset";
+    r.request_id = "reset-req-1";
+    if ((size_t)finish - 1 < h->n) {
+        r.reapply = h->v + finish - 1;
+        r.n_reapply = h->n - (size_t)(finish - 1);
+    }
+    return r;
+}
+
+static int count_tasks(const fx_t *f, td_ms_task_type_t type)
+{
+    int n = 0;
+    for (size_t i = 0; i < f->t.n_tasks; i++) {
+        n += f->t.tasks[i].type == type;
+    }
+    return n;
+}
+
+TD_TEST(history_ms_reset_to_completed_task)
+{
+    fx_t f;
+    hist_t h = { 0 };
+    td_ms_reset_t r;
+    td_ms_t *ms = NULL;
+    const Temporal__Api__History__V1__WorkflowTaskFailedEventAttributes *fa;
+    const td_ms_task_t *task;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    td_ms_t *back = NULL;
+
+    fx_init(&f);
+    base_history(&f, &h);
+    r = reset_in(&h, 10);
+    fx_txn(&f, SEC(30));
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    fx_check_events(&f, 1, 12, ET(WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_TASK_SCHEDULED),
+                    ET(WORKFLOW_TASK_STARTED), ET(WORKFLOW_TASK_COMPLETED),
+                    ET(ACTIVITY_TASK_SCHEDULED), ET(TIMER_STARTED), ET(WORKFLOW_EXECUTION_SIGNALED),
+                    ET(WORKFLOW_TASK_SCHEDULED), ET(WORKFLOW_TASK_STARTED),
+                    ET(WORKFLOW_TASK_FAILED), ET(WORKFLOW_EXECUTION_SIGNALED),
+                    ET(WORKFLOW_TASK_SCHEDULED));
+    /* The prefix is the base run's events, with their times. */
+    for (int i = 0; i < 9; i++) {
+        TD_CHECK(f.t.events[i] != h.v[i]);
+        TD_CHECK_INT(f.t.events[i]->event_time->seconds, ==, h.v[i]->event_time->seconds);
+        TD_CHECK(f.t.events[i]->attributes_case == h.v[i]->attributes_case);
+    }
+    fa = f.t.events[9]->workflow_task_failed_event_attributes;
+    TD_CHECK_INT(fa->cause, ==, CAUSE(RESET_WORKFLOW));
+    TD_CHECK_INT(fa->scheduled_event_id, ==, 8);
+    TD_CHECK_INT(fa->started_event_id, ==, 9);
+    TD_CHECK_STR(fa->base_run_id, RUN);
+    TD_CHECK_STR(fa->new_run_id, NEWRUN);
+    TD_CHECK_STR(fa->identity, "history-service");
+    TD_CHECK_STR(fa->failure->message, "operator reset");
+    TD_CHECK(fa->failure->reset_workflow_failure_info != NULL);
+    TD_CHECK_STR(f.t.events[10]->workflow_execution_signaled_event_attributes->signal_name, "s2");
+    TD_CHECK_INT(f.t.events[11]->workflow_task_scheduled_event_attributes->attempt, ==, 1);
+    TD_CHECK_INT(f.t.events[9]->event_time->seconds, ==, f.now / TD_MS_SECOND);
+
+    /* The rebuilt state. */
+    TD_CHECK_STR(ms->run_id, NEWRUN);
+    TD_CHECK_STR(ms->workflow_id, "wf-1");
+    TD_CHECK_STR(ms->first_execution_run_id, RUN);
+    TD_CHECK_STR(ms->start_request_id, "reset-req-1");
+    TD_CHECK_INT(ms->state, ==, TD_MS_STATE_RUNNING);
+    TD_CHECK_INT(ms->next_event_id, ==, 13);
+    TD_CHECK_INT(ms->previous_started_event_id, ==, 3);
+    TD_CHECK_INT(ms->wft.scheduled_id, ==, 12);
+    TD_CHECK_INT(ms->wft.started_id, ==, 0);
+    TD_CHECK(ms->sticky_task_queue == NULL);
+    TD_CHECK_INT(ms->n_activities, ==, 1);
+    TD_CHECK_STR(ms->activities[0].activity_id, "a1");
+    TD_CHECK_INT(ms->activities[0].scheduled_id, ==, 5);
+    TD_CHECK_INT(ms->activities[0].attempt, ==, 1);
+    TD_CHECK_INT(ms->activities[0].start_to_close, ==, SEC(10));
+    TD_CHECK_INT(ms->activities[0].retry.maximum_attempts, ==, 3);
+    TD_CHECK_INT(ms->activities[0].scheduled_time, ==, f.now);
+    TD_CHECK_INT(ms->n_timers, ==, 1);
+    TD_CHECK_STR(ms->timers[0].timer_id, "t1");
+    TD_CHECK_INT(ms->timers[0].started_id, ==, 6);
+    TD_CHECK_INT(ms->timers[0].expiry_time, ==,
+                 h.v[5]->event_time->seconds * TD_MS_SECOND + SEC(60));
+    TD_CHECK_INT(ms->history_size_bytes, >, 0);
+
+    /* Tasks: the activity again, the timer, the new workflow task, visibility. */
+    task = fx_task(&f, TD_MS_TASK_ACTIVITY_TASK);
+    TD_CHECK(task != NULL);
+    TD_CHECK_INT(task->event_id, ==, 5);
+    TD_CHECK_STR(task->task_queue, "tq");
+    task = fx_task(&f, TD_MS_TASK_USER_TIMER);
+    TD_CHECK(task != NULL);
+    TD_CHECK_INT(task->event_id, ==, 6);
+    TD_CHECK_INT(task->fire_time, ==, ms->timers[0].expiry_time);
+    task = fx_task(&f, TD_MS_TASK_WORKFLOW_TASK);
+    TD_CHECK(task != NULL);
+    TD_CHECK_INT(task->event_id, ==, 12);
+    TD_CHECK_INT(count_tasks(&f, TD_MS_TASK_VIS_START), ==, 1);
+    TD_CHECK_INT(count_tasks(&f, TD_MS_TASK_WFT_TIMEOUT), ==, 0);
+
+    /* The reapplied signal's request id is known: the same signal again is a duplicate. */
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(td_ms_signal(ms, &f.t, "s2", NULL, "client", NULL, "r2"), ==, TD_OK);
+    TD_CHECK_INT(f.t.n_events, ==, 0);
+    TD_CHECK_INT(td_ms_signal(ms, &f.t, "s1", NULL, "client", NULL, "r1"), ==, TD_OK);
+    TD_CHECK_INT(f.t.n_events, ==, 0);
+
+    /* The state persists like any other. */
+    TD_CHECK_INT(td_ms_encode(ms, &f.arena, &buf, &len), ==, TD_OK);
+    TD_CHECK_INT(td_ms_decode(buf, len, &back), ==, TD_OK);
+    TD_CHECK_INT(back->n_activities, ==, 1);
+    TD_CHECK_INT(back->wft.scheduled_id, ==, 12);
+    td_ms_free(back);
+    td_ms_free(ms);
+    td_free(h.v);
+    fx_free(&f);
+}
+
+TD_TEST(history_ms_reset_to_started_event_and_no_reapply)
+{
+    fx_t f;
+    hist_t h = { 0 };
+    td_ms_reset_t r;
+    td_ms_t *ms = NULL;
+
+    fx_init(&f);
+    base_history(&f, &h);
+    r = reset_in(&h, 3);
+    r.exclude_signals = 1;
+    fx_txn(&f, SEC(5));
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    fx_check_events(&f, 1, 5, ET(WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_TASK_SCHEDULED),
+                    ET(WORKFLOW_TASK_STARTED), ET(WORKFLOW_TASK_FAILED),
+                    ET(WORKFLOW_TASK_SCHEDULED));
+    TD_CHECK_STR(f.t.events[2]->workflow_task_started_event_attributes->identity,
+                 "history-service");
+    TD_CHECK_INT(f.t.events[2]->workflow_task_started_event_attributes->scheduled_event_id, ==, 2);
+    TD_CHECK_INT(f.t.events[3]->workflow_task_failed_event_attributes->started_event_id, ==, 3);
+    TD_CHECK_INT(ms->n_activities, ==, 0);
+    TD_CHECK_INT(ms->n_timers, ==, 0);
+    TD_CHECK_INT(ms->previous_started_event_id, ==, 0);
+    TD_CHECK_INT(ms->wft.scheduled_id, ==, 5);
+    td_ms_free(ms);
+
+    /* Reapply on: all signals past event 2 come back, in order. */
+    r = reset_in(&h, 3);
+    fx_txn(&f, SEC(5));
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    fx_check_events(&f, 1, 7, ET(WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_TASK_SCHEDULED),
+                    ET(WORKFLOW_TASK_STARTED), ET(WORKFLOW_TASK_FAILED),
+                    ET(WORKFLOW_EXECUTION_SIGNALED), ET(WORKFLOW_EXECUTION_SIGNALED),
+                    ET(WORKFLOW_TASK_SCHEDULED));
+    TD_CHECK_STR(f.t.events[4]->workflow_execution_signaled_event_attributes->signal_name, "s1");
+    TD_CHECK_STR(f.t.events[5]->workflow_execution_signaled_event_attributes->signal_name, "s2");
+    td_ms_free(ms);
+    td_free(h.v);
+    fx_free(&f);
+}
+
+TD_TEST(history_ms_reset_rejections)
+{
+    fx_t f;
+    hist_t h = { 0 };
+    td_ms_reset_t r;
+    td_ms_t *ms = NULL;
+    td_ms_event_t odd;
+
+    fx_init(&f);
+    base_history(&f, &h);
+    for (int64_t bad = -1; bad <= 13; bad++) {
+        if (bad >= 2 && bad <= 12) {
+            continue;
+        }
+        r = reset_in(&h, bad);
+        fx_txn(&f, 0);
+        TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_EINVAL);
+        TD_CHECK(ms == NULL);
+        TD_CHECK_CONTAINS(f.t.msg, "finish ID must be > 1");
+    }
+    /* 6: event 5 (ActivityTaskScheduled) leaves no workflow task pending; 5, 7, 8 neither. */
+    for (int64_t bad = 5; bad <= 8; bad++) {
+        r = reset_in(&h, bad);
+        fx_txn(&f, 0);
+        TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_EINVAL);
+        TD_CHECK_CONTAINS(f.t.msg, "Can only reset workflow to event ID in range");
+        TD_CHECK_INT(f.t.n_tasks, ==, 0);
+    }
+    /* Accepted: the finish of a task (4, 10) or its Started event id (3, 9): Temporal's range
+     * [WorkflowTaskScheduled + 1, WorkflowTaskStarted + 1]. */
+    for (int64_t id = 2; id <= 12; id++) {
+        int ok = id == 3 || id == 4 || id == 9 || id == 10;
+        r = reset_in(&h, id);
+        fx_txn(&f, 0);
+        TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, ok ? TD_OK : TD_EINVAL);
+        td_ms_free(ms);
+        ms = NULL;
+    }
+    /* An event temporald cannot replay (an update) inside the prefix. */
+    odd = *h.v[6];
+    odd.event_type = ET(WORKFLOW_EXECUTION_UPDATE_ADMITTED);
+    h.v[6] = &odd;
+    r = reset_in(&h, 10);
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_EUNIMPL);
+    TD_CHECK_CONTAINS(f.t.msg, "cannot be replayed");
+    TD_CHECK(ms == NULL);
+    td_free(h.v);
+    fx_free(&f);
+}
+
+TD_TEST(history_ms_reset_pending_child_unimplemented)
+{
+    fx_t f;
+    hist_t h = { 0 };
+    td_ms_reset_t r;
+    td_ms_t *ms = NULL;
+
+    fx_init(&f);
+    fx_start(&f);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    fx_poll(&f);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    f.t.caps = TD_MS_CAP_CHILD;
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_child(&f, "kid-1", 0)), NULL), ==,
+                 TD_OK);
+    collect(&f, &h);
+    send_signal(&f, &h, "s1", "r1");
+    fx_txn(&f, SEC(1));
+    fx_poll(&f);
+    collect(&f, &h);
+    /* 1 Started 2 Sched 3 Started 4 Completed 5 ChildInitiated 6 Signaled 7 Sched 8 Started */
+    TD_CHECK_INT(h.n, ==, 8);
+    r = reset_in(&h, 8);
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_EUNIMPL);
+    TD_CHECK_CONTAINS(f.t.msg, "pending child workflows");
+    /* Before the child was initiated: fine. */
+    r = reset_in(&h, 4);
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    TD_CHECK_INT(ms->n_children, ==, 0);
+    td_ms_free(ms);
+    td_free(h.v);
+    fx_free(&f);
+}
