@@ -4,6 +4,4 @@
 // run.sh lists todo tests that passed so they can be promoted by deleting their entry here.
 // An entry that is undefined means the test runs for real. Imported by test/sdk/*.test.mjs.
 export const TODO = {
-  update:
-    'UpdateWorkflowExecution answers UNIMPLEMENTED "UpdateWorkflowExecution is not implemented by temporald yet (unknown method)"',
 };

@@ -340,3 +340,42 @@ export async function tree(depth, patch) {
   const below = await wf.executeChild(tree, { args: [depth - 1, patch], workflowId: `${wf.workflowInfo().workflowId}-c` });
   return below + 1;
 }
+
+// ---- workflow updates (test/sdk/update.test.mjs) ----
+// setValue replaces the value and returns the old one; its validator rejects strings starting
+// with "bad". failUpdate throws an ApplicationFailure. waitUpdate(n) returns 2n once a 'release'
+// signal came. The workflow returns the value when the 'done' signal arrives.
+export const setValueUpdate = wf.defineUpdate('setValue');
+export const failUpdate = wf.defineUpdate('failUpdate');
+export const waitUpdate = wf.defineUpdate('waitUpdate');
+export const releaseSignal = wf.defineSignal('release');
+export async function updateTarget() {
+  let value = '';
+  let released = false;
+  let done = false;
+  wf.setHandler(
+    setValueUpdate,
+    (v) => {
+      const old = value;
+      value = v;
+      return old;
+    },
+    {
+      validator: (v) => {
+        if (typeof v !== 'string' || v.startsWith('bad')) throw new Error(`invalid value ${v}`);
+      },
+    },
+  );
+  wf.setHandler(failUpdate, (msg) => {
+    throw wf.ApplicationFailure.nonRetryable(msg, 'UpdateFailed');
+  });
+  wf.setHandler(waitUpdate, async (n) => {
+    await wf.condition(() => released);
+    return 2 * n;
+  });
+  wf.setHandler(releaseSignal, () => void (released = true));
+  wf.setHandler(doneSignal, () => void (done = true));
+  await wf.condition(() => done);
+  await wf.condition(wf.allHandlersFinished);
+  return value;
+}

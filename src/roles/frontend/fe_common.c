@@ -226,6 +226,7 @@ static const td_fe_table_t td_fe_tables[] = {
     { td_fe__namespace_routes, &td_fe__namespace_routes_n },
     { td_fe__operator_routes, &td_fe__operator_routes_n },
     { td_fe__visibility_routes, &td_fe__visibility_routes_n },
+    { td_fe__update_routes, &td_fe__update_routes_n },
 };
 
 /* The route of a public path, or NULL. */

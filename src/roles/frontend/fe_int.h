@@ -76,6 +76,8 @@ extern const td_fe_route_t td_fe__operator_routes[];
 extern const int td_fe__operator_routes_n;
 extern const td_fe_route_t td_fe__visibility_routes[];
 extern const int td_fe__visibility_routes_n;
+extern const td_fe_route_t td_fe__update_routes[];
+extern const int td_fe__update_routes_n;
 
 /* The frontend's state of one public call, in the call arena. Valid until the public call
  * ends; a callback that ends the call must not touch it afterwards. */

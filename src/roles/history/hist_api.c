@@ -71,18 +71,6 @@ static int td_hist_is_blank(const char *s)
 
 /* ---- start and signal-with-start ---- */
 
-typedef struct {
-    const td_start_req_t *req;
-    const char *namespace_id;
-    /* signal-with-start */
-    const Temporal__Api__Workflowservice__V1__SignalWithStartWorkflowExecutionRequest *sws;
-    /* outcome */
-    const char *run_id;
-    int started;
-    int status;
-    const char *exist_request_id, *exist_run_id, *exist_first_run_id;
-} td_hist_start_t;
-
 /* Whether a closed run with `status` lets policy start a new run with the same id. */
 static int td_hist_reuse_allowed(int policy, int status)
 {
@@ -162,7 +150,7 @@ static int td_hist_start_replace(td_hist_op_t *op, td_hist_start_t *s, td_ms_t *
  * (a new run), TD_OK with s->started = 0 (dedup / USE_EXISTING / signal delivered to the
  * running run), or TD_ESTARTED.
  */
-static int td_hist_start_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
+int td_hist__start_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
 {
     td_hist_start_t *s = op->u;
     const char *request_id = s->req->request_id;
@@ -289,7 +277,7 @@ static void td_hist_start(td_rpc_call_t *call, void *ctx)
     s->req = in->request;
     s->namespace_id = in->namespace_id;
     op = td_hist_op_call(ctx, call, in->namespace_id, in->request->workflow_id, "",
-                         TD_HIST_LOAD_CACHED, td_hist_start_apply, td_hist_start_done);
+                         TD_HIST_LOAD_CACHED, td_hist__start_apply, td_hist_start_done);
     op->u = s;
     td_hist__op_submit(op);
 }
@@ -335,7 +323,7 @@ static void td_hist_signal_with_start(td_rpc_call_t *call, void *ctx)
     s->sws = r;
     s->namespace_id = in->namespace_id;
     op = td_hist_op_call(ctx, call, in->namespace_id, r->workflow_id, "", TD_HIST_LOAD_OPTIONAL,
-                         td_hist_start_apply, td_hist_start_done);
+                         td_hist__start_apply, td_hist_start_done);
     op->u = s;
     td_hist__op_submit(op);
 }
@@ -444,6 +432,7 @@ typedef struct {
     const void *req;
     td_rpc_call_t *call;
     td_hist_query_batch_t queries; /* buffered queries the started task carries */
+    td_hist_update_batch_t updates; /* update requests the started task carries */
 } td_hist_wft_t;
 
 static int td_hist_wft_started_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
@@ -469,6 +458,7 @@ td_hist_poll_reply(void *arg, int rc, const char *msg,
         td_hist__fail(w->call, rc, msg);
     } else {
         td_hist__query_set(resp, &w->queries);
+        td_hist__update_set(resp, &w->updates);
         td_rpc_reply(w->call, &resp->base);
     }
 }
@@ -488,6 +478,7 @@ static int td_hist_wft_started_done(td_hist_op_t *op, int rc, const char *msg)
     }
     /* Snapshot now: a query buffered after this task started waits for the next one. */
     td_hist__query_attach(op->ctx, op->ms->run_id, op->arena, &w->queries);
+    td_hist__update_attach(op->ctx, op->ms->run_id, w->st.started_id, op->arena, &w->updates);
     w->call = op->call;
     td_hist__build_wft_response(op->ctx->shard->h, op->arena, op->ms, &w->st, td_hist_poll_reply,
                                 w);
@@ -534,6 +525,7 @@ static td_hist_op_t *td_hist_op_token(td_rpc_call_t *call, void *ctx, ProtobufCB
 static int td_hist_wft_complete_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
 {
     td_hist_wft_t *w = op->u;
+    td_hist__update_prepare(op->ctx, ms->run_id, t);
     return td_ms_wft_complete(ms, t, w->tok, w->req, &w->done);
 }
 
@@ -552,6 +544,7 @@ td_hist_wft_complete_reply(void *arg, int rc, const char *msg,
     }
     if (resp != NULL) {
         td_hist__query_set(resp, &((td_hist_wft_t *)op->u)->queries);
+        td_hist__update_set(resp, &((td_hist_wft_t *)op->u)->updates);
     }
     r = td_hist__pb(op->arena, &WSV1(respond_workflow_task_completed_response));
     r->workflow_task = resp;
@@ -577,8 +570,11 @@ static int td_hist_wft_complete_done(td_hist_op_t *op, int rc, const char *msg)
         int new_task = ms != NULL && strcmp(ms->run_id, run) == 0 &&
                        ms->state == TD_MS_STATE_RUNNING && ms->wft.scheduled_id != 0;
         td_hist__query_results(op->ctx, run, req->query_results, req->n_query_results, new_task);
+        td_hist__update_completed(op->ctx, run, &op->txn);
         if (w->done.new_task_started) {
             td_hist__query_attach(op->ctx, run, op->arena, &w->queries);
+            td_hist__update_attach(op->ctx, run, w->done.started.started_id, op->arena,
+                                   &w->updates);
         }
     }
     if (w->done.new_task_started) {
@@ -969,6 +965,9 @@ int td_hist__register(td_hist_t *h)
 
     if (rc == TD_OK) {
         rc = td_hist__register_byid(h);
+    }
+    if (rc == TD_OK) {
+        rc = td_hist__register_update(h);
     }
     return rc == TD_OK ? td_hist__register_reset(h) : rc;
 }

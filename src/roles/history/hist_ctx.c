@@ -31,6 +31,7 @@ static void td_hist_ctx_free(td_hist_ctx_t *c)
 {
     td_hist__evc_drop(c);
     td_hist__query_free_all(c);
+    td_hist__update_free_all(c);
     td_ms_free(c->ms);
     td_free(c->namespace_id);
     td_free(c->workflow_id);
@@ -45,6 +46,7 @@ static void td_hist_ctx_evict(td_hist_t *h)
         while (*pp != NULL) {
             td_hist_ctx_t *c = *pp;
             if (c->head == NULL && !c->running && c->waiters == NULL && c->queries == NULL &&
+                c->updates == NULL &&
                 !c->kick_posted) {
                 *pp = c->hnext;
                 td_hist_ctx_free(c);
@@ -204,6 +206,9 @@ static void td_hist_op_finish(td_hist_op_t *op, int rc, const char *msg)
     if (c->queries != NULL) {
         /* Buffered queries of a run that closed: legacy tasks (queued, as c is running). */
         td_hist__query_sweep(c);
+    }
+    if (c->updates != NULL) {
+        td_hist__update_sweep(c); /* callers of updates of a run that closed */
     }
     c->running = 0;
     if (c->head != NULL && !c->kick_posted) {

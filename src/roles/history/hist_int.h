@@ -92,6 +92,7 @@
 #include "loop.h"
 #include "net/rpc.h"
 #include "roles/history/ms.h"
+#include "temporal/api/protocol/v1/message.pb-c.h"
 #include "store/store.h"
 
 typedef struct td_server_s td_server_t;
@@ -103,6 +104,7 @@ typedef struct td_hist_task_s td_hist_task_t;
 typedef struct td_hist_waiter_s td_hist_waiter_t;
 typedef struct td_hist_query_s td_hist_query_t;
 typedef struct td_hist_evc_s td_hist_evc_t;
+typedef struct td_hist_update_s td_hist_update_t;
 
 /* Task ids: range_id << 24 | seq. */
 #define TD_HIST_SEQ_BITS 24
@@ -174,6 +176,7 @@ struct td_hist_ctx_s {
     td_hist_waiter_t *waiters;
     td_hist_query_t *queries; /* buffered queries (hist_query.c), arrival order */
     int n_queries;
+    td_hist_update_t *updates; /* update requests and their callers (hist_update.c) */
     int running;     /* the head op is between load and done */
     int kick_posted; /* a td_hist_ctx_kick is queued on the loop for this context */
     td_hist_ctx_t *hnext;
@@ -356,6 +359,48 @@ void td_hist__query_unblock_run(td_hist_ctx_t *ctx, const char *run_id);
 void td_hist__query_sweep(td_hist_ctx_t *ctx);
 /* Context teardown: every entry is DROPPED (callback runs, then freed). */
 void td_hist__query_free_all(td_hist_ctx_t *ctx);
+
+/* ---- hist_api.c: the start decision, shared with update-with-start (hist_update.c) ---- */
+typedef struct {
+    const Temporal__Api__Workflowservice__V1__StartWorkflowExecutionRequest *req;
+    const char *namespace_id;
+    /* signal-with-start */
+    const Temporal__Api__Workflowservice__V1__SignalWithStartWorkflowExecutionRequest *sws;
+    /* outcome */
+    const char *run_id;
+    int started;
+    int status;
+    const char *exist_request_id, *exist_run_id, *exist_first_run_id;
+} td_hist_start_t;
+/* apply of a start (op->u = td_hist_start_t): given the current run (NULL = none), TD_OK with
+ * op->created set (a new run), TD_OK with started 0 (same request again / USE_EXISTING), or
+ * TD_ESTARTED with the exist_* fields and txn.msg set. */
+int td_hist__start_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t);
+
+/* ---- hist_update.c: workflow updates (the in-memory registry and the RPCs) ---- */
+/* Before td_ms_wft_complete of run_id: the requests held for the run and how many are unsent
+ * (t->update_reqs, t->updates_unsent; unpacked into t->arena). */
+void td_hist__update_prepare(td_hist_ctx_t *ctx, const char *run_id, td_ms_txn_t *t);
+/* After a workflow task completion of run_id committed: answers the callers from
+ * t->update_effects and rejects the requests the worker was sent but did not answer. */
+void td_hist__update_completed(td_hist_ctx_t *ctx, const char *run_id, const td_ms_txn_t *t);
+/* The update requests a workflow task of run_id that just started carries (ADMITTED and SENT
+ * ones; they become SENT), as protocol messages sequenced before started_id (arena). */
+typedef struct {
+    Temporal__Api__Protocol__V1__Message **v;
+    size_t n;
+} td_hist_update_batch_t;
+void td_hist__update_attach(td_hist_ctx_t *ctx, const char *run_id, int64_t started_id,
+                            td_arena_t *a, td_hist_update_batch_t *batch);
+/* Sets resp->messages from a batch (resp or batch may be NULL/empty). */
+void td_hist__update_set(Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse *resp,
+                         const td_hist_update_batch_t *batch);
+/* After each operation: fails the callers of updates of a run that is now closed. */
+void td_hist__update_sweep(td_hist_ctx_t *ctx);
+/* Context teardown: every caller fails UNAVAILABLE, every entry is freed. */
+void td_hist__update_free_all(td_hist_ctx_t *ctx);
+/* Registers UpdateWorkflowExecution, PollWorkflowExecutionUpdate, ExecuteMultiOperation. */
+int td_hist__register_update(td_hist_t *h);
 
 /* ---- hist_queue.c ---- */
 void td_hist__task_dispatch(td_hist_task_t *task);

@@ -166,10 +166,12 @@
  *                  target_run_id; a closed or missing child: drop.
  *   CLOSE_EXECUTION  Unchanged (nothing to do beyond what the tasks above cover).
  *
+ * Workflow updates: ms_update.c (accepted updates are durable here; admitted requests live
+ * in the service's memory and reach td_ms_wft_complete through td_ms_txn_t.update_reqs).
+ *
  * Not here (yet): cross-namespace children (the child is started in the parent's namespace;
- * the command's namespace name is only echoed), Nexus, updates (PROTOCOL_MESSAGE commands
- * return TD_EUNIMPL, messages are ignored) and queries (buffered queries live in the service's
- * memory, as in Temporal, not in the persisted state).
+ * the command's namespace name is only echoed), Nexus, and queries (buffered queries live in
+ * the service's memory, as in Temporal, not in the persisted state).
  *
  * Errors: every transition returns TD_OK or a negative TD_E* code and, on error, sets
  * txn->msg (Temporal's wording where the SDK looks at it). TD_ENOTFOUND: closed run ("workflow
@@ -188,6 +190,7 @@
 
 #include "arena.h"
 #include "temporal/api/history/v1/message.pb-c.h"
+#include "temporal/api/update/v1/message.pb-c.h"
 #include "temporal/api/workflowservice/v1/request_response.pb-c.h"
 #include "token.pb-c.h"
 
@@ -309,6 +312,36 @@ typedef struct {
     int64_t every; /* ns, > 0 for "@every <duration>" */
 } td_ms_cron_t;
 
+/* A workflow update that the workflow accepted (ms_update.c): durable, unlike the admitted
+ * requests, which the service keeps in memory. completed_id == 0 while it runs. */
+typedef struct {
+    char *update_id;
+    int64_t accepted_id;  /* WorkflowExecutionUpdateAccepted event id */
+    int64_t completed_id; /* WorkflowExecutionUpdateCompleted event id, 0 = in flight */
+} td_ms_update_t;
+
+/* An update request the service holds for a run (admitted or sent to the worker), handed to
+ * td_ms_wft_complete through td_ms_txn_t.update_reqs: what an Acceptance refers to. */
+typedef struct {
+    const char *update_id;
+    const Temporal__Api__Update__V1__Request *request;
+} td_ms_update_req_t;
+
+/* What a workflow task completion did to an update (td_ms_txn_t.update_effects). */
+typedef enum {
+    TD_MS_UPDATE_ACCEPTED = 1, /* event_id = UpdateAccepted */
+    TD_MS_UPDATE_REJECTED = 2, /* failure = the rejection; no event */
+    TD_MS_UPDATE_COMPLETED = 3 /* event_id = UpdateCompleted, outcome */
+} td_ms_update_effect_kind_t;
+
+typedef struct {
+    td_ms_update_effect_kind_t kind;
+    const char *update_id;
+    int64_t event_id;
+    const Temporal__Api__Failure__V1__Failure *failure;
+    const Temporal__Api__Update__V1__Outcome *outcome;
+} td_ms_update_effect_t;
+
 /* Everything below is owned by the td_ms_t (td_malloc'd); callers read, never write. */
 typedef struct td_ms_s {
     char *namespace_id, *workflow_id, *run_id, *first_execution_run_id;
@@ -359,6 +392,8 @@ typedef struct td_ms_s {
     size_t n_children;
     td_ms_external_t *externals; /* pending signal / cancel requests to other workflows */
     size_t n_externals;
+    td_ms_update_t *updates; /* accepted updates (ms_update.c), kept after they complete */
+    size_t n_updates;
 } td_ms_t;
 
 typedef enum {
@@ -442,6 +477,15 @@ typedef struct {
     unsigned caps;
     /* Output: set when the transition closed the run into a new one (initiator != 0). */
     td_ms_next_run_t next;
+    /* Workflow updates (ms_update.c). Inputs to td_ms_wft_complete: the requests the service
+     * holds for this run (admitted or sent), and how many of them the worker has not seen yet
+     * (> 0: the completion schedules a new workflow task to carry them). Output: what the
+     * completion did to updates, for the service to answer their callers after the commit. */
+    const td_ms_update_req_t *update_reqs;
+    size_t n_update_reqs;
+    int updates_unsent;
+    td_ms_update_effect_t *update_effects;
+    size_t n_update_effects, cap_update_effects;
 } td_ms_txn_t;
 
 #define TD_MS_CAP_CHILD    1u /* START_CHILD, NOTIFY_PARENT, PARENT_CLOSE_POLICY tasks */
@@ -709,6 +753,28 @@ int td_ms_external_done(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id);
  * EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND): SignalExternalWorkflowExecutionFailed or
  * RequestCancelExternalWorkflowExecutionFailed + WFT. TD_ENOTFOUND when stale. */
 int td_ms_external_failed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, int cause);
+
+/* ---- workflow updates (ms_update.c) ---- */
+
+/* Temporal's history.maxInFlightUpdates and history.maxTotalUpdates defaults. */
+#define TD_MS_UPDATE_MAX_INFLIGHT 10
+#define TD_MS_UPDATE_MAX_TOTAL    2000
+
+/* The accepted (maybe completed) update `update_id`, or NULL. */
+td_ms_update_t *td_ms_update_find(const td_ms_t *ms, const char *update_id);
+/* Accepted updates not completed yet. */
+size_t td_ms_update_inflight(const td_ms_t *ms);
+/*
+ * An update request was admitted for the run (the service keeps the request in memory):
+ * `held` is how many requests the service already holds for it (admitted or sent). Checks that
+ * the run is open (TD_ENOTFOUND "workflow execution already completed"), that its workflow
+ * task is not failing (TD_EPRECOND, attempt >= 3: "Unable to perform workflow execution update
+ * due to Workflow Task in failed state."), the in-flight limit (TD_ELIMIT, held + accepted
+ * not completed >= TD_MS_UPDATE_MAX_INFLIGHT) and the total limit (TD_EPRECOND, held + every
+ * accepted update >= TD_MS_UPDATE_MAX_TOTAL). Then makes sure a workflow task will carry it:
+ * schedules one (WorkflowTaskScheduled, a normal task) when none is pending.
+ */
+int td_ms_update_admit(td_ms_t *ms, td_ms_txn_t *t, size_t held);
 
 /* Builds and encodes the task token for the current workflow task / an activity. */
 int td_ms_wft_token(const td_ms_t *ms, td_arena_t *arena, ProtobufCBinaryData *out);

@@ -9,6 +9,8 @@
 
 #include "ms.h"
 
+#include "history.pb-c.h"
+
 #include "temporal/api/enums/v1/event_type.pb-c.h"
 #include "temporal/api/enums/v1/failed_cause.pb-c.h"
 #include "temporal/api/enums/v1/workflow.pb-c.h"
@@ -157,5 +159,21 @@ void td_ms__merge_payload_map(td_ms_blob_t *b, const ProtobufCMessageDescriptor 
                               td_arena_t *arena);
 /* Resets the state's content to empty (frees everything it owns). */
 void td_ms__reset(td_ms_t *ms);
+
+/* ms_update.c: the accepted updates, their persisted form, and the protocol messages of a
+ * completion. `done` flags the messages already processed (one per request message). */
+void td_ms__update_free_all(td_ms_t *ms);
+void td_ms__update_encode(const td_ms_t *ms, td_arena_t *a, Temporald__History__MutableState *m);
+void td_ms__update_decode(td_ms_t *ms, const Temporald__History__MutableState *m);
+/* A PROTOCOL_MESSAGE command: processes the message it names. */
+int td_ms__cmd_protocol_message(
+        td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c,
+        const Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *req,
+        unsigned char *done);
+/* After the commands: the messages no command named, in order (`closed`: the run closed). */
+int td_ms__update_messages(
+        td_ms_t *ms, td_ms_txn_t *t,
+        const Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *req,
+        unsigned char *done, int closed);
 
 #endif

@@ -672,6 +672,7 @@ void td_ms__reset(td_ms_t *ms)
         td_ms__external_remove(ms, ms->externals[0].initiated_id);
     }
     td_free(ms->externals);
+    td_ms__update_free_all(ms);
     td_ms__wft_clear(ms);
     while (ms->n_activities > 0) {
         td_ms__activity_remove(ms, ms->activities[0].scheduled_id);
@@ -879,6 +880,7 @@ int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_le
         p->control = s_or_empty(xi->control);
         m->externals[i] = p;
     }
+    td_ms__update_encode(ms, a, m);
 
     n = temporald__history__mutable_state__get_packed_size(m);
     *out = td_arena_alloc(a, n ? n : 1);
@@ -1041,6 +1043,7 @@ int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
         xi->run_id = td_ms__strdup(p->run_id);
         xi->control = td_ms__strdup(p->control);
     }
+    td_ms__update_decode(ms, m);
     *out = ms;
     ms = NULL;
     rc = TD_OK;

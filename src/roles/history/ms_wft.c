@@ -361,6 +361,7 @@ typedef struct {
     int closed;           /* a close command was processed */
     int unhandled;        /* close command refused because of buffered events */
     int need_new_wft;     /* e.g. an activity canceled before it started */
+    unsigned char *msg_done; /* per request message: processed (ms_update.c) */
 } cctx_t;
 
 static int bad(td_ms_txn_t *t, int cause, const char *msg)
@@ -824,6 +825,11 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
         cx->unhandled = 1;
         return bad(t, TD_MS_CAUSE(UNHANDLED_COMMAND), "UnhandledCommand");
     }
+    if (t->updates_unsent > 0) {
+        /* Updates arrived while the task ran: the workflow sees them before it may close. */
+        cx->unhandled = 1;
+        return bad(t, TD_MS_CAUSE(UNHANDLED_UPDATE), "UnhandledUpdate");
+    }
     e = td_ms__event_new(t);
     set_user_metadata(e, c);
     switch (c->command_type) {
@@ -946,6 +952,7 @@ static int cmd_supported(const td_ms_txn_t *t, int type)
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_RECORD_MARKER:
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_PROTOCOL_MESSAGE:
         return 1;
     default:
         return 0;
@@ -975,6 +982,8 @@ static int run_command(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
         return td_ms__cmd_signal_external(ms, t, c, cx->completed_id);
     case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
         return td_ms__cmd_cancel_external(ms, t, c, cx->completed_id);
+    case TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_PROTOCOL_MESSAGE:
+        return td_ms__cmd_protocol_message(ms, t, c, cx->req, cx->msg_done);
     default:
         return cmd_close(ms, t, c, cx);
     }
@@ -1034,8 +1043,13 @@ static int apply_completion(td_ms_t *ms, td_ms_txn_t *t, const complete_req_t *r
         td_ms_reset_sticky(ms);
     }
 
+    cx->msg_done = td_arena_calloc(t->arena, req->n_messages + 1);
     for (size_t i = 0; i < req->n_commands && rc == TD_OK; i++) {
         rc = run_command(ms, t, req->commands[i], cx);
+    }
+    if (rc == TD_OK) {
+        /* Protocol messages no command placed (update rejections): after the commands. */
+        rc = td_ms__update_messages(ms, t, req, cx->msg_done, cx->closed);
     }
     if (rc != TD_OK || cx->closed) {
         return rc;
@@ -1043,7 +1057,8 @@ static int apply_completion(td_ms_t *ms, td_ms_txn_t *t, const complete_req_t *r
     /* Checked after the commands: a CancelTimer may have taken a buffered TimerFired. */
     cx->had_buffered = ms->n_buffered > 0;
     td_ms__flush_buffer(ms, t);
-    if (req->force_create_new_workflow_task || cx->had_buffered || cx->need_new_wft) {
+    if (req->force_create_new_workflow_task || cx->had_buffered || cx->need_new_wft ||
+        t->updates_unsent > 0) {
         int start_now = req->return_new_workflow_task != 0;
         td_ms__wft_schedule(ms, t, 1, !start_now);
         if (heartbeat) {
@@ -1069,6 +1084,7 @@ static void restore(td_ms_t *ms, td_ms_txn_t *t, const uint8_t *snap, size_t len
     td_free(old);
     t->n_events = 0;
     t->n_tasks = 0;
+    t->n_update_effects = 0;
     memset(&t->next, 0, sizeof(t->next));
 }
 
