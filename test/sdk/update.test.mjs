@@ -4,7 +4,8 @@
 // ApplicationFailure, startUpdate at ACCEPTED then result(), update-with-start on a new and on an
 // existing workflow, deduplication by update id (also after the workflow closed), the limit of
 // 10 in-flight updates (RESOURCE_EXHAUSTED), an update on a completed workflow (NOT_FOUND), and
-// an accepted update surviving a SIGKILL restart of temporald. Histories are checked for the
+// an accepted update surviving a SIGKILL restart of temporald, and the waiting rules: the
+// caller's deadline (DEADLINE_EXCEEDED) and the long-poll expiry (the stage reached so far). Histories are checked for the
 // WorkflowExecutionUpdateAccepted / Completed events, their attributes and their order.
 // Run by test/sdk/run.sh with `node --test`.
 import assert from 'node:assert/strict';
@@ -12,6 +13,8 @@ import {
   useTemporald,
   sdkTest,
   sdkClient,
+  sdkCommon,
+  sdkProto,
   uniq,
   eventTypes,
   eventsOf,
@@ -22,7 +25,8 @@ import {
   waitFor,
 } from './harness.mjs';
 
-const env = useTemporald();
+// Long polls for an update stage end after 2 s here (Temporal's default is 20 s).
+const env = useTemporald({ args: ['--dynamic-config-value', 'history.longPollExpirationInterval=2s'] });
 const { WorkflowUpdateStage, WithStartWorkflowOperation, WorkflowUpdateFailedError } = sdkClient;
 
 const ACCEPTED = 'WorkflowExecutionUpdateAccepted';
@@ -92,28 +96,6 @@ sdkTest('executeUpdate returns the handler result; history has Accepted/Complete
   // u-1 completes before u-2 is accepted; the run ends with the close event.
   assert.ok(types.indexOf(COMPLETED) < types.lastIndexOf(ACCEPTED));
   assert.equal(types.at(-1), 'WorkflowExecutionCompleted');
-});
-
-sdkTest('the workflow from the todo list: accepted, completed, rejected by the handler', { timeout: 30000 }, async () => {
-  const taskQueue = uniq('update');
-  const workflowId = uniq('update-wf');
-  const r = await env.withWorker({ taskQueue }, async () => {
-    const handle = await env.client.workflow.start('updatable', { taskQueue, workflowId });
-    assert.equal(await handle.executeUpdate('addUpdate', { args: [5] }), 5);
-    assert.equal(await handle.executeUpdate('addUpdate', { args: [7] }), 12);
-    await assert.rejects(handle.executeUpdate('addUpdate', { args: [-1] }), (err) => {
-      assert.equal(err.name, 'WorkflowUpdateFailedError');
-      assert.equal(err.cause?.message, 'negative');
-      return true;
-    });
-    await handle.signal('done');
-    return handle.result();
-  });
-  assert.equal(r, 12);
-  const h = await env.handle(workflowId).fetchHistory();
-  assert.equal(eventsOf(h, ACCEPTED).length, 3);
-  assert.equal(eventsOf(h, COMPLETED).length, 3);
-  checkUpdateEvents(h);
 });
 
 sdkTest('a validator rejection fails the update and writes no update event', { timeout: 30000 }, async () => {
@@ -330,4 +312,97 @@ sdkTest('an accepted update survives a SIGKILL restart and completes afterwards'
   assert.deepEqual([...byId.keys()], ['c-done', 'c-acc']);
   assert.equal(payloadValue(byId.get('c-acc').completed.outcome.success), 8);
   assert.ok(await waitFor(async () => (await env.handle(workflowId).describe()).status.name === 'COMPLETED'));
+});
+
+sdkTest('waiting: ADMITTED at once, the long poll ends with the stage so far, a short deadline is DEADLINE_EXCEEDED', { timeout: 60000 }, async () => {
+  const taskQueue = uniq('upd-wait');
+  const workflowId = uniq('upd-wait-wf');
+  // No worker yet: nothing can accept the update.
+  const handle = await env.client.workflow.start('updateTarget', { taskQueue, workflowId });
+  const svc = env.client.workflowService;
+  const Stage = sdkProto.temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage;
+  const request = (id, arg) => ({
+    meta: { updateId: id, identity: 'test' },
+    input: { name: 'setValue', args: { payloads: [sdkCommon.defaultPayloadConverter.toPayload(arg)] } },
+  });
+  const r1 = await svc.updateWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId },
+    waitPolicy: { lifecycleStage: Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED },
+    request: request('adm', 'one'),
+  });
+  assert.equal(r1.stage, Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED);
+  assert.equal(r1.outcome, null);
+  assert.equal(r1.updateRef.workflowExecution.runId, handle.firstExecutionRunId);
+  // Waiting for COMPLETED: the 2 s long poll ends with the stage reached so far.
+  const t0 = Date.now();
+  const r2 = await svc.pollWorkflowExecutionUpdate({
+    namespace: 'default',
+    updateRef: { workflowExecution: { workflowId }, updateId: 'adm' },
+    waitPolicy: { lifecycleStage: Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED },
+  });
+  assert.equal(r2.stage, Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED);
+  assert.ok(Date.now() - t0 >= 1500, `the poll waited (${Date.now() - t0} ms)`);
+  // A deadline shorter than that: DEADLINE_EXCEEDED, which the SDK reports as its own error.
+  await assert.rejects(
+    env.connection.withDeadline(Date.now() + 500, () =>
+      handle.startUpdate('setValue', { args: ['two'], updateId: 'dl', waitForStage: WorkflowUpdateStage.ACCEPTED }),
+    ),
+    (err) => err instanceof sdkClient.WorkflowUpdateRPCTimeoutOrCancelledError,
+  );
+  // An update of an unknown id cannot be polled.
+  await assert.rejects(
+    svc.pollWorkflowExecutionUpdate({ namespace: 'default', updateRef: { workflowExecution: { workflowId }, updateId: 'nope' } }),
+    (err) => err.code === 5,
+  );
+  // executeUpdate re-sends across expired long polls until a worker accepts and completes it.
+  const pending = handle.executeUpdate('setValue', { args: ['three'], updateId: 'late' });
+  await sleep(4500);
+  await env.withWorker({ taskQueue }, async () => {
+    assert.equal(await pending, 'two');
+    return finish(handle);
+  });
+  const h = await handle.fetchHistory();
+  const byId = checkUpdateEvents(h);
+  // The admitted requests ride in the first task, in arrival order.
+  assert.deepEqual([...byId.keys()], ['adm', 'dl', 'late']);
+  assert.equal(payloadValue(byId.get('adm').completed.outcome.success), '');
+  assert.equal(eventsOf(h, 'WorkflowTaskStarted').length >= 2, true);
+});
+
+sdkTest('update events replay: a worker without a cache and a reset run rebuild the same state', { timeout: 60000 }, async () => {
+  const taskQueue = uniq('upd-replay');
+  const workflowId = uniq('upd-replay-wf');
+  // Without a workflow cache every task replays the whole history, update events included.
+  const { handle, runId } = await env.withWorker({ taskQueue, maxCachedWorkflows: 0 }, async () => {
+    const h = await env.client.workflow.start('updateTarget', { taskQueue, workflowId });
+    assert.equal(await h.executeUpdate('setValue', { args: ['a'], updateId: 'r-1' }), '');
+    await h.signal('release');
+    assert.equal(await h.executeUpdate('waitUpdate', { args: [3], updateId: 'r-w' }), 6);
+    assert.equal(await h.executeUpdate('setValue', { args: ['b'], updateId: 'r-2' }), 'a');
+    return { handle: h, runId: h.firstExecutionRunId };
+  });
+  let h = await handle.fetchHistory();
+  assert.equal(eventsOf(h, 'WorkflowTaskFailed').length, 0, 'no nondeterminism on replay');
+  // Reset to the task that accepted r-2: the new run keeps r-1 and r-w, not r-2.
+  const byId = checkUpdateEvents(h);
+  let j = byId.get('r-2').index;
+  while (eventTypes({ events: [h.events[j]] })[0] !== 'WorkflowTaskCompleted') j--;
+  const resp = await env.client.workflowService.resetWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId, runId },
+    reason: 'update replay',
+    workflowTaskFinishEventId: num(h.events[j].eventId),
+    requestId: uniq('reset-req'),
+  });
+  const fresh = env.handle(workflowId, resp.runId);
+  const r = await env.withWorker({ taskQueue }, async () => {
+    // The rebuilt records answer the old ids; the replayed workflow state holds 'a'.
+    assert.equal(await fresh.executeUpdate('setValue', { args: ['zzz'], updateId: 'r-1' }), '');
+    assert.equal(await fresh.executeUpdate('setValue', { args: ['c'], updateId: 'r-3' }), 'a');
+    return finish(fresh);
+  });
+  assert.equal(r, 'c');
+  h = await fresh.fetchHistory();
+  assert.deepEqual([...checkUpdateEvents(h).keys()], ['r-1', 'r-w', 'r-3']);
 });

@@ -9,6 +9,8 @@
  */
 #include "history_ms_fixture.h"
 
+#include "roles/history/ms_reset.h"
+
 #include <string.h>
 
 #include "error.h"
@@ -384,5 +386,68 @@ TD_TEST(history_ms_update_failing_task_refuses_updates)
     fx_txn(&f, SEC(1));
     TD_CHECK_INT(td_ms_update_admit(f.ms, &f.t, 0), ==, TD_EPRECOND);
     TD_CHECK(strstr(f.t.msg, "Workflow Task in failed state") != NULL);
+    fx_free(&f);
+}
+
+/* Appends the current txn's events to v (they live in f->arena until fx_free). */
+static void keep(fx_t *f, td_ms_event_t **v, size_t *n)
+{
+    for (size_t i = 0; i < f->t.n_events; i++) {
+        v[(*n)++] = f->t.events[i];
+    }
+}
+
+TD_TEST(history_ms_update_replay_rebuilds_records)
+{
+    fx_t f;
+    complete_req_t *r;
+    td_ms_update_req_t reqs[2];
+    td_ms_event_t *ev[32];
+    size_t n = 0;
+    td_ms_t *copy = NULL;
+    td_ms_txn_t t2;
+
+    fx_init(&f);
+    fx_start(&f);
+    keep(&f, ev, &n);
+    fx_txn(&f, SEC(1));
+    fx_poll(&f);
+    keep(&f, ev, &n);
+    fx_txn(&f, SEC(1));
+    reqs[0] = (td_ms_update_req_t){ "done", req_of(&f, "done", "1") };
+    reqs[1] = (td_ms_update_req_t){ "open", req_of(&f, "open", "2") };
+    held(&f, 2, reqs, 0);
+    r = fx_complete_req(&f, 3, cmd_msg(&f, "done/accept"), cmd_msg(&f, "done/complete"),
+                        cmd_msg(&f, "open/accept"));
+    add_msgs(&f, r, 3,
+             (msg_t *[]){ accept_msg(&f, "done", 2), complete_msg(&f, "done", "x"),
+                          accept_msg(&f, "open", 2) });
+    TD_CHECK_INT(fx_complete(&f, r, NULL), ==, TD_OK);
+    keep(&f, ev, &n);
+    TD_CHECK_INT((int)n, ==, 7);
+
+    td_ms_txn_init(&t2, &f.arena, f.now);
+    TD_CHECK_INT(
+            td_ms_replay(&t2, ev, n, NS, "wf-1", "4d6f1b4c-0000-4000-8000-0000000000bb", &copy), ==,
+            TD_OK);
+    TD_CHECK_INT((int)copy->n_updates, ==, 2);
+    TD_CHECK_INT(td_ms_update_find(copy, "done")->accepted_id, ==, 5);
+    TD_CHECK_INT(td_ms_update_find(copy, "done")->completed_id, ==, 6);
+    TD_CHECK_INT(td_ms_update_find(copy, "open")->accepted_id, ==, 7);
+    TD_CHECK_INT(td_ms_update_find(copy, "open")->completed_id, ==, 0);
+    td_ms_free(copy);
+
+    /* A completed event for an update never accepted is refused. */
+    td_ms_txn_init(&t2, &f.arena, f.now);
+    {
+        td_ms_event_t *c = td_arena_alloc(&f.arena, sizeof(*c));
+        *c = *ev[5];
+        c->event_id = 5;
+        ev[4] = c;
+    }
+    TD_CHECK_INT(
+            td_ms_replay(&t2, ev, 5, NS, "wf-1", "4d6f1b4c-0000-4000-8000-0000000000bb", &copy), !=,
+            TD_OK);
+    td_ms_free(copy);
     fx_free(&f);
 }

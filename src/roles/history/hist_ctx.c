@@ -627,6 +627,7 @@ void td_hist__ctx_expire_waiters(td_hist_t *h)
             while (c->waiters != NULL) {
                 c->waiters->expire(c->waiters); /* removes it from the list */
             }
+            td_hist__update_expire(c);
         }
     }
 }

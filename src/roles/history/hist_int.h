@@ -397,6 +397,8 @@ void td_hist__update_set(Temporal__Api__Workflowservice__V1__PollWorkflowTaskQue
                          const td_hist_update_batch_t *batch);
 /* After each operation: fails the callers of updates of a run that is now closed. */
 void td_hist__update_sweep(td_hist_ctx_t *ctx);
+/* Drain: every waiting caller is answered now with the stage its update reached. */
+void td_hist__update_expire(td_hist_ctx_t *ctx);
 /* Context teardown: every caller fails UNAVAILABLE, every entry is freed. */
 void td_hist__update_free_all(td_hist_ctx_t *ctx);
 /* Registers UpdateWorkflowExecution, PollWorkflowExecutionUpdate, ExecuteMultiOperation. */

@@ -603,6 +603,27 @@ void td_hist__update_sweep(td_hist_ctx_t *ctx)
     td_arena_destroy(&a);
 }
 
+void td_hist__update_expire(td_hist_ctx_t *ctx)
+{
+    td_hist_update_t *e = ctx->updates;
+
+    while (e != NULL) {
+        td_hist_update_t *next = e->next;
+        /* As the long poll's own expiry; an ACCEPTED entry goes with its last waiter. */
+        while (e->waiters != NULL) {
+            td_hist_uw_t *w = e->waiters;
+            int stage = td_hist_uw_stage_of(e);
+            int last = w->next == NULL;
+            td_hist_uw_unwait(w);
+            td_hist_uw_reply(w, stage, NULL);
+            if (last) {
+                break; /* e may be freed */
+            }
+        }
+        e = next;
+    }
+}
+
 void td_hist__update_free_all(td_hist_ctx_t *ctx)
 {
     while (ctx->updates != NULL) {

@@ -170,6 +170,8 @@ int td_ms__cmd_protocol_message(
         td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c,
         const Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *req,
         unsigned char *done);
+/* Rebuilds the update record of an UpdateAccepted / UpdateCompleted event (reset). */
+int td_ms__update_replay(td_ms_t *ms, td_ms_txn_t *t, const td_ms_event_t *e);
 /* After the commands: the messages no command named, in order (`closed`: the run closed). */
 int td_ms__update_messages(
         td_ms_t *ms, td_ms_txn_t *t,

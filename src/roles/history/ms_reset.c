@@ -32,6 +32,7 @@
  *   WorkflowExecutionCancelRequested       cancel_requested
  *   UpsertWorkflowSearchAttributes, WorkflowPropertiesModified   search attributes / memo
  *   MarkerRecorded                         none
+ *   WorkflowExecutionUpdate{Accepted,Completed}  the update record (ms_update.c)
  *   anything else                          TD_EUNIMPL
  */
 #include "ms_int.h"
@@ -357,6 +358,9 @@ static int replay_event(td_ms_t *ms, td_ms_txn_t *t, const td_ms_event_t *e)
         return TD_OK;
     case TD_MS_ET(MARKER_RECORDED):
         return TD_OK;
+    case TD_MS_ET(WORKFLOW_EXECUTION_UPDATE_ACCEPTED):
+    case TD_MS_ET(WORKFLOW_EXECUTION_UPDATE_COMPLETED):
+        return td_ms__update_replay(ms, t, e);
     case TD_MS_ET(UPSERT_WORKFLOW_SEARCH_ATTRIBUTES): {
         const Temporal__Api__Common__V1__SearchAttributes *sa =
                 e->upsert_workflow_search_attributes_event_attributes->search_attributes;

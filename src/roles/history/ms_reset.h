@@ -25,7 +25,7 @@
  * counts from there; the execution expiration is carried over. No tasks are produced.
  * *out: the new state (caller owns). TD_EINVAL for events that are not dense or do not start
  * with WorkflowExecutionStarted, TD_EUNIMPL (msg names the type) for an event temporald cannot
- * replay (a close event, updates, Nexus).
+ * replay (a close event, Nexus).
  */
 int td_ms_replay(td_ms_txn_t *t, td_ms_event_t *const *ev, size_t n, const char *namespace_id,
                  const char *workflow_id, const char *run_id, td_ms_t **out);

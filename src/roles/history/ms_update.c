@@ -141,6 +141,34 @@ void td_ms__update_decode(td_ms_t *ms, const Temporald__History__MutableState *m
     }
 }
 
+int td_ms__update_replay(td_ms_t *ms, td_ms_txn_t *t, const td_ms_event_t *e)
+{
+    const char *id = NULL;
+    td_ms_update_t *u;
+
+    if (e->workflow_execution_update_accepted_event_attributes != NULL &&
+        e->event_type == TD_MS_ET(WORKFLOW_EXECUTION_UPDATE_ACCEPTED)) {
+        id = e->workflow_execution_update_accepted_event_attributes->protocol_instance_id;
+        if (id != NULL && id[0] != '\0' && td_ms_update_find(ms, id) == NULL) {
+            td_ms_update_add(ms, id)->accepted_id = e->event_id;
+            return TD_OK;
+        }
+    } else if (e->workflow_execution_update_completed_event_attributes != NULL &&
+               e->event_type == TD_MS_ET(WORKFLOW_EXECUTION_UPDATE_COMPLETED)) {
+        const Temporal__Api__Update__V1__Meta *m =
+                e->workflow_execution_update_completed_event_attributes->meta;
+        id = m != NULL ? m->update_id : NULL;
+        u = id != NULL ? td_ms_update_find(ms, id) : NULL;
+        if (u != NULL && u->completed_id == 0) {
+            u->completed_id = e->event_id;
+            return TD_OK;
+        }
+    }
+    t->msg = td_arena_printf(t->arena, "update event %lld does not match the updates before it",
+                             (long long)e->event_id);
+    return TD_EINVAL;
+}
+
 /* ---- protocol messages in a workflow task completion ---- */
 
 typedef Temporal__Api__Protocol__V1__Message td_ms_msg_t;
