@@ -31,7 +31,9 @@
  *                                             +------------------------> (freed, COMPLETED
  *                                                                         with the failure)
  *   Any state: the run closes -> callers of ADMITTED/SENT get NOT_FOUND "workflow execution
- *   already completed", of ACCEPTED the AcceptedUpdateCompletedWorkflow failure (freed).
+ *   already completed" (UNAVAILABLE "Workflow Update was aborted." when a newer run of the
+ *   workflow runs: their retry reaches it), of ACCEPTED the AcceptedUpdateCompletedWorkflow
+ *   failure (freed).
  *
  *   FROM      -> TO         [function]
  *   (none)    -> ADMITTED   [td_hist_uw_done (the admission committed)]
@@ -571,11 +573,16 @@ void td_hist__update_set(Temporal__Api__Workflowservice__V1__PollWorkflowTaskQue
     }
 }
 
-/* The run of e closed: its callers get the answer Temporal gives. */
-static void td_hist_update_abort(td_hist_ctx_t *ctx, td_hist_update_t *e, td_arena_t *a)
+/* The run of e closed: its callers get the answer Temporal gives. `succeeded`: a newer run
+ * of the workflow is running (continue-as-new, retry, cron, reset): a request the old run never
+ * accepted is aborted with a retryable error, so that the caller's retry reaches the new run. */
+static void td_hist_update_abort(td_hist_ctx_t *ctx, td_hist_update_t *e, td_arena_t *a,
+                                 int succeeded)
 {
     if (e->state == TD_HU_ACCEPTED) {
         td_hist_update_wake(e, STAGE(COMPLETED), td_hist_uw_closed_outcome(a));
+    } else if (succeeded) {
+        td_hist_update_wake_error(e, TD_EUNAVAIL, "Workflow Update was aborted.");
     } else {
         td_hist_update_wake_error(e, TD_ENOTFOUND, "workflow execution already completed");
     }
@@ -597,7 +604,7 @@ void td_hist__update_sweep(td_hist_ctx_t *ctx)
         next = e->next;
         if ((same && ms->state == TD_MS_STATE_COMPLETED) || (!same && ctx->ms_current)) {
             td_log_debug("update %s aborted: its run closed", e->update_id);
-            td_hist_update_abort(ctx, e, &a);
+            td_hist_update_abort(ctx, e, &a, !same && ms->state == TD_MS_STATE_RUNNING);
         }
     }
     td_arena_destroy(&a);
