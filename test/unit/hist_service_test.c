@@ -1848,8 +1848,8 @@ TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
     poll_wft_t *p = NULL;
     poll_act_t *pa = NULL;
     int64_t hits, misses;
-    static uint8_t a[16384], b[16384];
-    size_t na, nb;
+    static uint8_t a[16384], b[16384], c[4096];
+    size_t na, nb, nc;
 
     hx_init(x, 1);
     h = x->hist;
@@ -1906,7 +1906,13 @@ TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
     /* a new run is cached from its first write: pages of 2 agree with the store's pages */
     TD_CHECK_INT(hx_start(x, "wf-evc2", "r2", 0, 0, run), ==, 0);
     hx_run_until(x, hx_has_three_wft, 5000);
+    hits = h->evc.hits;
     TD_CHECK_INT(hx_wft_started(x, "wf-evc2", run, 2, "poll-3", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(h->evc.hits - hits, ==, 1); /* passed through packed (td_hist__evc_raw) */
+    TD_CHECK_INT(p->history->n_events, ==, 3);
+    nc = temporal__api__history__v1__history__get_packed_size(p->history);
+    TD_CHECK(nc <= sizeof(c));
+    temporal__api__history__v1__history__pack(p->history, c);
     TD_CHECK_INT(hx_wft_complete(x, p->task_token,
                                  fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "\"ok\"")),
                                  NULL),
@@ -1925,5 +1931,16 @@ TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
     nb = hx_history_bytes(x, "wf-evc2", run, 2, b, sizeof(b));
     TD_CHECK_INT(na, ==, nb);
     TD_CHECK(memcmp(a, b, na) == 0);
+    /* the task's packed history is the store's first three events */
+    {
+        ProtobufCBinaryData none = { 0, NULL };
+        Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
+                hx_history(x, "wf-evc2", run, 0, 0, none, 0);
+        TD_CHECK(gh->history->n_events > 3);
+        gh->history->n_events = 3;
+        TD_CHECK_INT(temporal__api__history__v1__history__get_packed_size(gh->history), ==, nc);
+        temporal__api__history__v1__history__pack(gh->history, b);
+        TD_CHECK(memcmp(b, c, nc) == 0);
+    }
     hx_free(x);
 }

@@ -954,17 +954,26 @@ static void bench_poll_done(const ProtobufCMessage *resp, int status, const char
                             const ProtobufCMessage *detail, void *arg)
 {
     bench_t *b = arg;
-    const wft_resp_t *m = (const wft_resp_t *)resp;
+    /* the response may hold its fields packed (net/pb_raw.h): read it as a client would */
+    size_t len = protobuf_c_message_get_packed_size(resp);
+    uint8_t *buf = malloc(len + 1);
+    wft_resp_t *m;
 
     (void)message;
     (void)detail;
     b->polls_out--;
     TD_CHECK_INT(status, ==, TD_GRPC_OK);
+    protobuf_c_message_pack(resp, buf);
+    m = temporal__api__workflowservice__v1__poll_workflow_task_queue_response__unpack(NULL, len,
+                                                                                     buf);
+    TD_CHECK(m != NULL);
     if (m->task_token.len > 0) {
         b->delivered++;
     } else {
         b->empty++;
     }
+    temporal__api__workflowservice__v1__poll_workflow_task_queue_response__free_unpacked(m, NULL);
+    free(buf);
     if (b->delivered + b->polls_out < b->n) {
         bench_poll(b);
     }

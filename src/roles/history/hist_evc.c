@@ -4,7 +4,8 @@
  * the encoded batches the store was given (one temporal.api.history.v1.History per batch), so
  * that handing out a workflow task, starting an activity, following a cross-workflow task or
  * answering GetWorkflowExecutionHistory for that run decodes them from memory instead of
- * reading the store. It never interprets events: any event type is carried as bytes. It is
+ * reading the store; a workflow task's history can even pass through still packed (see
+ * td_hist__evc_raw). It never interprets events: any event type is carried as bytes. It is
  * bounded by history.events_cache_mib (least recently used runs go first) and owned by the
  * contexts (hist_ctx.c): a context's entry dies with it. Loop thread only.
  *
@@ -329,6 +330,38 @@ bad:
     ec->drops++;
     td_hist_evc_free(ec, e);
     return 0;
+}
+
+int td_hist__evc_raw(td_hist_t *h, td_arena_t *a, const char *run_id, int64_t min, int64_t max,
+                     td_pb_slice_t **parts_out, size_t *n_out)
+{
+    td_hist_evcache_t *ec = &h->evc;
+    td_hist_evc_t *e = td_hist_evc_find(ec, run_id);
+    size_t i, j;
+    td_pb_slice_t *parts;
+
+    if (e == NULL || e->n == 0 || min < e->lo || max <= min || max > e->hi) {
+        return 0;
+    }
+    i = td_hist_evc_find_batch(e, min);
+    if (e->v[i]->first != min) {
+        return 0; /* min falls inside a batch: only whole batches pass through packed */
+    }
+    for (j = i; j < e->n && e->v[j]->first < max; j++) {
+    }
+    if ((j < e->n ? e->v[j]->first : e->hi) != max) {
+        return 0;
+    }
+    parts = td_arena_alloc(a, sizeof(*parts) * (j - i));
+    for (size_t k = i; k < j; k++) {
+        parts[k - i].data = e->v[k]->data;
+        parts[k - i].len = e->v[k]->len;
+    }
+    ec->hits++;
+    td_hist_evc_lru_front(ec, e);
+    *parts_out = parts;
+    *n_out = j - i;
+    return 1;
 }
 
 void td_hist__evc_free_all(td_hist_t *h)

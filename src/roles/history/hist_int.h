@@ -90,6 +90,7 @@
 
 #include "arena.h"
 #include "loop.h"
+#include "net/pb_raw.h"
 #include "net/rpc.h"
 #include "roles/history/ms.h"
 #include "temporal/api/protocol/v1/message.pb-c.h"
@@ -311,6 +312,12 @@ void td_hist__evc_forget(td_hist_t *h, const char *run_id);
  * store). Never calls back. */
 int td_hist__evc_read(td_hist_t *h, td_arena_t *a, const char *run_id, int64_t min, int64_t max,
                       int page_events, td_ms_event_t ***ev, size_t *n, int64_t *next_min);
+/* The packed batches holding exactly events [min, max) of run_id, when [min, max) starts and
+ * ends on cached batch boundaries: 1 with *parts (array in a; the bytes stay in the cache
+ * and are valid only until the run's next write or drop: copy them at once), else 0. Their
+ * concatenation is a packed temporal.api.history.v1.History. */
+int td_hist__evc_raw(td_hist_t *h, td_arena_t *a, const char *run_id, int64_t min, int64_t max,
+                     td_pb_slice_t **parts, size_t *n_parts);
 /* Frees every entry and the index (role teardown). */
 void td_hist__evc_free_all(td_hist_t *h);
 

@@ -202,6 +202,42 @@ static void td_hist_wft_events(void *arg, int rc, const char *msg, td_ms_event_t
     b->cb(b->arg, TD_OK, NULL, b->resp);
 }
 
+/* The history straight from the events cache's packed batches (plus the transient events),
+ * never decoded here: it travels packed through matching to the wire (net/pb_raw.h), so
+ * resp->history stays NULL. 0 when the cache does not hold exactly [min, next_event_id). */
+static int td_hist_wft_raw(td_hist_t *h, td_arena_t *a, const td_ms_t *ms, int64_t min,
+                           td_hist_wftb_t *b)
+{
+    static uint32_t history_id;
+    td_pb_slice_t *parts = NULL, *all;
+    size_t n = 0;
+
+    if (!td_hist__evc_raw(h, a, ms->run_id, min, ms->next_event_id, &parts, &n)) {
+        return 0;
+    }
+    if (history_id == 0) {
+        history_id = protobuf_c_message_descriptor_get_field_by_name(
+                             &temporal__api__workflowservice__v1__poll_workflow_task_queue_response__descriptor,
+                             "history")
+                             ->id;
+    }
+    all = td_arena_alloc(a, sizeof(*all) * (n + 1));
+    memcpy(all, parts, sizeof(*all) * n);
+    if (b->n_transient > 0) {
+        Temporal__Api__History__V1__History tr = TEMPORAL__API__HISTORY__V1__HISTORY__INIT;
+        uint8_t *buf;
+        tr.n_events = b->n_transient;
+        tr.events = b->transient;
+        all[n].len = temporal__api__history__v1__history__get_packed_size(&tr);
+        buf = td_arena_alloc(a, all[n].len + 1);
+        temporal__api__history__v1__history__pack(&tr, buf);
+        all[n++].data = buf;
+    }
+    td_pb_raw_add(a, &b->resp->base, history_id, all, n);
+    b->cb(b->arg, TD_OK, NULL, b->resp);
+    return 1;
+}
+
 void td_hist__build_wft_response(td_hist_t *h, td_arena_t *a, const td_ms_t *ms,
                                  const td_ms_wft_started_t *st, td_hist_poll_cb cb, void *arg)
 {
@@ -239,6 +275,9 @@ void td_hist__build_wft_response(td_hist_t *h, td_arena_t *a, const td_ms_t *ms,
     b->arg = arg;
     /* Committed events only, up to this transition: later commits must not slip in after the
      * WorkflowTaskStarted event. */
+    if (td_hist_wft_raw(h, a, ms, min, b)) {
+        return;
+    }
     td_hist__read_events(h, a, ms->run_id, min, ms->next_event_id, 0, td_hist_wft_events, b);
 }
 

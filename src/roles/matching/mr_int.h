@@ -36,9 +36,10 @@ typedef struct td_mr_s {
     void *drain_arg;
 } td_mr_t;
 
-/* A poll response that outlives the history call that produced it: a deep copy in its own
- * arena. The engine owns it between record_started and the poll callback (or response_free);
- * then the poll handler replies with msg and frees it. */
+/* A poll response that outlives the history call that produced it: a copy in its own
+ * arena, kept packed (net/pb_raw.h: its fields read as absent; packing it gives the bytes
+ * history answered). The engine owns it between record_started and the poll callback (or
+ * response_free); then the poll handler replies with msg and frees it. */
 typedef struct {
     td_arena_t arena;
     ProtobufCMessage *msg; /* PollWorkflowTaskQueueResponse or PollActivityTaskQueueResponse */
@@ -56,7 +57,7 @@ typedef struct {
 /* record_started/response_free for td_matching_ops_t; ctx is the td_mr_t. */
 extern const td_match_history_ops_t td_mr__history_ops;
 
-/* Deep-copies m into a new response object. Never NULL. */
+/* Copies m (packed) into a new response object. Never NULL. */
 td_mr_resp_t *td_mr__resp_copy(const ProtobufCMessage *m);
 /* NULL is allowed. */
 void td_mr__resp_free(td_mr_resp_t *resp);

@@ -2,8 +2,8 @@
 /*
  * The matching role's history ops: what the engine calls when it hands a task to a poll.
  * Workflow and activity tasks become history's RecordWorkflowTaskStarted /
- * RecordActivityTaskStarted calls (td_svc_call), whose poll response is deep-copied for the
- * engine; a legacy query task is answered here without history: the poll response history
+ * RecordActivityTaskStarted calls (td_svc_call), whose poll response is copied, packed, for
+ * the engine; a legacy query task is answered here without history: the poll response history
  * prepared travels in the task's data, and this file only adds the query task token. Not the
  * RPC handlers (mr_service.c). Called by the engine only, on the loop thread; the engine's
  * callback always runs later, never inside record_started.
@@ -18,6 +18,7 @@
 #include "log.h"
 #include "matchingservice.pb-c.h"
 #include "mem.h"
+#include "net/pb_raw.h"
 #include "roles/history/ms_token.h"
 #include "roles/matching/mr_int.h"
 #include "roles/svc.h"
@@ -43,10 +44,11 @@ td_mr_resp_t *td_mr__resp_copy(const ProtobufCMessage *m)
     size_t n = protobuf_c_message_get_packed_size(m);
     uint8_t *buf;
 
-    td_arena_init(&r->arena, n * 2 + 512);
+    td_arena_init(&r->arena, n + 1024);
     buf = td_arena_alloc(&r->arena, n + 1);
     protobuf_c_message_pack(m, buf);
-    r->msg = protobuf_c_message_unpack(m->descriptor, td_arena_pb(&r->arena), n, buf);
+    /* Kept packed: the copy is only ever written out again (mr_int.h). */
+    r->msg = td_pb_raw_wrap(&r->arena, m->descriptor, buf, n);
     if (r->msg == NULL) {
         /* packed by protobuf-c a moment ago: cannot fail but for a library bug */
         td_log_error("cannot copy a %s", m->descriptor->name);
