@@ -196,3 +196,37 @@ sdkTest('reset with a bad finish event id or without a request id is INVALID_ARG
   assert.equal(d.runId, runId);
   assert.equal(d.status.name, 'COMPLETED');
 });
+
+sdkTest('reset of a run that continued as new: the current run is terminated and the signals of the whole chain are reapplied', {}, async () => {
+  const taskQueue = uniq('reset-chain');
+  const workflowId = uniq('reset-chain-wf');
+  await env.withWorker({ taskQueue }, async () => {
+    const first = await env.client.workflow.start('chainCollect', { taskQueue, workflowId, args: [0, []] });
+    const run1 = first.firstExecutionRunId;
+    assert.ok(await waitFor(async () => eventTypes(await first.fetchHistory()).includes('WorkflowTaskCompleted')));
+    await first.signal('add', 'a');
+    // Run 1 continues as new into run 2, which gets the second signal.
+    const run2 = await waitFor(async () => {
+      const d = await env.handle(workflowId).describe();
+      return d.runId !== run1 ? d.runId : null;
+    });
+    assert.ok(run2, 'run 1 continued as new');
+    await env.handle(workflowId).signal('add', 'b');
+    assert.ok(await waitFor(async () => (await env.handle(workflowId, run2).query('state')).values.length === 2));
+
+    const resp = await reset(workflowId, run1, 4);
+    assert.equal(await statusOf(workflowId, run2), 'TERMINATED');
+    assert.equal(await statusOf(workflowId, run1), 'CONTINUED_AS_NEW');
+    const h = await env.handle(workflowId, resp.runId).fetchHistory();
+    const sigs = eventsOf(h, 'WorkflowExecutionSignaled').map((e) => payloadValue(attrs(e).input));
+    assert.deepEqual(sigs, ['a', 'b']);
+    // The new run sees both signals, continues as new with them, and finishes at 'done'.
+    const next = await waitFor(async () => {
+      const d = await env.handle(workflowId).describe();
+      return d.runId !== resp.runId ? d.runId : null;
+    });
+    assert.ok(next, 'the reset run continued as new');
+    await env.handle(workflowId).signal('done');
+    assert.deepEqual(await env.handle(workflowId, next).result(), ['a', 'b']);
+  });
+});

@@ -379,3 +379,19 @@ export async function updateTarget() {
   await wf.condition(wf.allHandlersFinished);
   return value;
 }
+
+// Collects 'add' signals; in phase 0 continues as new once one has arrived (carrying what it
+// has), in phase 1 returns them at 'done'. For reset across a continue-as-new chain.
+export async function chainCollect(phase, seen) {
+  const values = [...(seen ?? [])];
+  let done = false;
+  wf.setHandler(addSignal, (v) => void values.push(v));
+  wf.setHandler(doneSignal, () => void (done = true));
+  wf.setHandler(stateQuery, () => ({ values: [...values], done, phase }));
+  if (phase === 0) {
+    await wf.condition(() => values.length >= 1);
+    await wf.continueAsNew(1, values);
+  }
+  await wf.condition(() => done);
+  return values;
+}

@@ -4,8 +4,9 @@
  * run's history up to the reset point, then the reset's own events (ms_reset.c says which).
  * The running current run is terminated (reason = the reset reason, identity
  * history-resetter) and the new run becomes current, in one store write. Signals the base run
- * received after the reset point are reapplied (reset_reapply_type NONE or exclude type SIGNAL
- * skip them). Callers: the frontend through td_svc_call.
+ * received after the reset point, and those of the runs it continued as new into, are
+ * reapplied (reset_reapply_type NONE or exclude type SIGNAL skip them). Callers: the frontend
+ * through td_svc_call.
  *
  * Design note: the new run's history is a copy of the base run's prefix, written by the
  * ordinary execution write as the new run's first batch (see ms_reset.c): no store operation
@@ -17,10 +18,11 @@
  *
  *   RESOLVE  load the base run (the named one, or the current run): its id, next_event_id;
  *            finish id out of (1, next_event_id) -> INVALID_ARGUMENT
- *   READ     its events [1, next_event_id)
+ *   READ     its events [1, next_event_id), then those of each run it continued as new into
+ *            (the chain, at most 64 runs; a missing run ends it)
  *   RESET    load the current run; same request id as the run's start -> that run (dedup);
- *            base is current and moved on since READ -> back to RESOLVE (at most 3 times);
- *            else td_ms_reset, terminate the current run if running, write both
+ *            the last run read is current and moved on since READ -> back to RESOLVE (at most
+ *            3 times); else td_ms_reset, terminate the current run if running, write both
  */
 #define TD_LOG_COMPONENT "history"
 
@@ -33,6 +35,7 @@
 #include "roles/history/hist_int.h"
 #include "roles/history/ms_reset.h"
 #include "roles/svc.h"
+#include "temporal/api/enums/v1/event_type.pb-c.h"
 #include "temporal/api/enums/v1/reset.pb-c.h"
 #include "uuid.h"
 
@@ -40,6 +43,10 @@
 #define RRT(x) TEMPORAL__API__ENUMS__V1__RESET_REAPPLY_TYPE__RESET_REAPPLY_TYPE_##x
 #define RRX(x) TEMPORAL__API__ENUMS__V1__RESET_REAPPLY_EXCLUDE_TYPE__RESET_REAPPLY_EXCLUDE_TYPE_##x
 #define TRIES  3
+/* Continue-as-new runs followed past the base for signals to reapply. */
+#define MAX_HOPS 64
+#define ET_CONTINUED_AS_NEW \
+    TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
 
 typedef Temporal__Api__Workflowservice__V1__ResetWorkflowExecutionRequest td_reset_req_t;
 
@@ -52,6 +59,14 @@ typedef struct {
     int64_t base_next;       /* the base run's next_event_id at RESOLVE */
     td_ms_event_t **ev;      /* its events [1, base_next) */
     size_t n;
+    /* The runs the base continued as new into, followed to the last one (as Temporal does):
+     * all their events (signals among them are reapplied too), and the last run's id and
+     * next_event_id as read (the base's when it did not continue). */
+    td_ms_event_t **chain;
+    size_t n_chain, cap_chain;
+    const char *last_run_id;
+    int64_t last_next;
+    int hops;
     const char *run_id; /* the answer */
     int tries;
 } td_hist_reset_t;
@@ -89,19 +104,24 @@ static int td_hist_reset_exclude_signals(const td_reset_req_t *q)
 
 /* ---- RESET ---- */
 
-/* The base run's events past the reset point, and (when it is the running current run) those
- * waiting in its buffer, which its termination would flush. */
+/* The base run's events past the reset point, those of the runs it continued as new into, and
+ * (when the last of them is the current run) those waiting in its buffer, which its
+ * termination would flush. */
 static void td_hist_reset_tail(td_hist_reset_t *r, const td_ms_t *cur, td_arena_t *a,
                                td_ms_reset_t *in)
 {
     size_t from = (size_t)(r->req->workflow_task_finish_event_id - 1);
     size_t n = r->n > from ? r->n - from : 0;
-    td_ms_event_t **v = td_arena_alloc(a, (n + cur->n_buffered + 1) * sizeof(*v));
+    td_ms_event_t **v = td_arena_alloc(a, (n + r->n_chain + cur->n_buffered + 1) * sizeof(*v));
 
     if (n > 0) {
         memcpy(v, r->ev + from, n * sizeof(*v));
     }
-    if (strcmp(cur->run_id, r->base_run_id) == 0) {
+    if (r->n_chain > 0) {
+        memcpy(v + n, r->chain, r->n_chain * sizeof(*v));
+        n += r->n_chain;
+    }
+    if (strcmp(cur->run_id, r->last_run_id) == 0) {
         for (size_t i = 0; i < cur->n_buffered; i++) {
             td_ms_event_t *e =
                     td_hist__unblob(a, cur->buffered[i].data, cur->buffered[i].len,
@@ -131,7 +151,7 @@ static int td_hist_reset_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
         r->run_id = td_arena_strdup(op->arena, ms->run_id); /* the same reset again */
         return TD_OK;
     }
-    if (strcmp(ms->run_id, r->base_run_id) == 0 && ms->next_event_id != r->base_next) {
+    if (strcmp(ms->run_id, r->last_run_id) == 0 && ms->next_event_id != r->last_next) {
         return TD_EAGAIN; /* events were added since READ: read again */
     }
     run_id = td_arena_alloc(op->arena, TD_UUID_LEN + 1);
@@ -214,11 +234,65 @@ static int td_hist_reset_done(td_hist_op_t *op, int rc, const char *msg)
 
 /* ---- READ ---- */
 
+static void td_hist_reset_follow(td_hist_reset_t *r, const td_ms_event_t *last);
+
+/* Events of one run the chain continued into (all of them: no upper bound). */
+static void td_hist_reset_chain_events(void *arg, int rc, const char *msg, td_ms_event_t **ev,
+                                       size_t n, int64_t next_min)
+{
+    td_hist_reset_t *r = arg;
+
+    (void)next_min;
+    if (rc != TD_OK) {
+        td_hist__fail(r->call, rc, msg);
+        return;
+    }
+    if (n == 0) { /* the run is gone (deleted): the chain ends at the run before */
+        td_hist_reset_follow(r, NULL);
+        return;
+    }
+    if (r->n_chain + n > r->cap_chain) {
+        size_t cap = (r->n_chain + n) * 2;
+        td_ms_event_t **v = td_arena_alloc(td_rpc_arena(r->call), cap * sizeof(*v));
+        if (r->n_chain > 0) {
+            memcpy(v, r->chain, r->n_chain * sizeof(*v));
+        }
+        r->chain = v;
+        r->cap_chain = cap;
+    }
+    memcpy(r->chain + r->n_chain, ev, n * sizeof(*ev));
+    r->n_chain += n;
+    r->last_next = ev[n - 1]->event_id + 1;
+    td_hist_reset_follow(r, ev[n - 1]);
+}
+
+/* After a run's events: read the run it continued as new into, if any (at most MAX_HOPS of
+ * them), else go on to RESET. */
+static void td_hist_reset_follow(td_hist_reset_t *r, const td_ms_event_t *last)
+{
+    const char *next = NULL;
+    td_hist_op_t *op;
+
+    if (last != NULL && last->event_type == ET_CONTINUED_AS_NEW &&
+        last->workflow_execution_continued_as_new_event_attributes != NULL) {
+        next = last->workflow_execution_continued_as_new_event_attributes->new_execution_run_id;
+    }
+    if (next != NULL && next[0] != 0 && r->hops < MAX_HOPS) {
+        r->hops++;
+        r->last_run_id = td_arena_strdup(td_rpc_arena(r->call), next);
+        r->last_next = 1;
+        td_hist__read_events(r->h, td_rpc_arena(r->call), next, 1, 0, 0, td_hist_reset_chain_events,
+                             r);
+        return;
+    }
+    op = td_hist_reset_op(r, "", td_hist_reset_apply, td_hist_reset_done);
+    td_hist__op_submit(op);
+}
+
 static void td_hist_reset_events(void *arg, int rc, const char *msg, td_ms_event_t **ev, size_t n,
                                  int64_t next_min)
 {
     td_hist_reset_t *r = arg;
-    td_hist_op_t *op;
 
     (void)next_min;
     if (rc != TD_OK) {
@@ -234,8 +308,11 @@ static void td_hist_reset_events(void *arg, int rc, const char *msg, td_ms_event
     }
     r->ev = ev;
     r->n = n;
-    op = td_hist_reset_op(r, "", td_hist_reset_apply, td_hist_reset_done);
-    td_hist__op_submit(op);
+    r->n_chain = 0;
+    r->hops = 0;
+    r->last_run_id = r->base_run_id;
+    r->last_next = r->base_next;
+    td_hist_reset_follow(r, n > 0 ? ev[n - 1] : NULL);
 }
 
 /* ---- RESOLVE ---- */

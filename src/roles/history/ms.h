@@ -28,6 +28,8 @@
  *   RUNNING   -> COMPLETED  [td_ms_wft_complete (Complete/Fail/Cancel/ContinueAsNew),
  *                            td_ms_terminate, td_ms_timer_task_apply (RUN_TIMEOUT)]
  *   (none)    -> RUNNING    [td_ms_start_child, td_ms_start_next (continue-as-new, retry, cron)]
+ *   (none)    -> RUNNING    [td_ms_reset (ms_reset.h: a new run rebuilt from another run's
+ *                            history up to a workflow task, that task failed RESET_WORKFLOW)]
  *
  * Workflow task (td_ms_t.wft)
  *
