@@ -148,6 +148,8 @@ TD_TEST(history_ms_reset_to_completed_task)
     TD_CHECK_STR(ms->start_request_id, "reset-req-1");
     TD_CHECK_INT(ms->state, ==, TD_MS_STATE_RUNNING);
     TD_CHECK_INT(ms->next_event_id, ==, 13);
+    TD_CHECK_INT(ms->start_time, ==, f.now);
+    TD_CHECK(ms->run_expiration == 0 || ms->run_expiration >= f.now);
     TD_CHECK_INT(ms->previous_started_event_id, ==, 3);
     TD_CHECK_INT(ms->wft.scheduled_id, ==, 12);
     TD_CHECK_INT(ms->wft.started_id, ==, 0);
@@ -324,6 +326,104 @@ TD_TEST(history_ms_reset_pending_child_unimplemented)
     fx_txn(&f, 0);
     TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
     TD_CHECK_INT(ms->n_children, ==, 0);
+    td_ms_free(ms);
+    td_free(h.v);
+    fx_free(&f);
+}
+
+/* A synthetic event `id` of `type` at f->now (attributes set by the caller). */
+static td_ms_event_t *synth(fx_t *f, hist_t *h, int64_t id)
+{
+    td_ms_event_t *e = td_arena_alloc(&f->arena, sizeof(*e));
+    temporal__api__history__v1__history_event__init(e);
+    e->event_id = id;
+    e->event_time = td_arena_alloc(&f->arena, sizeof(*e->event_time));
+    google__protobuf__timestamp__init(e->event_time);
+    e->event_time->seconds = f->now / TD_MS_SECOND;
+    TD_CHECK_INT(id, ==, (int64_t)h->n + 1);
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 32;
+        h->v = td_realloc(h->v, h->cap * sizeof(*h->v));
+    }
+    h->v[h->n++] = e;
+    return e;
+}
+
+TD_TEST(history_ms_reset_replays_accepted_updates)
+{
+    fx_t f;
+    hist_t h = { 0 };
+    td_ms_reset_t r;
+    td_ms_t *ms = NULL;
+    td_ms_event_t *e;
+    Temporal__Api__History__V1__WorkflowExecutionUpdateAcceptedEventAttributes *acc;
+    Temporal__Api__History__V1__WorkflowExecutionUpdateCompletedEventAttributes *done;
+    Temporal__Api__History__V1__WorkflowTaskScheduledEventAttributes *ws;
+    Temporal__Api__History__V1__WorkflowTaskStartedEventAttributes *wst;
+
+    fx_init(&f);
+    fx_start(&f);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    fx_poll(&f);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 0), NULL), ==, TD_OK);
+    collect(&f, &h);
+    /* 5 Accepted(u1) 6 Completed(u1) 7 Accepted(u2) 8 WFTScheduled 9 WFTStarted */
+    for (int i = 0; i < 2; i++) {
+        e = synth(&f, &h, i == 0 ? 5 : 7);
+        e->event_type = ET(WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+        e->attributes_case =
+                TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_WORKFLOW_EXECUTION_UPDATE_ACCEPTED_EVENT_ATTRIBUTES;
+        acc = td_arena_alloc(&f.arena, sizeof(*acc));
+        temporal__api__history__v1__workflow_execution_update_accepted_event_attributes__init(acc);
+        acc->protocol_instance_id = (char *)(i == 0 ? "u1" : "u2");
+        e->workflow_execution_update_accepted_event_attributes = acc;
+        if (i == 0) {
+            e = synth(&f, &h, 6);
+            e->event_type = ET(WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+            e->attributes_case =
+                    TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_WORKFLOW_EXECUTION_UPDATE_COMPLETED_EVENT_ATTRIBUTES;
+            done = td_arena_alloc(&f.arena, sizeof(*done));
+            temporal__api__history__v1__workflow_execution_update_completed_event_attributes__init(
+                    done);
+            done->accepted_event_id = 5;
+            done->meta = td_arena_alloc(&f.arena, sizeof(*done->meta));
+            temporal__api__update__v1__meta__init(done->meta);
+            done->meta->update_id = (char *)"u1";
+            e->workflow_execution_update_completed_event_attributes = done;
+        }
+    }
+    e = synth(&f, &h, 8);
+    e->event_type = ET(WORKFLOW_TASK_SCHEDULED);
+    e->attributes_case =
+            TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_WORKFLOW_TASK_SCHEDULED_EVENT_ATTRIBUTES;
+    ws = td_arena_alloc(&f.arena, sizeof(*ws));
+    temporal__api__history__v1__workflow_task_scheduled_event_attributes__init(ws);
+    ws->attempt = 1;
+    e->workflow_task_scheduled_event_attributes = ws;
+    e = synth(&f, &h, 9);
+    e->event_type = ET(WORKFLOW_TASK_STARTED);
+    e->attributes_case =
+            TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_WORKFLOW_TASK_STARTED_EVENT_ATTRIBUTES;
+    wst = td_arena_alloc(&f.arena, sizeof(*wst));
+    temporal__api__history__v1__workflow_task_started_event_attributes__init(wst);
+    wst->scheduled_event_id = 8;
+    e->workflow_task_started_event_attributes = wst;
+
+    r = reset_in(&h, 9);
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    TD_CHECK_INT(ms->n_updates, ==, 2);
+    TD_CHECK(td_ms_update_find(ms, "u1") != NULL);
+    TD_CHECK_INT(td_ms_update_find(ms, "u1")->accepted_id, ==, 5);
+    TD_CHECK_INT(td_ms_update_find(ms, "u1")->completed_id, ==, 6);
+    TD_CHECK_INT(td_ms_update_find(ms, "u2")->completed_id, ==, 0);
+    TD_CHECK_INT(td_ms_update_inflight(ms), ==, 1);
+    /* 1..8 copied, WorkflowTaskStarted (history-service), WorkflowTaskFailed, Scheduled */
+    TD_CHECK_INT(f.t.n_events, ==, 11);
+    TD_CHECK_INT(f.t.events[9]->event_type, ==, ET(WORKFLOW_TASK_FAILED));
     td_ms_free(ms);
     td_free(h.v);
     fx_free(&f);

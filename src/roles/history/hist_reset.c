@@ -5,8 +5,10 @@
  * The running current run is terminated (reason = the reset reason, identity
  * history-resetter) and the new run becomes current, in one store write. Signals the base run
  * received after the reset point, and those of the runs it continued as new into, are
- * reapplied (reset_reapply_type NONE or exclude type SIGNAL skip them). Callers: the frontend
- * through td_svc_call.
+ * reapplied (reset_reapply_type NONE or exclude type SIGNAL skip them). Updates past the reset
+ * point are not reapplied as events (Temporal re-admits them; temporald keeps admitted updates
+ * in memory only: their callers are aborted when the base run is succeeded, and retry against
+ * the new run). Callers: the frontend through td_svc_call.
  *
  * Design note: the new run's history is a copy of the base run's prefix, written by the
  * ordinary execution write as the new run's first batch (see ms_reset.c): no store operation

@@ -127,7 +127,6 @@ static int replay_started(td_ms_txn_t *t, const td_ms_event_t *e, const char *na
         o.first_run_id = a->first_execution_run_id;
     }
     o.attempt = a->attempt;
-    o.execution_expiration = td_ms__ts_ns(a->workflow_execution_expiration_time);
     o.last_completion_result = a->last_completion_result;
     o.continued_failure = a->continued_failure;
 

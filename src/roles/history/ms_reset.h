@@ -20,12 +20,12 @@
  * first a WorkflowExecutionStarted) and writes a copy of each event into `t` (same ids, the
  * txn's task id): the history of a new run that starts as a copy. The state is what those
  * events leave behind: pending workflow task, activities (not started: their Started event is
- * written only with the outcome), timers, children, external requests, cancel request, memo
- * and search attributes. The run is never sticky; its start_time is t->now and its run timeout
- * counts from there; the execution expiration is carried over. No tasks are produced.
- * *out: the new state (caller owns). TD_EINVAL for events that are not dense or do not start
- * with WorkflowExecutionStarted, TD_EUNIMPL (msg names the type) for an event temporald cannot
- * replay (a close event, Nexus).
+ * written only with the outcome), timers, children, external requests, accepted updates,
+ * cancel request, memo and search attributes. The run is never sticky; its start_time is
+ * t->now and its execution and run timeouts count from there (as Temporal's reset refreshes
+ * them). No tasks are produced. *out: the new state (caller owns). TD_EINVAL for events that
+ * are not dense or do not start with WorkflowExecutionStarted, TD_EUNIMPL (msg names the type)
+ * for an event temporald cannot replay (a close event, Nexus).
  */
 int td_ms_replay(td_ms_txn_t *t, td_ms_event_t *const *ev, size_t n, const char *namespace_id,
                  const char *workflow_id, const char *run_id, td_ms_t **out);
