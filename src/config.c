@@ -520,6 +520,8 @@ static const char *const td_config_dyn_used[] = {
     "matching.longPollExpirationInterval",
     "limit.blobSize.error",
     "limit.memoSize.error",
+    "system.namespaceMinRetentionLocal",
+    "history.retentionTimerJitterDuration",
 };
 
 int td_config_dyn_is_used(const char *key)

@@ -395,3 +395,10 @@ export async function chainCollect(phase, seen) {
   await wf.condition(() => done);
   return values;
 }
+
+// Continues as new `n` times, then waits for one 'done' signal: a chain whose older runs are
+// closed while its current run is open (the retention test).
+export async function continueThenWait(n) {
+  if (n > 0) await wf.continueAsNew(n - 1);
+  return await waitDone();
+}

@@ -30,8 +30,12 @@ typedef Temporal__Api__Namespace__V1__NamespaceInfo__DataEntry td_ns_data_t;
 typedef Temporal__Api__Replication__V1__NamespaceReplicationConfig td_ns_repl_t;
 typedef Temporal__Api__Replication__V1__ClusterReplicationConfig td_ns_cluster_t;
 
-/* Shortest retention accepted (Temporal's default namespace.minRetention: one day). */
-#define TD_FE_MIN_RETENTION_S (24 * 3600)
+/* Shortest retention accepted: dynamic config system.namespaceMinRetentionLocal (every
+ * temporald namespace is local), Temporal's key and default (one hour); never below one
+ * second, so that no namespace keeps its runs for "zero" time. */
+#define TD_FE_MIN_RETENTION_KEY        "system.namespaceMinRetentionLocal"
+#define TD_FE_MIN_RETENTION_DEFAULT_MS (3600 * 1000LL)
+#define TD_FE_MIN_RETENTION_FLOOR_MS   1000LL
 /* ListNamespaces page size when the request gives none, and the largest allowed. */
 #define TD_FE_NS_PAGE_DEFAULT 100
 #define TD_FE_NS_PAGE_MAX     1000
@@ -120,14 +124,22 @@ out:
 }
 
 /* Retention checks shared by register and update: NULL or the failure message. */
-static const char *td_fe_check_retention(td_rpc_call_t *call, const char *field,
+static const char *td_fe_check_retention(td_rpc_call_t *call, td_server_t *srv, const char *field,
                                          const Google__Protobuf__Duration *d)
 {
-    int bad = d != NULL && (d->seconds < 0 || d->nanos < 0 || d->seconds < TD_FE_MIN_RETENTION_S);
+    long long min_ms = td_config_dyn_ms(srv->config, TD_FE_MIN_RETENTION_KEY,
+                                        TD_FE_MIN_RETENTION_DEFAULT_MS);
+    int bad;
 
+    if (min_ms < TD_FE_MIN_RETENTION_FLOOR_MS) {
+        min_ms = TD_FE_MIN_RETENTION_FLOOR_MS;
+    }
+    bad = d != NULL && (d->seconds < 0 || d->nanos < 0 || d->nanos >= 1000000000 ||
+                        d->seconds * 1000LL + d->nanos / 1000000 < min_ms);
     return bad ? td_arena_printf(td_rpc_arena(call),
-                                 "%s is invalid: the minimum retention period is 1 day (24h).",
-                                 field)
+                                 "%s is invalid: the minimum retention period is %lld.%03llds "
+                                 "(" TD_FE_MIN_RETENTION_KEY ").",
+                                 field, min_ms / 1000, min_ms % 1000)
                : NULL;
 }
 
@@ -166,7 +178,7 @@ static void td_fe_register_namespace(td_rpc_call_t *call, void *ctx)
         err = "Namespace is not set on request.";
     } else if (strlen(r->namespace_) > TD_FE_MAX_ID_LEN) {
         err = "Namespace length exceeds limit.";
-    } else if ((err = td_fe_check_retention(call, "WorkflowExecutionRetentionPeriod",
+    } else if ((err = td_fe_check_retention(call, srv, "WorkflowExecutionRetentionPeriod",
                                             r->workflow_execution_retention_period)) != NULL) {
         /* err set */
     } else if (r->is_global_namespace) {
@@ -352,7 +364,7 @@ static void td_fe_update_namespace(td_rpc_call_t *call, void *ctx)
         goto out; /* ended */
     }
     if (r->config != NULL) {
-        err = td_fe_check_retention(call, "Config.WorkflowExecutionRetentionTtl",
+        err = td_fe_check_retention(call, srv, "Config.WorkflowExecutionRetentionTtl",
                                     r->config->workflow_execution_retention_ttl);
         if (err == NULL && (r->config->history_archival_state == TD_ARCHIVAL_ENABLED ||
                             r->config->visibility_archival_state == TD_ARCHIVAL_ENABLED)) {

@@ -5,30 +5,10 @@
  * RespondActivityTaskCompleted/Failed/CanceledById) resolve the activity by id on the named
  * run, or on the current run when the run id is empty, then run the very transition the token
  * methods run (hist_api.c, through hist_byid.h). DeleteWorkflowExecution terminates a running
- * run and then removes its row, current pointer, history and visibility record. Callers:
- * other roles through td_svc_call (the frontend), tests through td_svc_call. Loop thread only.
- *
- * Design notes: DeleteWorkflowExecution (td_hist_del_t.step)
- *
- *   Invariants: the reply goes out only after every record is gone, or with the error of the
- *   step that failed (a retry may then find the run already gone: NOT_FOUND). The visibility
- *   record is deleted last, from an operation queued on the workflow's context after the row
- *   is gone: every visibility task of the run queued before it has submitted its write by
- *   then (the store applies writes in order), and every later one finds no run and is dropped,
- *   so no visibility write can bring the record back.
- *
- *              terminated (or closed)    row + current gone     history gone
- *     TERMINATE ---------------------> EXEC --------------> HISTORY ----------> VIS -> (reply)
- *        | not found / error             | store error         | store error      | error
- *        v                               v                     v                  v
- *      (fail)                          (fail)                (fail)             (fail)
- *
- *   FROM      -> TO       [function]
- *   TERMINATE -> EXEC     [td_hist_del_done (td_ms_terminate committed, or nothing to do)]
- *   EXEC      -> HISTORY  [td_hist_del_stored (TD_STORE_OP_EXEC_DELETE done)]
- *   HISTORY   -> VIS      [td_hist_del_stored (TD_STORE_OP_HISTORY_DELETE done): queues the
- *                          context operation td_hist_del_forget_apply/_done]
- *   VIS       -> reply    [td_hist_del_stored (TD_STORE_OP_VIS_DELETE done)]
+ * run and then removes its row, current pointer, history and visibility record (the deletion
+ * is hist_delete.c's, shared with retention); the reply goes out only after every record is
+ * gone. Callers: other roles through td_svc_call (the frontend), tests through td_svc_call.
+ * Loop thread only.
  */
 #define TD_LOG_COMPONENT "history"
 
@@ -186,144 +166,17 @@ static void td_hist_canceled_by_id(td_rpc_call_t *call, void *ctx)
                  r->activity_id, q, &WSV1(respond_activity_task_canceled_by_id_response));
 }
 
-/* ---- DeleteWorkflowExecution ---- */
+/* ---- DeleteWorkflowExecution (the deletion itself: hist_delete.c) ---- */
 
-enum { TD_HIST_DEL_EXEC = 1, TD_HIST_DEL_HISTORY, TD_HIST_DEL_VIS };
-
-typedef struct {
-    td_hist_t *h;
-    td_rpc_call_t *call;
-    td_hist_shard_t *shard;
-    const char *namespace_id, *workflow_id;
-    const char *run_id; /* the run deleted, once loaded */
-    int step;           /* TD_HIST_DEL_*: the store delete in flight */
-} td_hist_del_t;
-
-static void td_hist_del_submit(td_hist_del_t *d, int step);
-
-/* TERMINATE: the run as loaded (the named one, or the current one). */
-static int td_hist_del_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
+static void td_hist_deleted(void *arg, int rc, const char *msg)
 {
-    td_hist_del_t *d = op->u;
-
-    d->run_id = td_arena_strdup(op->arena, ms->run_id);
-    op->dirty = 0; /* a closed run is left as it is */
-    if (ms->state == TD_MS_STATE_RUNNING) {
-        return td_ms_terminate(ms, t, "Delete workflow execution", NULL, "history-service");
-    }
-    return TD_OK;
-}
-
-static int td_hist_del_done(td_hist_op_t *op, int rc, const char *msg)
-{
-    td_hist_del_t *d = op->u;
+    td_rpc_call_t *call = arg;
 
     if (rc != TD_OK) {
-        td_hist__fail(d->call, rc, msg);
-        return 0;
-    }
-    td_hist_del_submit(d, TD_HIST_DEL_EXEC);
-    return 0;
-}
-
-/* VIS, on the context: forgets a cached state of the deleted run, then deletes the record. */
-static int td_hist_del_forget_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
-{
-    (void)t;
-    op->dirty = 0;
-    td_hist__evc_forget(op->ctx->shard->h, ((td_hist_del_t *)op->u)->run_id);
-    if (ms != NULL && op->ctx->ms == ms && op->private_ms != ms) {
-        op->ctx->ms = NULL;
-        op->ms = NULL;
-        td_ms_free(ms);
-    }
-    return TD_OK;
-}
-
-static int td_hist_del_forget_done(td_hist_op_t *op, int rc, const char *msg)
-{
-    td_hist_del_t *d = op->u;
-
-    (void)rc;
-    (void)msg;
-    td_hist_del_submit(d, TD_HIST_DEL_VIS);
-    return 0;
-}
-
-static void td_hist_del_stored(td_store_req_t *req, void *arg)
-{
-    td_hist_del_t *d = arg;
-    int rc = req->rc, step = d->step;
-    td_hist_op_t *op;
-
-    d->h->inflight--;
-    if (step == TD_HIST_DEL_EXEC) {
-        td_hist__shard_write_done(d->shard); /* TD_ESHARDLOST: the next write notices too */
-    }
-    if (rc == TD_ENOTFOUND) {
-        rc = TD_OK; /* already gone */
-    }
-    if (rc != TD_OK) {
-        const char *msg = td_arena_printf(td_rpc_arena(d->call), "deleting %s of %s/%s: %s",
-                                          td_store_op_name(req->op), d->workflow_id, d->run_id,
-                                          req->err ? req->err : "");
-        td_log_warn("%s", msg);
-        td_store_req_free(req);
-        td_hist__fail(d->call, td_err_grpc_status(rc) == TD_GRPC_UNAVAILABLE ? rc : TD_EUNAVAIL,
-                      msg);
+        td_hist__fail(call, rc, msg);
         return;
     }
-    td_store_req_free(req);
-    switch (step) {
-    case TD_HIST_DEL_EXEC:
-        td_hist_del_submit(d, TD_HIST_DEL_HISTORY);
-        break;
-    case TD_HIST_DEL_HISTORY:
-        op = td_hist__op_call(d->h, d->call, d->namespace_id, d->workflow_id, d->run_id,
-                              TD_HIST_LOAD_OPTIONAL, td_hist_del_forget_apply,
-                              td_hist_del_forget_done);
-        op->u = d;
-        td_hist__op_submit(op);
-        break;
-    default:
-        td_rpc_reply(d->call,
-                     td_hist__pb(td_rpc_arena(d->call), &WSV1(delete_workflow_execution_response)));
-        break;
-    }
-}
-
-static void td_hist_del_submit(td_hist_del_t *d, int step)
-{
-    td_store_req_t *req = NULL;
-
-    switch (step) {
-    case TD_HIST_DEL_EXEC:
-        req = td_store_req_new(TD_STORE_OP_EXEC_DELETE);
-        req->in.exec_del.shard_id = d->shard->id;
-        req->in.exec_del.expected_range_id = d->shard->range_id;
-        req->in.exec_del.namespace_id = td_arena_strdup(&req->arena, d->namespace_id);
-        req->in.exec_del.workflow_id = td_arena_strdup(&req->arena, d->workflow_id);
-        req->in.exec_del.run_id = td_arena_strdup(&req->arena, d->run_id);
-        d->shard->writes_inflight++;
-        break;
-    case TD_HIST_DEL_HISTORY:
-        td_hist__evc_forget(d->h, d->run_id); /* no read may serve the events from memory */
-        req = td_store_req_new(TD_STORE_OP_HISTORY_DELETE);
-        req->in.hist_del.tree_id = td_arena_strdup(&req->arena, d->run_id);
-        req->in.hist_del.branch_id = req->in.hist_del.tree_id;
-        break;
-    default:
-        req = td_store_req_new(TD_STORE_OP_VIS_DELETE);
-        req->in.vis.namespace_id = td_arena_strdup(&req->arena, d->namespace_id);
-        req->in.vis.workflow_id = td_arena_strdup(&req->arena, d->workflow_id);
-        req->in.vis.run_id = td_arena_strdup(&req->arena, d->run_id);
-        break;
-    }
-    d->step = step;
-    req->cb = td_hist_del_stored;
-    req->arg = d;
-    d->h->inflight++;
-    td_store_submit(d->h->store, req);
+    td_rpc_reply(call, td_hist__pb(td_rpc_arena(call), &WSV1(delete_workflow_execution_response)));
 }
 
 static void td_hist_delete(td_rpc_call_t *call, void *ctx)
@@ -332,24 +185,14 @@ static void td_hist_delete(td_rpc_call_t *call, void *ctx)
             (const void *)td_rpc_request(call);
     const Temporal__Api__Common__V1__WorkflowExecution *ex =
             in->request != NULL ? in->request->workflow_execution : NULL;
-    td_hist_del_t *d;
-    td_hist_op_t *op;
 
     if (td_hist_blank(in->namespace_id) || ex == NULL || td_hist_blank(ex->workflow_id)) {
         td_rpc_fail_err(call, TD_EINVAL,
                         "namespace_id and request.workflow_execution.workflow_id are required");
         return;
     }
-    d = td_arena_calloc(td_rpc_arena(call), sizeof(*d));
-    d->h = ctx;
-    d->call = call;
-    d->namespace_id = in->namespace_id;
-    d->workflow_id = ex->workflow_id;
-    op = td_hist__op_call(ctx, call, in->namespace_id, ex->workflow_id, ex->run_id,
-                          TD_HIST_LOAD_REQUIRED, td_hist_del_apply, td_hist_del_done);
-    d->shard = op->ctx->shard;
-    op->u = d;
-    td_hist__op_submit(op);
+    td_hist__delete_run(ctx, in->namespace_id, ex->workflow_id, ex->run_id,
+                        TD_HIST_DELETE_TERMINATE, td_hist_deleted, call);
 }
 
 int td_hist__register_byid(td_hist_t *h)

@@ -481,6 +481,7 @@ static void td_hist_op_apply(td_hist_op_t *op, td_ms_t *ms)
     td_uuid_v4(op->new_run_id);
     op->txn.new_run_id = op->new_run_id;
     op->txn.caps = TD_MS_CAP_CHILD | TD_MS_CAP_EXTERNAL;
+    op->txn.retention = ms != NULL ? td_hist__retention(s->h, ms) : 0; /* if it closes */
     op->ms = ms;
     op->created = NULL;
     op->terminate_prev = 0;

@@ -422,6 +422,32 @@ void td_hist__xfer_cross(td_hist_task_t *task);
 /* Registers HistoryService.ResetWorkflowExecution. */
 int td_hist__register_reset(td_hist_t *h);
 
+/* ---- hist_delete.c: deleting a run (DeleteWorkflowExecution, retention) ---- */
+enum {
+    TD_HIST_DELETE_TERMINATE = 1, /* DeleteWorkflowExecution: a running run is terminated first;
+                                     run "" = the current run; a missing run is NOT_FOUND */
+    TD_HIST_DELETE_CLOSED = 2,    /* retention: only a closed run is deleted (a running one is
+                                     left, rc TD_OK); a missing named run gets its history and
+                                     visibility deletes finished */
+};
+/* rc TD_OK once every record is gone (or nothing was to be deleted), else the error (msg
+ * valid during the call). */
+typedef void (*td_hist_delete_cb)(void *arg, int rc, const char *msg);
+/* Deletes run `run_id` (strings copied) of (namespace_id, workflow_id): row, current pointer
+ * when it names the run, history, visibility record. cb never runs synchronously. */
+void td_hist__delete_run(td_hist_t *h, const char *namespace_id, const char *workflow_id,
+                         const char *run_id, int mode, td_hist_delete_cb cb, void *arg);
+/* The run is gone from the store: whatever is cached about it on ctx goes too (buffered
+ * queries are unblocked; a cache keyed by run id forgets the run here). Loop thread. */
+void td_hist__run_deleted(td_hist_ctx_t *ctx, const char *run_id);
+
+/* ---- hist_retention.c ---- */
+/* The retention a run of ms's namespace gets when it closes now (ns, namespace retention
+ * plus its share of history.retentionTimerJitterDuration); 0 = never deleted. */
+int64_t td_hist__retention(td_hist_t *h, const td_ms_t *ms);
+/* A DELETE_HISTORY timer task is due: deletes the run if closed, then acks (or retries). */
+void td_hist__retention_fire(td_hist_task_t *task);
+
 /* ---- hist_vis.c ---- */
 /* Typed copies (arena) of the custom search attributes in a packed SearchAttributes blob. */
 void td_hist__vis_sas(td_hist_t *h, const char *namespace_id, const uint8_t *blob, size_t len,

@@ -4,9 +4,9 @@
  * committed (or, after a restart, once the shard read it back). Transfer tasks go to matching
  * (AddWorkflowTask / AddActivityTask, retried with backoff while matching is unavailable);
  * timer tasks wait on the shard's in-memory heap and, when due, run their transition through
- * the workflow's context (td_ms_timer_task_apply validates and applies); visibility tasks
- * write the run's visibility record from its current state. A task is acknowledged only after
- * its effect happened. Loop thread only; called by hist_shard.c and hist_ctx.c.
+ * the workflow's context (td_ms_timer_task_apply validates and applies; DELETE_HISTORY goes to
+ * hist_retention.c); visibility tasks write the run's visibility record from its current
+ * state. A task is acknowledged only after its effect happened. Loop thread only; called by hist_shard.c and hist_ctx.c.
  */
 #define TD_LOG_COMPONENT "history"
 
@@ -199,9 +199,15 @@ static int td_hist_timer_done(td_hist_op_t *op, int rc, const char *msg)
 
 static void td_hist_timer_run(td_hist_task_t *task)
 {
-    td_hist_op_t *op = td_hist__op_new_internal(task->shard->h, task->namespace_id,
-                                                task->workflow_id, task->run_id);
+    td_hist_op_t *op;
+
     task->state = TD_HIST_TASK_RUNNING;
+    if (task->t.type == TD_MS_TASK_DELETE_HISTORY) {
+        td_hist__retention_fire(task); /* hist_retention.c */
+        return;
+    }
+    op = td_hist__op_new_internal(task->shard->h, task->namespace_id, task->workflow_id,
+                                  task->run_id);
     op->load = TD_HIST_LOAD_REQUIRED;
     op->apply = td_hist_timer_apply;
     op->dirty = 1;

@@ -141,6 +141,8 @@
  *                  &created) into a second txn and write both runs in one store write, the
  *                  current pointer moving to the new run (as TERMINATE_EXISTING does).
  *   t->caps        TD_MS_CAP_CHILD / TD_MS_CAP_EXTERNAL once the tasks below are handled.
+ *   t->retention   The namespace's retention (plus jitter) read when the transition runs: a
+ *                  run closing in it gets a DELETE_HISTORY timer at close time + retention.
  *   START_CHILD    Load the parent; skip if td_ms_task_valid fails. Read event `event_id`
  *                  from its history, td_ms_child_request (set p.namespace_name to the
  *                  namespace's name if the command left it empty), then start the child like a
@@ -167,6 +169,9 @@
  *                  current run of target_workflow_id if its first_execution_run_id is
  *                  target_run_id; a closed or missing child: drop.
  *   CLOSE_EXECUTION  Unchanged (nothing to do beyond what the tasks above cover).
+ *   DELETE_HISTORY  Load the run; valid only while it is closed (td_ms_task_valid): delete its
+ *                  row, the current pointer if it names the run, its history and its
+ *                  visibility record. A missing run: finish the history and visibility deletes.
  *
  * Workflow updates: ms_update.c (accepted updates are durable here; admitted requests live
  * in the service's memory and reach td_ms_wft_complete through td_ms_txn_t.update_reqs).
@@ -417,6 +422,8 @@ typedef enum {
     TD_MS_TASK_RUN_TIMEOUT = 14,
     TD_MS_TASK_WORKFLOW_BACKOFF = 15, /* start delay / cron / retry backoff over: schedule the
                                          first workflow task */
+    TD_MS_TASK_DELETE_HISTORY = 16,   /* retention over: delete the closed run (the service
+                                         runs it, hist_retention.c; never td_ms_timer_task_apply) */
     /* visibility */
     TD_MS_TASK_VIS_START = 20,
     TD_MS_TASK_VIS_UPSERT = 21,
@@ -477,6 +484,9 @@ typedef struct {
      * caps: TD_MS_CAP_* the service handles; commands needing one it lacks are TD_EUNIMPL. */
     const char *new_run_id;
     unsigned caps;
+    /* retention: ns after its close at which a run closed by this transition is deleted (a
+     * DELETE_HISTORY timer task at now + retention); 0 = never (no task). */
+    int64_t retention;
     /* Output: set when the transition closed the run into a new one (initiator != 0). */
     td_ms_next_run_t next;
     /* Workflow updates (ms_update.c). Inputs to td_ms_wft_complete: the requests the service

@@ -401,6 +401,7 @@ int td_ms_task_valid(const td_ms_t *ms, const td_ms_task_t *task)
         ai = td_ms_activity_find(ms, task->event_id);
         return (open && ai && ai->attempt == task->attempt && !ai->started) ? TD_OK : TD_ENOTFOUND;
     case TD_MS_TASK_CLOSE_EXECUTION:
+    case TD_MS_TASK_DELETE_HISTORY:
     case TD_MS_TASK_NOTIFY_PARENT:
     case TD_MS_TASK_PARENT_CLOSE_POLICY:
         return open ? TD_ENOTFOUND : TD_OK;

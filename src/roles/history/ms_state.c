@@ -583,6 +583,11 @@ void td_ms__close(td_ms_t *ms, td_ms_txn_t *t, int status, int64_t event_id)
     td_ms__task_add(t, &task);
     task.type = TD_MS_TASK_VIS_CLOSE;
     td_ms__task_add(t, &task);
+    if (t->retention > 0) {
+        task.type = TD_MS_TASK_DELETE_HISTORY;
+        task.fire_time = t->now + t->retention;
+        td_ms__task_add(t, &task);
+    }
 }
 
 /* ---- lookup ---- */
