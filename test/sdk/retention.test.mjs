@@ -5,9 +5,9 @@
 // each test registers its own namespace with a retention of a few seconds. Checked through the
 // SDK: closed runs are listed, then, past retention, describe and history answer NotFound, List
 // and Count no longer show them and the workflow id can be started again under
-// REJECT_DUPLICATE; an open workflow and the open run of a continue-as-new chain are untouched
-// while the chain's closed runs go. The durability case kills temporald with SIGKILL right after
-// the close and restarts it: the deletion still happens.
+// REJECT_DUPLICATE; an open workflow, the open run of a continue-as-new chain and the new run of
+// a reset are untouched while the closed runs before them go. The durability case kills
+// temporald with SIGKILL right after the close and restarts it: the deletion still happens.
 import assert from 'node:assert/strict';
 import { useTemporald, sdkTest, sdkClient, uniq, eventTypes, sleep, waitFor } from './harness.mjs';
 
@@ -64,19 +64,13 @@ sdkTest('retention: below the minimum is refused, even with a lowered minimum', 
 });
 
 sdkTest('retention: closed runs are deleted past retention, open runs are kept', { timeout: 90000 }, async () => {
-  const RETENTION = 3;
+  const RETENTION = 6;
   const { namespace, client } = await namespaceWithRetention(RETENTION);
   const taskQueue = uniq('retention');
   const wType = `WorkflowType = 'hello' AND TaskQueue = '${taskQueue}'`;
   const w = await env.worker({ taskQueue, namespace, activities });
   await w.runUntil(async () => {
-    // three runs that complete, one that stays open, and a chain: two closed runs, one open
-    const closed = [];
-    for (let i = 0; i < 3; i++) {
-      const h = await client.workflow.start('hello', { taskQueue, workflowId: uniq('done'), args: [`n${i}`] });
-      assert.equal(await h.result(), `hello n${i}`);
-      closed.push(h);
-    }
+    // one run that stays open, a chain (two closed runs, one open), then three that complete
     const open = await client.workflow.start('waitDone', { taskQueue, workflowId: uniq('open') });
     const chain = await client.workflow.start('continueThenWait', { taskQueue, workflowId: uniq('chain'), args: [2] });
     const chainRuns = await waitFor(async () => {
@@ -87,7 +81,9 @@ sdkTest('retention: closed runs are deleted past retention, open runs are kept',
     const chainCurrent = (await client.workflow.getHandle(chain.workflowId).describe()).runId;
     const chainClosed = chainRuns.map((s) => s.split('/')[1]).filter((r) => r !== chainCurrent);
     assert.equal(chainClosed.length, 2);
-    const doneAt = Date.now();
+    const closed = await Promise.all([0, 1, 2].map((i) =>
+      client.workflow.start('hello', { taskQueue, workflowId: uniq('done'), args: [`n${i}`] })));
+    assert.deepEqual(await Promise.all(closed.map((h) => h.result())), ['hello n0', 'hello n1', 'hello n2']);
 
     // listed and counted while within retention
     const want = closed.map((h) => `${h.workflowId}/${h.firstExecutionRunId}`).sort();
@@ -96,13 +92,20 @@ sdkTest('retention: closed runs are deleted past retention, open runs are kept',
     assert.equal((await closed[0].describe()).status.name, 'COMPLETED');
     assert.ok(eventTypes(await closed[0].fetchHistory()).includes('WorkflowExecutionCompleted'));
 
+    // not before retention: a describe answered before close time + retention finds the run
+    const closeAt = (await closed[0].describe()).closeTime.getTime();
+    while (Date.now() < closeAt + RETENTION * 1000 - 300) {
+      const early = await gone(closed[0]);
+      assert.ok(!early || Date.now() >= closeAt + RETENTION * 1000, 'deleted before its retention');
+      await sleep(100);
+    }
+
     // past retention: gone from describe, history, list and count
     const deleted = await waitFor(async () => {
       for (const h of closed) if (!(await gone(h))) return false;
       return true;
     }, RETENTION * 1000 + 15000, 200);
     assert.ok(deleted, 'every closed run is deleted within retention + 15 s');
-    assert.ok(Date.now() - doneAt >= (RETENTION - 1) * 1000, 'not deleted before its retention');
     for (const h of closed) {
       await assertNotFound(h.fetchHistory(), 'history of a deleted run');
       await assertNotFound(client.workflow.getHandle(h.workflowId, h.firstExecutionRunId).describe(), 'by run id');
@@ -138,6 +141,41 @@ sdkTest('retention: closed runs are deleted past retention, open runs are kept',
     assert.equal(await open.result(), 'done');
     assert.ok(await waitFor(async () => (await gone(open)) && (await gone(again)), RETENTION * 1000 + 15000, 200),
       'the last runs are deleted too');
+  });
+});
+
+sdkTest('retention: a reset run stays while the run it replaced is deleted', { timeout: 90000 }, async () => {
+  const RETENTION = 3;
+  const { namespace, client } = await namespaceWithRetention(RETENTION);
+  const taskQueue = uniq('retention-reset');
+  const workflowId = uniq('reset');
+  await env.withWorker({ taskQueue, namespace, activities }, async () => {
+    const base = await client.workflow.start('waitDone', { taskQueue, workflowId });
+    const h = await waitFor(async () => {
+      const x = await base.fetchHistory();
+      return eventTypes(x).includes('WorkflowTaskCompleted') ? x : null;
+    }, 10000);
+    assert.ok(h, 'the first workflow task completed');
+    // the running base run is terminated by the reset (it closes), the new run is open
+    const resp = await env.connection.workflowService.resetWorkflowExecution({
+      namespace,
+      workflowExecution: { workflowId, runId: base.firstExecutionRunId },
+      reason: 'retention test',
+      workflowTaskFinishEventId: 4,
+      requestId: uniq('reset-req'),
+    });
+    assert.ok(resp.runId && resp.runId !== base.firstExecutionRunId);
+    const baseRun = client.workflow.getHandle(workflowId, base.firstExecutionRunId);
+    assert.equal((await baseRun.describe()).status.name, 'TERMINATED');
+    assert.ok(await waitFor(() => gone(baseRun), RETENTION * 1000 + 15000, 200), 'the terminated base run is deleted');
+    await assertNotFound(baseRun.fetchHistory(), 'history of the base run');
+    // the reset run is untouched: running, its copied history whole, and it still completes
+    const cur = client.workflow.getHandle(workflowId, resp.runId);
+    assert.equal((await cur.describe()).status.name, 'RUNNING');
+    const types = eventTypes(await cur.fetchHistory());
+    assert.deepEqual(types.slice(0, 3), ['WorkflowExecutionStarted', 'WorkflowTaskScheduled', 'WorkflowTaskStarted']);
+    await cur.signal('done');
+    assert.equal(await cur.result(), 'done');
   });
 });
 
