@@ -93,7 +93,7 @@ static const struct {
     { "RootRunId", "v.root_run_id", TD_STORE_SKEY_STR },
 };
 
-const char *td_store__vsort_expr(td_arena_t *a, const td_store_vsort_t *k, int *kind)
+const char *td_store__vsort_expr(td_arena_t *a, const td_store_vsort_t *k, int sqlite, int *kind)
 {
     const char *col;
     char *q, *o;
@@ -132,21 +132,24 @@ const char *td_store__vsort_expr(td_arena_t *a, const td_store_vsort_t *k, int *
         *o++ = *p;
     }
     *o = '\0';
+    /* SQLite: "+s.name" keeps its planner off the (namespace, name, value) indexes, whose
+     * min() shortcut would scan the attribute's rows for each record (measured: 116 s instead
+     * of 0.24 s on 10,000 records) instead of looking the run up by (namespace, run id). */
     return td_arena_printf(a,
                            "(SELECT min(s.%s) FROM visibility_sa s WHERE s.namespace_id = "
-                           "v.namespace_id AND s.run_id = v.run_id AND s.name = '%s')",
-                           col, q);
+                           "v.namespace_id AND s.run_id = v.run_id AND %ss.name = '%s')",
+                           col, sqlite ? "+" : "", q);
 }
 
-int td_store__vsort_check(td_arena_t *a, const td_store_vis_query_in_t *in, const char **exprs,
-                          int *kinds)
+int td_store__vsort_check(td_arena_t *a, const td_store_vis_query_in_t *in, int sqlite,
+                          const char **exprs, int *kinds)
 {
     if (in->n_sort < 0 || in->n_sort > TD_STORE_VSORT_MAX || (in->n_sort > 0 && in->sort == NULL)) {
         return TD_EINVAL;
     }
     for (int i = 0; i < in->n_sort; i++) {
         if (in->sort[i].field == NULL ||
-            (exprs[i] = td_store__vsort_expr(a, &in->sort[i], &kinds[i])) == NULL) {
+            (exprs[i] = td_store__vsort_expr(a, &in->sort[i], sqlite, &kinds[i])) == NULL) {
             return TD_EINVAL;
         }
     }

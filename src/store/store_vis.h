@@ -35,11 +35,11 @@ typedef struct {
 } td_store_sqlw_t;
 
 /* The SQL expression of sort key k (no bound values) and its kind; NULL for an unknown field
- * or a type without order. */
-const char *td_store__vsort_expr(td_arena_t *a, const td_store_vsort_t *k, int *kind);
+ * or a type without order. sqlite: spelled for SQLite's planner (same result). */
+const char *td_store__vsort_expr(td_arena_t *a, const td_store_vsort_t *k, int sqlite, int *kind);
 /* Resolves in->sort[0..n_sort) into exprs[] and kinds[]; TD_EINVAL when one is bad. */
-int td_store__vsort_check(td_arena_t *a, const td_store_vis_query_in_t *in, const char **exprs,
-                          int *kinds);
+int td_store__vsort_check(td_arena_t *a, const td_store_vis_query_in_t *in, int sqlite,
+                          const char **exprs, int *kinds);
 /* Appends " ORDER BY ..." for in->sort. */
 void td_store__vsort_order_by(const td_store_vis_query_in_t *in, const char **exprs,
                               const td_store_sqlw_t *w);

@@ -434,6 +434,22 @@ TD_TEST(fv_list_with_queries)
     for (int k = 1; k < n; k++) {
         TD_CHECK_INT(ids[k - 1], >, ids[k]);
     }
+    /* other keys: sort keys carried by the page token (HistoryLength = 10 + i) */
+    n = vt_list_all(&f, VT_WS("ListWorkflowExecutions"), "ORDER BY HistoryLength DESC", 5, ids,
+                    VT_N * 2, &pages);
+    vt_check_set(ids, n, vt_all);
+    TD_CHECK_INT(pages, >=, 5);
+    for (int k = 1; k < n; k++) {
+        TD_CHECK_INT(ids[k - 1], >, ids[k]);
+    }
+    n = vt_list_all(&f, VT_WS("ListWorkflowExecutions"),
+                    "ExecutionStatus != 'Running' ORDER BY ExecutionTime, WorkflowId DESC", 3, ids,
+                    VT_N * 2, &pages);
+    TD_CHECK_INT(n, >, 1);
+    for (int k = 1; k < n; k++) {
+        TD_CHECK_INT(ids[k - 1], <, ids[k]);
+        TD_CHECK(vt_status(ids[k]) != 1);
+    }
     vt_destroy(&f);
 }
 

@@ -1451,6 +1451,29 @@ out:
     return rc;
 }
 
+/* Statistics for the visibility tables while they are young. Until PostgreSQL has analyzed
+ * them, the planner believes they hold a row or two and joins custom attributes with nested
+ * loops that rescan visibility_sa per record: measured on 10,000 records (90,000 attribute
+ * rows), a count with a Keyword attribute took 2.3 s and one with two attributes 28 s, against
+ * 1.6 ms and 15 ms once analyzed. Autovacuum analyzes them eventually, but a table filled in
+ * a burst is queried before; so the writes of this process analyze them at 500, 2000, 8000,
+ * 32000 and 128000 records written, and leave the rest to autovacuum. */
+static int td_pg_vis_analyze(td_pg_conn_t *c, td_store_req_t *req)
+{
+    static long long written;
+    long long n = __atomic_add_fetch(&written, 1, __ATOMIC_RELAXED);
+    td_pg_params_t p;
+    PGresult *r;
+
+    if (n != 500 && n != 2000 && n != 8000 && n != 32000 && n != 128000) {
+        return TD_OK;
+    }
+    td_pg__params_init(&p, req);
+    r = td_pg__exec_sql(c, req, "ANALYZE executions_visibility, visibility_sa", &p);
+    PQclear(r);
+    return r != NULL ? TD_OK : req->rc; /* a failure fails the write (retried as any other) */
+}
+
 static int td_pg_op_vis_put(td_pg_conn_t *c, td_store_req_t *req)
 {
     const td_store_visibility_t *v = &req->in.vis;
@@ -1500,6 +1523,9 @@ static int td_pg_op_vis_put(td_pg_conn_t *c, td_store_req_t *req)
         goto out;
     }
     rc = td_pg_vis_sas(c, req, v);
+    if (rc == TD_OK) {
+        rc = td_pg_vis_analyze(c, req);
+    }
 out:
     PQclear(r);
     return rc;
@@ -1828,7 +1854,7 @@ static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "visibility list: bad order %d", in->order);
         goto out;
     }
-    if (sorted && td_store__vsort_check(&req->arena, in, sexpr, skind) != TD_OK) {
+    if (sorted && td_store__vsort_check(&req->arena, in, 0, sexpr, skind) != TD_OK) {
         rc = td_store__fail(req, TD_EINVAL, "visibility list: bad sort keys");
         goto out;
     }

@@ -1775,7 +1775,7 @@ static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
     memset(&q, 0, sizeof(q));
     memset(keys_val, 0, sizeof(keys_val));
     q.a = &req->arena;
-    if (sorted && td_store__vsort_check(&req->arena, in, sexpr, skind) != TD_OK) {
+    if (sorted && td_store__vsort_check(&req->arena, in, 1, sexpr, skind) != TD_OK) {
         rc = td_store__fail(req, TD_EINVAL, "visibility list: bad sort keys");
         goto out;
     }
