@@ -162,8 +162,13 @@ sdkTest('list and count workflows with a visibility query', { todo: TODO.list },
     Promise.all(ids.map((workflowId) => env.client.workflow.execute('hello', { taskQueue, workflowId, args: ['l'] }))),
   );
   const query = `TaskQueue = '${taskQueue}'`;
-  const seen = [];
-  for await (const w of env.client.workflow.list({ query })) seen.push(w);
+  // visibility is written after the close (eventually consistent, as Temporal's): wait for it
+  let seen = [];
+  await waitFor(async () => {
+    seen = [];
+    for await (const w of env.client.workflow.list({ query })) seen.push(w);
+    return seen.length === 3 && seen.every((w) => w.status.name === 'COMPLETED');
+  });
   assert.deepEqual(seen.map((w) => w.workflowId).sort(), [...ids].sort());
   assert.ok(seen.every((w) => w.status.name === 'COMPLETED' && w.type === 'hello'));
   const c = await env.client.workflow.count(query);
