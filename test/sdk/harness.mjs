@@ -9,6 +9,9 @@
 // The backend is TD_SDK_BACKEND: "sqlite" (default; a SQLite file in the server's temp dir) or
 // "postgres" (a fresh database per server, created with CREATE DATABASE in the private cluster
 // whose folder is TD_SDK_PG_DIR and whose temporald URL is TD_SDK_PG_URL, both set by run.sh).
+// A test that only makes sense on one backend (say, it reads the SQLite file) says so with
+// `{ skip: backend !== 'sqlite' && 'why' }`; freshDatabaseUrl() gives servers a test starts by
+// other means (such as @temporalio/testing) a database of their own on postgres.
 import { spawn, execFile, spawnSync } from 'node:child_process';
 import { openSync, closeSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -112,6 +115,19 @@ function dropDatabase(url) {
   spawnSync(pgCluster, ['psql', process.env.TD_SDK_PG_DIR, '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'ignore' });
 }
 
+// The temporald processes this test process runs: killed with SIGKILL when it exits, also when
+// it is told to stop (node --test sends SIGTERM to its files when it is interrupted), so none
+// outlives the test run.
+const running = new Set();
+process.on('exit', () => {
+  for (const p of running) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {}
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
+
 // One temporald process (and its restarts) on one database: a SQLite file in its own temp dir,
 // or a PostgreSQL database of its own (created at the first start, dropped by cleanup()).
 export class TemporaldServer {
@@ -142,8 +158,12 @@ export class TemporaldServer {
     }
     const proc = this.proc;
     let spawnError = null;
+    if (proc.pid) running.add(proc);
     proc.once('error', (err) => (spawnError = err));
-    proc.once('exit', (code, signal) => this.exits.push({ pid: proc.pid, code, signal }));
+    proc.once('exit', (code, signal) => {
+      running.delete(proc);
+      this.exits.push({ pid: proc.pid, code, signal });
+    });
     const deadline = Date.now() + 10000;
     let lastErr;
     while (Date.now() < deadline) {
