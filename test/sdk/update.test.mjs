@@ -314,7 +314,7 @@ sdkTest('an accepted update survives a SIGKILL restart and completes afterwards'
   assert.ok(await waitFor(async () => (await env.handle(workflowId).describe()).status.name === 'COMPLETED'));
 });
 
-sdkTest('waiting: ADMITTED at once, the long poll ends with the stage so far, a short deadline is DEADLINE_EXCEEDED', { timeout: 60000 }, async () => {
+sdkTest('waiting: the stage at once, the long poll ends with the stage so far, a short deadline is DEADLINE_EXCEEDED', { timeout: 60000 }, async () => {
   const taskQueue = uniq('upd-wait');
   const workflowId = uniq('upd-wait-wf');
   // No worker yet: nothing can accept the update.
@@ -325,10 +325,19 @@ sdkTest('waiting: ADMITTED at once, the long poll ends with the stage so far, a 
     meta: { updateId: id, identity: 'test' },
     input: { name: 'setValue', args: { payloads: [sdkCommon.defaultPayloadConverter.toPayload(arg)] } },
   });
+  // Waiting for ADMITTED only is refused, as by Temporal; no wait stage answers the stage now.
+  await assert.rejects(
+    svc.updateWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId },
+      waitPolicy: { lifecycleStage: Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED },
+      request: request('adm', 'one'),
+    }),
+    (err) => err.code === 7 && /waiting on update admitted is not supported/.test(err.details),
+  );
   const r1 = await svc.updateWorkflowExecution({
     namespace: 'default',
     workflowExecution: { workflowId },
-    waitPolicy: { lifecycleStage: Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED },
     request: request('adm', 'one'),
   });
   assert.equal(r1.stage, Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED);

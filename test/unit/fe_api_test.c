@@ -868,3 +868,140 @@ TD_TEST(fe_search_attributes_add_list_remove)
     TD_CHECK_STR(ns->rec->custom_search_attributes[0]->key, "CustomKeywordField");
     fx_destroy(&f);
 }
+
+/* ---- workflow updates (fe_update.c) ---- */
+
+static void fake_update(td_rpc_call_t *c, void *ctx)
+{
+    const Temporald__Historyservice__UpdateWorkflowExecutionRequest *r =
+            (const void *)td_rpc_request(c);
+    Temporal__Api__Workflowservice__V1__UpdateWorkflowExecutionResponse *resp =
+            td_arena_calloc(td_rpc_arena(c), sizeof(*resp));
+    (void)ctx;
+    TD_CHECK(r->request != NULL && r->request->request != NULL);
+    TD_CHECK_STR(r->request->request->meta->update_id, "u-1");
+    temporal__api__workflowservice__v1__update_workflow_execution_response__init(resp);
+    resp->stage =
+            TEMPORAL__API__ENUMS__V1__UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE__UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED;
+    fake_end(c, r->namespace_id, &resp->base);
+}
+
+static void fake_multi(td_rpc_call_t *c, void *ctx)
+{
+    const Temporald__Historyservice__ExecuteMultiOperationRequest *r =
+            (const void *)td_rpc_request(c);
+    Temporal__Api__Workflowservice__V1__ExecuteMultiOperationResponse *resp =
+            td_arena_calloc(td_rpc_arena(c), sizeof(*resp));
+    (void)ctx;
+    TD_CHECK_INT((int)r->request->n_operations, ==, 2);
+    temporal__api__workflowservice__v1__execute_multi_operation_response__init(resp);
+    fake_end(c, r->namespace_id, &resp->base);
+}
+
+TD_TEST(fe_update_routes_check_then_forward)
+{
+    fx_t f;
+    Temporal__Api__Workflowservice__V1__UpdateWorkflowExecutionRequest u =
+            TEMPORAL__API__WORKFLOWSERVICE__V1__UPDATE_WORKFLOW_EXECUTION_REQUEST__INIT;
+    Temporal__Api__Common__V1__WorkflowExecution ex =
+            TEMPORAL__API__COMMON__V1__WORKFLOW_EXECUTION__INIT;
+    Temporal__Api__Update__V1__Request ur = TEMPORAL__API__UPDATE__V1__REQUEST__INIT;
+    Temporal__Api__Update__V1__Meta meta = TEMPORAL__API__UPDATE__V1__META__INIT;
+    Temporal__Api__Update__V1__Input in = TEMPORAL__API__UPDATE__V1__INPUT__INIT;
+    Temporal__Api__Update__V1__WaitPolicy wp = TEMPORAL__API__UPDATE__V1__WAIT_POLICY__INIT;
+    Temporal__Api__Workflowservice__V1__PollWorkflowExecutionUpdateRequest p =
+            TEMPORAL__API__WORKFLOWSERVICE__V1__POLL_WORKFLOW_EXECUTION_UPDATE_REQUEST__INIT;
+    Temporal__Api__Workflowservice__V1__ExecuteMultiOperationRequest m =
+            TEMPORAL__API__WORKFLOWSERVICE__V1__EXECUTE_MULTI_OPERATION_REQUEST__INIT;
+    Temporal__Api__Workflowservice__V1__ExecuteMultiOperationRequest__Operation o[2] = {
+        TEMPORAL__API__WORKFLOWSERVICE__V1__EXECUTE_MULTI_OPERATION_REQUEST__OPERATION__INIT,
+        TEMPORAL__API__WORKFLOWSERVICE__V1__EXECUTE_MULTI_OPERATION_REQUEST__OPERATION__INIT
+    };
+    Temporal__Api__Workflowservice__V1__ExecuteMultiOperationRequest__Operation *ops[2] = { &o[0],
+                                                                                            &o[1] };
+    Temporal__Api__Common__V1__WorkflowExecution ex2 =
+            TEMPORAL__API__COMMON__V1__WORKFLOW_EXECUTION__INIT;
+    fx_start_t s;
+    td_rpc_method_t fk[] = {
+        { TD_SVC_HISTORY "UpdateWorkflowExecution",
+          &temporald__historyservice__update_workflow_execution_request__descriptor, fake_update,
+          NULL },
+        { TD_SVC_HISTORY "ExecuteMultiOperation",
+          &temporald__historyservice__execute_multi_operation_request__descriptor, fake_multi,
+          NULL },
+    };
+
+    fx_init(&f);
+    TD_CHECK_INT(td_svc_register_all(&f.srv, fk, (int)TD_ARRAY_LEN(fk)), ==, TD_OK);
+    ex.workflow_id = "wf-1";
+    u.namespace_ = "default";
+    u.workflow_execution = &ex;
+    fx_call(&f, WS("UpdateWorkflowExecution"), &u.base);
+    TD_CHECK_INT(f.status, ==, TD_GRPC_INVALID_ARGUMENT);
+    TD_CHECK_STR(f.message, "Update meta is not set on request.");
+    u.request = &ur;
+    ur.meta = &meta;
+    ur.input = &in;
+    fx_call(&f, WS("UpdateWorkflowExecution"), &u.base);
+    TD_CHECK_STR(f.message, "UpdateId is not set on request.");
+    meta.update_id = "u-1";
+    fx_call(&f, WS("UpdateWorkflowExecution"), &u.base);
+    TD_CHECK_STR(f.message, "Update name is not set on request.");
+    in.name = "setValue";
+    u.wait_policy = &wp;
+    wp.lifecycle_stage =
+            TEMPORAL__API__ENUMS__V1__UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE__UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED;
+    fx_call(&f, WS("UpdateWorkflowExecution"), &u.base);
+    TD_CHECK_INT(f.status, ==, TD_GRPC_PERMISSION_DENIED);
+    TD_CHECK_INT(f.inner_calls, ==, 0);
+    /* A valid request goes to history with the namespace id and the caller's deadline. */
+    wp.lifecycle_stage =
+            TEMPORAL__API__ENUMS__V1__UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE__UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED;
+    fx_call_ex(&f, WS("UpdateWorkflowExecution"), &u.base, td_now_mono_ms() + 5000, 0);
+    TD_CHECK_INT(f.status, ==, TD_GRPC_OK);
+    TD_CHECK_INT(f.inner_calls, ==, 1);
+    TD_CHECK_STR(f.inner_path, TD_SVC_HISTORY "UpdateWorkflowExecution");
+    TD_CHECK_INT(strlen(f.inner_ns_id), ==, 36);
+    TD_CHECK(f.inner_deadline > 0);
+
+    p.namespace_ = "default";
+    fx_call(&f, WS("PollWorkflowExecutionUpdate"), &p.base);
+    TD_CHECK_INT(f.status, ==, TD_GRPC_INVALID_ARGUMENT);
+    TD_CHECK_STR(f.message, "UpdateRef is not set on request.");
+
+    /* Update-with-start: exactly [start, update] on one workflow id. */
+    m.namespace_ = "default";
+    fx_call(&f, WS("ExecuteMultiOperation"), &m.base);
+    TD_CHECK_STR(f.message, "Operations have to be defined.");
+    fx_start_init(&s);
+    o[0].operation_case =
+            TEMPORAL__API__WORKFLOWSERVICE__V1__EXECUTE_MULTI_OPERATION_REQUEST__OPERATION__OPERATION_START_WORKFLOW;
+    o[0].start_workflow = &s.req;
+    m.n_operations = 1;
+    m.operations = ops;
+    fx_call(&f, WS("ExecuteMultiOperation"), &m.base);
+    TD_CHECK_STR(f.message, "Operations have to be exactly [Start, Update].");
+    o[1].operation_case =
+            TEMPORAL__API__WORKFLOWSERVICE__V1__EXECUTE_MULTI_OPERATION_REQUEST__OPERATION__OPERATION_UPDATE_WORKFLOW;
+    o[1].update_workflow = &u;
+    m.n_operations = 2;
+    fx_call(&f, WS("ExecuteMultiOperation"), &m.base);
+    TD_CHECK_STR(f.message, "WorkflowIDConflictPolicy must be set.");
+    s.req.workflow_id_conflict_policy =
+            TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_CONFLICT_POLICY__WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING;
+    ex2.workflow_id = "wf-other";
+    u.workflow_execution = &ex2;
+    fx_call(&f, WS("ExecuteMultiOperation"), &m.base);
+    TD_CHECK_STR(f.message, "WorkflowId is not consistent with previous operation(s).");
+    u.workflow_execution = &ex;
+    ex.run_id = "3f1c6a54-0c1e-4c55-9b6a-2a8f4b4d7e11";
+    fx_call(&f, WS("ExecuteMultiOperation"), &m.base);
+    TD_CHECK_STR(f.message, "RunId is not allowed.");
+    ex.run_id = "";
+    TD_CHECK_INT(f.inner_calls, ==, 1);
+    fx_call(&f, WS("ExecuteMultiOperation"), &m.base);
+    TD_CHECK_INT(f.status, ==, TD_GRPC_OK);
+    TD_CHECK_INT(f.inner_calls, ==, 2);
+    TD_CHECK_STR(f.inner_path, TD_SVC_HISTORY "ExecuteMultiOperation");
+    fx_destroy(&f);
+}

@@ -34,14 +34,14 @@ static const char *td_fe_check_update_request(td_fe_call_t *x, const td_upd_req_
     const Temporal__Api__Update__V1__Request *u = r->request;
     const char *err = NULL;
 
-    if (u == NULL) {
-        return td_fe__msg(x, "Update request is not set on request.");
+    if (u == NULL || u->meta == NULL) {
+        return td_fe__msg(x, "Update meta is not set on request.");
     }
-    if (u->meta == NULL || u->meta->update_id == NULL || u->meta->update_id[0] == '\0') {
-        return td_fe__msg(x, "Update id is not set on request.");
+    if (u->input == NULL) {
+        return td_fe__msg(x, "Update input is not set on request.");
     }
     err = td_fe__check_required_id(x, "UpdateId", u->meta->update_id);
-    if (err == NULL && (u->input == NULL || u->input->name == NULL || u->input->name[0] == '\0')) {
+    if (err == NULL && (u->input->name == NULL || u->input->name[0] == '\0')) {
         err = td_fe__msg(x, "Update name is not set on request.");
     }
     if (err == NULL) {
@@ -56,11 +56,28 @@ static const char *td_fe_check_update_request(td_fe_call_t *x, const td_upd_req_
     return err;
 }
 
+#define TD_STAGE_ADMITTED \
+    TEMPORAL__API__ENUMS__V1__UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE__UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
+
+/* Waiting only for ADMITTED is refused, as Temporal does (PollWorkflowExecutionUpdate may). */
+static int td_fe_check_wait_policy(td_fe_call_t *x, const td_upd_req_t *r)
+{
+    if (r->wait_policy != NULL && (int)r->wait_policy->lifecycle_stage == TD_STAGE_ADMITTED) {
+        x->msg = "UpdateWorkflowExecution issued asynchronously and waiting on update admitted "
+                 "is not supported.";
+        return TD_GRPC_PERMISSION_DENIED;
+    }
+    return TD_GRPC_OK;
+}
+
 static int td_fe_check_update(td_fe_call_t *x, const ProtobufCMessage *m)
 {
     const td_upd_req_t *r = (const td_upd_req_t *)m;
     const char *err = td_fe__check_execution(x, r->workflow_execution, 0);
 
+    if (td_fe_check_wait_policy(x, r) != TD_GRPC_OK) {
+        return TD_GRPC_PERMISSION_DENIED;
+    }
     if (err == NULL) {
         err = td_fe__check_run_id(x, r->first_execution_run_id);
     }
@@ -125,7 +142,7 @@ static int td_fe_check_multi(td_fe_call_t *x, const ProtobufCMessage *m)
         err = td_fe__msg(x, "CronSchedule is not allowed.");
     }
     if (err == NULL && s->workflow_start_delay != NULL) {
-        err = td_fe__msg(x, "WorkflowStartDelay is not allowed.");
+        err = td_fe__msg(x, "WorkflowStartDelay is not supported.");
     }
     if (err == NULL && s->request_eager_execution) {
         err = td_fe__msg(x, "RequestEagerExecution is not supported.");
@@ -155,6 +172,9 @@ static int td_fe_check_multi(td_fe_call_t *x, const ProtobufCMessage *m)
     }
     if (err == NULL) {
         err = td_fe_check_update_request(x, u);
+    }
+    if (err == NULL && td_fe_check_wait_policy(x, u) != TD_GRPC_OK) {
+        return TD_GRPC_PERMISSION_DENIED;
     }
     return td_fe_upd_verdict(x, err);
 }
