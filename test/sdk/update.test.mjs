@@ -193,6 +193,37 @@ sdkTest('update-with-start starts a new workflow, then updates the running one',
       env.client.workflow.executeUpdateWithStart('setValue', { args: ['never'], startWorkflowOperation: op3 }),
       (err) => err instanceof sdkClient.WorkflowExecutionAlreadyStartedError || err?.cause instanceof sdkClient.WorkflowExecutionAlreadyStartedError,
     );
+    // The raw shape: MultiOperationExecutionFailure, the start's status first, the update aborted.
+    const startReq = {
+      namespace: 'default',
+      workflowId,
+      workflowType: { name: 'updateTarget' },
+      taskQueue: { name: taskQueue },
+      requestId: uniq('req'),
+      workflowIdConflictPolicy: sdkProto.temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+    };
+    const updReq = {
+      namespace: 'default',
+      workflowExecution: { workflowId },
+      waitPolicy: { lifecycleStage: sdkProto.temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED },
+      request: { meta: { updateId: 'raw' }, input: { name: 'setValue' } },
+    };
+    await assert.rejects(
+      env.client.workflowService.executeMultiOperation({ namespace: 'default', operations: [{ startWorkflow: startReq }, { updateWorkflow: updReq }] }),
+      (err) => {
+        assert.equal(err.code, 6, `ALREADY_EXISTS expected, got ${err}`);
+        const bin = err.metadata.get('grpc-status-details-bin')[0];
+        const st = sdkProto.google.rpc.Status.decode(bin);
+        assert.equal(st.details[0].type_url, 'type.googleapis.com/temporal.api.errordetails.v1.MultiOperationExecutionFailure');
+        const { statuses } = sdkProto.temporal.api.errordetails.v1.MultiOperationExecutionFailure.decode(st.details[0].value);
+        assert.equal(statuses.length, 2);
+        assert.equal(statuses[0].code, 6);
+        assert.match(statuses[0].details[0].type_url, /WorkflowExecutionAlreadyStartedFailure$/);
+        assert.equal(statuses[1].code, 10);
+        assert.match(statuses[1].details[0].type_url, /MultiOperationExecutionAborted$/);
+        return true;
+      },
+    );
     assert.equal(await finish(h1), 'first');
   });
   const h = await env.handle(workflowId).fetchHistory();

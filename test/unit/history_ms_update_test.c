@@ -355,6 +355,23 @@ TD_TEST(history_ms_update_admission_checks)
     TD_CHECK_INT((int)td_ms_update_inflight(f.ms), ==, 10);
     fx_txn(&f, SEC(1));
     TD_CHECK_INT(td_ms_update_admit(f.ms, &f.t, 0), ==, TD_ELIMIT);
+    /* The total limit counts every accepted update, completed or not. */
+    {
+        size_t n0 = f.ms->n_updates;
+        f.ms->updates = td_realloc(f.ms->updates, TD_MS_UPDATE_MAX_TOTAL * sizeof(*f.ms->updates));
+        for (size_t i = n0; i < TD_MS_UPDATE_MAX_TOTAL; i++) {
+            f.ms->updates[i].update_id = td_strdup(td_arena_printf(&f.arena, "old-%zu", i));
+            f.ms->updates[i].accepted_id = 1000 + (int64_t)i;
+            f.ms->updates[i].completed_id = 5000 + (int64_t)i;
+        }
+        f.ms->n_updates = TD_MS_UPDATE_MAX_TOTAL;
+        for (size_t i = 0; i < n0; i++) {
+            f.ms->updates[i].completed_id = 4000 + (int64_t)i; /* none in flight now */
+        }
+        fx_txn(&f, SEC(1));
+        TD_CHECK_INT(td_ms_update_admit(f.ms, &f.t, 0), ==, TD_EPRECOND);
+        TD_CHECK(strstr(f.t.msg, "total updates has been reached (2000)") != NULL);
+    }
     /* A closed run refuses with Temporal's wording. */
     fx_txn(&f, SEC(1));
     TD_CHECK_INT(td_ms_terminate(f.ms, &f.t, "stop", NULL, "op"), ==, TD_OK);
