@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The worker role: system jobs: schedules, batch operations, retention and namespace deletion.
+ * The worker role: system jobs: schedules, batch operations and namespace deletion.
  * This file holds the role descriptor and its lifecycle; the work itself lives beside it.
+ * Retention is not here: history deletes each closed run from a timer written with its close
+ * (src/roles/history/hist_retention.c), so no job has to scan for expired runs.
  */
 #define TD_LOG_COMPONENT "worker"
 
