@@ -41,10 +41,10 @@ typedef struct td_config_s {
     int history_port, history_membership_port;
     int matching_port, matching_membership_port;
     int worker_port, worker_membership_port;
-    int http_port;          /* HTTP API; 0 = off */
-    int metrics_port;       /* Prometheus; 0 = off */
-    int max_recv_bytes;     /* largest gRPC message accepted */
-    int num_history_shards; /* fixed when the cluster is created */
+    int http_port;                /* HTTP API; 0 = off */
+    int metrics_port;             /* Prometheus; 0 = off */
+    int max_recv_bytes;           /* largest gRPC message accepted */
+    int num_history_shards;       /* fixed when the cluster is created */
     int history_events_cache_mib; /* events cache budget (hist_evc.c); 0 = off */
     /* [persistence] */
     char *db_url;             /* sqlite:///path, sqlite://:memory:, postgres://... */

@@ -1862,11 +1862,11 @@ TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
     misses = h->evc.misses;
     TD_CHECK_INT(hx_wft_started(x, "wf-evc", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_INT(p->history->n_events, ==, 3);
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
-                                 fx_complete_req(&x->fx, 1,
-                                                 fx_cmd_activity(&x->fx, "a1", SEC(10), 0)),
-                                 NULL),
-                 ==, 0);
+    TD_CHECK_INT(
+            hx_wft_complete(x, p->task_token,
+                            fx_complete_req(&x->fx, 1, fx_cmd_activity(&x->fx, "a1", SEC(10), 0)),
+                            NULL),
+            ==, 0);
     hx_run_until(x, hx_has_act, 5000);
     TD_CHECK_INT(hx_act_started(x, "wf-evc", run, 5, 1, &pa), ==, 0);
     TD_CHECK(pa->input != NULL && pa->input->n_payloads == 1);

@@ -965,7 +965,7 @@ static void bench_poll_done(const ProtobufCMessage *resp, int status, const char
     TD_CHECK_INT(status, ==, TD_GRPC_OK);
     protobuf_c_message_pack(resp, buf);
     m = temporal__api__workflowservice__v1__poll_workflow_task_queue_response__unpack(NULL, len,
-                                                                                     buf);
+                                                                                      buf);
     TD_CHECK(m != NULL);
     if (m->task_token.len > 0) {
         b->delivered++;

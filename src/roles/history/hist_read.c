@@ -216,10 +216,11 @@ static int td_hist_wft_raw(td_hist_t *h, td_arena_t *a, const td_ms_t *ms, int64
         return 0;
     }
     if (history_id == 0) {
-        history_id = protobuf_c_message_descriptor_get_field_by_name(
-                             &temporal__api__workflowservice__v1__poll_workflow_task_queue_response__descriptor,
-                             "history")
-                             ->id;
+        history_id =
+                protobuf_c_message_descriptor_get_field_by_name(
+                        &temporal__api__workflowservice__v1__poll_workflow_task_queue_response__descriptor,
+                        "history")
+                        ->id;
     }
     all = td_arena_alloc(a, sizeof(*all) * (n + 1));
     memcpy(all, parts, sizeof(*all) * n);
