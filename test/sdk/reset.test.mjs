@@ -33,6 +33,16 @@ async function statusOf(workflowId, runId) {
   return (await env.handle(workflowId, runId).describe()).status.name;
 }
 
+// DescribeWorkflowExecution's workflow_extended_info of a run, raw.
+async function extOf(workflowId, runId) {
+  return (await env.handle(workflowId, runId).describe()).raw.workflowExtendedInfo;
+}
+
+// A protobuf Timestamp in milliseconds (null when unset).
+function tsMs(ts) {
+  return ts == null ? null : num(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+}
+
 async function listed(workflowId) {
   const seen = {};
   for await (const w of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
@@ -68,6 +78,21 @@ sdkTest('reset of a running workflow: new run with the copied prefix, reapplied 
     const d = await env.handle(workflowId).describe();
     assert.equal(d.runId, resp.runId);
     assert.equal(d.status.name, 'RUNNING');
+
+    // Extended info: the base points at the new run; the new run knows when it was reset and
+    // the start time of the history it copied.
+    const baseStartMs = tsMs(baseHistory.events[0].eventTime);
+    const bx = await extOf(workflowId, baseRun);
+    assert.equal(bx.resetRunId, resp.runId);
+    assert.equal(bx.lastResetTime, null);
+    assert.equal(tsMs(bx.originalStartTime), baseStartMs);
+    const nx = d.raw.workflowExtendedInfo;
+    assert.equal(nx.resetRunId, '');
+    assert.equal(tsMs(nx.originalStartTime), baseStartMs);
+    assert.ok(tsMs(nx.lastResetTime) >= tsMs(term.eventTime) - 1000, 'last reset time at the reset');
+    assert.ok(tsMs(nx.lastResetTime) <= Date.now() + 1000);
+    assert.ok(tsMs(nx.lastResetTime) >= tsMs(bx.originalStartTime));
+    assert.equal(nx.cancelRequested, false);
 
     // The new run finishes with the reapplied signals and one more.
     await env.handle(workflowId).signal('add', 'c');
@@ -134,6 +159,45 @@ sdkTest('reset of a completed workflow: the signals are reapplied and the base r
     assert.equal(attrs(h.events[2]).identity, 'history-service');
     assert.equal(attrs(h.events[3]).baseRunId, resp.runId);
     assert.equal(await statusOf(workflowId, resp.runId), 'COMPLETED');
+
+    // Closed bases record the run their reset created too; a reset of a reset run keeps the
+    // first start time as original_start_time.
+    const baseStartMs = tsMs((await base.fetchHistory()).events[0].eventTime);
+    assert.equal((await extOf(workflowId, base.firstExecutionRunId)).resetRunId, resp.runId);
+    const mid = await extOf(workflowId, resp.runId);
+    assert.equal(mid.resetRunId, resp2.runId);
+    const last = await extOf(workflowId, resp2.runId);
+    assert.equal(last.resetRunId, '');
+    assert.equal(tsMs(last.originalStartTime), baseStartMs);
+    assert.ok(tsMs(last.lastResetTime) > tsMs(mid.lastResetTime), 'the newer reset is later');
+  });
+});
+
+sdkTest('describe extended info: expiration times, cancel request, original start time of a run never reset', {}, async () => {
+  const taskQueue = uniq('ext-info');
+  const workflowId = uniq('ext-info-wf');
+  await env.withWorker({ taskQueue }, async () => {
+    const h = await env.client.workflow.start('collect', {
+      taskQueue, workflowId, args: [5], workflowExecutionTimeout: '1h', workflowRunTimeout: '10m',
+    });
+    const d = await h.describe();
+    const x = d.raw.workflowExtendedInfo;
+    const startMs = d.startTime.getTime();
+    assert.equal(tsMs(x.executionExpirationTime) - startMs, 3600 * 1000);
+    assert.equal(tsMs(x.runExpirationTime) - startMs, 600 * 1000);
+    assert.equal(tsMs(x.originalStartTime), startMs);
+    assert.equal(x.lastResetTime, null);
+    assert.equal(x.resetRunId, '');
+    assert.equal(x.cancelRequested, false);
+    await h.cancel();
+    assert.ok(await waitFor(async () => (await extOf(workflowId)).cancelRequested), 'cancel_requested');
+
+    // Without timeouts there are no deadlines.
+    const h2 = await env.client.workflow.start('collect', { taskQueue, workflowId: uniq('ext-info-wf'), args: [5] });
+    const x2 = (await h2.describe()).raw.workflowExtendedInfo;
+    assert.equal(x2.executionExpirationTime, null);
+    assert.equal(x2.runExpirationTime, null);
+    await h2.terminate('done');
   });
 });
 

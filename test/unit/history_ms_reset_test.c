@@ -167,6 +167,9 @@ TD_TEST(history_ms_reset_to_completed_task)
     TD_CHECK_INT(ms->timers[0].expiry_time, ==,
                  h.v[5]->event_time->seconds * TD_MS_SECOND + SEC(60));
     TD_CHECK_INT(ms->history_size_bytes, >, 0);
+    TD_CHECK_INT(ms->original_start_time, ==, T0);
+    TD_CHECK_INT(ms->last_reset_time, ==, f.now);
+    TD_CHECK(ms->reset_run_id == NULL);
 
     /* Tasks: the activity again, the timer, the new workflow task, visibility. */
     task = fx_task(&f, TD_MS_TASK_ACTIVITY_TASK);
@@ -195,8 +198,59 @@ TD_TEST(history_ms_reset_to_completed_task)
     TD_CHECK_INT(td_ms_decode(buf, len, &back), ==, TD_OK);
     TD_CHECK_INT(back->n_activities, ==, 1);
     TD_CHECK_INT(back->wft.scheduled_id, ==, 12);
+    TD_CHECK_INT(back->original_start_time, ==, T0);
+    TD_CHECK_INT(back->last_reset_time, ==, ms->last_reset_time);
+    TD_CHECK(back->reset_run_id == NULL);
     td_ms_free(back);
     td_ms_free(ms);
+    td_free(h.v);
+    fx_free(&f);
+}
+
+/* The base run records the newest run a reset created, durably; a reset of the reset run keeps
+ * the first start time as original_start_time and has its own reset time. */
+TD_TEST(history_ms_reset_base_link_and_original_start)
+{
+    fx_t f;
+    hist_t h = { 0 }, h2 = { 0 };
+    td_ms_reset_t r;
+    td_ms_t *ms = NULL, *ms2 = NULL, *back = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    fx_init(&f);
+    base_history(&f, &h);
+    TD_CHECK_INT(f.ms->original_start_time, ==, 0); /* never reset: describe uses start_time */
+    TD_CHECK_INT(f.ms->last_reset_time, ==, 0);
+    TD_CHECK(f.ms->reset_run_id == NULL);
+    td_ms_reset_mark_base(f.ms, "11111111-0000-4000-8000-000000000001");
+    td_ms_reset_mark_base(f.ms, NEWRUN);
+    TD_CHECK_STR(f.ms->reset_run_id, NEWRUN);
+    TD_CHECK_INT(td_ms_encode(f.ms, &f.arena, &buf, &len), ==, TD_OK);
+    TD_CHECK_INT(td_ms_decode(buf, len, &back), ==, TD_OK);
+    TD_CHECK_STR(back->reset_run_id, NEWRUN);
+    td_ms_free(back);
+
+    r = reset_in(&h, 4);
+    fx_txn(&f, SEC(30));
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    TD_CHECK_INT(ms->last_reset_time, ==, f.now);
+    collect(&f, &h2); /* the reset run's history: 1 2 3 WFTFailed Signaled Signaled WFTScheduled */
+    TD_CHECK_INT(h2.n, ==, 7);
+
+    r = reset_in(&h2, 4);
+    r.base_run_id = NEWRUN;
+    r.new_run_id = "22222222-0000-4000-8000-000000000002";
+    r.request_id = "reset-req-2";
+    fx_txn(&f, SEC(60));
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms2), ==, TD_OK);
+    TD_CHECK_INT(ms2->start_time, ==, f.now);
+    TD_CHECK_INT(ms2->original_start_time, ==, T0);
+    TD_CHECK_INT(ms2->last_reset_time, ==, f.now);
+    TD_CHECK_INT(ms2->last_reset_time, >, ms->last_reset_time);
+    td_ms_free(ms2);
+    td_ms_free(ms);
+    td_free(h2.v);
     td_free(h.v);
     fx_free(&f);
 }

@@ -648,6 +648,32 @@ void td_hist__get_history_reverse(td_rpc_call_t *call, void *ctx)
 
 /* ---- DescribeWorkflowExecution ---- */
 
+/* WorkflowExecutionExtendedInfo: the deadlines (unset without a timeout), the cancel request and
+ * what a reset recorded. original_start_time is the start of the run whose history this run's
+ * began as (its own start unless a reset copied it). Request id infos, pause and time
+ * skipping are not kept by temporald and stay unset. */
+static Temporal__Api__Workflow__V1__WorkflowExecutionExtendedInfo *
+td_hist__describe_extended(td_arena_t *a, const td_ms_t *ms)
+{
+    Temporal__Api__Workflow__V1__WorkflowExecutionExtendedInfo *x = td_hist__pb(
+            a, &temporal__api__workflow__v1__workflow_execution_extended_info__descriptor);
+
+    if (ms->execution_expiration > 0) {
+        x->execution_expiration_time = td_hist__ts(a, ms->execution_expiration);
+    }
+    if (ms->run_expiration > 0) {
+        x->run_expiration_time = td_hist__ts(a, ms->run_expiration);
+    }
+    x->cancel_requested = ms->cancel_requested != 0;
+    if (ms->last_reset_time > 0) {
+        x->last_reset_time = td_hist__ts(a, ms->last_reset_time);
+    }
+    x->original_start_time =
+            td_hist__ts(a, ms->original_start_time > 0 ? ms->original_start_time : ms->start_time);
+    x->reset_run_id = td_arena_strdup(a, ms->reset_run_id ? ms->reset_run_id : "");
+    return x;
+}
+
 static int td_hist_describe_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
 {
     td_arena_t *a = op->arena;
@@ -703,6 +729,7 @@ static int td_hist_describe_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
         wi->root_execution->run_id = wi->execution->run_id;
     }
     r->workflow_execution_info = wi;
+    r->workflow_extended_info = td_hist__describe_extended(a, ms);
     if (ms->n_children > 0) {
         r->pending_children = td_arena_alloc(a, ms->n_children * sizeof(*r->pending_children));
     }

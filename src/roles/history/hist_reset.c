@@ -8,7 +8,10 @@
  * reapplied (reset_reapply_type NONE or exclude type SIGNAL skip them). Updates past the reset
  * point are not reapplied as events (Temporal re-admits them; temporald keeps admitted updates
  * in memory only: their callers are aborted when the base run is succeeded, and retry against
- * the new run). Callers: the frontend through td_svc_call.
+ * the new run). The base run records the new run as its reset_run_id (describe's extended
+ * info) in the same write when it is the current run; a base that is an older run of a
+ * continue-as-new chain keeps none (closed runs that are not current take no writes). Callers:
+ * the frontend through td_svc_call.
  *
  * Design note: the new run's history is a copy of the base run's prefix, written by the
  * ordinary execution write as the new run's first batch (see ms_reset.c): no store operation
@@ -141,7 +144,7 @@ static int td_hist_reset_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
 {
     td_hist_reset_t *r = op->u;
     const td_reset_req_t *q = r->req;
-    int running = ms->state == TD_MS_STATE_RUNNING;
+    int running = ms->state == TD_MS_STATE_RUNNING, base;
     td_ms_reset_t in = { 0 };
     td_ms_txn_t *nt = t;
     char *run_id;
@@ -169,7 +172,9 @@ static int td_hist_reset_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
     in.request_id = q->request_id;
     in.exclude_signals = td_hist_reset_exclude_signals(q);
     td_hist_reset_tail(r, ms, op->arena, &in);
-    if (running) {
+    /* The current run is written too when it is terminated or is the base (reset_run_id). */
+    base = strcmp(ms->run_id, r->base_run_id) == 0;
+    if (running || base) {
         rc = td_hist__task_id(op->ctx->shard, &tid);
         if (rc != TD_OK) {
             t->msg = "the shard's task id range is exhausted";
@@ -197,8 +202,11 @@ static int td_hist_reset_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
             td_ms_free(ms);
             return rc;
         }
-        op->terminate_prev = 1;
     }
+    if (base) {
+        td_ms_reset_mark_base(ms, run_id);
+    }
+    op->terminate_prev = running || base; /* write both runs */
     op->create_mode = TD_STORE_EXEC_CREATE_REPLACE_CURRENT;
     op->prev_run_id = td_arena_strdup(op->arena, ms->run_id);
     r->run_id = run_id;

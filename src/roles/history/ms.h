@@ -391,6 +391,11 @@ typedef struct td_ms_s {
     char *parent_namespace, *parent_namespace_id, *parent_workflow_id, *parent_run_id;
     int64_t parent_initiated_id;
     char *root_workflow_id, *root_run_id;
+    /* Reset: on a run a reset created, the start time of the first run of its copied history
+     * (0: start_time) and the reset's time (0: never reset); on a reset's base run, the newest
+     * run a reset of it created (NULL: none). */
+    int64_t original_start_time, last_reset_time;
+    char *reset_run_id;
     /* Packed WorkflowExecutionStartedEventAttributes: the input, header, memo, search attributes
      * a retry or cron run starts again with. Kept only when the run has a retry policy or a
      * cron schedule. */

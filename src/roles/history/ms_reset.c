@@ -579,6 +579,9 @@ int td_ms_reset(td_ms_txn_t *t, const td_ms_reset_t *r, td_ms_t **out)
                            "implemented by temporald yet");
     }
     td_ms__str_set(&ms->start_request_id, r->request_id);
+    /* The copied WorkflowExecutionStarted carries the first start's time through every reset. */
+    ms->original_start_time = ev_time(r->events[0]);
+    ms->last_reset_time = t->now;
     fail_pending_wft(ms, t, r);
     pending_tasks(ms, t);
     reapply(ms, t, r);
@@ -589,4 +592,9 @@ int td_ms_reset(td_ms_txn_t *t, const td_ms_reset_t *r, td_ms_t **out)
     }
     *out = ms;
     return TD_OK;
+}
+
+void td_ms_reset_mark_base(td_ms_t *base, const char *new_run_id)
+{
+    td_ms__str_set(&base->reset_run_id, new_run_id);
 }

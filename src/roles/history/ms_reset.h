@@ -55,11 +55,16 @@ typedef struct {
  * workflow task, every pending activity dispatched again as a fresh attempt scheduled now
  * (with its schedule-to-start / schedule-to-close timers), every pending timer, every pending
  * external signal / cancel request, VIS_START and RUN_TIMEOUT. The new run's start request id
- * is r->request_id. *out: the new state (caller owns).
+ * is r->request_id, its original_start_time the time of the copied WorkflowExecutionStarted and
+ * its last_reset_time t->now. *out: the new state (caller owns).
  * TD_EINVAL: finish_id out of (1, last event id], or no workflow task pending after event
  * finish_id-1 (Temporal's wording in t->msg). TD_EUNIMPL: child workflows pending at the
  * reset point, or an event td_ms_replay cannot replay.
  */
 int td_ms_reset(td_ms_txn_t *t, const td_ms_reset_t *r, td_ms_t **out);
+
+/* Records on a reset's base run the run the reset created (its reset_run_id, the newest one
+ * when the run is reset again). No event, no task: the caller writes the state. */
+void td_ms_reset_mark_base(td_ms_t *base, const char *new_run_id);
 
 #endif

@@ -661,7 +661,8 @@ void td_ms__reset(td_ms_t *ms)
                       &ms->parent_workflow_id,
                       &ms->parent_run_id,
                       &ms->root_workflow_id,
-                      &ms->root_run_id };
+                      &ms->root_run_id,
+                      &ms->reset_run_id };
     for (size_t i = 0; i < TD_ARRAY_LEN(strs); i++) {
         td_free(*strs[i]);
     }
@@ -791,6 +792,9 @@ int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_le
     x->root_workflow_id = s_or_empty(ms->root_workflow_id);
     x->root_run_id = s_or_empty(ms->root_run_id);
     x->start_attributes = bin(&ms->start_attrs);
+    x->original_start_time_ns = ms->original_start_time;
+    x->last_reset_time_ns = ms->last_reset_time;
+    x->reset_run_id = s_or_empty(ms->reset_run_id);
 
     m->workflow_task = w;
     w->scheduled_event_id = ms->wft.scheduled_id;
@@ -953,6 +957,9 @@ int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
     ms->root_workflow_id = dup_nonempty(x->root_workflow_id);
     ms->root_run_id = dup_nonempty(x->root_run_id);
     blob_set_bytes(&ms->start_attrs, x->start_attributes.data, x->start_attributes.len);
+    ms->original_start_time = x->original_start_time_ns;
+    ms->last_reset_time = x->last_reset_time_ns;
+    ms->reset_run_id = dup_nonempty(x->reset_run_id);
 
     ms->wft.scheduled_id = w->scheduled_event_id;
     ms->wft.started_id = w->started_event_id;
