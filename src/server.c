@@ -21,6 +21,7 @@
 #include "mem.h"
 #include "net/rpc.h"
 #include "roles/nsreg.h"
+#include "roles/svc.h"
 #include "store/store.h"
 
 static void td_server_drained_one(void *arg)
@@ -209,6 +210,8 @@ int td_server_run(const td_config_t *config)
             td_roles[i]->stop(srv.role_state[i]);
         }
     }
+    /* The roles registered their internal methods at start; none is called once all stopped. */
+    td_svc_free(&srv);
     td_nsreg_free(srv.nsreg);
     td_store_close(srv.store);
     td_timer_free(srv.drain_timer);
