@@ -179,11 +179,13 @@ tests: $(BUILD)/temporald $(BUILD)/test-unit $(BUILD)/test-store $(PROGS)
 test: tests
 	BUILD=$(BUILD) scripts/test.sh
 
-# The C suites under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The C suites and the SDK suite (on SQLite) under AddressSanitizer and
+# UndefinedBehaviorSanitizer. TD_SAN=1 makes the SDK harness fail a test on any sanitizer
+# report in the log of a temporald it ran (test/sdk/harness.mjs).
 test-san:
 	$(MAKE) SANITIZE=address,undefined tests
-	BUILD=build/san-address-undefined TD_TEST_SUITES="$(or $(SAN_SUITES),unit store)" \
-	    ASAN_OPTIONS=detect_leaks=1 scripts/test.sh
+	BUILD=build/san-address-undefined TD_TEST_SUITES="$(or $(SAN_SUITES),unit store sdk)" \
+	    ASAN_OPTIONS=detect_leaks=1 TD_SAN=1 TD_SDK_BACKENDS=sqlite scripts/test.sh
 
 ifeq ($(FLAVOUR),fuzz)
 $(BUILD)/fuzzers/%: $(BUILD)/obj/test/fuzz/%.o $(BUILD)/libtemporald.a $(BUILD)/libtdapi.a

@@ -12,6 +12,11 @@
 // A test that only makes sense on one backend (say, it reads the SQLite file) says so with
 // `{ skip: backend !== 'sqlite' && 'why' }`; freshDatabaseUrl() gives servers a test starts by
 // other means (such as @temporalio/testing) a database of their own on postgres.
+// TD_SAN=1 (set by `make test-san`) says temporald is a sanitizer build: the servers run with
+// ASAN_OPTIONS/UBSAN_OPTIONS from sanitizerEnv(), and a report of AddressSanitizer,
+// LeakSanitizer or UBSan in a server's log fails the test during which it appeared (checked
+// after each test) or the file (leaks, reported when the server exits on SIGTERM at the end).
+// LeakSanitizer runs at a normal exit only, so a server killed with SIGKILL reports no leaks.
 import { spawn, execFile, spawnSync } from 'node:child_process';
 import { openSync, closeSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,6 +36,22 @@ if (backend === 'postgres' && !(process.env.TD_SDK_PG_DIR && process.env.TD_SDK_
   throw new Error('TD_SDK_BACKEND=postgres needs TD_SDK_PG_DIR and TD_SDK_PG_URL (test/sdk/run.sh sets them)');
 }
 const pgCluster = path.join(root, 'scripts', 'pg-cluster.sh');
+export const sanitized = process.env.TD_SAN === '1';
+
+// The environment of a temporald on a sanitizer build. Options already in the environment win
+// (ASan's and UBSan's own rule: the last of a repeated option counts). UBSan keeps going and
+// prints a stack (a build with -fno-sanitize-recover aborts anyway); ASan checks leaks at exit.
+function sanitizerEnv() {
+  const join = (mine, theirs) => [mine, theirs].filter(Boolean).join(':');
+  return {
+    ...process.env,
+    ASAN_OPTIONS: join('detect_leaks=1:abort_on_error=0:print_summary=1', process.env.ASAN_OPTIONS),
+    UBSAN_OPTIONS: join('halt_on_error=0:print_stacktrace=1', process.env.UBSAN_OPTIONS),
+  };
+}
+
+// What marks a sanitizer report in a temporald log.
+const sanitizerMarks = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
 
 // The SDK lives in the one shared npm project, test/js; resolve it from there.
 const jsRequire = createRequire(path.join(root, 'test', 'js', 'package.json'));
@@ -142,6 +163,7 @@ export class TemporaldServer {
     this.args = args;
     this.proc = null;
     this.exits = [];
+    this.sanChecked = 0; // bytes of the log already checked for sanitizer reports
   }
 
   // Spawns temporald and resolves once GetSystemInfo succeeds (100 ms steps, at most 10 s).
@@ -152,7 +174,8 @@ export class TemporaldServer {
     const args = ['start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless',
       ...db, '--log-level', 'warn', ...this.args];
     try {
-      this.proc = spawn(temporaldBin, args, { stdio: ['ignore', fd, fd], cwd: this.dir });
+      const env = sanitized ? sanitizerEnv() : process.env;
+      this.proc = spawn(temporaldBin, args, { stdio: ['ignore', fd, fd], cwd: this.dir, env });
     } finally {
       closeSync(fd);
     }
@@ -210,12 +233,14 @@ export class TemporaldServer {
     await this.#waitExit(10000);
   }
 
-  // SIGTERM, then SIGKILL after 5 s. Returns the exit record of the process.
+  // SIGTERM, then SIGKILL after 5 s (30 s on a sanitizer build, whose exit includes the leak
+  // check). Returns the exit record of the process.
   async stop() {
     if (this.alive()) {
+      const grace = sanitized ? 30000 : 5000;
       process.kill(this.proc.pid, 'SIGTERM');
-      if (!(await this.#waitExit(5000))) {
-        remember(`temporald pid ${this.proc.pid} ignored SIGTERM for 5 s: SIGKILL`);
+      if (!(await this.#waitExit(grace))) {
+        remember(`temporald pid ${this.proc.pid} ignored SIGTERM for ${grace / 1000} s: SIGKILL`);
         await this.kill();
       }
     }
@@ -236,9 +261,32 @@ export class TemporaldServer {
     }
   }
 
+  // On a sanitizer build: the sanitizer reports written to the log since the last call (the
+  // lines from the first report on, at most 80), or null. Always null on other builds.
+  sanitizerReport() {
+    if (!sanitized) return null;
+    let text;
+    try {
+      const buf = readFileSync(this.logFile);
+      text = buf.subarray(this.sanChecked).toString('utf8');
+      this.sanChecked = buf.length;
+    } catch {
+      return null;
+    }
+    const lines = text.split('\n');
+    const first = lines.findIndex((l) => sanitizerMarks.test(l));
+    if (first < 0) return null;
+    const count = lines.filter((l) => sanitizerMarks.test(l)).length;
+    return `${count} sanitizer report line(s) in ${this.logFile}:\n${lines.slice(first, first + 80).join('\n')}`;
+  }
+
+  // Removes the server's folder (and its database on postgres). On a sanitizer build, throws
+  // (after removing) when the log holds a sanitizer report not seen before.
   cleanup() {
+    const report = this.sanitizerReport();
     rmSync(this.dir, { recursive: true, force: true });
     if (this.backend === 'postgres' && this.dbUrl) dropDatabase(this.dbUrl);
+    if (report) throw new Error(`temporald reported a sanitizer finding:\n${report}`);
   }
 }
 
@@ -248,7 +296,11 @@ export async function startServer(opts = {}) {
   try {
     await s.start();
   } catch (err) {
-    s.cleanup();
+    try {
+      s.cleanup();
+    } catch (sanErr) {
+      err.message += `\n${sanErr.message}`;
+    }
     throw err;
   }
   return s;
@@ -330,13 +382,16 @@ export function useTemporald(serverOpts = {}) {
   });
   afterEach(async () => {
     await stopWorkers(env);
+    // On a sanitizer build, a report that appeared during the test fails it.
+    const san = env.server?.sanitizerReport();
     // Tests that kill temporald restart it; a temporald that is gone now crashed.
     if (env.server && !env.server.alive()) {
       const exit = env.server.exits.at(-1);
-      const tail = env.server.logTail();
+      const tail = san ?? `Log tail:\n${env.server.logTail()}`;
       await env.server.start();
-      throw new Error(`temporald died during the test (exit ${safeJson(exit)}); restarted. Log tail:\n${tail}`);
+      throw new Error(`temporald died during the test (exit ${safeJson(exit)}); restarted. ${tail}`);
     }
+    if (san) throw new Error(`temporald reported a sanitizer finding during the test:\n${san}`);
   });
   after(async () => {
     await stopWorkers(env);
@@ -347,10 +402,11 @@ export function useTemporald(serverOpts = {}) {
       if (exit && exit.code !== 0 && exit.signal !== 'SIGTERM') {
         console.error(`# temporald exited with ${exit.code ?? exit.signal} at stop:\n${env.server.logTail()}`);
       }
-      env.server.cleanup();
     }
     // The SDK runtime (native threads, log forwarding) would keep this test process alive.
     await Runtime._instance?.shutdown().catch(() => {});
+    // Last: it throws on a sanitizer report (leaks are reported at the exit above).
+    env.server?.cleanup();
   });
   return env;
 }

@@ -13,7 +13,8 @@
 # TD_SDK_BACKENDS (default "sqlite postgres"); TD_SDK_CONCURRENCY (default 2) test files at once
 # in each pass; TD_SDK_PARALLEL=1 runs the passes at the same time (default: 1 on a machine with
 # 4 or more cores, else 0: one pass after the other);
-# TD_SDK_TAP=FILE keeps node's full TAP output (FILE.BACKEND per pass).
+# TD_SDK_TAP=FILE keeps node's full TAP output (FILE.BACKEND per pass); TD_SAN=1 for a
+# sanitizer build of temporald (harness.mjs fails a test on a sanitizer report in a server log).
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/release}
