@@ -126,7 +126,7 @@ void td_config_init(td_config_t *c)
     c->worker_membership_port = 6939;
     c->max_recv_bytes = 4 << 20;
     c->num_history_shards = 4;
-    c->history_events_cache_mib = 32;
+    c->history_events_cache_mib = 8;
     td_config_set_str(&c->db_url, "sqlite:///var/lib/temporald/temporald.db");
     td_config_set_str(&c->sqlite_synchronous, "FULL");
     c->db_max_conns = 4;
