@@ -275,6 +275,10 @@ typedef struct {
      * (the run itself for a top-level run; NULL in records written before schema 2). */
     const char *parent_workflow_id, *parent_run_id;
     const char *root_workflow_id, *root_run_id;
+    /* The first run of its continue-as-new / retry / cron chain and its state transition count
+     * (NULL, 0 in records written before schema 3). */
+    const char *first_run_id;
+    int64_t state_transition_count;
     td_store_blob_t memo;              /* temporal.api.common.v1.Memo, returned as is */
     td_store_blob_t search_attributes; /* temporal.api.common.v1.SearchAttributes, as is */
     const td_store_sa_t *sas;          /* typed copies for filtering (input only) */

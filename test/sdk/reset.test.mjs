@@ -4,7 +4,9 @@
 // a new run with the copied prefix, WorkflowTaskFailed RESET_WORKFLOW and the reapplied signals,
 // the base run is terminated and the new run is current (describe, list); a completed workflow
 // is reset without being terminated; reapply NONE / exclude SIGNAL drop the signals; request id
-// dedup; bad finish event ids and a missing request id are INVALID_ARGUMENT. Run by
+// dedup; bad finish event ids and a missing request id are INVALID_ARGUMENT; describe's
+// extended info (deadlines, cancel request, reset links and times) and the first run id and
+// state transition count in describe and list. Run by
 // test/sdk/run.sh with `node --test`.
 import assert from 'node:assert/strict';
 import { useTemporald, sdkTest, sdkProto, uniq, eventTypes, eventsOf, attrs, num, payloadValue, waitFor } from './harness.mjs';
@@ -292,5 +294,24 @@ sdkTest('reset of a run that continued as new: the current run is terminated and
     assert.ok(next, 'the reset run continued as new');
     await env.handle(workflowId).signal('done');
     assert.deepEqual(await env.handle(workflowId, next).result(), ['a', 'b']);
+
+    // Every run of the chain, the reset run and its successor too, names run 1 as its first
+    // run, in describe and in visibility, with its state transition count.
+    const dn = (await env.handle(workflowId, next).describe()).raw.workflowExecutionInfo;
+    assert.equal(dn.firstRunId, run1);
+    assert.ok(num(dn.stateTransitionCount) > 0);
+    const runs = await waitFor(async () => {
+      const all = [];
+      for await (const w of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) all.push(w);
+      return all.length === 4 && all.every((w) => w.status.name !== 'RUNNING') ? all : null;
+    });
+    assert.ok(runs, 'the four runs listed closed');
+    assert.deepEqual(new Set(runs.map((w) => w.runId)), new Set([run1, run2, resp.runId, next]));
+    for (const w of runs) {
+      assert.equal(w.raw.firstRunId, run1, `first run of ${w.runId}`);
+      assert.ok(num(w.raw.stateTransitionCount) > 0, `state transitions of ${w.runId}`);
+    }
+    const listedNext = runs.find((w) => w.runId === next);
+    assert.ok(num(listedNext.raw.stateTransitionCount) <= num(dn.stateTransitionCount));
   });
 });

@@ -47,6 +47,8 @@ static void td_cw_put(td_store_t *s, const char *ns, const td_cw_rec_t *x)
     r->in.vis.parent_run_id = x->parent_run;
     r->in.vis.root_workflow_id = x->root_wf;
     r->in.vis.root_run_id = x->root_run;
+    r->in.vis.first_run_id = x->root_run;
+    r->in.vis.state_transition_count = x->size + 1;
     r->in.vis.sas = x->sas;
     r->in.vis.n_sas = x->n_sas;
     if (td_store_call(s, r) != TD_OK) {
@@ -178,10 +180,14 @@ TD_TEST(store_visibility_lineage_and_text_words)
             TD_CHECK_STR(v->parent_workflow_id, "child");
             TD_CHECK_STR(v->parent_run_id, "r-child");
             TD_CHECK_INT(v->history_size_bytes, ==, 64);
+            TD_CHECK_STR(v->first_run_id, "r-root");
+            TD_CHECK_INT(v->state_transition_count, ==, 65);
         } else if (strcmp(v->run_id, "r-root") == 0) {
             TD_CHECK(v->parent_workflow_id == NULL);
             TD_CHECK(v->parent_run_id == NULL);
             TD_CHECK_INT(v->history_size_bytes, ==, 512);
+            TD_CHECK_STR(v->first_run_id, "r-root");
+            TD_CHECK_INT(v->state_transition_count, ==, 513);
         }
     }
     td_store_req_free(r);
@@ -393,7 +399,8 @@ static const char td_cw_v1_rows[] =
         "INSERT INTO schema_version VALUES (1, 1, 1);"
         "INSERT INTO schema_migrations VALUES (1, '001_initial.sql', 1);";
 
-/* After `schema update`: the old record is found by its words and lists without lineage. */
+/* After `schema update`: the old record is found by its words and lists without lineage, first
+ * run id or state transition count until written again. */
 static void td_cw_check_migrated(const char *url)
 {
     td_store_options_t opt;
@@ -431,6 +438,8 @@ static void td_cw_check_migrated(const char *url)
     TD_CHECK_STR(r->out.vis_list.recs[0].workflow_id, "wf-old");
     TD_CHECK(r->out.vis_list.recs[0].root_workflow_id == NULL);
     TD_CHECK(r->out.vis_list.recs[0].parent_workflow_id == NULL);
+    TD_CHECK(r->out.vis_list.recs[0].first_run_id == NULL); /* schema 3 */
+    TD_CHECK_INT(r->out.vis_list.recs[0].state_transition_count, ==, 0);
     td_store_req_free(r);
     /* written again (as history does), it gets its lineage */
     {
@@ -441,6 +450,13 @@ static void td_cw_check_migrated(const char *url)
     }
     f = td_cw_str("RootWorkflowId", TD_STORE_VF_EQ, TD_STORE_SA_KEYWORD, "wf-old");
     TD_CHECK_INT(td_cw_count(s, "ns-mig", &f), ==, 1);
+    r = td_store_req_new(TD_STORE_OP_VIS_LIST);
+    r->in.vis_query.namespace_id = "ns-mig";
+    TD_CHECK_INT(td_store_call(s, r), ==, TD_OK);
+    TD_CHECK_INT(r->out.vis_list.n_recs, ==, 1);
+    TD_CHECK_STR(r->out.vis_list.recs[0].first_run_id, "run-old");
+    TD_CHECK_INT(r->out.vis_list.recs[0].state_transition_count, ==, 100);
+    td_store_req_free(r);
     td_store_close(s);
 }
 

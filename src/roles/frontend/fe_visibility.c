@@ -217,6 +217,8 @@ static td_fv_info_t *td_fv_info(td_arena_t *a, const td_ns_t *ns, const td_store
     e->status = (Temporal__Api__Enums__V1__WorkflowExecutionStatus)v->status;
     e->history_length = v->history_length;
     e->history_size_bytes = v->history_size_bytes;
+    e->first_run_id = (char *)(v->first_run_id != NULL ? v->first_run_id : "");
+    e->state_transition_count = v->state_transition_count;
     e->task_queue = (char *)(v->task_queue != NULL ? v->task_queue : "");
     if (v->parent_workflow_id != NULL && v->parent_workflow_id[0] != '\0') {
         /* children run in their parent's namespace */

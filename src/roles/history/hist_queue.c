@@ -267,6 +267,10 @@ static void td_hist_vis_fill(td_hist_t *h, td_store_visibility_t *v, const td_ms
     v->status = ms->status;
     v->history_length = ms->next_event_id - 1;
     v->history_size_bytes = ms->history_size_bytes;
+    v->first_run_id = td_arena_strdup(a, ms->first_execution_run_id && ms->first_execution_run_id[0]
+                                                 ? ms->first_execution_run_id
+                                                 : ms->run_id);
+    v->state_transition_count = ms->db_record_version;
     if (ms->parent_workflow_id != NULL && ms->parent_workflow_id[0] != '\0') {
         v->parent_workflow_id = td_arena_strdup(a, ms->parent_workflow_id);
         v->parent_run_id = td_arena_strdup(a, ms->parent_run_id ? ms->parent_run_id : "");

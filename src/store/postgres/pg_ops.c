@@ -142,9 +142,10 @@ static const char *const td_pg_sql[TD_PQ__COUNT] = {
                          "workflow_type, task_queue, start_ns, execution_ns, close_ns, "
                          "sort_close, status, history_length, history_size_bytes, memo, "
                          "memo_encoding, search_attributes, sa_encoding, parent_workflow_id, "
-                         "parent_run_id, root_workflow_id, root_run_id) VALUES ($1, $2, $3, "
+                         "parent_run_id, root_workflow_id, root_run_id, first_run_id, "
+                         "state_transition_count) VALUES ($1, $2, $3, "
                          "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
-                         "$19, $20) "
+                         "$19, $20, $21, $22) "
                          "ON CONFLICT (namespace_id, run_id) DO UPDATE SET "
                          "workflow_id = EXCLUDED.workflow_id, "
                          "workflow_type = EXCLUDED.workflow_type, "
@@ -159,13 +160,16 @@ static const char *const td_pg_sql[TD_PQ__COUNT] = {
                          "parent_workflow_id = EXCLUDED.parent_workflow_id, "
                          "parent_run_id = EXCLUDED.parent_run_id, "
                          "root_workflow_id = EXCLUDED.root_workflow_id, "
-                         "root_run_id = EXCLUDED.root_run_id",
+                         "root_run_id = EXCLUDED.root_run_id, "
+                         "first_run_id = EXCLUDED.first_run_id, "
+                         "state_transition_count = EXCLUDED.state_transition_count",
     [TD_PQ_VIS_CLOSE] = "UPDATE executions_visibility SET workflow_id = $3, workflow_type = $4, "
                         "task_queue = $5, start_ns = $6, execution_ns = $7, close_ns = $8, "
                         "sort_close = $9, status = $10, history_length = $11, "
                         "history_size_bytes = $12, memo = $13, memo_encoding = $14, "
                         "search_attributes = $15, sa_encoding = $16, parent_workflow_id = $17, "
-                        "parent_run_id = $18, root_workflow_id = $19, root_run_id = $20 "
+                        "parent_run_id = $18, root_workflow_id = $19, root_run_id = $20, "
+                        "first_run_id = $21, state_transition_count = $22 "
                         "WHERE namespace_id = $1 AND run_id = $2",
     [TD_PQ_VIS_DELETE] = "DELETE FROM executions_visibility WHERE namespace_id = $1 AND "
                          "run_id = $2",
@@ -1513,6 +1517,8 @@ static int td_pg_op_vis_put(td_pg_conn_t *c, td_store_req_t *req)
     td_pg__p_text(&p, td_pg_empty(v->parent_run_id) ? NULL : v->parent_run_id);
     td_pg__p_text(&p, td_pg_empty(v->root_workflow_id) ? NULL : v->root_workflow_id);
     td_pg__p_text(&p, td_pg_empty(v->root_run_id) ? NULL : v->root_run_id);
+    td_pg__p_text(&p, td_pg_empty(v->first_run_id) ? NULL : v->first_run_id);
+    td_pg__p_i64(&p, v->state_transition_count);
     if ((r = td_pg__exec(c, req, close ? TD_PQ_VIS_CLOSE : TD_PQ_VIS_UPSERT, &p)) == NULL) {
         rc = req->rc;
         goto out;
@@ -1822,7 +1828,7 @@ static void td_pg_skey(td_store_req_t *req, const PGresult *r, int row, int col,
     }
 }
 
-#define TD_PG_VIS_COLS 19 /* columns of a listed record before the sort keys */
+#define TD_PG_VIS_COLS 21 /* columns of a listed record before the sort keys */
 
 static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
 {
@@ -1873,7 +1879,7 @@ static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
                              "v.history_length, v.history_size_bytes, v.memo, v.memo_encoding, "
                              "v.search_attributes, v.sa_encoding, v.sort_close, "
                              "v.parent_workflow_id, v.parent_run_id, v.root_workflow_id, "
-                             "v.root_run_id");
+                             "v.root_run_id, v.first_run_id, v.state_transition_count");
     for (int i = 0; sorted && i < in->n_sort; i++) {
         td_pg_sb_add(&b, ", %s", sexpr[i]);
     }
@@ -1943,6 +1949,8 @@ static int td_pg_op_vis_query(td_pg_conn_t *c, td_store_req_t *req)
         v->parent_run_id = td_pg__str(req, r, i, 16);
         v->root_workflow_id = td_pg__str(req, r, i, 17);
         v->root_run_id = td_pg__str(req, r, i, 18);
+        v->first_run_id = td_pg__str(req, r, i, 19);
+        v->state_transition_count = td_pg__i64(r, i, 20);
     }
     o->n_recs = n;
     if (n < rows && n > 0 && sorted) {

@@ -116,8 +116,9 @@ static const char *const td_sq_sql[TD_SQ__COUNT] = {
                       "workflow_id, workflow_type, task_queue, start_ns, execution_ns, "
                       "close_ns, sort_close, status, history_length, history_size_bytes, memo, "
                       "memo_encoding, search_attributes, sa_encoding, parent_workflow_id, "
-                      "parent_run_id, root_workflow_id, root_run_id) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "parent_run_id, root_workflow_id, root_run_id, first_run_id, "
+                      "state_transition_count) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [TD_SQ_VIS_DELETE] = "DELETE FROM executions_visibility WHERE namespace_id = ? AND "
                          "run_id = ?",
     [TD_SQ_VIS_SA_DELETE] = "DELETE FROM visibility_sa WHERE namespace_id = ? AND run_id = ?",
@@ -1429,6 +1430,8 @@ static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req, int must_exist)
     td_sq_bind_text_or_null(st, 18, v->parent_run_id);
     td_sq_bind_text_or_null(st, 19, v->root_workflow_id);
     td_sq_bind_text_or_null(st, 20, v->root_run_id);
+    td_sq_bind_text_or_null(st, 21, v->first_run_id);
+    sqlite3_bind_int64(st, 22, v->state_transition_count);
     rc = td_sq_exec(c, req, st, "write visibility");
     if (rc != TD_OK) {
         goto out;
@@ -1751,7 +1754,7 @@ static void td_sq_col_skey(td_store_req_t *req, sqlite3_stmt *st, int i, int kin
     }
 }
 
-#define TD_SQ_VIS_COLS 20 /* columns of a listed record before the sort keys */
+#define TD_SQ_VIS_COLS 22 /* columns of a listed record before the sort keys */
 
 static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
 {
@@ -1794,7 +1797,7 @@ static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
                              "v.history_length, v.history_size_bytes, v.memo, v.memo_encoding, "
                              "v.search_attributes, v.sa_encoding, v.sort_close, "
                              "v.parent_workflow_id, v.parent_run_id, v.root_workflow_id, "
-                             "v.root_run_id");
+                             "v.root_run_id, v.first_run_id, v.state_transition_count");
     for (int i = 0; sorted && i < in->n_sort; i++) {
         td_sq_qb_add(&q, ", ");
         td_sq_qb_add(&q, sexpr[i]); /* no bound values: ?1 stays the namespace */
@@ -1909,6 +1912,8 @@ static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
         v->parent_run_id = td_sq_col_text_or_null(req, st, 17);
         v->root_workflow_id = td_sq_col_text_or_null(req, st, 18);
         v->root_run_id = td_sq_col_text_or_null(req, st, 19);
+        v->first_run_id = td_sq_col_text_or_null(req, st, 20);
+        v->state_transition_count = sqlite3_column_int64(st, 21);
         for (int i = 0; sorted && i < in->n_sort; i++) {
             /* the keys of the last row read: the token when the page ends after it */
             td_sq_col_skey(req, st, TD_SQ_VIS_COLS + i, skind[i], &skeys[i]);
