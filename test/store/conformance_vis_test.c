@@ -259,7 +259,7 @@ TD_TEST(store_visibility_sorted_pages)
 {
     td_store_t *s = td_fx_open();
     const char *ns = td_fx_id("ns");
-    char runs[13][8], got[512], want[512];
+    char runs[13][16], got[512], want[512];
     td_store_sa_t sas[13][3];
     td_store_vsort_t k[3];
     td_store_req_t *r;
