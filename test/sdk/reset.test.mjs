@@ -6,10 +6,11 @@
 // is reset without being terminated; reapply NONE / exclude SIGNAL drop the signals; request id
 // dedup; bad finish event ids and a missing request id are INVALID_ARGUMENT; describe's
 // extended info (deadlines, cancel request, reset links and times) and the first run id and
-// state transition count in describe and list. Run by
+// state transition count in describe and list; a child pending at the reset point keeps running
+// and its close reaches the new run. Run by
 // test/sdk/run.sh with `node --test`.
 import assert from 'node:assert/strict';
-import { useTemporald, sdkTest, sdkProto, uniq, eventTypes, eventsOf, attrs, num, payloadValue, waitFor } from './harness.mjs';
+import { useTemporald, sdkTest, sdkProto, uniq, eventTypes, eventsOf, attrs, num, payloadValue, waitFor, sleep } from './harness.mjs';
 
 const env = useTemporald();
 const enums = sdkProto.temporal.api.enums.v1;
@@ -313,5 +314,50 @@ sdkTest('reset of a run that continued as new: the current run is terminated and
     }
     const listedNext = runs.find((w) => w.runId === next);
     assert.ok(num(listedNext.raw.stateTransitionCount) <= num(dn.stateTransitionCount));
+  });
+});
+
+sdkTest('reset with a child pending: the child keeps running, belongs to the new run, and its close reaches the new run', {}, async () => {
+  const taskQueue = uniq('reset-child');
+  const workflowId = uniq('reset-child-wf');
+  const childId = `${workflowId}-child`;
+  await env.withWorker({ taskQueue }, async () => {
+    const base = await env.client.workflow.start('parentOfSleeper', { taskQueue, workflowId });
+    const baseRun = base.firstExecutionRunId;
+    // 5 ChildInitiated, 6 ChildStarted, 7-9 the task that saw the start
+    const baseHistory = await waitFor(async () => {
+      const h = await base.fetchHistory();
+      const types = eventTypes(h);
+      return types.includes('ChildWorkflowExecutionStarted') && types.at(-1) === 'WorkflowTaskCompleted' ? h : null;
+    });
+    assert.ok(baseHistory, 'the parent waits for its started child');
+    const finishId = num(eventsOf(baseHistory, 'WorkflowTaskCompleted').at(-1).eventId);
+    const initiatedId = num(eventsOf(baseHistory, 'StartChildWorkflowExecutionInitiated')[0].eventId);
+    assert.ok(finishId > num(eventsOf(baseHistory, 'ChildWorkflowExecutionStarted')[0].eventId));
+    const childRun = (await env.handle(childId).describe()).runId;
+
+    const resp = await reset(workflowId, baseRun, finishId);
+    assert.equal(await statusOf(workflowId, baseRun), 'TERMINATED');
+    const d = await env.handle(workflowId, resp.runId).describe();
+    const pending = d.raw.pendingChildren ?? [];
+    assert.equal(pending.length, 1);
+    assert.equal(pending[0].workflowId, childId);
+    assert.equal(pending[0].runId, childRun);
+    assert.equal(num(pending[0].initiatedId), initiatedId);
+    // The base's termination did not apply the parent close policy (TERMINATE) to the child.
+    await sleep(1000);
+    assert.equal(await statusOf(childId, childRun), 'RUNNING');
+    assert.ok(!eventTypes(await env.handle(childId, childRun).fetchHistory()).includes('WorkflowExecutionTerminated'));
+
+    // The child's close goes to the base run, which passes it on to the new run.
+    await env.handle(childId, childRun).terminate('stop the child');
+    assert.equal(await env.handle(workflowId, resp.runId).result(), 'error: ChildWorkflowFailure');
+    const h = await env.handle(workflowId, resp.runId).fetchHistory();
+    const done = eventsOf(h, 'ChildWorkflowExecutionTerminated');
+    assert.equal(done.length, 1);
+    assert.equal(num(attrs(done[0]).initiatedEventId), initiatedId);
+    assert.equal(attrs(done[0]).workflowExecution.runId, childRun);
+    // The base run's history ends with its termination: nothing was added to it.
+    assert.equal(eventTypes(await env.handle(workflowId, baseRun).fetchHistory()).at(-1), 'WorkflowExecutionTerminated');
   });
 });

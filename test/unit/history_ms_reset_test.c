@@ -4,8 +4,8 @@
  * collected, then td_ms_reset at a workflow task's finish event: the copied prefix, the
  * WorkflowTaskFailed RESET_WORKFLOW, the reapplied signals, the new workflow task, the tasks
  * for pending activities and timers, the rebuilt state; reset to a WorkflowTaskStarted id;
- * Temporal's rejections (finish id range, no pending task), pending children, and events that
- * cannot be replayed.
+ * Temporal's rejections (finish id range, no pending task), the children the new run keeps, and
+ * events that cannot be replayed.
  */
 #include "history_ms_fixture.h"
 
@@ -347,12 +347,19 @@ TD_TEST(history_ms_reset_rejections)
     fx_free(&f);
 }
 
-TD_TEST(history_ms_reset_pending_child_unimplemented)
+/* The new run keeps the children pending at the reset point: their starts and outcomes past
+ * it are written again; one never started is refused; the base's termination leaves the kept
+ * children alone (no PARENT_CLOSE_POLICY task for them). */
+TD_TEST(history_ms_reset_pending_children)
 {
     fx_t f;
     hist_t h = { 0 };
     td_ms_reset_t r;
     td_ms_t *ms = NULL;
+    td_ms_event_t ce = TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__INIT;
+    Temporal__Api__History__V1__WorkflowExecutionCompletedEventAttributes ca =
+            TEMPORAL__API__HISTORY__V1__WORKFLOW_EXECUTION_COMPLETED_EVENT_ATTRIBUTES__INIT;
+    const td_ms_child_t *ci;
 
     fx_init(&f);
     fx_start(&f);
@@ -372,13 +379,128 @@ TD_TEST(history_ms_reset_pending_child_unimplemented)
     /* 1 Started 2 Sched 3 Started 4 Completed 5 ChildInitiated 6 Signaled 7 Sched 8 Started */
     TD_CHECK_INT(h.n, ==, 8);
     r = reset_in(&h, 8);
+    r.n_base_tail = r.n_reapply;
     fx_txn(&f, 0);
     TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_EUNIMPL);
-    TD_CHECK_CONTAINS(f.t.msg, "pending child workflows");
-    /* Before the child was initiated: fine. */
+    TD_CHECK(ms == NULL);
+    TD_CHECK_CONTAINS(f.t.msg, "kid-1 (initiated by event 5) is not started");
+    /* Before the child was initiated: no child. */
     r = reset_in(&h, 4);
     fx_txn(&f, 0);
     TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    TD_CHECK_INT(ms->n_children, ==, 0);
+    td_ms_free(ms);
+    ms = NULL;
+
+    /* 9 Completed, 10 ChildStarted, 11 Sched, 12 Started, 13 Completed, 14 Signaled s2,
+     * 15 Sched */
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 0), NULL), ==, TD_OK);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(td_ms_child_started(f.ms, &f.t, 5, "kid-run-1", NULL), ==, TD_OK);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    fx_poll(&f);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 0), NULL), ==, TD_OK);
+    collect(&f, &h);
+    send_signal(&f, &h, "s2", "r2");
+    TD_CHECK_INT(h.n, ==, 15);
+    TD_CHECK_INT(h.v[9]->event_type, ==, ET(CHILD_WORKFLOW_EXECUTION_STARTED));
+
+    /* Reset to the task that was running when the child was initiated: its start is reapplied
+     * (in order with the signal), the child is the new run's, started. */
+    r = reset_in(&h, 9);
+    r.n_base_tail = r.n_reapply;
+    fx_txn(&f, SEC(10));
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    fx_check_events(&f, 1, 12, ET(WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_TASK_SCHEDULED),
+                    ET(WORKFLOW_TASK_STARTED), ET(WORKFLOW_TASK_COMPLETED),
+                    ET(START_CHILD_WORKFLOW_EXECUTION_INITIATED), ET(WORKFLOW_EXECUTION_SIGNALED),
+                    ET(WORKFLOW_TASK_SCHEDULED), ET(WORKFLOW_TASK_STARTED),
+                    ET(WORKFLOW_TASK_FAILED), ET(CHILD_WORKFLOW_EXECUTION_STARTED),
+                    ET(WORKFLOW_EXECUTION_SIGNALED), ET(WORKFLOW_TASK_SCHEDULED));
+    TD_CHECK_INT(
+            f.t.events[9]->child_workflow_execution_started_event_attributes->initiated_event_id,
+            ==, 5);
+    TD_CHECK_INT(ms->n_children, ==, 1);
+    ci = td_ms_child_find(ms, 5);
+    TD_CHECK(ci != NULL && ci->started);
+    TD_CHECK_INT(ci->started_id, ==, 10);
+    TD_CHECK_STR(ci->run_id, "kid-run-1");
+    TD_CHECK_INT(count_tasks(&f, TD_MS_TASK_START_CHILD), ==, 0);
+    /* Without the base's own events (n_base_tail 0: they came from a later run) the start is
+     * not reapplied and the reset is refused. */
+    r.n_base_tail = 0;
+    {
+        td_ms_t *no = NULL;
+        fx_txn(&f, 0);
+        TD_CHECK_INT(td_ms_reset(&f.t, &r, &no), ==, TD_EUNIMPL);
+        TD_CHECK(no == NULL);
+    }
+
+    /* The base run terminated by the reset: its PARENT_CLOSE_POLICY task for kid-1 is dropped,
+     * since the new run keeps the child. */
+    fx_txn(&f, 0);
+    TD_CHECK_INT(td_ms_terminate(f.ms, &f.t, "reset", NULL, "history-resetter"), ==, TD_OK);
+    TD_CHECK_INT(count_tasks(&f, TD_MS_TASK_PARENT_CLOSE_POLICY), ==, 1);
+    td_ms_reset_keep_children(&f.t, ms);
+    TD_CHECK_INT(count_tasks(&f, TD_MS_TASK_PARENT_CLOSE_POLICY), ==, 0);
+    TD_CHECK_INT(count_tasks(&f, TD_MS_TASK_VIS_CLOSE), ==, 1);
+    td_ms_free(ms);
+    ms = NULL;
+    td_free(h.v);
+    fx_free(&f);
+
+    /* A child that completed past the reset point: its outcome is reapplied, naming the new
+     * run's Started event, and the new run no longer waits for it. */
+    fx_init(&f);
+    memset(&h, 0, sizeof(h));
+    fx_start(&f);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    fx_poll(&f);
+    collect(&f, &h);
+    fx_txn(&f, SEC(1));
+    f.t.caps = TD_MS_CAP_CHILD;
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 1, fx_cmd_child(&f, "kid-2", 0)), NULL), ==,
+                 TD_OK);
+    collect(&f, &h); /* 1..5: ChildInitiated 5 */
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(td_ms_child_started(f.ms, &f.t, 5, "kid-run-2", NULL), ==, TD_OK);
+    collect(&f, &h); /* 6 ChildStarted, 7 Sched */
+    fx_txn(&f, SEC(1));
+    fx_poll(&f);
+    collect(&f, &h); /* 8 Started */
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(fx_complete(&f, fx_complete_req(&f, 0), NULL), ==, TD_OK);
+    collect(&f, &h); /* 9 Completed */
+    ce.event_id = 3;
+    ce.event_type = ET(WORKFLOW_EXECUTION_COMPLETED);
+    ce.attributes_case =
+            TEMPORAL__API__HISTORY__V1__HISTORY_EVENT__ATTRIBUTES_WORKFLOW_EXECUTION_COMPLETED_EVENT_ATTRIBUTES;
+    ce.workflow_execution_completed_event_attributes = &ca;
+    fx_txn(&f, SEC(1));
+    TD_CHECK_INT(td_ms_child_closed(f.ms, &f.t, 5, "kid-run-2", &ce), ==, TD_OK);
+    collect(&f, &h); /* 10 ChildCompleted, 11 Sched */
+    TD_CHECK_INT(h.n, ==, 11);
+    TD_CHECK_INT(h.v[9]->event_type, ==, ET(CHILD_WORKFLOW_EXECUTION_COMPLETED));
+    /* Reset to 9 (the task after the start): prefix 1..8 has the child started (6). */
+    r = reset_in(&h, 9);
+    r.n_base_tail = r.n_reapply;
+    fx_txn(&f, SEC(10));
+    TD_CHECK_INT(td_ms_reset(&f.t, &r, &ms), ==, TD_OK);
+    fx_check_events(&f, 1, 11, ET(WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_TASK_SCHEDULED),
+                    ET(WORKFLOW_TASK_STARTED), ET(WORKFLOW_TASK_COMPLETED),
+                    ET(START_CHILD_WORKFLOW_EXECUTION_INITIATED),
+                    ET(CHILD_WORKFLOW_EXECUTION_STARTED), ET(WORKFLOW_TASK_SCHEDULED),
+                    ET(WORKFLOW_TASK_STARTED), ET(WORKFLOW_TASK_FAILED),
+                    ET(CHILD_WORKFLOW_EXECUTION_COMPLETED), ET(WORKFLOW_TASK_SCHEDULED));
+    TD_CHECK_INT(
+            f.t.events[9]->child_workflow_execution_completed_event_attributes->started_event_id,
+            ==, 6);
     TD_CHECK_INT(ms->n_children, ==, 0);
     td_ms_free(ms);
     td_free(h.v);

@@ -10,7 +10,11 @@
  * in memory only: their callers are aborted when the base run is succeeded, and retry against
  * the new run). The base run records the new run as its reset_run_id (describe's extended
  * info) in the same write when it is the current run; a base that is an older run of a
- * continue-as-new chain keeps none (closed runs that are not current take no writes). Callers:
+ * continue-as-new chain keeps none (closed runs that are not current take no writes). Child
+ * workflows pending at the reset point stay with the new run when the base is the running
+ * current run: its termination leaves their parent close policy unapplied, and their closes,
+ * addressed to the base, are passed on through reset_run_id (hist_xfer.c); a closed base, or one
+ * that continued as new, already applied the policy, and such a reset is UNIMPLEMENTED. Callers:
  * the frontend through td_svc_call.
  *
  * Design note: the new run's history is a copy of the base run's prefix, written by the
@@ -117,6 +121,7 @@ static void td_hist_reset_tail(td_hist_reset_t *r, const td_ms_t *cur, td_arena_
 {
     size_t from = (size_t)(r->req->workflow_task_finish_event_id - 1);
     size_t n = r->n > from ? r->n - from : 0;
+    size_t own = n;
     td_ms_event_t **v = td_arena_alloc(a, (n + r->n_chain + cur->n_buffered + 1) * sizeof(*v));
 
     if (n > 0) {
@@ -138,6 +143,7 @@ static void td_hist_reset_tail(td_hist_reset_t *r, const td_ms_t *cur, td_arena_
     }
     in->reapply = v;
     in->n_reapply = n;
+    in->n_base_tail = r->n_chain == 0 ? n : own; /* the buffer is the base's without a chain */
 }
 
 static int td_hist_reset_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
@@ -186,6 +192,15 @@ static int td_hist_reset_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
         nt = &op->txn2;
     }
     rc = td_ms_reset(nt, &in, &op->created);
+    if (rc == TD_OK && op->created->n_children > 0 && !(running && base)) {
+        /* Only a running base hands its children over (its termination skips their parent
+         * close policy); a closed one applied the policy when it closed. */
+        td_ms_free(op->created);
+        op->created = NULL;
+        nt->msg = "resetting a closed run, or a run that continued as new, to a point with "
+                  "pending child workflows is not implemented by temporald yet";
+        rc = TD_EUNIMPL;
+    }
     if (rc != TD_OK) {
         t->msg = nt->msg;
         t->n_events = t->n_tasks = 0;
@@ -204,6 +219,8 @@ static int td_hist_reset_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
         }
     }
     if (base) {
+        /* the children the new run keeps are not the base's to close */
+        td_ms_reset_keep_children(t, op->created);
         td_ms_reset_mark_base(ms, run_id);
     }
     op->terminate_prev = running || base; /* write both runs */

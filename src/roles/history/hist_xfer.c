@@ -4,7 +4,9 @@
  * child run, then record ChildWorkflowExecutionStarted or StartChildWorkflowExecutionFailed on
  * the parent), SIGNAL_EXTERNAL / CANCEL_EXTERNAL (deliver to the target, then record the
  * outcome on the initiator), NOTIFY_PARENT (a child's final close reaches its parent) and
- * PARENT_CLOSE_POLICY (terminate or cancel a child when its parent closes). Each is a short
+ * PARENT_CLOSE_POLICY (terminate or cancel a child when its parent closes); a parent run a
+ * reset replaced passes the close on to the run the reset created (its reset_run_id), which
+ * kept the child. Each is a short
  * chain of operations, one workflow at a time, through the workflows' contexts (hist_ctx.c),
  * so no two workflows are ever held together. Every step is idempotent (request ids derived
  * from the initiating event), so a task re-driven after a crash repeats safely. A stale task
@@ -45,6 +47,9 @@ typedef struct {
     /* SIGNAL/CANCEL_EXTERNAL */
     const char *request_id;
     int delivered;
+    /* NOTIFY_PARENT: the run a reset of the parent created, when the parent run is closed */
+    const char *reset_run_id;
+    int hops;
 } td_hist_xt_t;
 
 static int td_hist_retryable_rc(int rc)
@@ -382,22 +387,62 @@ static void td_hist_ext_go(td_hist_xt_t *x)
 
 /* ---- NOTIFY_PARENT ---- */
 
+/* A parent that a reset replaced (closed, with reset_run_id) hands its children to the new
+ * run: the close goes on there (Temporal does the same), through at most MAX_RESET_HOPS
+ * resets. */
+#define MAX_RESET_HOPS 16
+
 static int td_hist_notify_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
 {
     td_hist_xt_t *x = op->u;
+
+    x->reset_run_id = NULL;
+    if (ms != NULL && ms->state != TD_MS_STATE_RUNNING && ms->reset_run_id != NULL &&
+        x->hops < MAX_RESET_HOPS) {
+        x->reset_run_id = td_arena_strdup(&x->arena, ms->reset_run_id);
+        t->msg = "the parent was reset";
+        return TD_EAGAIN;
+    }
+    if (x->hops > 0 && ms != NULL) {
+        /* the new run keeps only the children initiated before the reset point */
+        const td_ms_child_t *ci = td_ms_child_find(ms, x->task->t.event_id);
+        if (ci == NULL || ci->workflow_id == NULL ||
+            strcmp(ci->workflow_id, x->task->workflow_id) != 0) {
+            return TD_ENOTFOUND;
+        }
+    }
     return td_ms_child_closed(ms, t, x->task->t.event_id, x->task->run_id, x->ev);
 }
 
-static void td_hist_notify_go(td_hist_xt_t *x)
+static void td_hist_notify_run(td_hist_xt_t *x, const char *run);
+
+static int td_hist_notify_done(td_hist_op_t *op, int rc, const char *msg)
+{
+    td_hist_xt_t *x = op->u;
+
+    if (rc == TD_EAGAIN && x->reset_run_id != NULL) {
+        td_hist__op_free_internal(op);
+        x->hops++;
+        td_hist_notify_run(x, x->reset_run_id);
+        return 0;
+    }
+    return td_hist_xt_last_done(op, rc, msg);
+}
+
+static void td_hist_notify_run(td_hist_xt_t *x, const char *run)
 {
     td_hist_task_t *task = x->task;
     const char *ns = task->t.target_namespace_id && task->t.target_namespace_id[0]
                              ? task->t.target_namespace_id
                              : task->namespace_id;
 
-    td_hist_xt_op(x, ns, task->t.target_workflow_id ? task->t.target_workflow_id : "",
-                  task->t.target_run_id ? task->t.target_run_id : "", TD_HIST_LOAD_REQUIRED,
-                  td_hist_notify_apply, td_hist_xt_last_done, 1);
+    td_hist_xt_op(x, ns, task->t.target_workflow_id ? task->t.target_workflow_id : "", run,
+                  TD_HIST_LOAD_REQUIRED, td_hist_notify_apply, td_hist_notify_done, 1);
+}
+
+static void td_hist_notify_go(td_hist_xt_t *x)
+{
+    td_hist_notify_run(x, x->task->t.target_run_id ? x->task->t.target_run_id : "");
 }
 
 /* ---- PARENT_CLOSE_POLICY ---- */

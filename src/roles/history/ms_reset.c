@@ -12,6 +12,12 @@
  * prefix is read once and stored twice (time and space linear in its size, once per reset);
  * in exchange every history reader, cache and retention path sees ordinary runs only.
  *
+ * Children pending at the reset point are kept, not restarted (as Temporal does): a child is
+ * a running workflow of its own, so the new run adopts it, and the starts and outcomes the
+ * base recorded for it past the reset point are written again. A child still only initiated
+ * would need its start dispatched again (and deduplicated against a start already under way):
+ * not done, TD_EUNIMPL.
+ *
  * Replay applies each event's effect on the state directly (the inverse of the transitions in
  * ms_wft.c / ms_activity.c / ms_child.c / ms_exec.c that wrote them):
  *
@@ -520,18 +526,118 @@ static void fail_pending_wft(td_ms_t *ms, td_ms_txn_t *t, const td_ms_reset_t *r
     td_ms__wft_clear(ms);
 }
 
-/* The signals past the reset point, as new WorkflowExecutionSignaled events. */
+/* A copy of a child close event's attributes naming the new run's Started event. */
+#define CHILD_CLOSE(e, old, lower, ci)                                                             \
+    do {                                                                                           \
+        (e)->lower##_event_attributes = td_arena_memdup(t->arena, (old)->lower##_event_attributes, \
+                                                        sizeof(*(old)->lower##_event_attributes)); \
+        (e)->lower##_event_attributes->started_event_id = (ci)->started_id;                        \
+    } while (0)
+
+/* A child event of the base run past the reset point, for a child pending in the new run: its
+ * start or outcome is written again (Temporal reapplies them for the children it keeps).
+ * Returns 1 if the event was a child event (written or not). */
+static int reapply_child(td_ms_t *ms, td_ms_txn_t *t, const td_ms_event_t *old)
+{
+    td_ms_child_t *ci;
+    td_ms_event_t *e;
+    int64_t initiated;
+
+    switch (old->event_type) {
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_STARTED):
+        initiated = old->child_workflow_execution_started_event_attributes->initiated_event_id;
+        break;
+    case TD_MS_ET(START_CHILD_WORKFLOW_EXECUTION_FAILED):
+        initiated = old->start_child_workflow_execution_failed_event_attributes->initiated_event_id;
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_COMPLETED):
+        initiated = old->child_workflow_execution_completed_event_attributes->initiated_event_id;
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_FAILED):
+        initiated = old->child_workflow_execution_failed_event_attributes->initiated_event_id;
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_CANCELED):
+        initiated = old->child_workflow_execution_canceled_event_attributes->initiated_event_id;
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_TIMED_OUT):
+        initiated = old->child_workflow_execution_timed_out_event_attributes->initiated_event_id;
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_TERMINATED):
+        initiated = old->child_workflow_execution_terminated_event_attributes->initiated_event_id;
+        break;
+    default:
+        return 0;
+    }
+    ci = td_ms_child_find(ms, initiated);
+    if (ci == NULL) {
+        return 1; /* initiated past the reset point: not the new run's child */
+    }
+    if (old->event_type == TD_MS_ET(CHILD_WORKFLOW_EXECUTION_STARTED)) {
+        const Temporal__Api__Common__V1__WorkflowExecution *we =
+                old->child_workflow_execution_started_event_attributes->workflow_execution;
+        if (ci->started) {
+            return 1;
+        }
+        e = td_ms__event_new(t);
+        TD_MS_EV(e, t, CHILD_WORKFLOW_EXECUTION_STARTED, child_workflow_execution_started);
+        e->child_workflow_execution_started_event_attributes =
+                old->child_workflow_execution_started_event_attributes;
+        ci->started = 1;
+        ci->started_id = td_ms__event_commit(ms, t, e, 0);
+        td_ms__str_set(&ci->run_id, we ? we->run_id : "");
+        return 1;
+    }
+    if ((old->event_type == TD_MS_ET(START_CHILD_WORKFLOW_EXECUTION_FAILED)) == ci->started) {
+        return 1; /* a start failure of a started child, or an outcome of an unstarted one */
+    }
+    e = td_ms__event_new(t);
+    switch (old->event_type) {
+    case TD_MS_ET(START_CHILD_WORKFLOW_EXECUTION_FAILED):
+        TD_MS_EV(e, t, START_CHILD_WORKFLOW_EXECUTION_FAILED,
+                 start_child_workflow_execution_failed);
+        e->start_child_workflow_execution_failed_event_attributes =
+                old->start_child_workflow_execution_failed_event_attributes;
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_COMPLETED):
+        TD_MS_EV(e, t, CHILD_WORKFLOW_EXECUTION_COMPLETED, child_workflow_execution_completed);
+        CHILD_CLOSE(e, old, child_workflow_execution_completed, ci);
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_FAILED):
+        TD_MS_EV(e, t, CHILD_WORKFLOW_EXECUTION_FAILED, child_workflow_execution_failed);
+        CHILD_CLOSE(e, old, child_workflow_execution_failed, ci);
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_CANCELED):
+        TD_MS_EV(e, t, CHILD_WORKFLOW_EXECUTION_CANCELED, child_workflow_execution_canceled);
+        CHILD_CLOSE(e, old, child_workflow_execution_canceled, ci);
+        break;
+    case TD_MS_ET(CHILD_WORKFLOW_EXECUTION_TIMED_OUT):
+        TD_MS_EV(e, t, CHILD_WORKFLOW_EXECUTION_TIMED_OUT, child_workflow_execution_timed_out);
+        CHILD_CLOSE(e, old, child_workflow_execution_timed_out, ci);
+        break;
+    default:
+        TD_MS_EV(e, t, CHILD_WORKFLOW_EXECUTION_TERMINATED, child_workflow_execution_terminated);
+        CHILD_CLOSE(e, old, child_workflow_execution_terminated, ci);
+        break;
+    }
+    td_ms__event_commit(ms, t, e, 0);
+    td_ms__child_remove(ms, initiated);
+    return 1;
+}
+
+/* The signals past the reset point, as new WorkflowExecutionSignaled events, and the starts and
+ * outcomes of the children the new run keeps (those of the base run's own events only: the
+ * runs it continued into have children of their own). */
 static void reapply(td_ms_t *ms, td_ms_txn_t *t, const td_ms_reset_t *r)
 {
-    if (r->exclude_signals) {
-        return;
-    }
     for (size_t i = 0; i < r->n_reapply; i++) {
         const td_ms_event_t *old = r->reapply[i];
         const Temporal__Api__History__V1__WorkflowExecutionSignaledEventAttributes *oa;
         td_ms_event_t *e;
 
-        if (old->event_type != TD_MS_ET(WORKFLOW_EXECUTION_SIGNALED) ||
+        if (i < r->n_base_tail && ms->n_children > 0 && reapply_child(ms, t, old)) {
+            continue;
+        }
+        if (r->exclude_signals || old->event_type != TD_MS_ET(WORKFLOW_EXECUTION_SIGNALED) ||
             old->workflow_execution_signaled_event_attributes == NULL) {
             continue;
         }
@@ -572,19 +678,25 @@ int td_ms_reset(td_ms_txn_t *t, const td_ms_reset_t *r, td_ms_t **out)
                                  (long long)r->finish_id);
         return TD_EINVAL;
     }
-    if (ms->n_children > 0) {
-        td_ms_free(ms);
-        return td_ms__fail(t, TD_EUNIMPL,
-                           "resetting to a point with pending child workflows is not "
-                           "implemented by temporald yet");
-    }
     td_ms__str_set(&ms->start_request_id, r->request_id);
     /* The copied WorkflowExecutionStarted carries the first start's time through every reset. */
     ms->original_start_time = ev_time(r->events[0]);
     ms->last_reset_time = t->now;
     fail_pending_wft(ms, t, r);
-    pending_tasks(ms, t);
     reapply(ms, t, r);
+    for (size_t i = 0; i < ms->n_children; i++) {
+        if (!ms->children[i].started) {
+            t->msg = td_arena_printf(t->arena,
+                                     "child workflow %s (initiated by event %lld) is not started "
+                                     "at the reset point: resetting there is not implemented by "
+                                     "temporald yet",
+                                     ms->children[i].workflow_id,
+                                     (long long)ms->children[i].initiated_id);
+            td_ms_free(ms);
+            return TD_EUNIMPL;
+        }
+    }
+    pending_tasks(ms, t);
     td_ms__wft_schedule(ms, t, 1, 1);
     td_ms__task_add(t, &vis);
     if (ms->run_expiration > 0) {
@@ -597,4 +709,22 @@ int td_ms_reset(td_ms_txn_t *t, const td_ms_reset_t *r, td_ms_t **out)
 void td_ms_reset_mark_base(td_ms_t *base, const char *new_run_id)
 {
     td_ms__str_set(&base->reset_run_id, new_run_id);
+}
+
+void td_ms_reset_keep_children(td_ms_txn_t *t, const td_ms_t *created)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < t->n_tasks; i++) {
+        const td_ms_task_t *k = &t->tasks[i];
+        const td_ms_child_t *ci = k->type == TD_MS_TASK_PARENT_CLOSE_POLICY
+                                          ? td_ms_child_find(created, k->event_id)
+                                          : NULL;
+        if (ci != NULL && ci->started && k->target_run_id != NULL &&
+            strcmp(k->target_run_id, ci->run_id) == 0) {
+            continue; /* the child belongs to the new run now */
+        }
+        t->tasks[n++] = t->tasks[i];
+    }
+    t->n_tasks = n;
 }

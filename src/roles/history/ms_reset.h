@@ -43,6 +43,9 @@ typedef struct {
     td_ms_event_t *const *reapply;
     size_t n_reapply;
     int exclude_signals; /* reset_reapply_type NONE, or EXCLUDE_TYPE_SIGNAL */
+    /* reapply[0 .. n_base_tail) are the base run's own events (its tail and, when it is the
+     * current run, its buffered ones): the child events among them are reapplied too. */
+    size_t n_base_tail;
 } td_ms_reset_t;
 
 /*
@@ -51,20 +54,34 @@ typedef struct {
  * there WorkflowTaskStarted (only if it was merely scheduled; identity history-service) and
  * WorkflowTaskFailed {cause RESET_WORKFLOW, failure {message = reason,
  * reset_workflow_failure_info}, base_run_id, new_run_id, identity history-service}, the
- * reapplied WorkflowExecutionSignaled events, and a new WorkflowTaskScheduled. Tasks: the
+ * reapplied WorkflowExecutionSignaled events, the reapplied starts and outcomes of the child
+ * workflows pending at the reset point (ChildWorkflowExecutionStarted, StartChildWorkflow-
+ * ExecutionFailed, ChildWorkflowExecution{Completed,...}, in order, from the base's own events
+ * past it: a child that finished there is no longer pending), and a new WorkflowTaskScheduled.
+ * Children still pending keep running and belong to the new run. Tasks: the
  * workflow task, every pending activity dispatched again as a fresh attempt scheduled now
  * (with its schedule-to-start / schedule-to-close timers), every pending timer, every pending
  * external signal / cancel request, VIS_START and RUN_TIMEOUT. The new run's start request id
  * is r->request_id, its original_start_time the time of the copied WorkflowExecutionStarted and
  * its last_reset_time t->now. *out: the new state (caller owns).
  * TD_EINVAL: finish_id out of (1, last event id], or no workflow task pending after event
- * finish_id-1 (Temporal's wording in t->msg). TD_EUNIMPL: child workflows pending at the
- * reset point, or an event td_ms_replay cannot replay.
+ * finish_id-1 (Temporal's wording in t->msg). TD_EUNIMPL: a child workflow initiated but not
+ * started (even after the reapplied events: its start would have to be dispatched again), or
+ * an event td_ms_replay cannot replay.
  */
 int td_ms_reset(td_ms_txn_t *t, const td_ms_reset_t *r, td_ms_t **out);
 
 /* Records on a reset's base run the run the reset created (its reset_run_id, the newest one
  * when the run is reset again). No event, no task: the caller writes the state. */
 void td_ms_reset_mark_base(td_ms_t *base, const char *new_run_id);
+
+/*
+ * Child workflows pending at the reset point stay with the new run (as Temporal does): the
+ * base run's termination must leave them alone. Drops from `t` (the base run's termination)
+ * the PARENT_CLOSE_POLICY tasks of the children `created` (the new run) keeps, started and
+ * with the same run; those the base initiated past the reset point keep their policy. Their
+ * closes reach the new run through the base's reset_run_id (hist_xfer.c).
+ */
+void td_ms_reset_keep_children(td_ms_txn_t *t, const td_ms_t *created);
 
 #endif
