@@ -560,8 +560,8 @@ typedef struct {
     const td_store_vsort_t *sort;     /* list only: n_sort > 0 orders by these keys (then run
                                          id, in the first key's direction) instead of order */
     int n_sort;
-    int page_size;                    /* list only; 0 = everything */
-    td_store_token_t token;           /* list only */
+    int page_size;          /* list only; 0 = everything */
+    td_store_token_t token; /* list only */
 } td_store_vis_query_in_t;
 
 typedef struct {

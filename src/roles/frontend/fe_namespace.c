@@ -127,8 +127,8 @@ out:
 static const char *td_fe_check_retention(td_rpc_call_t *call, td_server_t *srv, const char *field,
                                          const Google__Protobuf__Duration *d)
 {
-    long long min_ms = td_config_dyn_ms(srv->config, TD_FE_MIN_RETENTION_KEY,
-                                        TD_FE_MIN_RETENTION_DEFAULT_MS);
+    long long min_ms =
+            td_config_dyn_ms(srv->config, TD_FE_MIN_RETENTION_KEY, TD_FE_MIN_RETENTION_DEFAULT_MS);
     int bad;
 
     if (min_ms < TD_FE_MIN_RETENTION_FLOOR_MS) {

@@ -19,12 +19,12 @@ typedef int (*td_fe_query_sa_fn)(const void *arg, const char *name);
 
 /* What a query compiles to. */
 typedef struct {
-    const td_store_vfilter_t *filter; /* NULL = every record */
-    int order;                        /* td_store_vorder_t (when n_sort is 0) */
+    const td_store_vfilter_t *filter;          /* NULL = every record */
+    int order;                                 /* td_store_vorder_t (when n_sort is 0) */
     td_store_vsort_t sort[TD_STORE_VSORT_MAX]; /* other ORDER BY keys */
     int n_sort;
-    int has_order;                    /* an ORDER BY clause was given */
-    int group_by_status;              /* GROUP BY ExecutionStatus */
+    int has_order;       /* an ORDER BY clause was given */
+    int group_by_status; /* GROUP BY ExecutionStatus */
 } td_fe_query_t;
 
 /* Compiles text (NULL or blank = everything) against the system search attributes and the

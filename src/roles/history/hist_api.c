@@ -431,7 +431,7 @@ typedef struct {
     const Temporald__Token__Task *tok;
     const void *req;
     td_rpc_call_t *call;
-    td_hist_query_batch_t queries; /* buffered queries the started task carries */
+    td_hist_query_batch_t queries;  /* buffered queries the started task carries */
     td_hist_update_batch_t updates; /* update requests the started task carries */
 } td_hist_wft_t;
 

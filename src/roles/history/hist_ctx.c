@@ -46,8 +46,7 @@ static void td_hist_ctx_evict(td_hist_t *h)
         while (*pp != NULL) {
             td_hist_ctx_t *c = *pp;
             if (c->head == NULL && !c->running && c->waiters == NULL && c->queries == NULL &&
-                c->updates == NULL &&
-                !c->kick_posted) {
+                c->updates == NULL && !c->kick_posted) {
                 *pp = c->hnext;
                 td_hist_ctx_free(c);
                 h->nctx--;

@@ -178,8 +178,8 @@ struct td_hist_ctx_s {
     td_hist_query_t *queries; /* buffered queries (hist_query.c), arrival order */
     int n_queries;
     td_hist_update_t *updates; /* update requests and their callers (hist_update.c) */
-    int running;     /* the head op is between load and done */
-    int kick_posted; /* a td_hist_ctx_kick is queued on the loop for this context */
+    int running;               /* the head op is between load and done */
+    int kick_posted;           /* a td_hist_ctx_kick is queued on the loop for this context */
     td_hist_ctx_t *hnext;
     int64_t last_used_ms;
     td_hist_evc_t *evc; /* the committed events of one run (hist_evc.c), or NULL */

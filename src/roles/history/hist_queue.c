@@ -6,7 +6,8 @@
  * timer tasks wait on the shard's in-memory heap and, when due, run their transition through
  * the workflow's context (td_ms_timer_task_apply validates and applies; DELETE_HISTORY goes to
  * hist_retention.c); visibility tasks write the run's visibility record from its current
- * state. A task is acknowledged only after its effect happened. Loop thread only; called by hist_shard.c and hist_ctx.c.
+ * state. A task is acknowledged only after its effect happened. Loop thread only; called by
+ * hist_shard.c and hist_ctx.c.
  */
 #define TD_LOG_COMPONENT "history"
 

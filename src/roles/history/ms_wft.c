@@ -356,11 +356,11 @@ int td_ms__wft_timeout(td_ms_t *ms, td_ms_txn_t *t, int timeout_type)
 
 typedef struct {
     const complete_req_t *req;
-    int64_t completed_id; /* WorkflowTaskCompleted event id */
-    int had_buffered;     /* external events arrived while the task ran */
-    int closed;           /* a close command was processed */
-    int unhandled;        /* close command refused because of buffered events */
-    int need_new_wft;     /* e.g. an activity canceled before it started */
+    int64_t completed_id;    /* WorkflowTaskCompleted event id */
+    int had_buffered;        /* external events arrived while the task ran */
+    int closed;              /* a close command was processed */
+    int unhandled;           /* close command refused because of buffered events */
+    int need_new_wft;        /* e.g. an activity canceled before it started */
     unsigned char *msg_done; /* per request message: processed (ms_update.c) */
 } cctx_t;
 
