@@ -60,9 +60,6 @@ CPPFLAGS := -D_GNU_SOURCE -DTD_VERSION='"$(VERSION)"' -DTD_GITREV='"$(GITREV)"' 
             -Isrc -I$(GEN) -I$(BUILD)/gen-own $(PKG_CFLAGS)
 CFLAGS   := -std=c11 $(OPT) $(SAN) -MMD -MP -pthread
 LDFLAGS  := $(SAN) -pthread
-# The postgres backend is reached only through a weak reference (store.c), which does not pull
-# an object out of a static archive: ask the linker for it by name.
-LDFLAGS  += -Wl,-u,td_store_postgres_ops
 LDLIBS   := $(PKG_LIBS) -lm
 
 # ---- public Temporal API protos: fetched from the pinned package, compiled by protoc-c ----
@@ -111,7 +108,7 @@ gen-objs: $(GEN_O)
 
 # ---- temporald itself ----
 
-SRC_C   := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c src/*/*/*.c))
+SRC_C   := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c src/*/*/*.c src/*/*/*/*.c))
 SRC_O   := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRC_C)) \
            $(patsubst $(BUILD)/gen-own/%.c,$(BUILD)/obj/gen-own/%.o,$(OWN_GEN_C))
 # Schema migrations embedded into the binary (td_store_migrations, src/store/store_backend.h).

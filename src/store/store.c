@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The store front: parses db_url, picks the backend from the registry, owns request
- * lifetimes and delivers completions (loop post, direct call, or wake-up of a blocking
+ * The store front: parses db_url, picks the backend from the static backend table, owns
+ * request lifetimes and delivers completions (loop post, direct call, or wake-up of a blocking
  * td_store_call). It holds no data and runs no SQL; backends do (store_backend.h).
  */
 #define TD_LOG_COMPONENT "store"
@@ -18,8 +18,11 @@
 #include "mem.h"
 #include "store/store_backend.h"
 
-/* Linked only when the postgres backend is built in. */
-extern const td_store_ops_t td_store_postgres_ops __attribute__((weak));
+/* Every backend built into the binary, by URL scheme. A new backend adds one line. */
+static const td_store_ops_t *const td_store_backends[] = {
+    &td_store_sqlite_ops,
+    &td_store_postgres_ops,
+};
 
 struct td_store_s {
     const td_store_ops_t *ops;
@@ -344,16 +347,9 @@ out:
 
 static const td_store_ops_t *td_store_find_ops(const char *scheme)
 {
-    const td_store_ops_t *all[2];
-    int n = 0;
-
-    all[n++] = &td_store_sqlite_ops;
-    if (&td_store_postgres_ops != NULL) {
-        all[n++] = &td_store_postgres_ops;
-    }
-    for (int i = 0; i < n; i++) {
-        if (strcmp(all[i]->scheme, scheme) == 0) {
-            return all[i];
+    for (size_t i = 0; i < sizeof(td_store_backends) / sizeof(td_store_backends[0]); i++) {
+        if (strcmp(td_store_backends[i]->scheme, scheme) == 0) {
+            return td_store_backends[i];
         }
     }
     return NULL;

@@ -51,9 +51,9 @@ typedef struct td_store_ops_s {
                   int *from, int *to, int *want, char *err, size_t errlen);
 } td_store_ops_t;
 
-/* The registry: td_store_open() picks the backend whose scheme matches the URL. The
- * postgres backend is linked in when its object defines td_store_postgres_ops (declared
- * weak in store.c, so nothing else needs editing when it lands). */
+/* The backends: td_store_open() picks the one whose scheme matches the URL from the static
+ * table in store.c (td_store_backends), which references each of these by name, so the
+ * linker pulls every backend out of the static archive without any flag. */
 extern const td_store_ops_t td_store_sqlite_ops;
 extern const td_store_ops_t td_store_postgres_ops;
 

@@ -11,8 +11,8 @@
 
 #include "arena.h"
 #include "error.h"
-#include "roles/history/ms.h"
-#include "roles/history/ms_token.h"
+#include "roles/history/ms/ms.h"
+#include "roles/history/ms/ms_token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

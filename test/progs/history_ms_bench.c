@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Benchmark of the history mutable state (src/roles/history/ms.h): the CPU cost of the
+ * Benchmark of the history mutable state (src/roles/history/ms/ms.h): the CPU cost of the
  * transitions of a simple workflow (start, poll, complete with an activity, activity
  * started/completed, poll, complete the workflow), each followed by what the service would
  * do before its store write (encode the state, serialise the events). Prints figures; it
@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "arena.h"
-#include "roles/history/ms.h"
-#include "roles/history/ms_token.h"
+#include "roles/history/ms/ms.h"
+#include "roles/history/ms/ms_token.h"
 
 static int64_t now_ns(void)
 {

@@ -8,7 +8,7 @@
 #include "test.h"
 
 #include "error.h"
-#include "roles/history/ms.h"
+#include "roles/history/ms/ms.h"
 
 #define MIN  (60 * TD_MS_SECOND)
 #define HOUR (60 * MIN)

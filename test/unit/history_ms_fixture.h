@@ -11,8 +11,8 @@
 
 #include "error.h"
 
-#include "roles/history/ms.h"
-#include "roles/history/ms_token.h"
+#include "roles/history/ms/ms.h"
+#include "roles/history/ms/ms_token.h"
 #include "temporal/api/enums/v1/event_type.pb-c.h"
 #include "temporal/api/enums/v1/failed_cause.pb-c.h"
 

@@ -11,7 +11,7 @@
 
 #include "error.h"
 #include "mem.h"
-#include "roles/history/ms_reset.h"
+#include "roles/history/ms/ms_reset.h"
 
 #define NEWRUN "6f8b3d6e-0000-4000-8000-0000000000dd"
 

@@ -9,7 +9,7 @@
  */
 #include "history_ms_fixture.h"
 
-#include "roles/history/ms_reset.h"
+#include "roles/history/ms/ms_reset.h"
 
 #include <string.h>
 

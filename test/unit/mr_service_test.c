@@ -19,7 +19,7 @@
 #include "historyservice.pb-c.h"
 #include "loop.h"
 #include "matchingservice.pb-c.h"
-#include "roles/history/ms_token.h"
+#include "roles/history/ms/ms_token.h"
 #include "roles/matching/mr_int.h"
 #include "roles/role.h"
 #include "roles/svc.h"

@@ -19,7 +19,7 @@
 #include "mem.h"
 #include "roles/history/hist_byid.h"
 #include "roles/history/hist_int.h"
-#include "roles/history/ms_token.h"
+#include "roles/history/ms/ms_token.h"
 #include "roles/nsreg.h"
 #include "roles/svc.h"
 #include "server.h"

@@ -92,7 +92,7 @@
 #include "loop.h"
 #include "net/pb_raw.h"
 #include "net/rpc.h"
-#include "roles/history/ms.h"
+#include "roles/history/ms/ms.h"
 #include "temporal/api/protocol/v1/message.pb-c.h"
 #include "store/store.h"
 

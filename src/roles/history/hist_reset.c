@@ -42,7 +42,7 @@
 #include "log.h"
 #include "mem.h"
 #include "roles/history/hist_int.h"
-#include "roles/history/ms_reset.h"
+#include "roles/history/ms/ms_reset.h"
 #include "roles/svc.h"
 #include "temporal/api/enums/v1/event_type.pb-c.h"
 #include "temporal/api/enums/v1/reset.pb-c.h"

@@ -3,7 +3,8 @@
  * The history role: history shards: workflow mutable state, events, and the transfer, timer and
  * visibility queues. This file holds the role descriptor and its lifecycle (acquire the shards,
  * register the HistoryService methods, drain, free); the work lives beside it in hist_*.c
- * (see hist_int.h for the design notes) and the workflow state machine in ms_*.c.
+ * (see hist_int.h for the design notes) and the workflow state machine in ms/ (design notes
+ * in ms/ms.h).
  */
 #define TD_LOG_COMPONENT "history"
 

@@ -19,7 +19,7 @@
 #include "matchingservice.pb-c.h"
 #include "mem.h"
 #include "net/pb_raw.h"
-#include "roles/history/ms_token.h"
+#include "roles/history/ms/ms_token.h"
 #include "roles/matching/mr_int.h"
 #include "roles/svc.h"
 #include "temporal/api/workflowservice/v1/request_response.pb-c.h"

@@ -29,7 +29,7 @@
 #include "error.h"
 #include "log.h"
 #include "matchingservice.pb-c.h"
-#include "roles/history/ms_token.h"
+#include "roles/history/ms/ms_token.h"
 #include "roles/matching/mr_int.h"
 #include "roles/svc.h"
 #include "temporal/api/errordetails/v1/message.pb-c.h"

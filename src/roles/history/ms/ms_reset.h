@@ -8,7 +8,7 @@
 #ifndef TD_MS_RESET_H
 #define TD_MS_RESET_H
 
-#include "roles/history/ms.h"
+#include "roles/history/ms/ms.h"
 
 /* The identity Temporal's history service writes on the events it makes itself, and the one
  * it terminates a reset's base run with. */

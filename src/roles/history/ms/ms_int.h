@@ -2,7 +2,7 @@
 /*
  * Helpers shared by the mutable-state files (ms_state.c, ms_wft.c, ms_activity.c,
  * ms_exec.c): event construction and commit (history or buffer), task recording, workflow
- * task scheduling, buffer flush and close. Not for use outside src/roles/history/ms_*.c.
+ * task scheduling, buffer flush and close. Not for use outside src/roles/history/ms/ms_*.c.
  */
 #ifndef TD_MS_INT_H
 #define TD_MS_INT_H
