@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/membership.h"
 #include "error.h"
 #include "log.h"
 #include "mem.h"
@@ -178,6 +179,9 @@ int td_server_run(const td_config_t *config)
     if (rc == TD_OK) {
         rc = td_server_open_namespaces(&srv);
     }
+    if (rc == TD_OK) {
+        rc = td_membership_open(&srv);
+    }
 
     for (int i = 0; i < td_roles_count && rc == TD_OK; i++) {
         if (td_server_hosts(&srv, td_roles[i]->bit)) {
@@ -212,6 +216,7 @@ int td_server_run(const td_config_t *config)
     }
     /* The roles registered their internal methods at start; none is called once all stopped. */
     td_svc_free(&srv);
+    td_membership_close(&srv);
     td_nsreg_free(srv.nsreg);
     td_store_close(srv.store);
     td_timer_free(srv.drain_timer);

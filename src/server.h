@@ -25,6 +25,8 @@ struct td_server_s {
     void *rpc;   /* the frontend's RPC server, for roles that register methods */
     void *svc;   /* internal service methods hosted here (roles/svc.h) */
     void *nsreg; /* struct td_nsreg_s *: the namespace registry (roles/nsreg.h) */
+    /* who hosts which role (cluster/membership.h); created before the roles start */
+    struct td_membership_s *membership;
     /* drain state */
     int draining;
     int drain_pending;

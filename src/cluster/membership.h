@@ -27,6 +27,8 @@
 
 #include <stdint.h>
 
+#include "loop.h"
+
 typedef struct td_server_s td_server_t;
 typedef struct td_membership_s td_membership_t;
 
@@ -43,8 +45,8 @@ typedef struct td_member_s {
     const char *grpc_addr; /* "ip:port" the role's gRPC server listens on */
     td_member_status_t status;
     uint64_t incarnation;
-    int draining; /* leaving: owns nothing new, hands its keys off */
-    int self;     /* hosted by this process */
+    int draining;             /* leaving: owns nothing new, hands its keys off */
+    int self;                 /* hosted by this process */
     int64_t session_start_ms; /* wall-clock start of the member's process */
 } td_member_t;
 
@@ -64,5 +66,39 @@ void td_membership_unwatch(td_membership_t *m, void *handle);
 /* This process starts leaving: every local member is marked draining (gossiped), so peers
  * move its keys away. */
 void td_membership_set_draining(td_membership_t *m);
+
+/* The member with that id, or NULL. Borrowed, like td_membership_list's array. */
+const td_member_t *td_membership_find(td_membership_t *m, const char *id);
+
+/* Owned key counts for the operator view (`temporald cluster members`): the ring and
+ * ownership code of a role registers fn, which returns how many keys (history shards,
+ * matching partitions, worker namespaces) mem owns, or -1 when it does not know. One
+ * function per role bit; a later call replaces the earlier one, fn NULL removes it. */
+typedef int (*td_membership_owned_fn)(void *arg, const td_member_t *mem);
+void td_membership_set_owned_fn(td_membership_t *m, int role, td_membership_owned_fn fn, void *arg);
+/* What the registered function says for mem, or -1 without one. */
+int td_membership_owned(td_membership_t *m, const td_member_t *mem);
+
+/* ---- the process (server.c) and the membership source (swim.c) ---- */
+
+/* Creates an empty membership whose watchers run on loop. */
+td_membership_t *td_membership_new(td_loop_t *loop);
+/* Frees it (NULL accepted); handles of watchers still registered become invalid. */
+void td_membership_free(td_membership_t *m);
+
+/* Builds srv->membership from the configuration: one local member per hosted role, ALIVE,
+ * id "ip:membership_port", gRPC address "ip:port". Runs before the roles start. */
+int td_membership_open(td_server_t *srv);
+/* Frees srv->membership (after the roles stopped). */
+void td_membership_close(td_server_t *srv);
+
+/* Adds a member or replaces the one with the same id (strings are copied). Watchers are
+ * notified when the member is new or its status, draining flag or address changed. */
+void td_membership_upsert(td_membership_t *m, const td_member_t *mem);
+/* Removes a member for good (watchers notified when it was there). */
+void td_membership_forget(td_membership_t *m, const char *id);
+/* Calls fn(arg) synchronously whenever td_membership_set_draining changed a local member,
+ * so the membership source can announce it. One hook; NULL removes it. */
+void td_membership_on_local_change(td_membership_t *m, void (*fn)(void *arg), void *arg);
 
 #endif
