@@ -14,449 +14,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "error.h"
-#include "history_ms_fixture.h"
-#include "historyservice.pb-c.h"
-#include "loop.h"
-#include "matchingservice.pb-c.h"
-#include "roles/history/hist.h"
+#include "hist_fixture.h"
 #include "roles/history/hist_int.h"
 #include "roles/role.h"
 #include "roles/svc.h"
-#include "server.h"
-#include "store/store.h"
 #include "temporal/api/enums/v1/workflow.pb-c.h"
 #include "temporal/api/enums/v1/query.pb-c.h"
 #include "temporal/api/errordetails/v1/message.pb-c.h"
 
 #define HNS "7d3c9a10-1111-4222-8333-444455556666"
 
-typedef struct {
-    char wf[64], run[40], tq[64], normal[64];
-    int64_t scheduled_id;
-    int32_t attempt;
-    int kind;
-} hx_added_t;
-
-typedef struct {
-    td_loop_t *loop;
-    td_store_t *store;
-    td_config_t cfg;
-    td_server_t srv;
-    void *hist;
-    char dbpath[64];
-    /* fake matching */
-    hx_added_t wft[64], act[64];
-    int n_wft, n_act;
-    int matching_down; /* answer UNAVAILABLE */
-    int n_query, query_history_len, query_kind;
-    /* the last call */
-    int done, status;
-    char msg[256];
-    uint8_t *resp;
-    size_t resp_len;
-    uint8_t *detail;
-    size_t detail_len;
-    fx_t fx; /* request builders */
-} hx_t;
-
-static hx_t *hx_cur;
 static const char *hx_dyn; /* one --dynamic-config-value for the next hx_init */
 
-/* ---- fake matching ---- */
-
-static void hx_copy_added(hx_added_t *a, const Temporal__Api__Common__V1__WorkflowExecution *we,
-                          const Temporal__Api__Taskqueue__V1__TaskQueue *tq, int64_t sid,
-                          int32_t attempt)
+/* The fixture on namespace HNS; the fake matching checks every workflow task is of HNS. */
+static void hx_init(hf_t *x, int shards)
 {
-    snprintf(a->wf, sizeof(a->wf), "%s", we->workflow_id);
-    snprintf(a->run, sizeof(a->run), "%s", we->run_id);
-    snprintf(a->tq, sizeof(a->tq), "%s", tq->name);
-    snprintf(a->normal, sizeof(a->normal), "%s", tq->normal_name ? tq->normal_name : "");
-    a->kind = tq->kind;
-    a->scheduled_id = sid;
-    a->attempt = attempt;
-}
-
-static void hx_add_wft(td_rpc_call_t *c, void *ctx)
-{
-    hx_t *x = ctx;
-    const Temporald__Matchingservice__AddWorkflowTaskRequest *r = (const void *)td_rpc_request(c);
-    Temporald__Matchingservice__AddWorkflowTaskResponse resp =
-            TEMPORALD__MATCHINGSERVICE__ADD_WORKFLOW_TASK_RESPONSE__INIT;
-
-    if (x->matching_down) {
-        td_rpc_fail_err(c, TD_EUNAVAIL, "matching down (test)");
-        return;
-    }
-    TD_CHECK_STR(r->namespace_id, HNS);
-    hx_copy_added(&x->wft[x->n_wft++ % 64], r->execution, r->task_queue, r->scheduled_event_id, 0);
-    td_rpc_reply(c, &resp.base);
-}
-
-static void hx_add_act(td_rpc_call_t *c, void *ctx)
-{
-    hx_t *x = ctx;
-    const Temporald__Matchingservice__AddActivityTaskRequest *r = (const void *)td_rpc_request(c);
-    Temporald__Matchingservice__AddActivityTaskResponse resp =
-            TEMPORALD__MATCHINGSERVICE__ADD_ACTIVITY_TASK_RESPONSE__INIT;
-
-    if (x->matching_down) {
-        td_rpc_fail_err(c, TD_EUNAVAIL, "matching down (test)");
-        return;
-    }
-    hx_copy_added(&x->act[x->n_act++ % 64], r->execution, r->task_queue, r->scheduled_event_id,
-                  r->attempt);
-    td_rpc_reply(c, &resp.base);
-}
-
-static void hx_query(td_rpc_call_t *c, void *ctx)
-{
-    hx_t *x = ctx;
-    const Temporald__Matchingservice__QueryWorkflowRequest *r = (const void *)td_rpc_request(c);
-    Temporal__Api__Workflowservice__V1__QueryWorkflowResponse resp =
-            TEMPORAL__API__WORKFLOWSERVICE__V1__QUERY_WORKFLOW_RESPONSE__INIT;
-    Temporal__Api__Common__V1__Payloads pl = TEMPORAL__API__COMMON__V1__PAYLOADS__INIT;
-    Temporal__Api__Common__V1__Payload one = TEMPORAL__API__COMMON__V1__PAYLOAD__INIT;
-    Temporal__Api__Common__V1__Payload *v[1] = { &one };
-    char buf[64];
-
-    x->n_query++;
-    x->query_history_len = r->task && r->task->history ? (int)r->task->history->n_events : -1;
-    x->query_kind = r->task_queue ? (int)r->task_queue->kind : -1;
-    snprintf(buf, sizeof(buf), "%s:%d", r->request->query->query_type, x->query_history_len);
-    one.data.data = (uint8_t *)buf;
-    one.data.len = strlen(buf);
-    pl.n_payloads = 1;
-    pl.payloads = v;
-    resp.query_result = &pl;
-    td_rpc_reply(c, &resp.base);
-}
-
-/* ---- loop helpers ---- */
-
-typedef int (*hx_pred)(hx_t *x);
-
-static void hx_tick(void *arg)
-{
-    td_loop_stop(((hx_t *)arg)->loop);
-}
-
-/* Runs the loop until pred holds (checked every 2 ms); fails the test after timeout_ms. */
-static void hx_run_until(hx_t *x, hx_pred pred, int timeout_ms)
-{
-    td_timer_t *t = td_timer_new(x->loop, hx_tick, x);
-    int64_t end = td_now_mono_ms() + timeout_ms;
-
-    while (!pred(x)) {
-        if (td_now_mono_ms() > end) {
-            td_timer_free(t);
-            td_test_fail(__FILE__, __LINE__, "timed out waiting");
-        }
-        td_timer_start(t, 2);
-        td_loop_run(x->loop);
-    }
-    td_timer_free(t);
-}
-
-static int hx_is_ready(hx_t *x)
-{
-    return td_hist_ready(x->hist);
-}
-
-static int hx_is_done(hx_t *x)
-{
-    return x->done;
-}
-
-static int hx_is_idle(hx_t *x)
-{
-    return td_hist_idle(x->hist);
-}
-
-/* ---- setup ---- */
-
-static void hx_server_start(hx_t *x)
-{
-    td_rpc_method_t mw = { TD_SVC_MATCHING "AddWorkflowTask",
-                           &temporald__matchingservice__add_workflow_task_request__descriptor,
-                           hx_add_wft, x };
-    td_rpc_method_t ma = { TD_SVC_MATCHING "AddActivityTask",
-                           &temporald__matchingservice__add_activity_task_request__descriptor,
-                           hx_add_act, x };
-    td_rpc_method_t mq = { TD_SVC_MATCHING "QueryWorkflow",
-                           &temporald__matchingservice__query_workflow_request__descriptor,
-                           hx_query, x };
-
-    memset(&x->srv, 0, sizeof(x->srv));
-    x->srv.config = &x->cfg;
-    x->srv.loop = x->loop;
-    x->srv.store = x->store;
-    TD_CHECK_INT(td_svc_register(&x->srv, &mw), ==, TD_OK);
-    TD_CHECK_INT(td_svc_register(&x->srv, &ma), ==, TD_OK);
-    TD_CHECK_INT(td_svc_register(&x->srv, &mq), ==, TD_OK);
-    TD_CHECK_INT(td_role_history.init(&x->srv, &x->hist), ==, TD_OK);
-    TD_CHECK_INT(td_role_history.start(x->hist), ==, TD_OK);
-    hx_run_until(x, hx_is_ready, 5000);
-}
-
-static void hx_drained(void *arg)
-{
-    (void)arg;
-}
-
-/* Stops the role (after its in-flight work) and forgets all in-memory state. */
-static void hx_server_stop(hx_t *x)
-{
-    hx_run_until(x, hx_is_idle, 5000);
-    td_role_history.drain(x->hist, hx_drained, NULL);
-    td_role_history.stop(x->hist);
-    x->hist = NULL;
-    td_svc_free(&x->srv);
-}
-
-static void hx_init(hx_t *x, int shards)
-{
-    td_store_options_t opt = { 0 };
-    char err[256];
-    int fd;
-
-    memset(x, 0, sizeof(*x));
-    hx_cur = x;
-    fx_init(&x->fx);
-    x->loop = td_loop_new();
-    td_config_init(&x->cfg);
-    x->cfg.num_history_shards = shards;
-    if (hx_dyn != NULL) {
-        td_strlist_add(&x->cfg.dynamic_config, hx_dyn);
-    }
-    snprintf(x->dbpath, sizeof(x->dbpath), "/tmp/hist_test_XXXXXX");
-    fd = mkstemp(x->dbpath);
-    TD_CHECK(fd >= 0);
-    close(fd);
-    unlink(x->dbpath);
-    opt.loop = x->loop;
-    opt.schema = TD_STORE_SCHEMA_AUTO;
-    opt.sqlite_synchronous = "OFF";
-    {
-        char url[128];
-        snprintf(url, sizeof(url), "sqlite://%s", x->dbpath);
-        TD_CHECK_INT(td_store_open(url, &opt, &x->store, err, sizeof(err)), ==, TD_OK);
-    }
-    hx_server_start(x);
-}
-
-static void hx_free(hx_t *x)
-{
-    char p[96];
-
-    hx_server_stop(x);
-    td_store_close(x->store);
-    td_config_destroy(&x->cfg);
-    td_loop_free(x->loop);
-    fx_free(&x->fx);
-    free(x->resp);
-    free(x->detail);
-    unlink(x->dbpath);
-    snprintf(p, sizeof(p), "%s-wal", x->dbpath);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", x->dbpath);
-    unlink(p);
-}
-
-/* ---- calls ---- */
-
-static void hx_call_done(const ProtobufCMessage *resp, int status, const char *message,
-                         const ProtobufCMessage *detail, void *arg)
-{
-    hx_t *x = arg;
-
-    x->done = 1;
-    x->status = status;
-    snprintf(x->msg, sizeof(x->msg), "%s", message ? message : "");
-    free(x->resp);
-    free(x->detail);
-    x->resp = x->detail = NULL;
-    x->resp_len = x->detail_len = 0;
-    if (resp != NULL) {
-        x->resp_len = protobuf_c_message_get_packed_size(resp);
-        x->resp = malloc(x->resp_len + 1);
-        protobuf_c_message_pack(resp, x->resp);
-    }
-    if (detail != NULL) {
-        x->detail_len = protobuf_c_message_get_packed_size(detail);
-        x->detail = malloc(x->detail_len + 1);
-        protobuf_c_message_pack(detail, x->detail);
-    }
-}
-
-/* Calls a history method and waits; returns the gRPC status; the response is unpacked into
- * the fixture arena with `rd` (NULL: not wanted). */
-static int hx_call(hx_t *x, const char *method, const ProtobufCMessage *req,
-                   const ProtobufCMessageDescriptor *rd, void **out)
-{
-    char path[160];
-
-    snprintf(path, sizeof(path), "%s%s", TD_SVC_HISTORY, method);
-    x->done = 0;
-    td_svc_call(&x->srv, path, req, 0, hx_call_done, x);
-    hx_run_until(x, hx_is_done, 10000);
-    if (out != NULL) {
-        *out = NULL;
-        if (x->status == 0 && rd != NULL) {
-            *out = protobuf_c_message_unpack(rd, td_arena_pb(&x->fx.arena), x->resp_len, x->resp);
-            TD_CHECK(*out != NULL);
-        }
-    }
-    return x->status;
-}
-
-#define PB(T, d) ((T *)hx_pb(x, &d))
-static void *hx_pb(hx_t *x, const ProtobufCMessageDescriptor *d)
-{
-    void *m = td_arena_calloc(&x->fx.arena, d->sizeof_message);
-    protobuf_c_message_init(d, m);
-    return m;
-}
-
-typedef Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueResponse poll_wft_t;
-typedef Temporal__Api__Workflowservice__V1__PollActivityTaskQueueResponse poll_act_t;
-
-static int hx_start(hx_t *x, const char *wf, const char *request_id, int reuse, int conflict,
-                    char run_out[40])
-{
-    Temporald__Historyservice__StartWorkflowExecutionRequest *r =
-            PB(Temporald__Historyservice__StartWorkflowExecutionRequest,
-               temporald__historyservice__start_workflow_execution_request__descriptor);
-    Temporal__Api__Workflowservice__V1__StartWorkflowExecutionResponse *resp = NULL;
-    int st;
-
-    r->namespace_id = (char *)HNS;
-    r->request = fx_start_req(&x->fx);
-    r->request->workflow_id = td_arena_strdup(&x->fx.arena, wf);
-    r->request->request_id = td_arena_strdup(&x->fx.arena, request_id);
-    r->request->workflow_id_reuse_policy = reuse;
-    r->request->workflow_id_conflict_policy = conflict;
-    st = hx_call(x, "StartWorkflowExecution", &r->base,
-                 &temporal__api__workflowservice__v1__start_workflow_execution_response__descriptor,
-                 (void **)&resp);
-    if (st != 0 && st != TD_GRPC_ALREADY_EXISTS) {
-        fprintf(stderr, "# start %s: status %d: %s\n", wf, st, x->msg);
-    }
-    if (st == 0) {
-        TD_CHECK_INT(strlen(resp->run_id), ==, 36);
-        if (run_out != NULL) {
-            snprintf(run_out, 40, "%s", resp->run_id);
-        }
-        x->status = resp->started ? 0 : 100; /* 100: not started (existing run) */
-        return x->status;
-    }
-    return st;
-}
-
-static Temporal__Api__Common__V1__WorkflowExecution *hx_we(hx_t *x, const char *wf, const char *run)
-{
-    Temporal__Api__Common__V1__WorkflowExecution *we =
-            PB(Temporal__Api__Common__V1__WorkflowExecution,
-               temporal__api__common__v1__workflow_execution__descriptor);
-    we->workflow_id = td_arena_strdup(&x->fx.arena, wf);
-    we->run_id = td_arena_strdup(&x->fx.arena, run ? run : "");
-    return we;
-}
-
-static int hx_wft_started(hx_t *x, const char *wf, const char *run, int64_t sid, const char *req_id,
-                          int kind, poll_wft_t **out)
-{
-    Temporald__Historyservice__RecordWorkflowTaskStartedRequest *r =
-            PB(Temporald__Historyservice__RecordWorkflowTaskStartedRequest,
-               temporald__historyservice__record_workflow_task_started_request__descriptor);
-    r->namespace_id = (char *)HNS;
-    r->execution = hx_we(x, wf, run);
-    r->scheduled_event_id = sid;
-    r->request_id = (char *)req_id;
-    r->poll_request =
-            PB(Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueRequest,
-               temporal__api__workflowservice__v1__poll_workflow_task_queue_request__descriptor);
-    r->poll_request->identity = (char *)"worker-1";
-    r->task_queue = PB(Temporal__Api__Taskqueue__V1__TaskQueue,
-                       temporal__api__taskqueue__v1__task_queue__descriptor);
-    r->task_queue->name = (char *)"tq";
-    r->task_queue->kind = kind;
-    return hx_call(
-            x, "RecordWorkflowTaskStarted", &r->base,
-            &temporal__api__workflowservice__v1__poll_workflow_task_queue_response__descriptor,
-            (void **)out);
-}
-
-static int
-hx_wft_complete(hx_t *x, ProtobufCBinaryData token,
-                Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *req,
-                Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedResponse **out)
-{
-    Temporald__Historyservice__RespondWorkflowTaskCompletedRequest *r =
-            PB(Temporald__Historyservice__RespondWorkflowTaskCompletedRequest,
-               temporald__historyservice__respond_workflow_task_completed_request__descriptor);
-    void *dummy;
-    r->namespace_id = (char *)HNS;
-    r->request = req;
-    req->task_token = token;
-    return hx_call(
-            x, "RespondWorkflowTaskCompleted", &r->base,
-            &temporal__api__workflowservice__v1__respond_workflow_task_completed_response__descriptor,
-            out ? (void **)out : &dummy);
-}
-
-static int hx_act_started(hx_t *x, const char *wf, const char *run, int64_t sid, int32_t attempt,
-                          poll_act_t **out)
-{
-    Temporald__Historyservice__RecordActivityTaskStartedRequest *r =
-            PB(Temporald__Historyservice__RecordActivityTaskStartedRequest,
-               temporald__historyservice__record_activity_task_started_request__descriptor);
-    r->namespace_id = (char *)HNS;
-    r->execution = hx_we(x, wf, run);
-    r->scheduled_event_id = sid;
-    r->attempt = attempt;
-    r->request_id = (char *)"act-poll-1";
-    r->poll_request =
-            PB(Temporal__Api__Workflowservice__V1__PollActivityTaskQueueRequest,
-               temporal__api__workflowservice__v1__poll_activity_task_queue_request__descriptor);
-    r->poll_request->identity = (char *)"worker-1";
-    r->poll_request->namespace_ = (char *)"default";
-    return hx_call(
-            x, "RecordActivityTaskStarted", &r->base,
-            &temporal__api__workflowservice__v1__poll_activity_task_queue_response__descriptor,
-            (void **)out);
-}
-
-static Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *
-hx_history(hx_t *x, const char *wf, const char *run, int close_only, int wait,
-           ProtobufCBinaryData token, int page)
-{
-    Temporald__Historyservice__GetWorkflowExecutionHistoryRequest *r =
-            PB(Temporald__Historyservice__GetWorkflowExecutionHistoryRequest,
-               temporald__historyservice__get_workflow_execution_history_request__descriptor);
-    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *resp = NULL;
-
-    r->namespace_id = (char *)HNS;
-    r->request = PB(
-            Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryRequest,
-            temporal__api__workflowservice__v1__get_workflow_execution_history_request__descriptor);
-    r->request->namespace_ = (char *)"default";
-    r->request->execution = hx_we(x, wf, run);
-    r->request->wait_new_event = wait;
-    r->request->maximum_page_size = page;
-    r->request->next_page_token = token;
-    if (close_only) {
-        r->request->history_event_filter_type =
-                TEMPORAL__API__ENUMS__V1__HISTORY_EVENT_FILTER_TYPE__HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT;
-    }
-    TD_CHECK_INT(
-            hx_call(x, "GetWorkflowExecutionHistory", &r->base,
-                    &temporal__api__workflowservice__v1__get_workflow_execution_history_response__descriptor,
-                    (void **)&resp),
-            ==, 0);
-    return resp;
+    hf_init(x, HNS, shards, hx_dyn);
+    x->check_ns = 1;
 }
 
 static void hx_check_types(Temporal__Api__History__V1__History *h, int64_t first, size_t n,
@@ -492,17 +67,7 @@ static void hx_lp_done(const ProtobufCMessage *resp, int status, const char *mes
     }
 }
 
-static int hx_has_wft(hx_t *x)
-{
-    return x->n_wft > 0;
-}
-
-static int hx_has_act(hx_t *x)
-{
-    return x->n_act > 0;
-}
-
-static int hx_has_wft8(hx_t *x)
+static int hx_has_wft8(hf_t *x)
 {
     for (int i = 0; i < x->n_wft && i < 64; i++) {
         if (x->wft[i].scheduled_id == 8) {
@@ -512,21 +77,61 @@ static int hx_has_wft8(hx_t *x)
     return 0;
 }
 
-static int hx_has_three_wft(hx_t *x)
+static int hx_has_three_wft(hf_t *x)
 {
     return x->n_wft > 2;
 }
 
-static int hx_has_two_wft(hx_t *x)
+static int hx_has_two_wft(hf_t *x)
 {
     return x->n_wft > 1;
+}
+
+/* Starts wf (request id "r1") and hands out its first workflow task. */
+static void hx_first_task(hf_t *x, const char *wf, char run[40], poll_wft_t **p)
+{
+    TD_CHECK_INT(hf_start(x, wf, "r1", 0, 0, run), ==, 0);
+    hf_run_until(x, hf_has_wft, 5000);
+    TD_CHECK_INT(hf_wft_started(x, wf, run, 2, "poll-1", TQK(NORMAL), p), ==, 0);
+}
+
+/* An empty command of `type` with attributes `attrs` (a COMMAND__ATTRIBUTES_* case). */
+static fx_cmd_t *hx_cmd(hf_t *x, int type, int attrs)
+{
+    fx_cmd_t *cmd = PB(fx_cmd_t, temporal__api__command__v1__command__descriptor);
+
+    cmd->command_type = type;
+    cmd->attributes_case = attrs;
+    return cmd;
+}
+
+/* The worker answers task `token` by scheduling activity "a1"; waits until matching has it. */
+static void hx_schedule_a1(hf_t *x, ProtobufCBinaryData token)
+{
+    TD_CHECK_INT(
+            hf_wft_complete(x, token,
+                            fx_complete_req(&x->fx, 1, fx_cmd_activity(&x->fx, "a1", SEC(10), 0)),
+                            NULL),
+            ==, 0);
+    hf_run_until(x, hf_has_act, 5000);
+}
+
+/* The only event of run's CLOSE_EVENT history is WorkflowExecutionTerminated. */
+static void hx_check_terminated(hf_t *x, const char *wf, const char *run)
+{
+    ProtobufCBinaryData none = { 0, NULL };
+    Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
+            hf_history(x, wf, run, 1, 0, none, 0);
+
+    TD_CHECK_INT(gh->history->n_events, ==, 1);
+    TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_TERMINATED));
 }
 
 /* ---- tests ---- */
 
 TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     poll_wft_t *p = NULL;
     poll_act_t *pa = NULL;
@@ -542,17 +147,17 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
     ProtobufCBinaryData none = { 0, NULL };
 
     hx_init(x, 1);
-    TD_CHECK_INT(hx_start(x, "wf-1", "req-1", 0, 0, run), ==, 0);
+    TD_CHECK_INT(hf_start(x, "wf-1", "req-1", 0, 0, run), ==, 0);
 
     /* the first workflow task reaches matching */
-    hx_run_until(x, hx_has_wft, 5000);
+    hf_run_until(x, hf_has_wft, 5000);
     TD_CHECK_STR(x->wft[0].wf, "wf-1");
     TD_CHECK_STR(x->wft[0].run, run);
     TD_CHECK_STR(x->wft[0].tq, "tq");
     TD_CHECK_INT(x->wft[0].scheduled_id, ==, 2);
 
     /* matching hands it to a poller */
-    TD_CHECK_INT(hx_wft_started(x, "wf-1", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "wf-1", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
     TD_CHECK(p->task_token.len > 0);
     TD_CHECK_INT(p->started_event_id, ==, 3);
     TD_CHECK_INT(p->previous_started_event_id, ==, 0);
@@ -565,21 +170,16 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
     hx_check_types(p->history, 1, 3, t1);
 
     /* a second hand-off of the same task with another request id is stale */
-    TD_CHECK_INT(hx_wft_started(x, "wf-1", run, 2, "poll-2", TQK(NORMAL), NULL), ==,
+    TD_CHECK_INT(hf_wft_started(x, "wf-1", run, 2, "poll-2", TQK(NORMAL), NULL), ==,
                  TD_GRPC_NOT_FOUND);
 
     /* the worker schedules an activity */
-    TD_CHECK_INT(
-            hx_wft_complete(x, p->task_token,
-                            fx_complete_req(&x->fx, 1, fx_cmd_activity(&x->fx, "a1", SEC(10), 0)),
-                            NULL),
-            ==, 0);
-    hx_run_until(x, hx_has_act, 5000);
+    hx_schedule_a1(x, p->task_token);
     TD_CHECK_INT(x->act[0].scheduled_id, ==, 5);
     TD_CHECK_INT(x->act[0].attempt, ==, 1);
     TD_CHECK_STR(x->act[0].tq, "tq");
 
-    TD_CHECK_INT(hx_act_started(x, "wf-1", run, 5, 1, &pa), ==, 0);
+    TD_CHECK_INT(hf_act_started(x, "wf-1", run, 5, 1, &pa), ==, 0);
     TD_CHECK(pa->task_token.len > 0);
     TD_CHECK_STR(pa->activity_id, "a1");
     TD_CHECK_STR(pa->activity_type->name, "SayHello");
@@ -597,58 +197,40 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
     /* a heartbeat with the token: recorded, not cancelled */
     {
         Temporald__Historyservice__RecordActivityTaskHeartbeatRequest *hb =
-                PB(Temporald__Historyservice__RecordActivityTaskHeartbeatRequest,
-                   temporald__historyservice__record_activity_task_heartbeat_request__descriptor);
+                hf_pb(x, &HSD(record_activity_task_heartbeat_request));
         Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatResponse *hr = NULL;
         hb->namespace_id = (char *)HNS;
-        hb->request = PB(
-                Temporal__Api__Workflowservice__V1__RecordActivityTaskHeartbeatRequest,
-                temporal__api__workflowservice__v1__record_activity_task_heartbeat_request__descriptor);
+        hb->request = hf_pb(x, &WSD(record_activity_task_heartbeat_request));
         hb->request->task_token = pa->task_token;
         hb->request->details = fx_payloads(&x->fx, "\"half\"");
-        TD_CHECK_INT(
-                hx_call(x, "RecordActivityTaskHeartbeat", &hb->base,
-                        &temporal__api__workflowservice__v1__record_activity_task_heartbeat_response__descriptor,
-                        (void **)&hr),
-                ==, 0);
+        TD_CHECK_INT(hf_call(x, "RecordActivityTaskHeartbeat", &hb->base,
+                             &WSD(record_activity_task_heartbeat_response), (void **)&hr),
+                     ==, 0);
         TD_CHECK(!hr->cancel_requested);
     }
-    {
-        Temporald__Historyservice__RespondActivityTaskCompletedRequest *r =
-                PB(Temporald__Historyservice__RespondActivityTaskCompletedRequest,
-                   temporald__historyservice__respond_activity_task_completed_request__descriptor);
-        r->namespace_id = (char *)HNS;
-        r->request = PB(
-                Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedRequest,
-                temporal__api__workflowservice__v1__respond_activity_task_completed_request__descriptor);
-        r->request->task_token = pa->task_token;
-        r->request->result = fx_payloads(&x->fx, "\"hello\"");
-        r->request->identity = (char *)"worker-1";
-        TD_CHECK_INT(hx_call(x, "RespondActivityTaskCompleted", &r->base, NULL, NULL), ==, 0);
-        /* the same completion again: the activity is gone */
-        TD_CHECK_INT(hx_call(x, "RespondActivityTaskCompleted", &r->base, NULL, NULL), ==,
-                     TD_GRPC_NOT_FOUND);
-    }
+    TD_CHECK_INT(hf_act_complete(x, pa->task_token, "\"hello\""), ==, 0);
+    /* the same completion again: the activity is gone */
+    TD_CHECK_INT(hf_act_complete(x, pa->task_token, "\"hello\""), ==, TD_GRPC_NOT_FOUND);
 
     /* the activity result schedules the next workflow task */
-    hx_run_until(x, hx_has_two_wft, 5000);
+    hf_run_until(x, hx_has_two_wft, 5000);
     TD_CHECK_INT(x->wft[1].scheduled_id, ==, 8);
-    TD_CHECK_INT(hx_wft_started(x, "wf-1", run, 8, "poll-3", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "wf-1", run, 8, "poll-3", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_INT(p->started_event_id, ==, 9);
     TD_CHECK_INT(p->previous_started_event_id, ==, 3);
     hx_check_types(p->history, 1, 9, t2);
 
     /* before the workflow completes, a CLOSE_EVENT read without wait is empty */
-    gh = hx_history(x, "wf-1", "", 1, 0, none, 0);
+    gh = hf_history(x, "wf-1", "", 1, 0, none, 0);
     TD_CHECK_INT(gh->history->n_events, ==, 0);
 
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token,
                                  fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "\"done\"")),
                                  NULL),
                  ==, 0);
 
     /* handle.result(): CLOSE_EVENT with wait on the current run */
-    gh = hx_history(x, "wf-1", "", 1, 1, none, 0);
+    gh = hf_history(x, "wf-1", "", 1, 1, none, 0);
     TD_CHECK_INT(gh->history->n_events, ==, 1);
     TD_CHECK_INT(gh->history->events[0]->event_id, ==, 11);
     TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_COMPLETED));
@@ -661,7 +243,7 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
         ProtobufCBinaryData tok = none;
         int pages = 0;
         do {
-            gh = hx_history(x, "wf-1", run, 0, 0, tok, 4);
+            gh = hf_history(x, "wf-1", run, 0, 0, tok, 4);
             for (size_t i = 0; i < gh->history->n_events; i++) {
                 TD_CHECK_INT(gh->history->events[i]->event_id, ==, next);
                 TD_CHECK_INT(gh->history->events[i]->event_type, ==, t2[next - 1]);
@@ -676,24 +258,20 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
 
     /* the whole history backwards, in pages of 4 */
     {
-        Temporald__Historyservice__GetWorkflowExecutionHistoryReverseRequest *rv = PB(
-                Temporald__Historyservice__GetWorkflowExecutionHistoryReverseRequest,
-                temporald__historyservice__get_workflow_execution_history_reverse_request__descriptor);
+        Temporald__Historyservice__GetWorkflowExecutionHistoryReverseRequest *rv =
+                hf_pb(x, &HSD(get_workflow_execution_history_reverse_request));
         Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryReverseResponse *rr = NULL;
         int64_t want = 11;
         int pages = 0;
         rv->namespace_id = (char *)HNS;
-        rv->request = PB(
-                Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryReverseRequest,
-                temporal__api__workflowservice__v1__get_workflow_execution_history_reverse_request__descriptor);
-        rv->request->execution = hx_we(x, "wf-1", "");
+        rv->request = hf_pb(x, &WSD(get_workflow_execution_history_reverse_request));
+        rv->request->execution = hf_we(x, "wf-1", "");
         rv->request->maximum_page_size = 4;
         do {
-            TD_CHECK_INT(
-                    hx_call(x, "GetWorkflowExecutionHistoryReverse", &rv->base,
-                            &temporal__api__workflowservice__v1__get_workflow_execution_history_reverse_response__descriptor,
-                            (void **)&rr),
-                    ==, 0);
+            TD_CHECK_INT(hf_call(x, "GetWorkflowExecutionHistoryReverse", &rv->base,
+                                 &WSD(get_workflow_execution_history_reverse_response),
+                                 (void **)&rr),
+                         ==, 0);
             for (size_t i = 0; i < rr->history->n_events; i++) {
                 TD_CHECK_INT(rr->history->events[i]->event_id, ==, want);
                 want--;
@@ -707,21 +285,16 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
 
     /* a query on the closed run goes to a worker with the full history; NOT_OPEN rejects */
     {
-        Temporald__Historyservice__QueryWorkflowRequest *r =
-                PB(Temporald__Historyservice__QueryWorkflowRequest,
-                   temporald__historyservice__query_workflow_request__descriptor);
+        Temporald__Historyservice__QueryWorkflowRequest *r = hf_pb(x, &HSD(query_workflow_request));
         Temporal__Api__Workflowservice__V1__QueryWorkflowResponse *qr = NULL;
         r->namespace_id = (char *)HNS;
-        r->request = PB(Temporal__Api__Workflowservice__V1__QueryWorkflowRequest,
-                        temporal__api__workflowservice__v1__query_workflow_request__descriptor);
-        r->request->execution = hx_we(x, "wf-1", "");
+        r->request = hf_pb(x, &WSD(query_workflow_request));
+        r->request->execution = hf_we(x, "wf-1", "");
         r->request->query = PB(Temporal__Api__Query__V1__WorkflowQuery,
                                temporal__api__query__v1__workflow_query__descriptor);
         r->request->query->query_type = (char *)"state";
         TD_CHECK_INT(
-                hx_call(x, "QueryWorkflow", &r->base,
-                        &temporal__api__workflowservice__v1__query_workflow_response__descriptor,
-                        (void **)&qr),
+                hf_call(x, "QueryWorkflow", &r->base, &WSD(query_workflow_response), (void **)&qr),
                 ==, 0);
         TD_CHECK_INT(x->n_query, ==, 1);
         TD_CHECK_INT(x->query_kind, ==, TQK(NORMAL));
@@ -731,9 +304,7 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
         r->request->query_reject_condition =
                 TEMPORAL__API__ENUMS__V1__QUERY_REJECT_CONDITION__QUERY_REJECT_CONDITION_NOT_OPEN;
         TD_CHECK_INT(
-                hx_call(x, "QueryWorkflow", &r->base,
-                        &temporal__api__workflowservice__v1__query_workflow_response__descriptor,
-                        (void **)&qr),
+                hf_call(x, "QueryWorkflow", &r->base, &WSD(query_workflow_response), (void **)&qr),
                 ==, 0);
         TD_CHECK_INT(x->n_query, ==, 1);
         TD_CHECK(qr->query_rejected != NULL);
@@ -744,20 +315,8 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
 
     /* describe */
     {
-        Temporald__Historyservice__DescribeWorkflowExecutionRequest *r =
-                PB(Temporald__Historyservice__DescribeWorkflowExecutionRequest,
-                   temporald__historyservice__describe_workflow_execution_request__descriptor);
-        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *d = NULL;
-        r->namespace_id = (char *)HNS;
-        r->request = PB(
-                Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionRequest,
-                temporal__api__workflowservice__v1__describe_workflow_execution_request__descriptor);
-        r->request->execution = hx_we(x, "wf-1", "");
-        TD_CHECK_INT(
-                hx_call(x, "DescribeWorkflowExecution", &r->base,
-                        &temporal__api__workflowservice__v1__describe_workflow_execution_response__descriptor,
-                        (void **)&d),
-                ==, 0);
+        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *d =
+                hf_describe(x, "wf-1", "");
         TD_CHECK_INT(
                 d->workflow_execution_info->status, ==,
                 TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_COMPLETED);
@@ -767,33 +326,33 @@ TD_TEST_T(hist_tier0_start_activity_complete_result, 60)
         TD_CHECK(d->workflow_execution_info->start_time != NULL);
         TD_CHECK(d->workflow_execution_info->close_time != NULL);
     }
-    hx_free(x);
+    hf_free(x);
 }
 
 TD_TEST_T(hist_start_dedup_and_id_policies, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run1[40], run2[40], run3[40];
 
     hx_init(x, 4);
-    TD_CHECK_INT(hx_start(x, "wf-p", "r1", 0, 0, run1), ==, 0);
+    TD_CHECK_INT(hf_start(x, "wf-p", "r1", 0, 0, run1), ==, 0);
     /* same request id: the same run */
-    TD_CHECK_INT(hx_start(x, "wf-p", "r1", 0, 0, run2), ==, 0);
+    TD_CHECK_INT(hf_start(x, "wf-p", "r1", 0, 0, run2), ==, 0);
     TD_CHECK_STR(run1, run2);
     /* another start while running: ALREADY_EXISTS with the running run in the detail */
-    TD_CHECK_INT(hx_start(x, "wf-p", "r2", 0, 0, NULL), ==, TD_GRPC_ALREADY_EXISTS);
-    TD_CHECK(x->detail != NULL);
+    TD_CHECK_INT(hf_start(x, "wf-p", "r2", 0, 0, NULL), ==, TD_GRPC_ALREADY_EXISTS);
+    TD_CHECK(x->call.detail != NULL);
     {
         Temporal__Api__Errordetails__V1__WorkflowExecutionAlreadyStartedFailure *d =
                 temporal__api__errordetails__v1__workflow_execution_already_started_failure__unpack(
-                        td_arena_pb(&x->fx.arena), x->detail_len, x->detail);
+                        td_arena_pb(&x->fx.arena), x->call.detail_len, x->call.detail);
         TD_CHECK(d != NULL);
         TD_CHECK_STR(d->run_id, run1);
         TD_CHECK_STR(d->start_request_id, "r1");
     }
     /* USE_EXISTING: the running run, not started */
     TD_CHECK_INT(
-            hx_start(
+            hf_start(
                     x, "wf-p", "r3", 0,
                     TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_CONFLICT_POLICY__WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
                     run2),
@@ -801,97 +360,62 @@ TD_TEST_T(hist_start_dedup_and_id_policies, 60)
     TD_CHECK_STR(run1, run2);
     /* TERMINATE_EXISTING: run1 is terminated and replaced in one write */
     TD_CHECK_INT(
-            hx_start(
+            hf_start(
                     x, "wf-p", "r3b", 0,
                     TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_CONFLICT_POLICY__WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
                     run2),
             ==, 0);
     TD_CHECK(strcmp(run1, run2) != 0);
-    {
-        ProtobufCBinaryData none = { 0, NULL };
-        Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
-                hx_history(x, "wf-p", run1, 1, 0, none, 0);
-        TD_CHECK_INT(gh->history->n_events, ==, 1);
-        TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_TERMINATED));
-        td_hist_drop_cache(x->hist); /* the current pointer moved in the store too */
-        TD_CHECK_INT(hx_start(x, "wf-p", "r3b", 0, 0, run3), ==, 0);
-        TD_CHECK_STR(run3, run2);
-    }
+    hx_check_terminated(x, "wf-p", run1);
+    td_hist_drop_cache(x->hist); /* the current pointer moved in the store too */
+    TD_CHECK_INT(hf_start(x, "wf-p", "r3b", 0, 0, run3), ==, 0);
+    TD_CHECK_STR(run3, run2);
 
     /* terminate it, then the reuse policies decide */
-    {
-        Temporald__Historyservice__TerminateWorkflowExecutionRequest *r =
-                PB(Temporald__Historyservice__TerminateWorkflowExecutionRequest,
-                   temporald__historyservice__terminate_workflow_execution_request__descriptor);
-        r->namespace_id = (char *)HNS;
-        r->request = PB(
-                Temporal__Api__Workflowservice__V1__TerminateWorkflowExecutionRequest,
-                temporal__api__workflowservice__v1__terminate_workflow_execution_request__descriptor);
-        r->request->workflow_execution = hx_we(x, "wf-p", "");
-        r->request->reason = (char *)"test";
-        TD_CHECK_INT(hx_call(x, "TerminateWorkflowExecution", &r->base, NULL, NULL), ==, 0);
-        /* terminating a closed run: NOT_FOUND */
-        TD_CHECK_INT(hx_call(x, "TerminateWorkflowExecution", &r->base, NULL, NULL), ==,
-                     TD_GRPC_NOT_FOUND);
-    }
+    TD_CHECK_INT(hf_terminate(x, "wf-p", ""), ==, 0);
+    /* terminating a closed run: NOT_FOUND */
+    TD_CHECK_INT(hf_terminate(x, "wf-p", ""), ==, TD_GRPC_NOT_FOUND);
     TD_CHECK_INT(
-            hx_start(
+            hf_start(
                     x, "wf-p", "r4",
                     TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_REUSE_POLICY__WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
                     0, NULL),
             ==, TD_GRPC_ALREADY_EXISTS);
     /* terminated counts as failed for ALLOW_DUPLICATE_FAILED_ONLY */
     TD_CHECK_INT(
-            hx_start(
+            hf_start(
                     x, "wf-p", "r5",
                     TEMPORAL__API__ENUMS__V1__WORKFLOW_ID_REUSE_POLICY__WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
                     0, run3),
             ==, 0);
     TD_CHECK(strcmp(run3, run1) != 0);
     /* the old run is still readable by id, the new one is current */
+    hx_check_terminated(x, "wf-p", run1);
     {
         ProtobufCBinaryData none = { 0, NULL };
         Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
-                hx_history(x, "wf-p", run1, 1, 0, none, 0);
-        TD_CHECK_INT(gh->history->n_events, ==, 1);
-        TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_TERMINATED));
-        gh = hx_history(x, "wf-p", "", 0, 0, none, 0);
+                hf_history(x, "wf-p", "", 0, 0, none, 0);
         TD_CHECK_INT(gh->history->n_events, ==, 2);
     }
-    hx_free(x);
+    hf_free(x);
 }
 
 TD_TEST_T(hist_signal_cancel_and_long_poll, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     poll_wft_t *p = NULL;
     ProtobufCBinaryData none = { 0, NULL };
     Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
 
     hx_init(x, 1);
-    TD_CHECK_INT(hx_start(x, "wf-s", "r1", 0, 0, run), ==, 0);
-    {
-        Temporald__Historyservice__SignalWorkflowExecutionRequest *r =
-                PB(Temporald__Historyservice__SignalWorkflowExecutionRequest,
-                   temporald__historyservice__signal_workflow_execution_request__descriptor);
-        r->namespace_id = (char *)HNS;
-        r->request = PB(
-                Temporal__Api__Workflowservice__V1__SignalWorkflowExecutionRequest,
-                temporal__api__workflowservice__v1__signal_workflow_execution_request__descriptor);
-        r->request->workflow_execution = hx_we(x, "wf-s", "");
-        r->request->signal_name = (char *)"go";
-        r->request->input = fx_payloads(&x->fx, "1");
-        r->request->request_id = (char *)"sig-1";
-        TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &r->base, NULL, NULL), ==, 0);
-        /* the same signal request again is deduplicated */
-        TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &r->base, NULL, NULL), ==, 0);
-        r->request->workflow_execution = hx_we(x, "nope", "");
-        TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &r->base, NULL, NULL), ==,
-                     TD_GRPC_NOT_FOUND);
-    }
-    hx_run_until(x, hx_has_wft, 5000);
-    TD_CHECK_INT(hx_wft_started(x, "wf-s", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_start(x, "wf-s", "r1", 0, 0, run), ==, 0);
+    TD_CHECK_INT(hf_signal(x, "wf-s", "", "go", "sig-1", "1"), ==, 0);
+    /* the same signal request again is deduplicated */
+    TD_CHECK_INT(hf_signal(x, "wf-s", "", "go", "sig-1", "1"), ==, 0);
+    TD_CHECK_INT(hf_signal(x, "nope", "", "go", "sig-1", "1"), ==, TD_GRPC_NOT_FOUND);
+    hf_run_until(x, hf_has_wft, 5000);
+    TD_CHECK_INT(hf_wft_started(x, "wf-s", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
     /* Started, WFTScheduled, Signaled (written while the task was merely scheduled), Started */
     TD_CHECK_INT(p->history->n_events, ==, 4);
     TD_CHECK_INT(p->history->events[2]->event_type, ==, ET(WORKFLOW_EXECUTION_SIGNALED));
@@ -902,11 +426,9 @@ TD_TEST_T(hist_signal_cancel_and_long_poll, 60)
      * that flushes it */
     {
         Temporald__Historyservice__GetWorkflowExecutionHistoryRequest *r =
-                PB(Temporald__Historyservice__GetWorkflowExecutionHistoryRequest,
-                   temporald__historyservice__get_workflow_execution_history_request__descriptor);
-        Temporald__Historyservice__RequestCancelWorkflowExecutionRequest *c = PB(
-                Temporald__Historyservice__RequestCancelWorkflowExecutionRequest,
-                temporald__historyservice__request_cancel_workflow_execution_request__descriptor);
+                hf_pb(x, &HSD(get_workflow_execution_history_request));
+        Temporald__Historyservice__RequestCancelWorkflowExecutionRequest *c =
+                hf_pb(x, &HSD(request_cancel_workflow_execution_request));
         ProtobufCBinaryData tok;
         char tokbuf[80];
         hx_lp_t lp = { 0 };
@@ -915,32 +437,28 @@ TD_TEST_T(hist_signal_cancel_and_long_poll, 60)
         tok.data = (uint8_t *)tokbuf;
         tok.len = strlen(tokbuf);
         r->namespace_id = (char *)HNS;
-        r->request = PB(
-                Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryRequest,
-                temporal__api__workflowservice__v1__get_workflow_execution_history_request__descriptor);
-        r->request->execution = hx_we(x, "wf-s", run);
+        r->request = hf_pb(x, &WSD(get_workflow_execution_history_request));
+        r->request->execution = hf_we(x, "wf-s", run);
         r->request->wait_new_event = 1;
         r->request->next_page_token = tok;
         td_svc_call(&x->srv, TD_SVC_HISTORY "GetWorkflowExecutionHistory", &r->base, 0, hx_lp_done,
                     &lp);
-        hx_run_until(x, hx_is_idle, 5000);
+        hf_run_until(x, hf_idle, 5000);
         TD_CHECK_INT(lp.done, ==, 0);
 
         c->namespace_id = (char *)HNS;
-        c->request = PB(
-                Temporal__Api__Workflowservice__V1__RequestCancelWorkflowExecutionRequest,
-                temporal__api__workflowservice__v1__request_cancel_workflow_execution_request__descriptor);
-        c->request->workflow_execution = hx_we(x, "wf-s", "");
+        c->request = hf_pb(x, &WSD(request_cancel_workflow_execution_request));
+        c->request->workflow_execution = hf_we(x, "wf-s", "");
         c->request->request_id = (char *)"cancel-1";
         c->request->reason = (char *)"because";
-        TD_CHECK_INT(hx_call(x, "RequestCancelWorkflowExecution", &c->base, NULL, NULL), ==, 0);
-        hx_run_until(x, hx_is_idle, 5000);
+        TD_CHECK_INT(hf_call(x, "RequestCancelWorkflowExecution", &c->base, NULL, NULL), ==, 0);
+        hf_run_until(x, hf_idle, 5000);
         TD_CHECK_INT(lp.done, ==, 0);
 
         /* drop the cache: the buffered request must have been persisted */
         td_hist_drop_cache(x->hist);
-        TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 0), NULL), ==, 0);
-        hx_run_until(x, hx_is_idle, 5000);
+        TD_CHECK_INT(hf_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 0), NULL), ==, 0);
+        hf_run_until(x, hf_idle, 5000);
         TD_CHECK_INT(lp.done, ==, 1);
         TD_CHECK_INT(lp.status, ==, 0);
         /* WFTCompleted 5, CancelRequested 6, WFTScheduled 7 */
@@ -948,7 +466,7 @@ TD_TEST_T(hist_signal_cancel_and_long_poll, 60)
         TD_CHECK_INT(lp.first_type, ==, ET(WORKFLOW_TASK_COMPLETED));
         TD_CHECK_INT(lp.has_token, ==, 1);
     }
-    gh = hx_history(x, "wf-s", run, 0, 0, none, 0);
+    gh = hf_history(x, "wf-s", run, 0, 0, none, 0);
     {
         int found = 0;
         for (size_t i = 0; i < gh->history->n_events; i++) {
@@ -956,24 +474,22 @@ TD_TEST_T(hist_signal_cancel_and_long_poll, 60)
         }
         TD_CHECK(found);
     }
-    hx_free(x);
+    hf_free(x);
 }
 
 TD_TEST_T(hist_restart_redrives_tasks, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     poll_wft_t *p = NULL;
 
     hx_init(x, 1);
-    TD_CHECK_INT(hx_start(x, "wf-r", "r1", 0, 0, run), ==, 0);
-    hx_run_until(x, hx_has_wft, 5000);
-    TD_CHECK_INT(hx_wft_started(x, "wf-r", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    hx_first_task(x, "wf-r", run, &p);
 
     /* matching goes away; the worker schedules an activity and a 400 ms timer */
     x->matching_down = 1;
     TD_CHECK_INT(
-            hx_wft_complete(x, p->task_token,
+            hf_wft_complete(x, p->task_token,
                             fx_complete_req(&x->fx, 2, fx_cmd_activity(&x->fx, "a1", SEC(30), 0),
                                             fx_cmd_timer(&x->fx, "t1", SEC(1) / 5 * 2)),
                             NULL),
@@ -981,43 +497,43 @@ TD_TEST_T(hist_restart_redrives_tasks, 60)
     TD_CHECK_INT(x->n_act, ==, 0);
 
     /* "kill -9": drop everything in memory, keep the store */
-    hx_server_stop(x);
+    hf_server_stop(x);
     x->matching_down = 0;
     x->n_act = x->n_wft = 0;
-    hx_server_start(x);
+    hf_server_start(x);
 
     /* the activity task is re-driven to matching */
-    hx_run_until(x, hx_has_act, 5000);
+    hf_run_until(x, hf_has_act, 5000);
     TD_CHECK_STR(x->act[0].run, run);
     TD_CHECK_INT(x->act[0].scheduled_id, ==, 5);
     TD_CHECK_INT(x->act[0].attempt, ==, 1);
 
     /* the timer fires after the restart and schedules a workflow task (the first task,
      * scheduled 2, may be re-driven too when its ack had not been flushed: it is stale) */
-    hx_run_until(x, hx_has_wft8, 5000);
-    TD_CHECK_INT(hx_wft_started(x, "wf-r", run, 2, "poll-x", TQK(NORMAL), NULL), ==,
+    hf_run_until(x, hx_has_wft8, 5000);
+    TD_CHECK_INT(hf_wft_started(x, "wf-r", run, 2, "poll-x", TQK(NORMAL), NULL), ==,
                  TD_GRPC_NOT_FOUND);
-    TD_CHECK_INT(hx_wft_started(x, "wf-r", run, 8, "poll-2", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "wf-r", run, 8, "poll-2", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_INT(p->history->n_events, ==, 9);
     TD_CHECK_INT(p->history->events[6]->event_type, ==, ET(TIMER_FIRED));
 
     /* the activity still completes with its pre-restart hand-off */
     {
         poll_act_t *pa = NULL;
-        TD_CHECK_INT(hx_act_started(x, "wf-r", run, 5, 1, &pa), ==, 0);
+        TD_CHECK_INT(hf_act_started(x, "wf-r", run, 5, 1, &pa), ==, 0);
         TD_CHECK_STR(pa->activity_id, "a1");
     }
-    hx_free(x);
+    hf_free(x);
 }
 
-static int hx_has_two_act(hx_t *x)
+static int hx_has_two_act(hf_t *x)
 {
     return x->n_act > 1;
 }
 
 TD_TEST_T(hist_timers_wft_timeout_and_activity_retry, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     poll_wft_t *p = NULL;
     poll_act_t *pa = NULL;
@@ -1028,31 +544,27 @@ TD_TEST_T(hist_timers_wft_timeout_and_activity_retry, 60)
 
     hx_init(x, 1);
     /* a run with a 1 s workflow task timeout */
-    r = PB(Temporald__Historyservice__StartWorkflowExecutionRequest,
-           temporald__historyservice__start_workflow_execution_request__descriptor);
-    r->namespace_id = (char *)HNS;
-    r->request = fx_start_req(&x->fx);
-    r->request->workflow_id = (char *)"wf-t";
+    r = hf_start_req(x, "wf-t", NULL);
     r->request->workflow_task_timeout =
             PB(Google__Protobuf__Duration, google__protobuf__duration__descriptor);
     r->request->workflow_task_timeout->seconds = 1;
-    TD_CHECK_INT(hx_call(x, "StartWorkflowExecution", &r->base, NULL, NULL), ==, 0);
-    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_INT(hf_call(x, "StartWorkflowExecution", &r->base, NULL, NULL), ==, 0);
+    hf_run_until(x, hf_has_wft, 5000);
     memcpy(run, x->wft[0].run, sizeof(run));
-    TD_CHECK_INT(hx_wft_started(x, "wf-t", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "wf-t", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
     old_token = p->task_token;
 
     /* nobody answers: the start-to-close timer times the task out and schedules attempt 2 */
     t0 = td_now_mono_ms();
-    hx_run_until(x, hx_has_two_wft, 5000);
+    hf_run_until(x, hx_has_two_wft, 5000);
     TD_CHECK_INT(td_now_mono_ms() - t0, >=, 800);
     TD_CHECK_INT(x->wft[1].scheduled_id, ==, 5); /* 4 = WorkflowTaskTimedOut */
-    TD_CHECK_INT(hx_wft_started(x, "wf-t", run, 5, "poll-2", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "wf-t", run, 5, "poll-2", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_INT(p->attempt, ==, 2);
     TD_CHECK_INT(p->history->n_events, ==, 6);
     TD_CHECK_INT(p->history->events[3]->event_type, ==, ET(WORKFLOW_TASK_TIMED_OUT));
     /* the timed-out attempt's token is stale */
-    TD_CHECK_INT(hx_wft_complete(x, old_token, fx_complete_req(&x->fx, 0), NULL), ==,
+    TD_CHECK_INT(hf_wft_complete(x, old_token, fx_complete_req(&x->fx, 0), NULL), ==,
                  TD_GRPC_NOT_FOUND);
 
     /* an activity with a 100 ms retry interval fails once and is dispatched again */
@@ -1061,44 +573,29 @@ TD_TEST_T(hist_timers_wft_timeout_and_activity_retry, 60)
             PB(Google__Protobuf__Duration, google__protobuf__duration__descriptor);
     cmd->schedule_activity_task_command_attributes->retry_policy->initial_interval->nanos =
             100000000;
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
-    hx_run_until(x, hx_has_act, 5000);
-    TD_CHECK_INT(hx_act_started(x, "wf-t", run, x->act[0].scheduled_id, 1, &pa), ==, 0);
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
+    hf_run_until(x, hf_has_act, 5000);
+    TD_CHECK_INT(hf_act_started(x, "wf-t", run, x->act[0].scheduled_id, 1, &pa), ==, 0);
     {
         Temporald__Historyservice__RespondActivityTaskFailedRequest *f =
-                PB(Temporald__Historyservice__RespondActivityTaskFailedRequest,
-                   temporald__historyservice__respond_activity_task_failed_request__descriptor);
+                hf_pb(x, &HSD(respond_activity_task_failed_request));
         f->namespace_id = (char *)HNS;
-        f->request = PB(
-                Temporal__Api__Workflowservice__V1__RespondActivityTaskFailedRequest,
-                temporal__api__workflowservice__v1__respond_activity_task_failed_request__descriptor);
+        f->request = hf_pb(x, &WSD(respond_activity_task_failed_request));
         f->request->task_token = pa->task_token;
         f->request->failure = PB(Temporal__Api__Failure__V1__Failure,
                                  temporal__api__failure__v1__failure__descriptor);
         f->request->failure->message = (char *)"boom";
-        TD_CHECK_INT(hx_call(x, "RespondActivityTaskFailed", &f->base, NULL, NULL), ==, 0);
+        TD_CHECK_INT(hf_call(x, "RespondActivityTaskFailed", &f->base, NULL, NULL), ==, 0);
     }
     t0 = td_now_mono_ms();
-    hx_run_until(x, hx_has_two_act, 5000);
+    hf_run_until(x, hx_has_two_act, 5000);
     TD_CHECK_INT(td_now_mono_ms() - t0, >=, 50);
     TD_CHECK_INT(x->act[1].scheduled_id, ==, x->act[0].scheduled_id);
     TD_CHECK_INT(x->act[1].attempt, ==, 2);
     /* describe shows attempt 2 with the last failure */
     {
-        Temporald__Historyservice__DescribeWorkflowExecutionRequest *d =
-                PB(Temporald__Historyservice__DescribeWorkflowExecutionRequest,
-                   temporald__historyservice__describe_workflow_execution_request__descriptor);
-        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *dr = NULL;
-        d->namespace_id = (char *)HNS;
-        d->request = PB(
-                Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionRequest,
-                temporal__api__workflowservice__v1__describe_workflow_execution_request__descriptor);
-        d->request->execution = hx_we(x, "wf-t", run);
-        TD_CHECK_INT(
-                hx_call(x, "DescribeWorkflowExecution", &d->base,
-                        &temporal__api__workflowservice__v1__describe_workflow_execution_response__descriptor,
-                        (void **)&dr),
-                ==, 0);
+        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *dr =
+                hf_describe(x, "wf-t", run);
         TD_CHECK_INT(dr->n_pending_activities, ==, 1);
         TD_CHECK_INT(dr->pending_activities[0]->attempt, ==, 2);
         TD_CHECK(dr->pending_activities[0]->last_failure != NULL);
@@ -1107,10 +604,10 @@ TD_TEST_T(hist_timers_wft_timeout_and_activity_retry, 60)
                 dr->workflow_execution_info->status, ==,
                 TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_RUNNING);
     }
-    hx_free(x);
+    hf_free(x);
 }
 
-static Temporal__Api__Common__V1__Payload *hx_sa(hx_t *x, const char *type, const char *json)
+static Temporal__Api__Common__V1__Payload *hx_sa(hf_t *x, const char *type, const char *json)
 {
     Temporal__Api__Common__V1__Payload *p =
             PB(Temporal__Api__Common__V1__Payload, temporal__api__common__v1__payload__descriptor);
@@ -1129,7 +626,7 @@ static Temporal__Api__Common__V1__Payload *hx_sa(hx_t *x, const char *type, cons
 }
 
 /* Lists the namespace's visibility records matching field == keyword value (blocking). */
-static int hx_vis_list(hx_t *x, const char *field, int type, const char *s, int64_t i,
+static int hx_vis_list(hf_t *x, const char *field, int type, const char *s, int64_t i,
                        td_store_visibility_t *out)
 {
     td_store_req_t *req = td_store_req_new(TD_STORE_OP_VIS_LIST);
@@ -1159,17 +656,13 @@ static int hx_vis_list(hx_t *x, const char *field, int type, const char *s, int6
 
 TD_TEST_T(hist_visibility_records_follow_the_run, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     Temporald__Historyservice__StartWorkflowExecutionRequest *r;
     Temporal__Api__Common__V1__SearchAttributes *sa;
     td_store_visibility_t v;
 
     hx_init(x, 1);
-    r = PB(Temporald__Historyservice__StartWorkflowExecutionRequest,
-           temporald__historyservice__start_workflow_execution_request__descriptor);
-    r->namespace_id = (char *)HNS;
-    r->request = fx_start_req(&x->fx);
-    r->request->workflow_id = (char *)"wf-v";
+    r = hf_start_req(x, "wf-v", NULL);
     sa = PB(Temporal__Api__Common__V1__SearchAttributes,
             temporal__api__common__v1__search_attributes__descriptor);
     sa->n_indexed_fields = 3;
@@ -1186,8 +679,8 @@ TD_TEST_T(hist_visibility_records_follow_the_run, 60)
     sa->indexed_fields[2]->key = (char *)"CustomKeywordListField";
     sa->indexed_fields[2]->value = hx_sa(x, "KeywordList", "[\"a\", \"b\"]");
     r->request->search_attributes = sa;
-    TD_CHECK_INT(hx_call(x, "StartWorkflowExecution", &r->base, NULL, NULL), ==, 0);
-    hx_run_until(x, hx_is_idle, 5000);
+    TD_CHECK_INT(hf_call(x, "StartWorkflowExecution", &r->base, NULL, NULL), ==, 0);
+    hf_run_until(x, hf_idle, 5000);
 
     TD_CHECK_INT(hx_vis_list(x, "CustomKeywordField", TD_STORE_SA_KEYWORD, "k\xc3\xa9y", 0, &v), ==,
                  1);
@@ -1205,39 +698,27 @@ TD_TEST_T(hist_visibility_records_follow_the_run, 60)
     TD_CHECK_INT(hx_vis_list(x, "CustomKeywordListField", TD_STORE_SA_KEYWORD_LIST, "b", 0, NULL),
                  ==, 1);
 
-    {
-        Temporald__Historyservice__TerminateWorkflowExecutionRequest *t =
-                PB(Temporald__Historyservice__TerminateWorkflowExecutionRequest,
-                   temporald__historyservice__terminate_workflow_execution_request__descriptor);
-        t->namespace_id = (char *)HNS;
-        t->request = PB(
-                Temporal__Api__Workflowservice__V1__TerminateWorkflowExecutionRequest,
-                temporal__api__workflowservice__v1__terminate_workflow_execution_request__descriptor);
-        t->request->workflow_execution = hx_we(x, "wf-v", "");
-        TD_CHECK_INT(hx_call(x, "TerminateWorkflowExecution", &t->base, NULL, NULL), ==, 0);
-    }
-    hx_run_until(x, hx_is_idle, 5000);
+    TD_CHECK_INT(hf_terminate(x, "wf-v", ""), ==, 0);
+    hf_run_until(x, hf_idle, 5000);
     TD_CHECK_INT(hx_vis_list(x, "WorkflowId", TD_STORE_SA_KEYWORD, "wf-v", 0, &v), ==, 1);
     TD_CHECK(v.close_time_ns > 0);
     TD_CHECK_INT(
             v.status, ==,
             TEMPORAL__API__ENUMS__V1__WORKFLOW_EXECUTION_STATUS__WORKFLOW_EXECUTION_STATUS_TERMINATED);
     TD_CHECK_INT(v.history_length, ==, 3);
-    hx_free(x);
+    hf_free(x);
 }
 
 TD_TEST_T(hist_sticky_queue_partial_history, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     poll_wft_t *p = NULL;
     Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedRequest *cr;
     Temporal__Api__Workflowservice__V1__RespondWorkflowTaskCompletedResponse *resp = NULL;
 
     hx_init(x, 1);
-    TD_CHECK_INT(hx_start(x, "wf-k", "r1", 0, 0, run), ==, 0);
-    hx_run_until(x, hx_has_wft, 5000);
-    TD_CHECK_INT(hx_wft_started(x, "wf-k", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    hx_first_task(x, "wf-k", run, &p);
 
     /* the worker caches the run: sticky queue "sticky-1", and a timer so the run goes on */
     cr = fx_complete_req(&x->fx, 1, fx_cmd_timer(&x->fx, "t1", SEC(1) / 10));
@@ -1253,18 +734,18 @@ TD_TEST_T(hist_sticky_queue_partial_history, 60)
             PB(Google__Protobuf__Duration, google__protobuf__duration__descriptor);
     cr->sticky_attributes->schedule_to_start_timeout->seconds = 5;
     cr->return_new_workflow_task = 1;
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token, cr, &resp), ==, 0);
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token, cr, &resp), ==, 0);
     TD_CHECK(resp->workflow_task == NULL); /* no new task was needed */
 
     /* the timer fires: the task goes to the sticky queue, with the normal queue beside it */
-    hx_run_until(x, hx_has_two_wft, 5000);
+    hf_run_until(x, hx_has_two_wft, 5000);
     TD_CHECK_STR(x->wft[1].tq, "sticky-1");
     TD_CHECK_INT(x->wft[1].kind, ==, TQK(STICKY));
     TD_CHECK_STR(x->wft[1].normal, "tq");
     TD_CHECK_INT(x->wft[1].scheduled_id, ==, 7);
 
     /* a sticky poll gets the history since the last completed task only */
-    TD_CHECK_INT(hx_wft_started(x, "wf-k", run, 7, "poll-2", TQK(STICKY), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "wf-k", run, 7, "poll-2", TQK(STICKY), &p), ==, 0);
     TD_CHECK_INT(p->previous_started_event_id, ==, 3);
     TD_CHECK_INT(p->started_event_id, ==, 8);
     TD_CHECK_INT(p->history->n_events, ==, 5);
@@ -1277,37 +758,35 @@ TD_TEST_T(hist_sticky_queue_partial_history, 60)
     /* ResetStickyTaskQueue clears it: the next task goes to the normal queue */
     {
         Temporald__Historyservice__ResetStickyTaskQueueRequest *r =
-                PB(Temporald__Historyservice__ResetStickyTaskQueueRequest,
-                   temporald__historyservice__reset_sticky_task_queue_request__descriptor);
+                hf_pb(x, &HSD(reset_sticky_task_queue_request));
         r->namespace_id = (char *)HNS;
-        r->execution = hx_we(x, "wf-k", run);
-        TD_CHECK_INT(hx_call(x, "ResetStickyTaskQueue", &r->base, NULL, NULL), ==, 0);
+        r->execution = hf_we(x, "wf-k", run);
+        TD_CHECK_INT(hf_call(x, "ResetStickyTaskQueue", &r->base, NULL, NULL), ==, 0);
     }
     cr = fx_complete_req(&x->fx, 1, fx_cmd_timer(&x->fx, "t2", SEC(1) / 10));
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token, cr, NULL), ==, 0);
-    hx_run_until(x, hx_has_three_wft, 5000);
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token, cr, NULL), ==, 0);
+    hf_run_until(x, hx_has_three_wft, 5000);
     TD_CHECK_STR(x->wft[2].tq, "tq");
     TD_CHECK_INT(x->wft[2].kind, ==, TQK(NORMAL));
-    hx_free(x);
+    hf_free(x);
 }
 
 TD_TEST_T(hist_shard_fencing_second_owner_wins, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     td_server_t srv_b;
     void *hist_b = NULL;
     td_rpc_method_t mw = { TD_SVC_MATCHING "AddWorkflowTask",
                            &temporald__matchingservice__add_workflow_task_request__descriptor,
-                           hx_add_wft, NULL };
-    Temporald__Historyservice__SignalWorkflowExecutionRequest *sg;
-    hx_added_t saved;
+                           hf_add_wft, NULL };
+    hf_added_t saved;
 
     hx_init(x, 1);
     mw.ctx = x;
-    TD_CHECK_INT(hx_start(x, "wf-f", "r1", 0, 0, run), ==, 0);
-    hx_run_until(x, hx_has_wft, 5000);
-    hx_run_until(x, hx_is_idle, 5000);
+    TD_CHECK_INT(hf_start(x, "wf-f", "r1", 0, 0, run), ==, 0);
+    hf_run_until(x, hf_has_wft, 5000);
+    hf_run_until(x, hf_idle, 5000);
 
     /* a second history instance takes the shard (range_id 2) */
     memset(&srv_b, 0, sizeof(srv_b));
@@ -1320,25 +799,14 @@ TD_TEST_T(hist_shard_fencing_second_owner_wins, 60)
     {
         void *a = x->hist;
         x->hist = hist_b;
-        hx_run_until(x, hx_is_ready, 5000);
+        hf_run_until(x, hf_ready, 5000);
         x->hist = a;
     }
 
     /* the first owner's next write is fenced: UNAVAILABLE, and the shard stays lost */
-    sg = PB(Temporald__Historyservice__SignalWorkflowExecutionRequest,
-            temporald__historyservice__signal_workflow_execution_request__descriptor);
-    sg->namespace_id = (char *)HNS;
-    sg->request =
-            PB(Temporal__Api__Workflowservice__V1__SignalWorkflowExecutionRequest,
-               temporal__api__workflowservice__v1__signal_workflow_execution_request__descriptor);
-    sg->request->workflow_execution = hx_we(x, "wf-f", "");
-    sg->request->signal_name = (char *)"s";
-    sg->request->request_id = (char *)"sig-a";
-    TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &sg->base, NULL, NULL), ==,
-                 TD_GRPC_UNAVAILABLE);
+    TD_CHECK_INT(hf_signal(x, "wf-f", "", "s", "sig-a", NULL), ==, TD_GRPC_UNAVAILABLE);
     TD_CHECK_INT(td_hist_ready(x->hist), ==, 0);
-    TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &sg->base, NULL, NULL), ==,
-                 TD_GRPC_UNAVAILABLE);
+    TD_CHECK_INT(hf_signal(x, "wf-f", "", "s", "sig-a", NULL), ==, TD_GRPC_UNAVAILABLE);
 
     /* the new owner serves the run from the store */
     saved = x->wft[0];
@@ -1347,50 +815,49 @@ TD_TEST_T(hist_shard_fencing_second_owner_wins, 60)
         void *a = x->hist;
         x->srv = srv_b;
         x->hist = hist_b;
-        sg->request->request_id = (char *)"sig-b";
-        TD_CHECK_INT(hx_call(x, "SignalWorkflowExecution", &sg->base, NULL, NULL), ==, 0);
-        hx_run_until(x, hx_is_idle, 5000);
-        td_role_history.drain(hist_b, hx_drained, NULL);
+        TD_CHECK_INT(hf_signal(x, "wf-f", "", "s", "sig-b", NULL), ==, 0);
+        hf_run_until(x, hf_idle, 5000);
+        td_role_history.drain(hist_b, hf_drained, NULL);
         td_role_history.stop(hist_b);
         td_svc_free(&x->srv);
         x->srv = tmp;
         x->hist = a;
     }
     TD_CHECK_STR(saved.run, run);
-    hx_free(x);
+    hf_free(x);
 }
 
 TD_TEST_T(hist_task_id_range_renewal, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     int st, tries = 0;
     poll_wft_t *p = NULL;
 
     hx_init(x, 1);
     /* a workflow whose first task is pending when the ids run out */
-    TD_CHECK_INT(hx_start(x, "wf-a", "r1", 0, 0, run), ==, 0);
-    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_INT(hf_start(x, "wf-a", "r1", 0, 0, run), ==, 0);
+    hf_run_until(x, hf_has_wft, 5000);
     td_hist_test_exhaust_ids(x->hist, 2);
     /* a start needs 4 ids: UNAVAILABLE while the shard takes a new range, then it works */
-    while ((st = hx_start(x, "wf-b", "r2", 0, 0, NULL)) == TD_GRPC_UNAVAILABLE && tries++ < 100) {
-        hx_run_until(x, hx_is_idle, 5000);
+    while ((st = hf_start(x, "wf-b", "r2", 0, 0, NULL)) == TD_GRPC_UNAVAILABLE && tries++ < 100) {
+        hf_run_until(x, hf_idle, 5000);
     }
     TD_CHECK_INT(st, ==, 0);
     TD_CHECK_INT(tries, >=, 1);
     /* ids of the old range still resolve: the first workflow goes on */
-    TD_CHECK_INT(hx_wft_started(x, "wf-a", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+    TD_CHECK_INT(hf_wft_started(x, "wf-a", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token,
                                  fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "1")), NULL),
                  ==, 0);
-    hx_run_until(x, hx_has_two_wft, 5000);
+    hf_run_until(x, hx_has_two_wft, 5000);
     TD_CHECK_STR(x->wft[1].wf, "wf-b");
-    hx_free(x);
+    hf_free(x);
 }
 
 TD_TEST_T(hist_signal_with_start_event_order, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     Temporald__Historyservice__SignalWithStartWorkflowExecutionRequest *r;
     Temporal__Api__Workflowservice__V1__SignalWithStartWorkflowExecutionResponse *resp = NULL;
     Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
@@ -1399,65 +866,55 @@ TD_TEST_T(hist_signal_with_start_event_order, 60)
                                  ET(WORKFLOW_TASK_SCHEDULED), ET(WORKFLOW_EXECUTION_SIGNALED) };
 
     hx_init(x, 1);
-    r = PB(Temporald__Historyservice__SignalWithStartWorkflowExecutionRequest,
-           temporald__historyservice__signal_with_start_workflow_execution_request__descriptor);
+    r = hf_pb(x, &HSD(signal_with_start_workflow_execution_request));
     r->namespace_id = (char *)HNS;
-    r->request = PB(
-            Temporal__Api__Workflowservice__V1__SignalWithStartWorkflowExecutionRequest,
-            temporal__api__workflowservice__v1__signal_with_start_workflow_execution_request__descriptor);
+    r->request = hf_pb(x, &WSD(signal_with_start_workflow_execution_request));
     r->request->workflow_id = (char *)"wf-sws";
     r->request->workflow_type = fx_start_req(&x->fx)->workflow_type;
     r->request->task_queue = fx_start_req(&x->fx)->task_queue;
     r->request->request_id = (char *)"sws-1";
     r->request->signal_name = (char *)"hello";
-    TD_CHECK_INT(
-            hx_call(x, "SignalWithStartWorkflowExecution", &r->base,
-                    &temporal__api__workflowservice__v1__signal_with_start_workflow_execution_response__descriptor,
-                    (void **)&resp),
-            ==, 0);
+    TD_CHECK_INT(hf_call(x, "SignalWithStartWorkflowExecution", &r->base,
+                         &WSD(signal_with_start_workflow_execution_response), (void **)&resp),
+                 ==, 0);
     TD_CHECK(resp->started);
     /* again: the running run is signalled, not started */
     r->request->request_id = (char *)"sws-2";
-    TD_CHECK_INT(
-            hx_call(x, "SignalWithStartWorkflowExecution", &r->base,
-                    &temporal__api__workflowservice__v1__signal_with_start_workflow_execution_response__descriptor,
-                    (void **)&resp),
-            ==, 0);
+    TD_CHECK_INT(hf_call(x, "SignalWithStartWorkflowExecution", &r->base,
+                         &WSD(signal_with_start_workflow_execution_response), (void **)&resp),
+                 ==, 0);
     TD_CHECK(!resp->started);
-    gh = hx_history(x, "wf-sws", "", 0, 0, none, 0);
+    gh = hf_history(x, "wf-sws", "", 0, 0, none, 0);
     hx_check_types(gh->history, 1, 4, order);
-    hx_free(x);
+    hf_free(x);
 }
 
 TD_TEST_T(hist_drain_answers_parked_long_polls, 30)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     hx_lp_t lp = { 0 };
     Temporald__Historyservice__GetWorkflowExecutionHistoryRequest *r;
 
     hx_init(x, 1);
-    TD_CHECK_INT(hx_start(x, "wf-d", "r1", 0, 0, run), ==, 0);
-    r = PB(Temporald__Historyservice__GetWorkflowExecutionHistoryRequest,
-           temporald__historyservice__get_workflow_execution_history_request__descriptor);
+    TD_CHECK_INT(hf_start(x, "wf-d", "r1", 0, 0, run), ==, 0);
+    r = hf_pb(x, &HSD(get_workflow_execution_history_request));
     r->namespace_id = (char *)HNS;
-    r->request = PB(
-            Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryRequest,
-            temporal__api__workflowservice__v1__get_workflow_execution_history_request__descriptor);
-    r->request->execution = hx_we(x, "wf-d", "");
+    r->request = hf_pb(x, &WSD(get_workflow_execution_history_request));
+    r->request->execution = hf_we(x, "wf-d", "");
     r->request->wait_new_event = 1;
     r->request->history_event_filter_type =
             TEMPORAL__API__ENUMS__V1__HISTORY_EVENT_FILTER_TYPE__HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT;
     td_svc_call(&x->srv, TD_SVC_HISTORY "GetWorkflowExecutionHistory", &r->base, 0, hx_lp_done,
                 &lp);
-    hx_run_until(x, hx_is_idle, 5000);
+    hf_run_until(x, hf_idle, 5000);
     TD_CHECK_INT(lp.done, ==, 0);
-    td_role_history.drain(x->hist, hx_drained, NULL);
+    td_role_history.drain(x->hist, hf_drained, NULL);
     TD_CHECK_INT(lp.done, ==, 1);
     TD_CHECK_INT(lp.status, ==, 0);
     TD_CHECK_INT(lp.n_events, ==, 0);
     TD_CHECK_INT(lp.has_token, ==, 1);
-    hx_free(x);
+    hf_free(x);
 }
 
 /* Typed values: Int, Double, an RFC 3339 datetime with an offset. (Payload bytes are not
@@ -1521,7 +978,7 @@ TD_TEST(hist_vis_typed_values_are_bounded)
 
 TD_TEST_T(hist_continue_as_new_creates_the_next_run, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char run[40];
     poll_wft_t *p = NULL;
     fx_cmd_t *cmd;
@@ -1530,22 +987,18 @@ TD_TEST_T(hist_continue_as_new_creates_the_next_run, 60)
     const char *next;
 
     hx_init(x, 1);
-    TD_CHECK_INT(hx_start(x, "wf-can", "r1", 0, 0, run), ==, 0);
-    hx_run_until(x, hx_has_wft, 5000);
-    TD_CHECK_INT(hx_wft_started(x, "wf-can", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
-    cmd = PB(fx_cmd_t, temporal__api__command__v1__command__descriptor);
-    cmd->command_type =
-            TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
-    cmd->attributes_case =
-            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_CONTINUE_AS_NEW_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    hx_first_task(x, "wf-can", run, &p);
+    cmd = hx_cmd(
+            x, CT(CONTINUE_AS_NEW_WORKFLOW_EXECUTION),
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_CONTINUE_AS_NEW_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES);
     cmd->continue_as_new_workflow_execution_command_attributes = PB(
             Temporal__Api__Command__V1__ContinueAsNewWorkflowExecutionCommandAttributes,
             temporal__api__command__v1__continue_as_new_workflow_execution_command_attributes__descriptor);
     cmd->continue_as_new_workflow_execution_command_attributes->input = fx_payloads(&x->fx, "2");
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
 
     /* the first run closed into the second */
-    gh = hx_history(x, "wf-can", run, 1, 0, none, 0);
+    gh = hf_history(x, "wf-can", run, 1, 0, none, 0);
     TD_CHECK_INT(gh->history->n_events, ==, 1);
     TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_CONTINUED_AS_NEW));
     next = gh->history->events[0]
@@ -1554,10 +1007,10 @@ TD_TEST_T(hist_continue_as_new_creates_the_next_run, 60)
     TD_CHECK(strcmp(next, run) != 0);
 
     /* the second run is current, started with the new input, and its task goes to matching */
-    hx_run_until(x, hx_has_two_wft, 5000);
+    hf_run_until(x, hx_has_two_wft, 5000);
     TD_CHECK_STR(x->wft[1].run, next);
     TD_CHECK_INT(x->wft[1].scheduled_id, ==, 2);
-    gh = hx_history(x, "wf-can", "", 0, 0, none, 0);
+    gh = hf_history(x, "wf-can", "", 0, 0, none, 0);
     TD_CHECK_INT(gh->history->n_events, ==, 2);
     TD_CHECK_STR(gh->history->events[0]
                          ->workflow_execution_started_event_attributes->continued_execution_run_id,
@@ -1565,10 +1018,10 @@ TD_TEST_T(hist_continue_as_new_creates_the_next_run, 60)
     TD_CHECK_STR(gh->history->events[0]
                          ->workflow_execution_started_event_attributes->first_execution_run_id,
                  run);
-    hx_free(x);
+    hf_free(x);
 }
 
-static int hx_count_wft_of(hx_t *x, const char *wf)
+static int hx_count_wft_of(hf_t *x, const char *wf)
 {
     int n = 0;
     for (int i = 0; i < x->n_wft && i < 64; i++) {
@@ -1577,24 +1030,24 @@ static int hx_count_wft_of(hx_t *x, const char *wf)
     return n;
 }
 
-static int hx_child_wft(hx_t *x)
+static int hx_child_wft(hf_t *x)
 {
     return hx_count_wft_of(x, "child-1") >= 1;
 }
 
-static int hx_parent_second_wft(hx_t *x)
+static int hx_parent_second_wft(hf_t *x)
 {
     return hx_count_wft_of(x, "wf-parent") >= 2;
 }
 
-static int hx_parent_third_wft(hx_t *x)
+static int hx_parent_third_wft(hf_t *x)
 {
     return hx_count_wft_of(x, "wf-parent") >= 3;
 }
 
-static const hx_added_t *hx_last_wft_of(hx_t *x, const char *wf)
+static const hf_added_t *hx_last_wft_of(hf_t *x, const char *wf)
 {
-    const hx_added_t *a = NULL;
+    const hf_added_t *a = NULL;
     for (int i = 0; i < x->n_wft && i < 64; i++) {
         if (strcmp(x->wft[i].wf, wf) == 0) {
             a = &x->wft[i];
@@ -1605,83 +1058,62 @@ static const hx_added_t *hx_last_wft_of(hx_t *x, const char *wf)
 
 TD_TEST_T(hist_child_workflow_started_and_result_delivered, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char prun[40], crun[40];
     poll_wft_t *p = NULL;
     fx_cmd_t *cmd;
     Temporal__Api__Command__V1__StartChildWorkflowExecutionCommandAttributes *ca;
     Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
     ProtobufCBinaryData none = { 0, NULL };
-    const hx_added_t *a;
+    const hf_added_t *a;
     int started = 0, completed = 0;
 
     hx_init(x, 4);
-    TD_CHECK_INT(hx_start(x, "wf-parent", "r1", 0, 0, prun), ==, 0);
-    hx_run_until(x, hx_has_wft, 5000);
-    TD_CHECK_INT(hx_wft_started(x, "wf-parent", prun, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
-    cmd = PB(fx_cmd_t, temporal__api__command__v1__command__descriptor);
-    cmd->command_type =
-            TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION;
-    cmd->attributes_case =
-            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_START_CHILD_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
+    hx_first_task(x, "wf-parent", prun, &p);
+    cmd = hx_cmd(
+            x, CT(START_CHILD_WORKFLOW_EXECUTION),
+            TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_START_CHILD_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES);
     ca = PB(Temporal__Api__Command__V1__StartChildWorkflowExecutionCommandAttributes,
             temporal__api__command__v1__start_child_workflow_execution_command_attributes__descriptor);
     ca->workflow_id = (char *)"child-1";
     ca->workflow_type = fx_start_req(&x->fx)->workflow_type;
     ca->task_queue = fx_start_req(&x->fx)->task_queue;
     cmd->start_child_workflow_execution_command_attributes = ca;
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 1, cmd), NULL), ==, 0);
 
     /* the child starts (its first task reaches matching), the parent hears of it */
-    hx_run_until(x, hx_child_wft, 5000);
+    hf_run_until(x, hx_child_wft, 5000);
     memcpy(crun, hx_last_wft_of(x, "child-1")->run, sizeof(crun));
-    hx_run_until(x, hx_parent_second_wft, 5000);
+    hf_run_until(x, hx_parent_second_wft, 5000);
 
     /* describe: the parent lists its pending child, the child names its parent */
     {
-        Temporald__Historyservice__DescribeWorkflowExecutionRequest *d =
-                PB(Temporald__Historyservice__DescribeWorkflowExecutionRequest,
-                   temporald__historyservice__describe_workflow_execution_request__descriptor);
-        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *dr = NULL;
-        d->namespace_id = (char *)HNS;
-        d->request = PB(
-                Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionRequest,
-                temporal__api__workflowservice__v1__describe_workflow_execution_request__descriptor);
-        d->request->execution = hx_we(x, "wf-parent", "");
-        TD_CHECK_INT(
-                hx_call(x, "DescribeWorkflowExecution", &d->base,
-                        &temporal__api__workflowservice__v1__describe_workflow_execution_response__descriptor,
-                        (void **)&dr),
-                ==, 0);
+        Temporal__Api__Workflowservice__V1__DescribeWorkflowExecutionResponse *dr =
+                hf_describe(x, "wf-parent", "");
         TD_CHECK_INT(dr->n_pending_children, ==, 1);
         TD_CHECK_STR(dr->pending_children[0]->workflow_id, "child-1");
-        d->request->execution = hx_we(x, "child-1", "");
-        TD_CHECK_INT(
-                hx_call(x, "DescribeWorkflowExecution", &d->base,
-                        &temporal__api__workflowservice__v1__describe_workflow_execution_response__descriptor,
-                        (void **)&dr),
-                ==, 0);
+        dr = hf_describe(x, "child-1", "");
         TD_CHECK(dr->workflow_execution_info->parent_execution != NULL);
         TD_CHECK_STR(dr->workflow_execution_info->parent_execution->workflow_id, "wf-parent");
         TD_CHECK_STR(dr->workflow_execution_info->root_execution->workflow_id, "wf-parent");
     }
 
     /* the child completes; the parent gets ChildWorkflowExecutionCompleted */
-    TD_CHECK_INT(hx_wft_started(x, "child-1", crun, 2, "poll-c", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "child-1", crun, 2, "poll-c", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_STR(p->history->events[0]
                          ->workflow_execution_started_event_attributes->parent_workflow_execution
                          ->workflow_id,
                  "wf-parent");
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token,
                                  fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "\"kid\"")),
                                  NULL),
                  ==, 0);
     a = hx_last_wft_of(x, "wf-parent");
-    TD_CHECK_INT(hx_wft_started(x, "wf-parent", prun, a->scheduled_id, "poll-2", TQK(NORMAL), &p),
+    TD_CHECK_INT(hf_wft_started(x, "wf-parent", prun, a->scheduled_id, "poll-2", TQK(NORMAL), &p),
                  ==, 0);
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 0), NULL), ==, 0);
-    hx_run_until(x, hx_is_idle, 5000);
-    gh = hx_history(x, "wf-parent", prun, 0, 0, none, 0);
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token, fx_complete_req(&x->fx, 0), NULL), ==, 0);
+    hf_run_until(x, hf_idle, 5000);
+    gh = hf_history(x, "wf-parent", prun, 0, 0, none, 0);
     for (size_t i = 0; i < gh->history->n_events; i++) {
         started += gh->history->events[i]->event_type == ET(CHILD_WORKFLOW_EXECUTION_STARTED);
         completed += gh->history->events[i]->event_type == ET(CHILD_WORKFLOW_EXECUTION_COMPLETED);
@@ -1689,25 +1121,25 @@ TD_TEST_T(hist_child_workflow_started_and_result_delivered, 60)
     TD_CHECK_INT(started, ==, 1);
     if (completed == 0) {
         /* the completion may have arrived after the task above: one more task */
-        hx_run_until(x, hx_parent_third_wft, 5000);
-        gh = hx_history(x, "wf-parent", prun, 0, 0, none, 0);
+        hf_run_until(x, hx_parent_third_wft, 5000);
+        gh = hf_history(x, "wf-parent", prun, 0, 0, none, 0);
         for (size_t i = 0; i < gh->history->n_events; i++) {
             completed +=
                     gh->history->events[i]->event_type == ET(CHILD_WORKFLOW_EXECUTION_COMPLETED);
         }
     }
     TD_CHECK_INT(completed, ==, 1);
-    hx_free(x);
+    hf_free(x);
 }
 
-static int hx_has_ten_wft(hx_t *x)
+static int hx_has_ten_wft(hf_t *x)
 {
     return x->n_wft >= 10;
 }
 
 TD_TEST_T(hist_small_cache_evicts_and_reloads, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char wf[16], req[16];
     poll_wft_t *p = NULL;
     ProtobufCBinaryData none = { 0, NULL };
@@ -1719,29 +1151,29 @@ TD_TEST_T(hist_small_cache_evicts_and_reloads, 60)
     for (int i = 0; i < 10; i++) {
         snprintf(wf, sizeof(wf), "wf-c%d", i);
         snprintf(req, sizeof(req), "r%d", i);
-        TD_CHECK_INT(hx_start(x, wf, req, 0, 0, NULL), ==, 0);
+        TD_CHECK_INT(hf_start(x, wf, req, 0, 0, NULL), ==, 0);
     }
-    hx_run_until(x, hx_has_ten_wft, 5000);
+    hf_run_until(x, hx_has_ten_wft, 5000);
     /* every run is served from the store after its context was evicted */
     for (int i = 0; i < 10; i++) {
-        hx_added_t a = x->wft[i];
-        TD_CHECK_INT(hx_wft_started(x, a.wf, a.run, a.scheduled_id, "poll", TQK(NORMAL), &p), ==,
+        hf_added_t a = x->wft[i];
+        TD_CHECK_INT(hf_wft_started(x, a.wf, a.run, a.scheduled_id, "poll", TQK(NORMAL), &p), ==,
                      0);
-        TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+        TD_CHECK_INT(hf_wft_complete(x, p->task_token,
                                      fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "1")),
                                      NULL),
                      ==, 0);
     }
     for (int i = 0; i < 10; i++) {
         snprintf(wf, sizeof(wf), "wf-c%d", i);
-        gh = hx_history(x, wf, "", 1, 0, none, 0);
+        gh = hf_history(x, wf, "", 1, 0, none, 0);
         TD_CHECK_INT(gh->history->n_events, ==, 1);
         TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_COMPLETED));
     }
-    hx_free(x);
+    hf_free(x);
 }
 
-static fx_cmd_t *hx_cmd_signal_ext(hx_t *x, const char *target, const char *name)
+static fx_cmd_t *hx_cmd_signal_ext(hf_t *x, const char *target, const char *name)
 {
     fx_cmd_t *cmd = PB(fx_cmd_t, temporal__api__command__v1__command__descriptor);
     Temporal__Api__Command__V1__SignalExternalWorkflowExecutionCommandAttributes *a = PB(
@@ -1752,7 +1184,7 @@ static fx_cmd_t *hx_cmd_signal_ext(hx_t *x, const char *target, const char *name
             TEMPORAL__API__ENUMS__V1__COMMAND_TYPE__COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION;
     cmd->attributes_case =
             TEMPORAL__API__COMMAND__V1__COMMAND__ATTRIBUTES_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_COMMAND_ATTRIBUTES;
-    a->execution = hx_we(x, target, "");
+    a->execution = hf_we(x, target, "");
     a->signal_name = (char *)name;
     a->input = fx_payloads(&x->fx, "\"hi\"");
     cmd->signal_external_workflow_execution_command_attributes = a;
@@ -1768,14 +1200,14 @@ static int hx_count_type(Temporal__Api__History__V1__History *h, int type)
     return n;
 }
 
-static int hx_sender_second_wft(hx_t *x)
+static int hx_sender_second_wft(hf_t *x)
 {
     return hx_count_wft_of(x, "wf-sender") >= 2;
 }
 
 TD_TEST_T(hist_signal_external_delivered_or_failed, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     char srun[40], trun[40];
     poll_wft_t *p = NULL;
     Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh;
@@ -1783,21 +1215,21 @@ TD_TEST_T(hist_signal_external_delivered_or_failed, 60)
     const Temporal__Api__History__V1__HistoryEvent *sig = NULL;
 
     hx_init(x, 4);
-    TD_CHECK_INT(hx_start(x, "wf-target", "t1", 0, 0, trun), ==, 0);
-    TD_CHECK_INT(hx_start(x, "wf-sender", "s1", 0, 0, srun), ==, 0);
-    hx_run_until(x, hx_has_two_wft, 5000);
-    TD_CHECK_INT(hx_wft_started(x, "wf-sender", srun, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_start(x, "wf-target", "t1", 0, 0, trun), ==, 0);
+    TD_CHECK_INT(hf_start(x, "wf-sender", "s1", 0, 0, srun), ==, 0);
+    hf_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_INT(hf_wft_started(x, "wf-sender", srun, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
     /* one signal to a running workflow, one to a workflow that does not exist */
     TD_CHECK_INT(
-            hx_wft_complete(x, p->task_token,
+            hf_wft_complete(x, p->task_token,
                             fx_complete_req(&x->fx, 2, hx_cmd_signal_ext(x, "wf-target", "ping"),
                                             hx_cmd_signal_ext(x, "wf-nobody", "ping")),
                             NULL),
             ==, 0);
-    hx_run_until(x, hx_sender_second_wft, 5000);
-    hx_run_until(x, hx_is_idle, 5000);
+    hf_run_until(x, hx_sender_second_wft, 5000);
+    hf_run_until(x, hf_idle, 5000);
 
-    gh = hx_history(x, "wf-target", trun, 0, 0, none, 0);
+    gh = hf_history(x, "wf-target", trun, 0, 0, none, 0);
     for (size_t i = 0; i < gh->history->n_events; i++) {
         if (gh->history->events[i]->event_type == ET(WORKFLOW_EXECUTION_SIGNALED)) {
             sig = gh->history->events[i];
@@ -1811,18 +1243,18 @@ TD_TEST_T(hist_signal_external_delivered_or_failed, 60)
                          ->workflow_id,
                  "wf-sender");
 
-    gh = hx_history(x, "wf-sender", srun, 0, 0, none, 0);
+    gh = hf_history(x, "wf-sender", srun, 0, 0, none, 0);
     TD_CHECK_INT(hx_count_type(gh->history, ET(SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED)), ==,
                  2);
     TD_CHECK_INT(hx_count_type(gh->history, ET(EXTERNAL_WORKFLOW_EXECUTION_SIGNALED)), ==, 1);
     TD_CHECK_INT(hx_count_type(gh->history, ET(SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED)), ==, 1);
-    hx_free(x);
+    hf_free(x);
 }
 
 /* ---- the events cache (hist_evc.c) against the store ---- */
 
 /* Every page of a run's history, packed back to back (page 0: one read). */
-static size_t hx_history_bytes(hx_t *x, const char *wf, const char *run, int page, uint8_t *out,
+static size_t hx_history_bytes(hf_t *x, const char *wf, const char *run, int page, uint8_t *out,
                                size_t cap)
 {
     ProtobufCBinaryData tok = { 0, NULL };
@@ -1830,7 +1262,7 @@ static size_t hx_history_bytes(hx_t *x, const char *wf, const char *run, int pag
 
     do {
         Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
-                hx_history(x, wf, run, 0, 0, tok, page);
+                hf_history(x, wf, run, 0, 0, tok, page);
         size_t n = temporal__api__history__v1__history__get_packed_size(gh->history);
         TD_CHECK(len + n <= cap);
         temporal__api__history__v1__history__pack(gh->history, out + len);
@@ -1842,7 +1274,7 @@ static size_t hx_history_bytes(hx_t *x, const char *wf, const char *run, int pag
 
 TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
 {
-    hx_t xx, *x = &xx;
+    hf_t xx, *x = &xx;
     td_hist_t *h;
     char run[40];
     poll_wft_t *p = NULL;
@@ -1854,21 +1286,16 @@ TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
     hx_init(x, 1);
     h = x->hist;
     TD_CHECK(h->evc.budget > 0); /* on by default */
-    TD_CHECK_INT(hx_start(x, "wf-evc", "r1", 0, 0, run), ==, 0);
-    hx_run_until(x, hx_has_wft, 5000);
+    TD_CHECK_INT(hf_start(x, "wf-evc", "r1", 0, 0, run), ==, 0);
+    hf_run_until(x, hf_has_wft, 5000);
 
     /* the task's history, the activity's input and the next task come from memory */
     hits = h->evc.hits;
     misses = h->evc.misses;
-    TD_CHECK_INT(hx_wft_started(x, "wf-evc", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "wf-evc", run, 2, "poll-1", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_INT(p->history->n_events, ==, 3);
-    TD_CHECK_INT(
-            hx_wft_complete(x, p->task_token,
-                            fx_complete_req(&x->fx, 1, fx_cmd_activity(&x->fx, "a1", SEC(10), 0)),
-                            NULL),
-            ==, 0);
-    hx_run_until(x, hx_has_act, 5000);
-    TD_CHECK_INT(hx_act_started(x, "wf-evc", run, 5, 1, &pa), ==, 0);
+    hx_schedule_a1(x, p->task_token);
+    TD_CHECK_INT(hf_act_started(x, "wf-evc", run, 5, 1, &pa), ==, 0);
     TD_CHECK(pa->input != NULL && pa->input->n_payloads == 1);
     TD_CHECK_INT(h->evc.hits - hits, ==, 2);
     TD_CHECK_INT(h->evc.misses, ==, misses);
@@ -1885,35 +1312,24 @@ TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
 
     /* a run whose cache was dropped stays on the store for the rest of its life (a later
      * write cannot tell what came before it) and is served right */
-    {
-        Temporald__Historyservice__RespondActivityTaskCompletedRequest *r =
-                PB(Temporald__Historyservice__RespondActivityTaskCompletedRequest,
-                   temporald__historyservice__respond_activity_task_completed_request__descriptor);
-        r->namespace_id = (char *)HNS;
-        r->request = PB(
-                Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedRequest,
-                temporal__api__workflowservice__v1__respond_activity_task_completed_request__descriptor);
-        r->request->task_token = pa->task_token;
-        r->request->result = fx_payloads(&x->fx, "\"hello\"");
-        TD_CHECK_INT(hx_call(x, "RespondActivityTaskCompleted", &r->base, NULL, NULL), ==, 0);
-    }
-    hx_run_until(x, hx_has_two_wft, 5000);
-    TD_CHECK_INT(hx_wft_started(x, "wf-evc", run, 8, "poll-2", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_act_complete(x, pa->task_token, "\"hello\""), ==, 0);
+    hf_run_until(x, hx_has_two_wft, 5000);
+    TD_CHECK_INT(hf_wft_started(x, "wf-evc", run, 8, "poll-2", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_INT(p->history->n_events, ==, 9);
     TD_CHECK_INT(p->history->events[8]->event_id, ==, 9);
     TD_CHECK_INT(h->evc.n_runs, ==, 0);
 
     /* a new run is cached from its first write: pages of 2 agree with the store's pages */
-    TD_CHECK_INT(hx_start(x, "wf-evc2", "r2", 0, 0, run), ==, 0);
-    hx_run_until(x, hx_has_three_wft, 5000);
+    TD_CHECK_INT(hf_start(x, "wf-evc2", "r2", 0, 0, run), ==, 0);
+    hf_run_until(x, hx_has_three_wft, 5000);
     hits = h->evc.hits;
-    TD_CHECK_INT(hx_wft_started(x, "wf-evc2", run, 2, "poll-3", TQK(NORMAL), &p), ==, 0);
+    TD_CHECK_INT(hf_wft_started(x, "wf-evc2", run, 2, "poll-3", TQK(NORMAL), &p), ==, 0);
     TD_CHECK_INT(h->evc.hits - hits, ==, 1); /* passed through packed (td_hist__evc_raw) */
     TD_CHECK_INT(p->history->n_events, ==, 3);
     nc = temporal__api__history__v1__history__get_packed_size(p->history);
     TD_CHECK(nc <= sizeof(c));
     temporal__api__history__v1__history__pack(p->history, c);
-    TD_CHECK_INT(hx_wft_complete(x, p->task_token,
+    TD_CHECK_INT(hf_wft_complete(x, p->task_token,
                                  fx_complete_req(&x->fx, 1, fx_cmd_complete(&x->fx, "\"ok\"")),
                                  NULL),
                  ==, 0);
@@ -1923,7 +1339,7 @@ TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
     {
         ProtobufCBinaryData none = { 0, NULL };
         Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
-                hx_history(x, "wf-evc2", run, 1, 0, none, 0); /* result(): the close event */
+                hf_history(x, "wf-evc2", run, 1, 0, none, 0); /* result(): the close event */
         TD_CHECK_INT(gh->history->n_events, ==, 1);
         TD_CHECK_INT(gh->history->events[0]->event_type, ==, ET(WORKFLOW_EXECUTION_COMPLETED));
     }
@@ -1935,12 +1351,12 @@ TD_TEST_T(hist_events_cache_serves_what_the_store_holds, 60)
     {
         ProtobufCBinaryData none = { 0, NULL };
         Temporal__Api__Workflowservice__V1__GetWorkflowExecutionHistoryResponse *gh =
-                hx_history(x, "wf-evc2", run, 0, 0, none, 0);
+                hf_history(x, "wf-evc2", run, 0, 0, none, 0);
         TD_CHECK(gh->history->n_events > 3);
         gh->history->n_events = 3;
         TD_CHECK_INT(temporal__api__history__v1__history__get_packed_size(gh->history), ==, nc);
         temporal__api__history__v1__history__pack(gh->history, b);
         TD_CHECK(memcmp(b, c, nc) == 0);
     }
-    hx_free(x);
+    hf_free(x);
 }
