@@ -29,7 +29,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 PKGS := libprotobuf-c libnghttp2 libevent libevent_pthreads libevent_openssl openssl \
-        sqlite3 libpq inih zlib
+        sqlite3 libpq inih zlib jansson
 
 # Fail early, listing every missing library and the command that installs it.
 ifeq ($(filter deps format clean help,$(MAKECMDGOALS)),)
@@ -140,6 +140,19 @@ $(BUILD)/obj/gen-own/td_schema_migrations.o: $(SCHEMA_GEN_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -w -c $< -o $@
 
+# The HTTP API's route table, from the google.api.http annotations of the service protos.
+HTTP_ROUTES_C := $(BUILD)/gen-own/td_http_routes.c
+SRC_O         += $(BUILD)/obj/gen-own/td_http_routes.o
+HTTP_PROTOS   := $(APIDIR)/protos/api_upstream/temporal/api/workflowservice/v1/service.proto \
+                 $(APIDIR)/protos/api_upstream/temporal/api/operatorservice/v1/service.proto
+$(HTTP_ROUTES_C): $(GEN_STAMP) scripts/gen-http-routes.sh
+	@mkdir -p $(dir $@)
+	scripts/gen-http-routes.sh $(HTTP_PROTOS) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen-own/td_http_routes.o: $(HTTP_ROUTES_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -w -c $< -o $@
+
 $(BUILD)/libtemporald.a: $(SRC_O)
 	@rm -f $@ && ar rcs $@ $^
 
@@ -166,7 +179,7 @@ FUZZ_DRIVERS := $(patsubst test/fuzz/%.c,%,$(wildcard test/fuzz/*.c))
 
 .DEFAULT_GOAL := all
 # Generated sources are kept: make must not delete them as intermediates.
-.SECONDARY: $(OWN_GEN_C) $(OWN_GEN_H) $(SCHEMA_GEN_C)
+.SECONDARY: $(OWN_GEN_C) $(OWN_GEN_H) $(SCHEMA_GEN_C) $(HTTP_ROUTES_C)
 .PHONY: all tests test test-san bench fuzz fuzz-build fuzz-run install deps format clean help
 all: $(BUILD)/temporald
 

@@ -3,8 +3,8 @@
 # Usage: deps.sh [build|test|all]   (default: all)
 set -eu
 build_pkgs="gcc make pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev \
-libnghttp2-dev libevent-dev libssl-dev libsqlite3-dev libpq-dev libinih-dev zlib1g-dev npm"
-test_pkgs="postgresql openssl clang libclang-rt-14-dev nghttp2-client nghttp2-server procps"
+libnghttp2-dev libevent-dev libssl-dev libsqlite3-dev libpq-dev libinih-dev zlib1g-dev libjansson-dev npm"
+test_pkgs="postgresql openssl chromium clang libclang-rt-14-dev nghttp2-client nghttp2-server procps"
 case "${1:-all}" in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;

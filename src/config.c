@@ -46,7 +46,8 @@ static const td_config_key_t td_config_keys[] = {
     { "frontend", "port", TD_CK_PORT, F(frontend_port), 0, 0, NULL, "public gRPC port" },
     { "frontend", "membership_port", TD_CK_PORT, F(frontend_membership_port), 0, 0, NULL,
       "SWIM membership port" },
-    { "frontend", "http_port", TD_CK_PORT, F(http_port), 0, 0, NULL, "HTTP API port (0: off)" },
+    { "frontend", "http_port", TD_CK_PORT, F(http_port), 0, 0, NULL,
+      "HTTP API port (0: off; default 7243)" },
     { "frontend", "metrics_port", TD_CK_PORT, F(metrics_port), 0, 0, NULL,
       "Prometheus metrics port (0: off)" },
     { "frontend", "max_recv_bytes", TD_CK_INT, F(max_recv_bytes), 1024, 1L << 30, NULL,
@@ -124,6 +125,7 @@ void td_config_init(td_config_t *c)
     c->matching_membership_port = 6935;
     c->worker_port = 7239;
     c->worker_membership_port = 6939;
+    c->http_port = 7243;
     c->max_recv_bytes = 4 << 20;
     c->num_history_shards = 4;
     c->history_events_cache_mib = 8;
@@ -140,6 +142,9 @@ void td_config_dev_defaults(td_config_t *c)
     c->dev = 1;
     c->num_history_shards = 1;
     c->ui_enabled = 1;
+    /* Like Temporal's dev server: the HTTP API and /metrics on free ports unless given. */
+    c->http_port = TD_PORT_ANY;
+    c->metrics_port = TD_PORT_ANY;
     td_config_set_str(&c->db_url, "sqlite://:memory:");
     td_config_set_str(&c->log_level, "warn");
 }

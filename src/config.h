@@ -28,6 +28,9 @@ enum {
     TD_ROLE_ALL = 0xf,
 };
 
+/* A listener port that only defaults can hold: bind any free port (start-dev). */
+#define TD_PORT_ANY (-1)
+
 typedef struct td_config_s {
     /* [server] */
     char *ip;             /* address every listener binds to */
@@ -41,8 +44,8 @@ typedef struct td_config_s {
     int history_port, history_membership_port;
     int matching_port, matching_membership_port;
     int worker_port, worker_membership_port;
-    int http_port;                /* HTTP API; 0 = off */
-    int metrics_port;             /* Prometheus; 0 = off */
+    int http_port;                /* HTTP API; 0 = off, TD_PORT_ANY = a free port */
+    int metrics_port;             /* Prometheus; 0 = off, TD_PORT_ANY = a free port */
     int max_recv_bytes;           /* largest gRPC message accepted */
     int num_history_shards;       /* fixed when the cluster is created */
     int history_events_cache_mib; /* events cache budget (hist_evc.c); 0 = off */

@@ -27,6 +27,8 @@ struct td_server_s {
     void *nsreg; /* struct td_nsreg_s *: the namespace registry (roles/nsreg.h) */
     /* who hosts which role (cluster/membership.h); created before the roles start */
     struct td_membership_s *membership;
+    /* bound ports of the HTTP listeners (0 = not serving), for the start-dev banner */
+    int http_port, ui_port, metrics_port;
     /* drain state */
     int draining;
     int drain_pending;

@@ -35,6 +35,7 @@
 struct td_tls_ctx_s {
     SSL_CTX *ctx;
     int server;
+    int http1; /* server for HTTP/1.1: ALPN "http/1.1" when offered, none otherwise */
 };
 
 struct td_conn_s {
@@ -44,6 +45,7 @@ struct td_conn_s {
     const td_conn_ops_t *ops;
     void *ud;
     int tls;
+    int tls_http1; /* HTTP/1.1 over TLS: no ALPN h2 required */
     int dead;
     int connect_failed;
     int read_paused;
@@ -80,7 +82,20 @@ static int td_tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char
     return SSL_TLSEXT_ERR_OK;
 }
 
-static td_tls_ctx_t *td_tls_ctx_new(const td_rpc_tls_t *t, int server)
+static int td_tls_alpn_select_h1(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                 const unsigned char *in, unsigned int inlen, void *arg)
+{
+    static const unsigned char h1[] = "\x08http/1.1";
+    (void)ssl;
+    (void)arg;
+    if (SSL_select_next_proto((unsigned char **)out, outlen, h1, sizeof(h1) - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static td_tls_ctx_t *td_tls_ctx_new(const td_rpc_tls_t *t, int server, int http1)
 {
     td_tls_ctx_t *r = NULL;
     SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
@@ -118,7 +133,7 @@ static td_tls_ctx_t *td_tls_ctx_new(const td_rpc_tls_t *t, int server)
             mode = SSL_VERIFY_PEER;
         }
         SSL_CTX_set_verify(ctx, mode, NULL);
-        SSL_CTX_set_alpn_select_cb(ctx, td_tls_alpn_select, NULL);
+        SSL_CTX_set_alpn_select_cb(ctx, http1 ? td_tls_alpn_select_h1 : td_tls_alpn_select, NULL);
     } else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3);
@@ -126,6 +141,7 @@ static td_tls_ctx_t *td_tls_ctx_new(const td_rpc_tls_t *t, int server)
     r = td_calloc(1, sizeof(*r));
     r->ctx = ctx;
     r->server = server;
+    r->http1 = http1;
     ctx = NULL;
 out:
     SSL_CTX_free(ctx);
@@ -134,12 +150,17 @@ out:
 
 td_tls_ctx_t *td_tls_ctx_server(const td_rpc_tls_t *t)
 {
-    return td_tls_ctx_new(t, 1);
+    return td_tls_ctx_new(t, 1, 0);
+}
+
+td_tls_ctx_t *td_tls_ctx_server_http1(const td_rpc_tls_t *t)
+{
+    return td_tls_ctx_new(t, 1, 1);
 }
 
 td_tls_ctx_t *td_tls_ctx_client(const td_rpc_tls_t *t)
 {
-    return td_tls_ctx_new(t, 0);
+    return td_tls_ctx_new(t, 0, 0);
 }
 
 void td_tls_ctx_free(td_tls_ctx_t *ctx)
@@ -194,7 +215,7 @@ static void td_conn_on_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_CONNECTED) {
-        if (c->tls) {
+        if (c->tls && !c->tls_http1) {
             const unsigned char *alpn = NULL;
             unsigned int alen = 0;
             SSL *ssl = bufferevent_openssl_get_ssl(bev);
@@ -266,6 +287,7 @@ static td_conn_t *td_conn_wrap(td_loop_t *loop, int fd, td_tls_ctx_t *tls, int c
             }
         }
         c->tls = 1;
+        c->tls_http1 = tls->http1;
         c->bev = bufferevent_openssl_socket_new(
                 base, fd, ssl, connecting ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
                 BEV_OPT_CLOSE_ON_FREE);

@@ -39,6 +39,8 @@ typedef struct {
  * NULL (logged) when files cannot be loaded. */
 td_tls_ctx_t *td_tls_ctx_server(const td_rpc_tls_t *t);
 td_tls_ctx_t *td_tls_ctx_client(const td_rpc_tls_t *t);
+/* A server context for HTTP/1.1: ALPN "http/1.1" when the client offers it, none else. */
+td_tls_ctx_t *td_tls_ctx_server_http1(const td_rpc_tls_t *t);
 void td_tls_ctx_free(td_tls_ctx_t *ctx);
 
 /* Wraps an accepted socket (tls NULL = cleartext). Takes ownership of fd. */

@@ -60,6 +60,8 @@ td_rpc_server_t *td_rpc_server_new(td_loop_t *loop, const td_rpc_server_opts_t *
 int td_rpc_server_add(td_rpc_server_t *s, const td_rpc_method_t *m);
 /* Binds and listens (port 0 = any; see td_rpc_server_port). TD_OK or TD_EIO. */
 int td_rpc_server_listen(td_rpc_server_t *s, const char *ip, int port);
+/* The registered method with this path, or NULL. */
+const td_rpc_method_t *td_rpc_server_lookup(const td_rpc_server_t *s, const char *path);
 /* The bound port of the last listener, or -1. */
 int td_rpc_server_port(const td_rpc_server_t *s);
 /* Stops accepting, sends GOAWAY on every connection and calls done(arg) once every connection
@@ -123,6 +125,11 @@ typedef void (*td_rpc_local_fn)(const ProtobufCMessage *resp, int status, const 
 td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
                                  const ProtobufCMessage *req, int64_t deadline,
                                  td_rpc_local_fn done, void *arg);
+/* td_rpc_local_call with request metadata: NULL-terminated lower-case name, value pairs
+ * (copied), read by the handler through td_rpc_metadata. */
+td_rpc_call_t *td_rpc_local_call_md(td_loop_t *loop, const td_rpc_method_t *m,
+                                    const ProtobufCMessage *req, int64_t deadline,
+                                    const char *const *metadata, td_rpc_local_fn done, void *arg);
 /* Cancels an in-process call: its on_cancel callback fires; the handler still ends it. */
 void td_rpc_local_cancel(td_rpc_call_t *c);
 

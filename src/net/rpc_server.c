@@ -1132,6 +1132,11 @@ int td_rpc_server_listen(td_rpc_server_t *s, const char *ip, int port)
     return TD_OK;
 }
 
+const td_rpc_method_t *td_rpc_server_lookup(const td_rpc_server_t *s, const char *path)
+{
+    return td_rpc_server_find(s, path);
+}
+
 int td_rpc_server_port(const td_rpc_server_t *s)
 {
     return s->last_port;
@@ -1344,11 +1349,25 @@ td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
                                  const ProtobufCMessage *req, int64_t deadline,
                                  td_rpc_local_fn done, void *arg)
 {
+    return td_rpc_local_call_md(loop, m, req, deadline, NULL, done, arg);
+}
+
+td_rpc_call_t *td_rpc_local_call_md(td_loop_t *loop, const td_rpc_method_t *m,
+                                    const ProtobufCMessage *req, int64_t deadline,
+                                    const char *const *metadata, td_rpc_local_fn done, void *arg)
+{
     td_rpc_call_t *c = td_calloc(1, sizeof(*c));
     int ended = 0;
 
     c->loop = loop;
     td_arena_init(&c->arena, 1024);
+    for (int i = 0; metadata != NULL && metadata[i] != NULL && metadata[i + 1] != NULL; i += 2) {
+        td_md_t *md = td_arena_calloc(&c->arena, sizeof(*md));
+        md->name = td_arena_strdup(&c->arena, metadata[i]);
+        md->value = td_arena_strdup(&c->arena, metadata[i + 1]);
+        md->next = c->md;
+        c->md = md;
+    }
     c->method = *m;
     c->found = 1;
     c->path = m->path;

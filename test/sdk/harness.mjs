@@ -152,7 +152,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => proce
 // One temporald process (and its restarts) on one database: a SQLite file in its own temp dir,
 // or a PostgreSQL database of its own (created at the first start, dropped by cleanup()).
 export class TemporaldServer {
-  constructor({ port, dir, args = [] }) {
+  // headless: false serves the Web UI (pass --ui-port in args).
+  constructor({ port, dir, args = [], headless = true }) {
+    this.headless = headless;
     this.port = port;
     this.address = `127.0.0.1:${port}`;
     this.dir = dir;
@@ -171,8 +173,8 @@ export class TemporaldServer {
     this.dbUrl ??= await freshDatabaseUrl();
     const fd = openSync(this.logFile, 'a');
     const db = this.dbFile ? ['--db-filename', this.dbFile] : ['--db-url', this.dbUrl];
-    const args = ['start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless',
-      ...db, '--log-level', 'warn', ...this.args];
+    const args = ['start-dev', '--ip', '127.0.0.1', '--port', String(this.port),
+      ...(this.headless ? ['--headless'] : []), ...db, '--log-level', 'warn', ...this.args];
     try {
       const env = sanitized ? sanitizerEnv() : process.env;
       this.proc = spawn(temporaldBin, args, { stdio: ['ignore', fd, fd], cwd: this.dir, env });

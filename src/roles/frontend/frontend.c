@@ -16,11 +16,14 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "log.h"
 #include "mem.h"
+#include "roles/frontend/fe_http.h"
 #include "roles/role.h"
 
 typedef struct {
     td_server_t *srv;
     td_rpc_server_t *rpc;
+    td_fe_http_t *gateway;      /* the HTTP API over the rpc server's handlers */
+    td_http_server_t *http_api; /* [frontend] http_port */
     int running;
 } td_frontend_t;
 
@@ -63,9 +66,34 @@ static int td_frontend_init(td_server_t *srv, void **state)
     }
     srv->rpc = r->rpc;
     rc = td_frontend_register_all(r);
+    r->gateway = td_fe_http_new(srv->loop, r->rpc);
 out:
     *state = r;
     return rc;
+}
+
+/* The HTTP API listener: HTTP/1.1, with the gRPC server's TLS certificate when it has one. */
+static int td_frontend_start_http(td_frontend_t *r, const char *ip)
+{
+    const td_config_t *cfg = r->srv->config;
+    int port = cfg->http_port == TD_PORT_ANY ? 0 : cfg->http_port;
+    td_http_opts_t o;
+
+    td_http_opts_init(&o);
+    o.tls.cert_file = cfg->tls_cert_file;
+    o.tls.key_file = cfg->tls_key_file;
+    o.tls.ca_file = cfg->tls_ca_file;
+    o.tls.require_client_cert = cfg->tls_require_client_cert;
+    r->http_api = td_http_server_new(r->srv->loop, &o, td_fe_http_serve, r->gateway);
+    if (r->http_api == NULL || td_http_server_listen(r->http_api, ip, port) != TD_OK) {
+        td_log_error("cannot serve the HTTP API on %s:%d", ip, port);
+        return TD_EIO;
+    }
+    r->srv->http_port = td_http_server_port(r->http_api);
+    printf("frontend HTTP API listening on %s:%d%s\n", ip, r->srv->http_port,
+           cfg->tls_cert_file != NULL ? " (TLS)" : "");
+    fflush(stdout);
+    return TD_OK;
 }
 
 static int td_frontend_start(void *state)
@@ -88,7 +116,10 @@ static int td_frontend_start(void *state)
            cfg->tls_cert_file != NULL ? " (TLS)" : "");
     fflush(stdout);
     td_log_info("listening on %s:%d", ip, td_rpc_server_port(r->rpc));
-    return TD_OK;
+    if (cfg->http_port != 0) {
+        rc = td_frontend_start_http(r, ip);
+    }
+    return rc;
 }
 
 static void td_frontend_drain(void *state, td_loop_fn done, void *arg)
@@ -104,6 +135,8 @@ static void td_frontend_stop(void *state)
     if (r->srv->rpc == r->rpc) {
         r->srv->rpc = NULL;
     }
+    td_http_server_free(r->http_api);
+    td_fe_http_free(r->gateway);
     td_rpc_server_free(r->rpc);
     td_free(r);
 }
