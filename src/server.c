@@ -20,6 +20,8 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
+#include "net/http1.h"
 #include "net/rpc.h"
 #include "roles/nsreg.h"
 #include "roles/svc.h"
@@ -135,22 +137,72 @@ static int td_server_open_namespaces(td_server_t *srv)
     return rc;
 }
 
-/* start-dev's banner once serving, as Temporal's dev server prints it (the UI and metrics
- * lines join it when temporald serves them). */
+/* start-dev's banner once serving, as Temporal's dev server prints it: the gRPC address,
+ * then the Web UI, HTTP API and metrics addresses of the listeners that run. */
 static void td_server_print_banner(const td_server_t *srv)
 {
     const td_config_t *c = srv->config;
+    const char *ip = c->ip != NULL ? c->ip : "127.0.0.1";
 
     if (c->dev && srv->rpc != NULL) {
-        printf("temporald server: %s:%d\n", c->ip != NULL ? c->ip : "127.0.0.1",
-               td_rpc_server_port(srv->rpc));
+        printf("temporald server: %s:%d\n", ip, td_rpc_server_port(srv->rpc));
+        if (srv->ui_port > 0) {
+            printf("UI:      http://%s:%d\n", c->ui_ip != NULL ? c->ui_ip : ip, srv->ui_port);
+        }
+        if (srv->http_port > 0) {
+            printf("HTTP:    http://%s:%d\n", ip, srv->http_port);
+        }
+        if (srv->metrics_port > 0) {
+            printf("Metrics: http://%s:%d/metrics\n", ip, srv->metrics_port);
+        }
         fflush(stdout);
     }
+}
+
+/* GET /metrics: the Prometheus text exposition (metrics.h). */
+static void td_server_metrics_http(td_http_req_t *r, void *ctx)
+{
+    (void)ctx;
+    if (strcmp(td_http_path(r), "/metrics") == 0 &&
+        (strcmp(td_http_method(r), "GET") == 0 || strcmp(td_http_method(r), "HEAD") == 0)) {
+        size_t len = 0;
+        char *text = td_metrics_render(&len);
+        td_http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
+        td_free(text);
+    } else {
+        static const char nf[] = "not found: metrics are at GET /metrics\n";
+        td_http_respond(r, 404, "text/plain", NULL, nf, sizeof(nf) - 1);
+    }
+}
+
+/* The metrics listener ([frontend] metrics_port), for any set of roles. */
+static int td_server_start_metrics(td_server_t *srv, td_http_server_t **out)
+{
+    const td_config_t *c = srv->config;
+    const char *ip = c->ip != NULL ? c->ip : "127.0.0.1";
+    int port = c->metrics_port == TD_PORT_ANY ? 0 : c->metrics_port;
+    td_http_server_t *h;
+
+    *out = NULL;
+    if (c->metrics_port == 0) {
+        return TD_OK;
+    }
+    h = td_http_server_new(srv->loop, NULL, td_server_metrics_http, srv);
+    if (h == NULL || td_http_server_listen(h, ip, port) != TD_OK) {
+        td_log_error("cannot serve metrics on %s:%d", ip, port);
+        td_http_server_free(h);
+        return TD_EIO;
+    }
+    srv->metrics_port = td_http_server_port(h);
+    td_log_info("metrics on http://%s:%d/metrics", ip, srv->metrics_port);
+    *out = h;
+    return TD_OK;
 }
 
 int td_server_run(const td_config_t *config)
 {
     td_server_t srv;
+    td_http_server_t *metrics = NULL;
     int rc = TD_OK;
 
     memset(&srv, 0, sizeof(srv));
@@ -202,6 +254,9 @@ int td_server_run(const td_config_t *config)
         }
     }
     if (rc == TD_OK) {
+        rc = td_server_start_metrics(&srv, &metrics);
+    }
+    if (rc == TD_OK) {
         td_log_info("serving (%s)", config->dev ? "start-dev" : "start");
         td_server_print_banner(&srv);
         fflush(stdout);
@@ -214,8 +269,10 @@ int td_server_run(const td_config_t *config)
             td_roles[i]->stop(srv.role_state[i]);
         }
     }
+    td_http_server_free(metrics);
     /* The roles registered their internal methods at start; none is called once all stopped. */
     td_svc_free(&srv);
+    td_metrics_reset();
     td_membership_close(&srv);
     td_nsreg_free(srv.nsreg);
     td_store_close(srv.store);

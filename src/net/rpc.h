@@ -125,8 +125,9 @@ typedef void (*td_rpc_local_fn)(const ProtobufCMessage *resp, int status, const 
 td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
                                  const ProtobufCMessage *req, int64_t deadline,
                                  td_rpc_local_fn done, void *arg);
-/* td_rpc_local_call with request metadata: NULL-terminated lower-case name, value pairs
- * (copied), read by the handler through td_rpc_metadata. */
+/* A public call made in process (the HTTP API): td_rpc_local_call with request metadata
+ * (NULL-terminated lower-case name, value pairs, copied; read by the handler through
+ * td_rpc_metadata), counted in the service metrics like a gRPC call. */
 td_rpc_call_t *td_rpc_local_call_md(td_loop_t *loop, const td_rpc_method_t *m,
                                     const ProtobufCMessage *req, int64_t deadline,
                                     const char *const *metadata, td_rpc_local_fn done, void *arg);

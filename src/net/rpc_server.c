@@ -53,6 +53,7 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "net/grpc_wire.h"
 #include "net/rpc_internal.h"
 #include "temporal/api/errordetails/v1/message.pb-c.h"
@@ -117,6 +118,7 @@ struct td_rpc_call_s {
     td_rpc_local_fn local_done;
     void *local_arg;
     int *local_ended; /* set while the handler runs inside td_rpc_local_call */
+    int64_t start_ns; /* public calls (wire or td_rpc_local_call_md): metrics at the end */
 };
 
 static void td_h2s_flush(td_h2s_t *s);
@@ -592,6 +594,7 @@ static void td_h2s_dispatch(td_rpc_call_t *c)
         return;
     }
     c->with_handler = 1;
+    c->start_ns = td_metrics_now_ns();
     c->method.fn(c, c->method.ctx);
 }
 
@@ -1236,6 +1239,18 @@ const char *td_rpc_peer(td_rpc_call_t *c)
     return c->sess != NULL ? td_h2s_peer(c->sess) : "(gone)";
 }
 
+/* The request's string field "namespace", or NULL (metrics label). */
+static const char *td_rpc_req_namespace(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f =
+            m != NULL ? protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "namespace")
+                      : NULL;
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) {
+        return NULL;
+    }
+    return *(char *const *)((const char *)m + f->offset);
+}
+
 /* Common end of a call by its handler. */
 static void td_rpc_end(td_rpc_call_t *c, const ProtobufCMessage *resp, int status,
                        const char *message, const ProtobufCMessage *detail)
@@ -1245,6 +1260,10 @@ static void td_rpc_end(td_rpc_call_t *c, const ProtobufCMessage *resp, int statu
         return;
     }
     c->with_handler = 0;
+    if (c->start_ns != 0) {
+        td_metrics_rpc(c->path, td_rpc_req_namespace(c->req), status,
+                       td_metrics_now_ns() - c->start_ns);
+    }
     if (c->local_done != NULL) {
         if (c->local_ended != NULL) {
             *c->local_ended = 1;
@@ -1345,19 +1364,15 @@ void td_rpc_send(td_rpc_call_t *c, const ProtobufCMessage *msg)
 
 /* ---- in-process calls ---- */
 
-td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
-                                 const ProtobufCMessage *req, int64_t deadline,
-                                 td_rpc_local_fn done, void *arg)
-{
-    return td_rpc_local_call_md(loop, m, req, deadline, NULL, done, arg);
-}
-
-td_rpc_call_t *td_rpc_local_call_md(td_loop_t *loop, const td_rpc_method_t *m,
-                                    const ProtobufCMessage *req, int64_t deadline,
-                                    const char *const *metadata, td_rpc_local_fn done, void *arg)
+static td_rpc_call_t *td_rpc_local_start(td_loop_t *loop, const td_rpc_method_t *m,
+                                         const ProtobufCMessage *req, int64_t deadline,
+                                         const char *const *metadata, int public_call,
+                                         td_rpc_local_fn done, void *arg)
 {
     td_rpc_call_t *c = td_calloc(1, sizeof(*c));
     int ended = 0;
+
+    c->start_ns = public_call ? td_metrics_now_ns() : 0;
 
     c->loop = loop;
     td_arena_init(&c->arena, 1024);
@@ -1383,6 +1398,20 @@ td_rpc_call_t *td_rpc_local_call_md(td_loop_t *loop, const td_rpc_method_t *m,
     }
     c->local_ended = NULL;
     return c;
+}
+
+td_rpc_call_t *td_rpc_local_call(td_loop_t *loop, const td_rpc_method_t *m,
+                                 const ProtobufCMessage *req, int64_t deadline,
+                                 td_rpc_local_fn done, void *arg)
+{
+    return td_rpc_local_start(loop, m, req, deadline, NULL, 0, done, arg);
+}
+
+td_rpc_call_t *td_rpc_local_call_md(td_loop_t *loop, const td_rpc_method_t *m,
+                                    const ProtobufCMessage *req, int64_t deadline,
+                                    const char *const *metadata, td_rpc_local_fn done, void *arg)
+{
+    return td_rpc_local_start(loop, m, req, deadline, metadata, 1, done, arg);
 }
 
 void td_rpc_local_cancel(td_rpc_call_t *c)

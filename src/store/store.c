@@ -16,6 +16,7 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "store/store_backend.h"
 
 /* Every backend built into the binary, by URL scheme. A new backend adds one line. */
@@ -187,6 +188,13 @@ static int td_store_wake_sync(td_store_req_t *req)
     return 1;
 }
 
+/* persistence_requests / _errors / _latency (metrics.h), on the completing thread. */
+static void td_store_count(const td_store_req_t *req)
+{
+    td_metrics_persistence((int)req->op, td_store_op_name((int)req->op), req->rc,
+                           td_metrics_now_ns() - req->submit_ns_);
+}
+
 void td_store__complete(td_store_req_t *req)
 {
     td_store_t *s = req->store_;
@@ -194,6 +202,7 @@ void td_store__complete(td_store_req_t *req)
     if (req->err == NULL) {
         req->err = "";
     }
+    td_store_count(req);
     if (td_store_wake_sync(req)) {
         return;
     }
@@ -209,11 +218,13 @@ void td_store__complete_list(td_store_req_t **reqs, int n)
     td_store_group_t *g = NULL;
     td_loop_t *loop = NULL;
 
+    td_metrics_group_commit(n);
     for (int i = 0; i < n; i++) {
         td_store_req_t *req = reqs[i];
         if (req->err == NULL) {
             req->err = "";
         }
+        td_store_count(req);
         if (td_store_wake_sync(req)) {
             continue;
         }
@@ -405,6 +416,7 @@ void td_store_close(td_store_t *s)
 void td_store_submit(td_store_t *s, td_store_req_t *req)
 {
     req->store_ = s;
+    req->submit_ns_ = td_metrics_now_ns();
     req->rc = TD_OK;
     req->err = NULL;
     req->next_ = NULL;

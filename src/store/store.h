@@ -618,6 +618,7 @@ struct td_store_req_s {
     td_store_req_t *next_;
     void *sync_;
     td_store_t *store_;
+    int64_t submit_ns_; /* for persistence_latency */
 };
 
 /* ------------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
+#include "roles/nsreg.h"
+#include "server.h"
 #include "roles/history/hist_int.h"
 #include "uuid.h"
 
@@ -242,6 +245,44 @@ static void td_hist_drop_states(td_hist_op_t *op)
     td_hist__evc_drop(c); /* the write's outcome is unknown: so are the run's events */
 }
 
+/* workflow_success / _failed / ... (metrics.h): the close events this committed transition
+ * wrote, counted once each, by the run's namespace name. */
+static void td_hist_count_closes(td_hist_ctx_t *c, const td_ms_txn_t *t)
+{
+    td_hist_t *h = c->shard->h;
+    for (size_t i = 0; i < t->n_events; i++) {
+        int status;
+        switch (t->events[i]->event_type) {
+        case TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            status = 2;
+            break;
+        case TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            status = 3;
+            break;
+        case TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+            status = 4;
+            break;
+        case TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+            status = 5;
+            break;
+        case TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            status = 6;
+            break;
+        case TEMPORAL__API__ENUMS__V1__EVENT_TYPE__EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+            status = 7;
+            break;
+        default:
+            continue;
+        }
+        {
+            const td_ns_t *ns = h->srv != NULL && h->srv->nsreg != NULL
+                                        ? td_nsreg_by_id(h->srv->nsreg, c->namespace_id)
+                                        : NULL;
+            td_metrics_workflow_closed(ns != NULL ? ns->name : c->namespace_id, status);
+        }
+    }
+}
+
 static void td_hist_write_done(td_store_req_t *req, void *arg)
 {
     td_hist_op_t *op = arg;
@@ -264,6 +305,7 @@ static void td_hist_write_done(td_store_req_t *req, void *arg)
         /* Cache the events before anything (a task dispatched below) may read them. */
         td_hist__evc_committed(c, req->in.write.batches, req->in.write.n_batches);
         td_hist__tasks_committed(op->tasks, op->n_tasks);
+        td_hist_count_closes(c, &op->txn);
         td_store_req_free(req);
         if (op->txn.n_events > 0) {
             td_hist__ctx_notify(c);

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "roles/history/hist.h"
 #include "roles/history/hist_int.h"
 #include "server.h"
@@ -39,6 +40,19 @@ static int td_history_init(td_server_t *srv, void **state)
     return TD_OK;
 }
 
+/* numshards_gauge: the shards this process owns (Temporal's name). */
+static void td_history_collect(td_metrics_out_t *o, void *ud)
+{
+    td_hist_t *h = ud;
+    int owned = 0;
+    for (int i = 0; h->shards != NULL && i < h->nshards; i++) {
+        owned += h->shards[i].state == TD_HIST_SHARD_OWNED ||
+                 h->shards[i].state == TD_HIST_SHARD_RENEWING;
+    }
+    td_metrics_sample(o, "numshards_gauge", "gauge", "History shards owned by this process",
+                      "service_name=\"history\"", owned);
+}
+
 static int td_history_start(void *state)
 {
     td_hist_t *h = state;
@@ -52,6 +66,7 @@ static int td_history_start(void *state)
         return TD_OK;
     }
     h->running = 1;
+    td_metrics_add_collector(td_history_collect, h);
     rc = td_hist__register(h);
     if (rc != TD_OK) {
         td_log_error("registering the history service failed: %s", td_strerror(rc));
@@ -112,6 +127,7 @@ static void td_history_stop(void *state)
         return;
     }
     h->running = 0;
+    td_metrics_remove_collector(td_history_collect, h);
     td_hist__ctx_free_all(h);
     td_hist__shards_free(h);
     td_free(h);

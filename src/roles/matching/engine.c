@@ -1678,6 +1678,20 @@ void td_matching_stats(td_matching_engine_t *e, const td_match_key_t *key, td_ma
     st->orphans_lost = part->orphans_lost;
 }
 
+void td_matching_each(td_matching_engine_t *e,
+                      void (*fn)(const td_match_key_t *key, const td_match_stats_t *st, void *ud),
+                      void *ud)
+{
+    for (size_t b = 0; b < e->parts.nb; b++) {
+        for (td_mh_ent_t *ent = e->parts.b[b]; ent != NULL; ent = ent->next) {
+            td_mpart_t *part = (td_mpart_t *)ent;
+            td_match_stats_t st;
+            td_matching_stats(e, &part->key, &st);
+            fn(&part->key, &st, ud);
+        }
+    }
+}
+
 int td_matching_pollers(td_matching_engine_t *e, const td_match_key_t *key,
                         td_match_poller_info_t *out, int max)
 {

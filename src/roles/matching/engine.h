@@ -260,6 +260,10 @@ typedef struct {
 
 /* Fills st for the partition (st->exists 0 if never used). */
 void td_matching_stats(td_matching_engine_t *e, const td_match_key_t *key, td_match_stats_t *st);
+/* Calls fn once per partition this engine holds, with its key and stats (metrics). */
+void td_matching_each(td_matching_engine_t *e,
+                      void (*fn)(const td_match_key_t *key, const td_match_stats_t *st, void *ud),
+                      void *ud);
 /* Copies up to max pollers seen within poller_ttl_ms, newest first; returns the number. */
 int td_matching_pollers(td_matching_engine_t *e, const td_match_key_t *key,
                         td_match_poller_info_t *out, int max);

@@ -28,10 +28,14 @@
 
 #include "roles/role.h"
 
+#include <stdio.h>
+
 #include "config.h"
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
+#include "roles/nsreg.h"
 #include "roles/matching/match_store.h"
 #include "roles/matching/mr_int.h"
 #include "server.h"
@@ -62,6 +66,51 @@ out:
     return rc;
 }
 
+/* Task-queue gauges and counters per partition, with Temporal's names and labels. */
+typedef struct {
+    td_mr_t *r;
+    td_metrics_out_t *o;
+    int family;
+} td_mr_collect_t;
+
+static void td_mr_collect_one(const td_match_key_t *key, const td_match_stats_t *st, void *ud)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        { "poll_success_sync", "counter", "Tasks handed straight to a waiting poller" },
+        { "poll_success", "counter", "Tasks handed to pollers" },
+        { "persisted_tasks", "counter", "Tasks written to the backlog" },
+        { "approximate_backlog_count", "gauge", "Tasks waiting in the backlog" },
+        { "poller_waiting", "gauge", "Polls waiting for a task" },
+    };
+    td_mr_collect_t *c = ud;
+    const td_ns_t *ns = c->r->srv != NULL && c->r->srv->nsreg != NULL
+                                ? td_nsreg_by_id(c->r->srv->nsreg, key->namespace_id)
+                                : NULL;
+    char nsname[256], tq[512], labels[1024];
+    double v[] = { (double)st->sync_matched, (double)st->tasks_dispatched, (double)st->persisted,
+                   (double)st->backlog_hint, (double)st->waiting_polls };
+    td_metrics_escape(ns != NULL ? ns->name : key->namespace_id, nsname, sizeof(nsname));
+    td_metrics_escape(key->name, tq, sizeof(tq));
+    snprintf(labels, sizeof(labels), "namespace=\"%s\",taskqueue=\"%s\",task_type=\"%s\"", nsname,
+             tq, key->type == TD_MATCH_WORKFLOW ? "Workflow" : "Activity");
+    td_metrics_sample(c->o, fam[c->family].name, fam[c->family].type, fam[c->family].help, labels,
+                      v[c->family]);
+}
+
+static void td_mr_collect(td_metrics_out_t *o, void *ud)
+{
+    td_mr_t *r = ud;
+    td_mr_collect_t c = { r, o, 0 };
+    if (r->engine == NULL) {
+        return;
+    }
+    for (c.family = 0; c.family < 5; c.family++) {
+        td_matching_each(r->engine, td_mr_collect_one, &c);
+    }
+}
+
 static int td_matching_start(void *state)
 {
     td_mr_t *r = state;
@@ -72,6 +121,7 @@ static int td_matching_start(void *state)
         goto out;
     }
     r->running = 1;
+    td_metrics_add_collector(td_mr_collect, r);
     td_log_debug("started (long poll %lld ms)", (long long)r->cfg.long_poll_ms);
 out:
     return rc;
@@ -114,6 +164,7 @@ static void td_matching_stop(void *state)
     if (r == NULL) {
         goto out;
     }
+    td_metrics_remove_collector(td_mr_collect, r);
     if (r->engine != NULL) {
         /* The loop no longer runs (drain timed out or never ran): the engine cannot finish
          * its close, which needs the loop; its memory goes with the process. */
