@@ -153,6 +153,18 @@ $(BUILD)/obj/gen-own/td_http_routes.o: $(HTTP_ROUTES_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -w -c $< -o $@
 
+# The Web UI's files, embedded into the binary (src/roles/frontend/fe_ui.c).
+UI_FILES  := $(sort $(wildcard src/ui/*))
+UI_GEN_C  := $(BUILD)/gen-own/td_ui_assets.c
+SRC_O     += $(BUILD)/obj/gen-own/td_ui_assets.o
+$(UI_GEN_C): $(UI_FILES) scripts/embed-ui.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-ui.sh $(UI_FILES) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen-own/td_ui_assets.o: $(UI_GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -w -c $< -o $@
+
 $(BUILD)/libtemporald.a: $(SRC_O)
 	@rm -f $@ && ar rcs $@ $^
 
@@ -179,7 +191,7 @@ FUZZ_DRIVERS := $(patsubst test/fuzz/%.c,%,$(wildcard test/fuzz/*.c))
 
 .DEFAULT_GOAL := all
 # Generated sources are kept: make must not delete them as intermediates.
-.SECONDARY: $(OWN_GEN_C) $(OWN_GEN_H) $(SCHEMA_GEN_C) $(HTTP_ROUTES_C)
+.SECONDARY: $(OWN_GEN_C) $(OWN_GEN_H) $(SCHEMA_GEN_C) $(HTTP_ROUTES_C) $(UI_GEN_C)
 .PHONY: all tests test test-san bench fuzz fuzz-build fuzz-run install deps format clean help
 all: $(BUILD)/temporald
 

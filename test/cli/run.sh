@@ -63,5 +63,25 @@ wait "$pid"
 rc=$?
 if [ "$rc" -eq 0 ]; then ok "start-dev exits 0 on SIGINT"; else no "start-dev exits 0 on SIGINT" "exit $rc"; fi
 
+# the banner names the UI, HTTP API and metrics addresses; each answers there
+free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+uport=$(free) hport=$(free) mport=$(free)
+"$bin" start-dev --port "$port" --ui-port "$uport" --http-port "$hport" --metrics-port "$mport" \
+    --log-level error >"$tmp/banner.out" 2>"$tmp/banner.err" &
+pid=$!
+for _ in $(seq 50); do grep -q '^Metrics:' "$tmp/banner.out" && break; sleep 0.1; done
+if grep -qx "UI:      http://127.0.0.1:$uport" "$tmp/banner.out" &&
+    grep -qx "HTTP:    http://127.0.0.1:$hport" "$tmp/banner.out" &&
+    grep -qx "Metrics: http://127.0.0.1:$mport/metrics" "$tmp/banner.out" &&
+    curl -sf "http://127.0.0.1:$uport/" | grep -q '<title>temporald</title>' &&
+    curl -sf "http://127.0.0.1:$hport/api/v1/namespaces/default" | grep -q '"name":"default"' &&
+    curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^process_open_fds '; then
+    ok "start-dev banner: UI, HTTP and metrics addresses, each serving"
+else
+    no "start-dev banner" "$(cat "$tmp/banner.out" "$tmp/banner.err" | head -c 400)"
+fi
+kill -TERM "$pid"
+wait "$pid"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -47,6 +47,13 @@ struct td_fe_http_s {
     td_rpc_server_t *rpc;
     route_t *routes;
     int n_routes;
+    int n_api; /* routes[0..n_api) are the API's; the rest the Web UI's extras */
+};
+
+/* Routes the Web UI needs that Temporal's API does not bind. */
+static const td_http_route_def_t td_ui_route_defs[] = {
+    { "temporal.api.workflowservice.v1.WorkflowService", "DeleteWorkflowExecution", "DELETE",
+      "/api/v1/namespaces/{namespace}/workflows/{workflow_execution.workflow_id}", "" },
 };
 
 typedef struct {
@@ -361,9 +368,15 @@ td_fe_http_t *td_fe_http_new(td_loop_t *loop, td_rpc_server_t *rpc)
     td_fe_http_t *g = td_calloc(1, sizeof(*g));
     g->loop = loop;
     g->rpc = rpc;
-    g->routes = td_calloc((size_t)td_http_route_defs_count + 1, sizeof(route_t));
-    for (int i = 0; i < td_http_route_defs_count; i++) {
-        const td_http_route_def_t *d = &td_http_route_defs[i];
+    int n_ui = (int)(sizeof(td_ui_route_defs) / sizeof(td_ui_route_defs[0]));
+    g->routes = td_calloc((size_t)(td_http_route_defs_count + n_ui) + 1, sizeof(route_t));
+    for (int i = 0; i < td_http_route_defs_count + n_ui; i++) {
+        const td_http_route_def_t *d = i < td_http_route_defs_count
+                                               ? &td_http_route_defs[i]
+                                               : &td_ui_route_defs[i - td_http_route_defs_count];
+        if (i == td_http_route_defs_count) {
+            g->n_api = g->n_routes;
+        }
         route_t *rt = &g->routes[g->n_routes];
         char *copy = td_strdup(d->pattern);
         int n = split_path(copy, rt->seg, TD_HTTP_MAX_SEGS);
@@ -398,23 +411,23 @@ void td_fe_http_free(td_fe_http_t *g)
 int td_fe_http_route_count(const td_fe_http_t *g, int *served)
 {
     int s = 0;
-    for (int i = 0; i < g->n_routes; i++) {
+    for (int i = 0; i < g->n_api; i++) {
         s += td_rpc_server_lookup(g->rpc, g->routes[i].grpc_path) != NULL;
     }
     if (served != NULL) {
         *served = s;
     }
-    return g->n_routes;
+    return g->n_api;
 }
 
 /* The best route for segs: verb and path; *path_only set when a route matched the path
  * with another verb. */
 static const route_t *find_route(const td_fe_http_t *g, const char *verb, char **segs, int n,
-                                 int *path_only)
+                                 int ui, int *path_only)
 {
     const route_t *best = NULL;
     *path_only = 0;
-    for (int i = 0; i < g->n_routes; i++) {
+    for (int i = 0; i < (ui ? g->n_routes : g->n_api); i++) {
         const route_t *rt = &g->routes[i];
         int ok = rt->nseg == n;
         for (int k = 0; ok && k < n; k++) {
@@ -477,7 +490,19 @@ static int is_option(const char *key)
     return strcmp(key, "pretty") == 0 || strcmp(key, "noPayloadShorthand") == 0;
 }
 
+static void td_fe_http_dispatch(td_fe_http_t *g, td_http_req_t *r, int ui);
+
 void td_fe_http_handle(td_fe_http_t *g, td_http_req_t *r)
+{
+    td_fe_http_dispatch(g, r, 0);
+}
+
+void td_fe_http_handle_ui(td_fe_http_t *g, td_http_req_t *r)
+{
+    td_fe_http_dispatch(g, r, 1);
+}
+
+static void td_fe_http_dispatch(td_fe_http_t *g, td_http_req_t *r, int ui)
 {
     hcall_t *h = td_calloc(1, sizeof(*h));
     char *segs[TD_HTTP_MAX_SEGS + 1];
@@ -521,7 +546,7 @@ void td_fe_http_handle(td_fe_http_t *g, td_http_req_t *r)
             n = -1;
         }
     }
-    rt = n >= 0 ? find_route(g, td_http_method(r), segs, n, &path_only) : NULL;
+    rt = n >= 0 ? find_route(g, td_http_method(r), segs, n, ui, &path_only) : NULL;
     if (rt == NULL) {
         snprintf(err, sizeof(err), "%s %s: %s", td_http_method(r), td_http_path(r),
                  path_only ? "method not allowed for this route" : "no such route");

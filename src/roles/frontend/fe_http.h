@@ -33,6 +33,9 @@ td_fe_http_t *td_fe_http_new(td_loop_t *loop, td_rpc_server_t *rpc);
 void td_fe_http_free(td_fe_http_t *g);
 /* Answers one HTTP request (a route of the API, or 404 / 405 as Status JSON). */
 void td_fe_http_handle(td_fe_http_t *g, td_http_req_t *r);
+/* The same for the Web UI's port: also the UI-only routes (DeleteWorkflowExecution, which
+ * has no google.api.http binding, as DELETE /api/v1/namespaces/{ns}/workflows/{id}). */
+void td_fe_http_handle_ui(td_fe_http_t *g, td_http_req_t *r);
 /* The handler signature of net/http1.h, with ctx = the gateway. */
 void td_fe_http_serve(td_http_req_t *r, void *ctx);
 /* Answers r with a google.rpc.Status JSON body for grpc_code (HTTP status from the code). */

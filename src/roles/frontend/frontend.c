@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mem.h"
 #include "roles/frontend/fe_http.h"
+#include "roles/frontend/fe_ui.h"
 #include "roles/role.h"
 
 typedef struct {
@@ -24,6 +25,7 @@ typedef struct {
     td_rpc_server_t *rpc;
     td_fe_http_t *gateway;      /* the HTTP API over the rpc server's handlers */
     td_http_server_t *http_api; /* [frontend] http_port */
+    td_http_server_t *ui;       /* [ui] port: the Web UI */
     int running;
 } td_frontend_t;
 
@@ -96,6 +98,25 @@ static int td_frontend_start_http(td_frontend_t *r, const char *ip)
     return TD_OK;
 }
 
+/* The Web UI listener ([ui] enabled, port, ip). A port already taken is reported and the
+ * rest of the server runs on (the UI is a convenience, the API is not). */
+static void td_frontend_start_ui(td_frontend_t *r, const char *ip)
+{
+    const td_config_t *cfg = r->srv->config;
+    const char *uip = cfg->ui_ip != NULL ? cfg->ui_ip : ip;
+
+    r->ui = td_http_server_new(r->srv->loop, NULL, td_fe_ui_serve, r->gateway);
+    if (r->ui == NULL || td_http_server_listen(r->ui, uip, cfg->ui_port) != TD_OK) {
+        td_log_error("cannot serve the Web UI on %s:%d", uip, cfg->ui_port);
+        fprintf(stderr, "temporald: the Web UI could not listen on %s:%d (--ui-port, --headless)\n",
+                uip, cfg->ui_port);
+        td_http_server_free(r->ui);
+        r->ui = NULL;
+        return;
+    }
+    r->srv->ui_port = td_http_server_port(r->ui);
+}
+
 static int td_frontend_start(void *state)
 {
     td_frontend_t *r = state;
@@ -119,6 +140,9 @@ static int td_frontend_start(void *state)
     if (cfg->http_port != 0) {
         rc = td_frontend_start_http(r, ip);
     }
+    if (rc == TD_OK && cfg->ui_enabled) {
+        td_frontend_start_ui(r, ip);
+    }
     return rc;
 }
 
@@ -136,6 +160,7 @@ static void td_frontend_stop(void *state)
         r->srv->rpc = NULL;
     }
     td_http_server_free(r->http_api);
+    td_http_server_free(r->ui);
     td_fe_http_free(r->gateway);
     td_rpc_server_free(r->rpc);
     td_free(r);
