@@ -256,6 +256,19 @@ sdkTest('errors: google.rpc.Status JSON with grpc-gateway status codes', {}, asy
   assert.equal((await get(`${ns}`)).status, 200);
 });
 
+sdkTest('the route list: every binding, generated from the protos', {}, async () => {
+  const r = await get(`${base}/api/v1`);
+  assert.equal(r.status, 200, r.text);
+  const routes = r.json.routes;
+  assert.ok(routes.length >= 200, `${routes.length} routes`);
+  const start = routes.filter((x) => x.rpc === 'temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution');
+  assert.deepEqual(start.map((x) => x.path).sort(), ['/api/v1/namespaces/{namespace}/workflows/{workflow_id}', '/namespaces/{namespace}/workflows/{workflow_id}']);
+  assert.ok(start.every((x) => x.method === 'POST' && x.body === '*'));
+  assert.ok(routes.some((x) => x.rpc === 'temporal.api.operatorservice.v1.OperatorService/ListSearchAttributes'));
+  assert.ok(routes.some((x) => x.path === '/api/v1/namespaces/{namespace}/workflows/{execution.workflow_id}' && x.method === 'GET'));
+  assert.equal((await get(`${base}/`)).json.routes.length, routes.length);
+});
+
 sdkTest('namespaces, cluster and system info, search attributes over HTTP', {}, async () => {
   const list = await get(`${base}/api/v1/namespaces`);
   assert.equal(list.status, 200, list.text);

@@ -408,18 +408,6 @@ void td_fe_http_free(td_fe_http_t *g)
     td_free(g);
 }
 
-int td_fe_http_route_count(const td_fe_http_t *g, int *served)
-{
-    int s = 0;
-    for (int i = 0; i < g->n_api; i++) {
-        s += td_rpc_server_lookup(g->rpc, g->routes[i].grpc_path) != NULL;
-    }
-    if (served != NULL) {
-        *served = s;
-    }
-    return g->n_api;
-}
-
 /* The best route for segs: verb and path; *path_only set when a route matched the path
  * with another verb. */
 static const route_t *find_route(const td_fe_http_t *g, const char *verb, char **segs, int n,
@@ -450,6 +438,25 @@ static const route_t *find_route(const td_fe_http_t *g, const char *verb, char *
         }
     }
     return best;
+}
+
+/* GET / or /api/v1: every route of the API with the RPC it calls (an RPC temporald does not
+ * serve answers UNIMPLEMENTED through its registered handler, as over gRPC). */
+static void send_route_list(td_fe_http_t *g, td_http_req_t *r, int pretty)
+{
+    json_t *list = json_array(), *top = json_object();
+    for (int i = 0; i < g->n_api; i++) {
+        const route_t *rt = &g->routes[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "method", json_string(rt->def->verb));
+        json_object_set_new(o, "path", json_string(rt->def->pattern));
+        json_object_set_new(o, "rpc", json_string(rt->grpc_path + 1));
+        json_object_set_new(o, "body", json_string(rt->def->body));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(top, "routes", list);
+    send_json(r, 200, top, pretty);
+    json_decref(top);
 }
 
 static void hcall_free(hcall_t *h)
@@ -545,6 +552,11 @@ static void td_fe_http_dispatch(td_fe_http_t *g, td_http_req_t *r, int ui)
         if (len < 0 || strlen(segs[k]) != (size_t)len) {
             n = -1;
         }
+    }
+    if (strcmp(td_http_method(r), "GET") == 0 &&
+        (n == 0 || (n == 2 && strcmp(segs[0], "api") == 0 && strcmp(segs[1], "v1") == 0))) {
+        send_route_list(g, r, h->pretty);
+        goto out;
     }
     rt = n >= 0 ? find_route(g, td_http_method(r), segs, n, ui, &path_only) : NULL;
     if (rt == NULL) {

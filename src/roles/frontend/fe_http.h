@@ -31,7 +31,8 @@ typedef struct td_fe_http_s td_fe_http_t;
  * may be created before every handler group registered). */
 td_fe_http_t *td_fe_http_new(td_loop_t *loop, td_rpc_server_t *rpc);
 void td_fe_http_free(td_fe_http_t *g);
-/* Answers one HTTP request (a route of the API, or 404 / 405 as Status JSON). */
+/* Answers one HTTP request: a route of the API, the route list (GET / or /api/v1: method,
+ * path, rpc, body), or 404 / 405 as Status JSON. */
 void td_fe_http_handle(td_fe_http_t *g, td_http_req_t *r);
 /* The same for the Web UI's port: also the UI-only routes (DeleteWorkflowExecution, which
  * has no google.api.http binding, as DELETE /api/v1/namespaces/{ns}/workflows/{id}). */
@@ -44,7 +45,5 @@ void td_fe_http_fail(td_http_req_t *r, int grpc_code, const char *message);
 int td_fe_http_status(int grpc_code);
 /* The proto3 JSON options of the API: with Temporal's payload shorthand or without. */
 const struct td_pbjson_opts_s *td_fe_http_json_opts(int shorthand);
-/* Number of routes in the table and how many reach a registered handler. */
-int td_fe_http_route_count(const td_fe_http_t *g, int *served);
 
 #endif
