@@ -4,6 +4,7 @@
 #   make FLAVOUR=debug        -O0 -g into build/debug
 #   make SANITIZE=address,undefined   into build/san-address-undefined
 #   make test                 every suite (unit, store on SQLite and PostgreSQL, gRPC, SDK)
+#   make test-cluster         the cluster suite (make test-cluster-long: every fault round)
 #   make bench                benchmarks (figures, not pass/fail)
 #   make fuzz                 libFuzzer drivers (clang) into build/fuzz
 #   make install PREFIX=/usr/local DESTDIR=
@@ -209,6 +210,15 @@ test-san:
 	BUILD=build/san-address-undefined TD_TEST_SUITES="$(or $(SAN_SUITES),unit store sdk)" \
 	    ASAN_OPTIONS=detect_leaks=1 TD_SAN=1 TD_SDK_BACKENDS=sqlite scripts/test.sh
 
+# The cluster suite (test/cluster/run.sh: processes on network-namespace hosts, one
+# PostgreSQL): the short form, and the long form with every fault round and more load.
+.PHONY: test-cluster test-cluster-long
+test-cluster: tests
+	BUILD=$(BUILD) TD_CLUSTER=1 test/cluster/run.sh $(BUILD)/temporald
+
+test-cluster-long: tests
+	BUILD=$(BUILD) TD_CLUSTER_LONG=1 test/cluster/run.sh $(BUILD)/temporald
+
 ifeq ($(FLAVOUR),fuzz)
 $(BUILD)/fuzzers/%: $(BUILD)/obj/test/fuzz/%.o $(BUILD)/libtemporald.a $(BUILD)/libtdapi.a
 	@mkdir -p $(dir $@)
@@ -242,6 +252,6 @@ clean:
 	rm -rf build/release build/debug build/san-* build/fuzz build/gen
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,13p' Makefile
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -17,7 +17,10 @@
 # or cannot start here, so a test script can print that line and carry on.
 # Environment: PG_BIN (default: the newest /usr/lib/postgresql/*/bin), PG_FSYNC (on|off,
 # default on), PG_SSL=1 (TLS on, with a fresh self-signed certificate for 127.0.0.1; start
-# then also prints PG_SSL_ROOT, the certificate to pass as sslrootcert).
+# then also prints PG_SSL_ROOT, the certificate to pass as sslrootcert), PG_LISTEN (the
+# listen_addresses, default 127.0.0.1; more addresses let clients in other network namespaces
+# in, such as the cluster suite's bridge address), PG_CLIENT_NET (a CIDR, such as
+# 198.18.7.0/24, whose clients may log in with the password; by default only 127.0.0.1 may).
 set -u
 
 skip() { echo "skipped: $*" >&2; exit 3; }
@@ -80,12 +83,16 @@ start)
         ssl_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
     fi
     echo "$ssl_opts" >"$dir/ssl_opts"
+    echo "${PG_LISTEN:-127.0.0.1}" >"$dir/listen"
+    if [ -n "${PG_CLIENT_NET:-}" ]; then
+        echo "host all all $PG_CLIENT_NET scram-sha-256" >>"$dir/data/pg_hba.conf"
+    fi
     started=""
     for _ in 1 2 3 4 5 6 7 8; do
         port=$((20000 + RANDOM % 40000))
         port_free "$port" || continue
         as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200 $ssl_opts" \
+            -o "-c listen_addresses=${PG_LISTEN:-127.0.0.1} -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200 $ssl_opts" \
             start >"$dir/pg_ctl.log" 2>&1 && { started=1; break; }
     done
     [ -n "$started" ] || skip "postgres did not start: $(tail -2 "$dir/server.log" 2>/dev/null | tr '\n' ' ')"
@@ -117,7 +124,7 @@ restart)
     bin=$(pg_bin)
     port=$(cat "$dir/port")
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200 $(cat "$dir/ssl_opts" 2>/dev/null)" \
+        -o "-c listen_addresses=$(cat "$dir/listen" 2>/dev/null || echo 127.0.0.1) -p $port -k $dir/sock -c fsync=${PG_FSYNC:-on} -c max_connections=200 $(cat "$dir/ssl_opts" 2>/dev/null)" \
         start >"$dir/pg_ctl.log" 2>&1 || { echo "restart failed: $(tail -2 "$dir/server.log")" >&2; exit 1; }
     ;;
 psql)
