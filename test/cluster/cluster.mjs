@@ -181,13 +181,16 @@ export class Proc {
       if (r === 'history') lines.push(`num_shards = ${c.shards}`);
     }
     lines.push('[persistence]', `url = ${c.dbUrl}`, 'max_conns = 8', '[ui]', 'enabled = false');
-    // Membership keys, once temporald has them: every process of the topology is a seed.
+    // Membership keys, as far as this temporald has them: SWIM with every process of the
+    // topology as a seed and a shared key; else a static member list.
     const cl = [];
-    if (knowsKey('cluster', 'seeds', '127.0.0.1:6933')) {
+    const swim = knowsKey('cluster', 'seeds', '127.0.0.1:6933');
+    if (swim) {
       cl.push(`seeds = ${c.procs.flatMap((p) => p.roles.map((r) => `${p.ip}:${ports[r][1]}`)).join(',')}`);
+      if (knowsKey('cluster', 'key', 'k')) cl.push(`key = ${c.clusterKey}`);
     }
     if (knowsKey('cluster', 'advertise_ip', '127.0.0.1')) cl.push(`advertise_ip = ${this.ip}`);
-    if (knowsKey('cluster', 'static_members', 'history@127.0.0.1:7234:6934')) {
+    if (!swim && knowsKey('cluster', 'static_members', 'history@127.0.0.1:7234:6934')) {
       cl.push(`static_members = ${c.procs.flatMap((p) => p.roles.map((r) => `${r}@${p.ip}:${ports[r][0]}:${ports[r][1]}`)).join(',')}`);
     }
     if (cl.length) lines.push('[cluster]', ...cl);
@@ -329,6 +332,7 @@ export class Cluster {
   constructor({ layout = fullLayout, shards = 16 } = {}) {
     this.tag = `c${process.pid}x${++clusterSeq}`;
     this.clusterName = 'tdcluster';
+    this.clusterKey = randomUUID();
     this.shards = shards;
     this.procs = layout.map(([name, services], i) => new Proc(this, name, topo.hosts[i], services));
     this.dbName = `cl_${this.tag}`;

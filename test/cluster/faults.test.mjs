@@ -38,10 +38,10 @@ const need = () => c.need();
 
 // Polls `temporald cluster members` until the member at ADDR is no longer alive; seconds since
 // `since`, or null (no such command, or not seen within ms).
-async function deadAfter(addr, since, ms = 30000) {
+async function deadAfter(addr, since, via, ms = 30000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    const out = c.members(0);
+    const out = c.members(via);
     if (out === null) return null;
     const line = out.split('\n').find((l) => l.includes(addr));
     if (!line || /dead|suspect|left|faulty/i.test(line)) return (Date.now() - since) / 1000;
@@ -71,7 +71,7 @@ async function killRound(victimName, { frontends = [0, 1], probeVia = 0, restart
   const killedAt = await victim.kill9();
   const [served, dead] = await Promise.all([
     shardsServedAfter(c, killedAt, probeVia, 60000),
-    deadAfter(victim.addr(victim.roles[0]).replace(/:\d+$/, ''), killedAt),
+    deadAfter(victim.ip, killedAt, probeVia),
   ]);
   const ranges1 = await c.shardRanges();
   figure(`kill -9 ${victimName}: every shard served through ${c.frontends[probeVia].name} ${served.seconds === null ? `NOT within 60 s (unserved: ${served.bad.join(',')})` : `${served.seconds.toFixed(1)} s`} after the kill (target 10 s); ${moved(ranges0, ranges1).length} shards re-acquired; failure detected ${dead === null ? '(no member view)' : `${dead.toFixed(1)} s`} after the kill`);
