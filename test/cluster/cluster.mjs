@@ -191,7 +191,9 @@ export class Proc {
     }
     if (knowsKey('cluster', 'advertise_ip', '127.0.0.1')) cl.push(`advertise_ip = ${this.ip}`);
     if (!swim && knowsKey('cluster', 'static_members', 'history@127.0.0.1:7234:6934')) {
-      cl.push(`static_members = ${c.procs.flatMap((p) => p.roles.map((r) => `${r}@${p.ip}:${ports[r][0]}:${ports[r][1]}`)).join(',')}`);
+      // the roles others call (history, matching); the line stays under inih's 200 bytes
+      const called = (r) => r === 'history' || r === 'matching';
+      cl.push(`static_members = ${c.procs.flatMap((p) => p.roles.filter(called).map((r) => `${r}@${p.ip}:${ports[r][0]}:${ports[r][1]}`)).join(',')}`);
     }
     if (cl.length) lines.push('[cluster]', ...cl);
     writeFileSync(this.cfgFile, `${lines.join('\n')}\n`);
@@ -543,7 +545,7 @@ export const retryableCodes = new Set([1, 4, 8, 10, 14]);
 
 // Like node:test's test(), printing every process's log tail and the SDK's warnings on failure.
 export function clusterTest(name, opts, fn, getCluster) {
-  return test(name, { timeout: 600000, ...opts }, async (t) => {
+  return test(name, { timeout: 180000, ...opts }, async (t) => {
     const mark = sdkLog.length;
     try {
       await fn(t);
@@ -556,6 +558,27 @@ export function clusterTest(name, opts, fn, getCluster) {
       throw err;
     }
   });
+}
+
+// The result of a workflow, or an error naming what the run is still waiting for (its pending
+// activities and children, from DescribeWorkflowExecution) when it is not done within ms.
+export async function resultWithin(handle, ms) {
+  let timer;
+  const late = new Promise((_r, reject) => {
+    timer = setTimeout(() => reject(new Error('late')), ms);
+  });
+  try {
+    return await Promise.race([handle.result(), late]);
+  } catch (err) {
+    if (err.message !== 'late') throw err;
+    const d = await handle.describe().catch(() => null);
+    const raw = d?.raw;
+    const kids = (raw?.pendingChildren ?? []).map((k) => k.workflowId);
+    const acts = (raw?.pendingActivities ?? []).map((a) => `${a.activityType?.name}#${a.activityId} ${a.lastFailure?.message ?? ''}`);
+    throw new Error(`${handle.workflowId} not done after ${ms / 1000} s (status ${d?.status?.name}; pending children: ${kids.join(' ') || 'none'}; pending activities: ${acts.join(' ') || 'none'})`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // ---- workloads and checks ----

@@ -93,20 +93,20 @@ async function killRound(victimName, { frontends = [0, 1], probeVia = 0, restart
   return stats;
 }
 
-clusterTest('kill -9 of a history process under load, then its restart', {}, async () => {
+clusterTest('kill -9 of a history process under load, then its restart', { timeout: 600000 }, async () => {
   await killRound('hi2');
 }, get);
 
-clusterTest('kill -9 of a matching process under load: no task lost or delivered twice', { skip: longOnly }, async () => {
+clusterTest('kill -9 of a matching process under load: no task lost or delivered twice', { skip: longOnly, timeout: 600000 }, async () => {
   await killRound('ma1');
 }, get);
 
-clusterTest('kill -9 of a frontend: clients of the other frontend never notice', { skip: longOnly }, async () => {
+clusterTest('kill -9 of a frontend: clients of the other frontend never notice', { skip: longOnly, timeout: 600000 }, async () => {
   const stats = await killRound('fe1', { frontends: [1], probeVia: 1 });
   assert.deepEqual(stats.failed.map((f) => `${f.id}: ${grpcName(f.code)} ${f.message}`), [], 'calls through fe2 failed while fe1 was down');
 }, get);
 
-clusterTest('a history host cut off for 20 s, then healed: no shard has two writers, nothing acknowledged lost', { skip: longOnly || (!netns && 'link faults need network namespaces') }, async () => {
+clusterTest('a history host cut off for 20 s, then healed: no shard has two writers, nothing acknowledged lost', { skip: longOnly || (!netns && 'link faults need network namespaces'), timeout: 600000 }, async () => {
   need();
   const victim = c.proc('hi1');
   const prefix = uniq('cut');
@@ -136,7 +136,7 @@ clusterTest('a history host cut off for 20 s, then healed: no shard has two writ
   assert.deepEqual(v.problems, []);
 }, get);
 
-clusterTest('rolling restart of every process under load: nothing lost, only retryable failures', { skip: longOnly }, async () => {
+clusterTest('rolling restart of every process under load: nothing lost, only retryable failures', { skip: longOnly, timeout: 600000 }, async () => {
   need();
   const prefix = uniq('roll');
   const load = await startLoad(c, { prefix, concurrency, taskQueue });

@@ -6,7 +6,7 @@
 // the other.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { Cluster, clusterTest, activities, uniq, waitFor, shardOf, checkHistory, historyNodeProblems, sql, figure } from './cluster.mjs';
+import { Cluster, clusterTest, resultWithin, activities, uniq, waitFor, shardOf, checkHistory, historyNodeProblems, sql, figure } from './cluster.mjs';
 
 let c;
 const get = () => c;
@@ -75,7 +75,8 @@ clusterTest('child workflows on other shards', {}, async () => {
     kids.delete(mine);
     if (kids.size >= 3) break;
   }
-  const r = await client.workflow.execute('parentOf', { taskQueue, workflowId: id, args: [6] });
+  const h = await client.workflow.start('parentOf', { taskQueue, workflowId: id, args: [6] });
+  const r = await resultWithin(h, 60000);
   assert.deepEqual(r, Array.from({ length: 6 }, (_x, i) => `${id}-child-${i}:1`));
   const rows = await sql(c.dbName, `SELECT DISTINCT shard_id FROM executions WHERE workflow_id LIKE '${id}%'`);
   figure(`parent and 6 children on ${rows.length} shards`);

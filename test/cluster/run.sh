@@ -233,8 +233,12 @@ wait "$node_pid"
 rc=$?
 node_pid=""
 tap=$tmp/tap
-grep -vE '^ +(duration_ms|type|\.\.\.|---)' "$tap" | grep -E '^ *(not )?ok |^# |^ *# |error|Error' |
-    grep -vE '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) '
+# Test lines, comments (figures) and the whole diagnostic block of a failed test.
+awk '/^ *not ok /{fail=1; print; next}
+     /^ *ok /{fail=0; print; next}
+     /^ *# Subtest/{fail=0}
+     /^ *#/{if ($0 !~ /^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /) print; next}
+     fail && $0 !~ /^ +(duration_ms|type|location|failureType|code|\.\.\.|---)/{print}' "$tap"
 
 count() { grep -E "^# $1 [0-9]+" "$tap" | tail -1 | awk '{print $3}'; }
 p=$(count pass) f=$(count fail) c=$(count cancelled) s=$(count skipped) t=$(count todo)
