@@ -16,6 +16,7 @@ import {
   stats,
   waitFor,
   makeCerts,
+  freePort,
   RpcStatus,
   NamespaceNotFoundFailure,
   HealthCheckRequest,
@@ -302,6 +303,39 @@ test('temporald start-dev with [tls] from its config: mTLS for Connection.connec
         tls: { serverRootCACertificate: readFileSync(certs.ca) },
       }),
     );
+  } finally {
+    assert.equal(await td.stop('SIGTERM'), 0);
+    certs.cleanup();
+  }
+});
+
+test('temporald start-dev with [tls]: the HTTP API speaks HTTPS with the same certificates', async () => {
+  const certs = makeCerts();
+  const conf = `${certs.dir}/tls-http.ini`;
+  writeFileSync(conf, `[tls]\ncert_file = ${certs.serverCert}\nkey_file = ${certs.serverKey}\n` +
+    `ca_file = ${certs.ca}\nrequire_client_cert = true\n`);
+  const httpPort = await freePort();
+  const td = await startTemporald(['--config', conf, '--http-port', String(httpPort)]);
+  const https = await import('node:https');
+  const get = (opts) => new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: httpPort, path: '/api/v1/namespaces/default', ca: readFileSync(certs.ca), agent: false, ...opts }, (res) => {
+      const alpn = res.socket.alpnProtocol;
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, body, alpn }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  try {
+    const ok = await get({ cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey), ALPNProtocols: ['http/1.1'] });
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.body).namespaceInfo.name, 'default');
+    assert.equal(ok.alpn, 'http/1.1');
+    // the client certificate is required there too, and cleartext is not spoken
+    await assert.rejects(get({}));
+    await assert.rejects(fetch(`http://127.0.0.1:${httpPort}/api/v1/namespaces/default`));
   } finally {
     assert.equal(await td.stop('SIGTERM'), 0);
     certs.cleanup();
