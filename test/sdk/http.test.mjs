@@ -6,6 +6,7 @@
 // as google.rpc.Status JSON with grpc-gateway's HTTP status; the 4 MiB body limit; unknown
 // routes and methods. The SDK (gRPC) cross-checks what HTTP did. Run by test/sdk/run.sh.
 import assert from 'node:assert/strict';
+import { createConnection } from 'node:net';
 import { useTemporald, sdkTest, uniq, freePort, waitFor } from './harness.mjs';
 
 const httpPort = await freePort();
@@ -282,4 +283,51 @@ sdkTest('namespaces, cluster and system info, search attributes over HTTP', {}, 
   const sa = await get(`${ns}/search-attributes`);
   assert.equal(sa.status, 200, sa.text);
   assert.equal(sa.json.systemAttributes.WorkflowId, 'INDEXED_VALUE_TYPE_KEYWORD');
+});
+
+// Writes raw bytes on one connection and collects what comes back until the server closes it
+// or `ms` pass.
+function raw(bytes, ms = 3000) {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection({ host: '127.0.0.1', port: httpPort });
+    let out = '';
+    const done = () => {
+      clearTimeout(t);
+      sock.destroy();
+      resolve(out);
+    };
+    const t = setTimeout(done, ms);
+    sock.on('data', (d) => (out += d.toString('latin1')));
+    sock.on('end', done);
+    sock.on('error', reject);
+    sock.write(bytes);
+  });
+}
+
+sdkTest('HTTP/1.1 transport: pipelining, keep-alive after a refused body, bad requests', {}, async () => {
+  const desc = 'GET /api/v1/namespaces/default HTTP/1.1\r\nHost: x\r\n\r\n';
+  // three pipelined requests answered in order on one connection, the last closing it (a
+  // body does not end in a line break, so the next status line follows it directly)
+  const three = await raw(desc + 'GET /nope HTTP/1.1\r\nHost: x\r\n\r\n' + desc.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+  const statuses = [...three.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+  assert.deepEqual(statuses, ['200', '404', '200']);
+  assert.match(three, /Connection: close/);
+  // a body over the limit is read and dropped: the next request on the connection is served
+  const big = 'x'.repeat((4 << 20) + 10);
+  const both = await raw(`POST /api/v1/namespaces/default/workflows/w HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}${desc}`, 8000);
+  assert.deepEqual([...both.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ['413', '200']);
+  // a chunked body is refused with Status JSON, then the connection closes
+  const chunked = await raw('POST /api/v1/namespaces/default/workflows/w HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+  assert.match(chunked, /^HTTP\/1\.1 400 /);
+  assert.match(chunked, /"code":3,"message":"a request body needs a Content-Length"/);
+  // malformed request lines and oversized heads get a plain 4xx and a closed connection
+  assert.match(await raw('NONSENSE\r\n\r\n'), /^HTTP\/1\.1 400 /);
+  assert.match(await raw(`GET / HTTP/1.1\r\nX-Big: ${'y'.repeat(70000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
+  assert.match(await raw('GET / HTTP/1.1\r\nbad header line\r\n\r\n'), /^HTTP\/1\.1 400 /);
+  // HTTP/1.0 without keep-alive: answered, then closed
+  const h10 = await raw('GET /api/v1/namespaces/default HTTP/1.0\r\n\r\n');
+  assert.match(h10, /^HTTP\/1\.1 200 /);
+  assert.match(h10, /Connection: close/);
+  // the server is still serving
+  assert.equal((await get(`${ns}`)).status, 200);
 });
