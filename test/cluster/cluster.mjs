@@ -362,6 +362,7 @@ export class Cluster {
   async start() {
     await sql('postgres', `CREATE DATABASE ${this.dbName} OWNER temporald`);
     execFileSync(topo.bin, ['schema', 'setup', '--db-url', this.dbUrl, '--log-level', 'warn'], { stdio: 'pipe' });
+    this.startedAt = Date.now();
     await Promise.all(this.procs.map((p) => p.start()));
     return this;
   }
@@ -430,11 +431,32 @@ export class Cluster {
     }
   }
 
+  // Waits (up to ms) until the topology serves: the probes of #probeRouting pass through
+  // every frontend and every shard answers; throws the last reason when it does not. The time
+  // from the start of the processes is printed.
+  async requireRouting(ms = 30000) {
+    const end = Date.now() + ms;
+    for (;;) {
+      try {
+        await this.#probeRouting();
+        const c = await this.client(0, { retries: false });
+        const bad = await this.unservedShards(c, await this.shardIds());
+        if (bad.length) throw new Error(`shards ${bad.join(',')} do not answer through ${this.frontends[0].name}`);
+        figure(`topology serving every shard through both frontends ${((Date.now() - this.startedAt) / 1000).toFixed(1)} s after the processes started`);
+        return;
+      } catch (err) {
+        // a temporald without cluster mode says so: no use waiting
+        if (Date.now() > end || /does not have yet/.test(err.message)) throw err;
+      }
+      await sleep(500);
+    }
+  }
+
   // Fails with the reason when a frontend cannot reach the history and matching roles of the
   // other processes: describing a workflow that does not exist through each frontend must
   // answer NOT_FOUND (history reached) and a poll with a short deadline must end empty
   // (matching reached).
-  async requireRouting() {
+  async #probeRouting() {
     for (let i = 0; i < this.frontends.length; i++) {
       const c = await this.client(i, { retries: false });
       const fe = this.frontends[i].name;
