@@ -716,6 +716,15 @@ export async function verifyLoad(cluster, acked, { prefix, steps = 2, ms = 12000
   const problems = [];
   const open = openIds();
   if (open.length) problems.push(`${open.length} acknowledged workflows not completed after ${ms / 1000} s: ${open.slice(0, 5).join(' ')}`);
+  const client = await cluster.client(via);
+  // where the first few stuck ones stand: status and the last events of their history
+  for (const id of open.slice(0, 3)) {
+    const h = client.workflow.getHandle(id, want.get(id).runId);
+    const d = await h.describe().catch((err) => ({ error: err.message }));
+    const ev = await h.fetchHistory().then((x) => x.events.map((e) => eventName(e.eventType)), (err) => [`(history: ${err.message})`]);
+    problems.push(`${id}: status ${d.status?.name ?? d.error}, ${ev.length} events, last: ${ev.slice(-4).join(' ')}; ` +
+      `pending activities ${(d.raw?.pendingActivities ?? []).length}, pending workflow task ${d.raw?.pendingWorkflowTask ? 'yes' : 'no'}`);
+  }
   const runs = new Map();
   for (const [w, r] of rows) runs.set(w, [...(runs.get(w) ?? []), r]);
   for (const [id, a] of want) {
@@ -723,7 +732,6 @@ export async function verifyLoad(cluster, acked, { prefix, steps = 2, ms = 12000
     if (rs.length > 1) problems.push(`${id}: ${rs.length} runs (started twice)`);
     if (rs.length && !rs.includes(a.runId)) problems.push(`${id}: acknowledged run ${a.runId} not in the store (${rs.join(' ')})`);
   }
-  const client = await cluster.client(via);
   const closed = [...want.values()].filter((a) => !open.includes(a.id));
   for (let i = 0; i < closed.length; i += 16) {
     await Promise.all(closed.slice(i, i + 16).map(async (a) => {

@@ -129,6 +129,8 @@ clusterTest('a history host cut off for 20 s, then healed: no shard has two writ
   const back = await shardsServedAfter(c, healAt, 0, 60000);
   figure(`link up hi1: all shards served ${back.seconds === null ? 'NOT within 60 s' : `${back.seconds.toFixed(1)} s`} after healing; ${moved(ranges1, await c.shardRanges()).length} shards changed hands`);
   assert.ok(victim.alive(), 'hi1 exited during the cut');
+  // it gave up its shards: the others took them (range_id bumped in the store) during the cut
+  assert.ok(moved(ranges0, ranges1).length > 0, 'no shard of the cut-off host was taken over during the 20 s cut');
   await sleep(3000);
   const stats = await load.stop();
   report('link cut', stats);
