@@ -65,6 +65,14 @@ static const td_config_key_t td_config_keys[] = {
     { "worker", "port", TD_CK_PORT, F(worker_port), 0, 0, NULL, "internal gRPC port" },
     { "worker", "membership_port", TD_CK_PORT, F(worker_membership_port), 0, 0, NULL,
       "SWIM membership port" },
+    { "cluster", "seeds", TD_CK_STR, F(cluster_seeds), 0, 0, NULL,
+      "membership addresses (host:port, comma-separated) to join through, besides the "
+      "cluster_membership table" },
+    { "cluster", "advertise_ip", TD_CK_STR, F(cluster_advertise_ip), 0, 0, NULL,
+      "address other hosts reach this one at (default: server.ip; required when that is "
+      "0.0.0.0)" },
+    { "cluster", "key", TD_CK_STR, F(cluster_key), 0, 0, NULL,
+      "shared secret: membership datagrams carry an HMAC-SHA256 with it, others are dropped" },
     { "persistence", "url", TD_CK_STR, F(db_url), 0, 0, NULL,
       "sqlite:///path/file.db, sqlite://:memory: or postgres://user:pass@host:port/db" },
     { "persistence", "sqlite_synchronous", TD_CK_ENUM, F(sqlite_synchronous), 0, 0,

@@ -49,6 +49,10 @@ typedef struct td_config_s {
     int max_recv_bytes;           /* largest gRPC message accepted */
     int num_history_shards;       /* fixed when the cluster is created */
     int history_events_cache_mib; /* events cache budget (hist_evc.c); 0 = off */
+    /* [cluster] */
+    char *cluster_seeds;        /* "host:port,..." membership addresses to join through */
+    char *cluster_advertise_ip; /* address peers reach this host at (default: server.ip) */
+    char *cluster_key;          /* shared secret authenticating membership datagrams */
     /* [persistence] */
     char *db_url;             /* sqlite:///path, sqlite://:memory:, postgres://... */
     char *sqlite_synchronous; /* FULL|NORMAL|OFF */

@@ -13,6 +13,7 @@
 #define TD_LOG_COMPONENT "membership"
 
 #include "cluster/membership.h"
+#include "cluster/swim_udp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ struct td_membership_s {
     int dispatching;
     int dirty;
     td_timer_t *notify;
+    td_swim_udp_t *udp; /* SWIM on UDP (`start`); NULL for start-dev */
     void (*local_fn)(void *arg);
     void *local_arg;
     struct {
@@ -358,10 +360,50 @@ int td_membership_owned(td_membership_t *m, const td_member_t *mem)
     return m->owned[i].fn(m->owned[i].arg, mem);
 }
 
+static int td_ip_unspecified(const char *ip)
+{
+    return strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0 || strcmp(ip, "") == 0;
+}
+
+static void td_membership_udp_draining(void *arg)
+{
+    td_swim_udp_set_draining(arg);
+}
+
+/* The address peers reach this process at: [cluster] advertise_ip, else [server] ip. */
+static int td_membership_advertise_ip(const td_config_t *c, const char **ip, char *err,
+                                      size_t errlen)
+{
+    *ip = c->cluster_advertise_ip != NULL ? c->cluster_advertise_ip
+                                          : (c->ip != NULL ? c->ip : "127.0.0.1");
+    if (td_ip_unspecified(*ip)) {
+        if (c->dev) {
+            *ip = "127.0.0.1";
+            return TD_OK;
+        }
+        snprintf(err, errlen,
+                 "[server] ip = %s listens on every address: set [cluster] advertise_ip to the "
+                 "address other hosts reach this one at",
+                 *ip);
+        return TD_EINVAL;
+    }
+    for (const char *p = c->cluster_name; *p != '\0'; p++) {
+        if (*p < 0x21 || *p > 0x7e || p - c->cluster_name >= 64) {
+            snprintf(err, errlen,
+                     "[server] cluster_name '%s': up to 64 printable characters without spaces",
+                     c->cluster_name);
+            return TD_EINVAL;
+        }
+    }
+    return TD_OK;
+}
+
 int td_membership_open(td_server_t *srv)
 {
     const td_config_t *c = srv->config;
-    const char *ip = c->ip != NULL ? c->ip : "127.0.0.1";
+    const char *ip = NULL;
+    char err[512] = "";
+    int rc;
     const struct {
         int role, port, mport;
     } roles[] = {
@@ -371,7 +413,14 @@ int td_membership_open(td_server_t *srv)
         { TD_ROLE_WORKER, c->worker_port, c->worker_membership_port },
     };
     int64_t session = td_now_wall_ns() / 1000000;
-    td_membership_t *m = td_membership_new(srv->loop);
+    td_membership_t *m;
+
+    rc = td_membership_advertise_ip(c, &ip, err, sizeof(err));
+    if (rc != TD_OK) {
+        td_log_error("%s", err);
+        return rc;
+    }
+    m = td_membership_new(srv->loop);
 
     for (size_t i = 0; i < TD_ARRAY_LEN(roles); i++) {
         char id[300], addr[300];
@@ -391,11 +440,23 @@ int td_membership_open(td_server_t *srv)
         td_membership_upsert(m, &mem);
     }
     srv->membership = m;
+    if (!c->dev) {
+        rc = td_swim_udp_open(srv, m, ip, &m->udp, err, sizeof(err));
+        if (rc != TD_OK) {
+            td_log_error("%s", err);
+            return rc;
+        }
+        td_membership_on_local_change(m, td_membership_udp_draining, m->udp);
+    }
     return TD_OK;
 }
 
 void td_membership_close(td_server_t *srv)
 {
+    if (srv->membership != NULL) {
+        td_swim_udp_close(srv->membership->udp);
+        srv->membership->udp = NULL;
+    }
     td_membership_free(srv->membership);
     srv->membership = NULL;
 }
