@@ -1095,11 +1095,17 @@ void td_swim_tick(td_swim_t *s, int64_t now)
             }
         }
     }
-    /* joining: seeds while alone; then a periodic full-state exchange */
-    if (alone && s->n_seeds > 0 && now >= s->next_join_ms) {
-        s->next_join_ms = now + s->t.join_retry_ms;
+    /* joining: every seed not known alive, each join retry while alone or in our first
+     * minute, ten times slower after (so a process whose own roles found each other at once
+     * still reaches the others, and a seed that was down when we started is found) */
+    if (s->n_seeds > 0 && now >= s->next_join_ms) {
+        int fast = alone || now - s->self.status_ms < 60000;
+        s->next_join_ms = now + (int64_t)s->t.join_retry_ms * (fast ? 1 : 10);
         for (int i = 0; i < s->n_seeds; i++) {
-            td_swim_send_state(s, s->seeds[i], TD_SWIM_SYNC_REQ);
+            td_snode_t *seed = td_swim_find_c(s, s->seeds[i]);
+            if (seed == NULL || seed->status > TD_MEMBER_SUSPECT) {
+                td_swim_send_state(s, s->seeds[i], TD_SWIM_SYNC_REQ);
+            }
         }
     }
     if (now >= s->next_sync_ms) {

@@ -122,8 +122,9 @@ typedef struct td_swim_s td_swim_t;
 
 td_swim_t *td_swim_new(const td_swim_options_t *o, int64_t now_ms);
 void td_swim_free(td_swim_t *s);
-/* Seeds ("ip:port" membership addresses) contacted with a full-state exchange at start and
- * whenever no other member is known alive. Replaces the previous list. */
+/* Seeds ("ip:port" membership addresses): each one not known alive is sent a full-state
+ * exchange every join retry while we are alone or in our first minute, every ten after.
+ * Replaces the previous list. */
 void td_swim_set_seeds(td_swim_t *s, const char *const *seeds, int n);
 /* Advances timers to now_ms (probes, suspicion timeouts, gossip, joins). Call at least
  * every td_swim_tick_ms(). */

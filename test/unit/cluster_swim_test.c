@@ -242,3 +242,26 @@ TD_TEST(swim_codec_round_trip_and_rejects)
     /* too small a buffer: nothing */
     TD_CHECK_INT(td_swim_encode(&m, NULL, 0, buf, 20), ==, 0);
 }
+
+TD_TEST(swim_seed_down_at_start_is_found_later)
+{
+    sim_t s;
+    const char *seeds[3];
+    quiet();
+    sim_init(&s, 3, 0.0, 9, NULL);
+    for (int i = 0; i < 3; i++) {
+        seeds[i] = s.nodes[i].id;
+    }
+    /* nodes 1 and 2 are one process's two roles: seeded with each other and with node 0,
+     * which is not up yet; they find each other at once */
+    for (int i = 1; i < 3; i++) {
+        sim_start_node(&s, i, s.cluster, NULL);
+        td_swim_set_seeds(s.nodes[i].swim, seeds, 3);
+    }
+    sim_run(&s, 3000);
+    TD_CHECK_INT(td_swim_status_of(s.nodes[1].swim, s.nodes[2].id), ==, TD_MEMBER_ALIVE);
+    sim_start_node(&s, 0, s.cluster, NULL);
+    td_swim_set_seeds(s.nodes[0].swim, NULL, 0);
+    TD_CHECK(SIM_UNTIL(&s, sim_converged(&s), 3000) >= 0);
+    sim_free(&s);
+}
