@@ -26,6 +26,7 @@ typedef enum {
     TD_FL_SEARCH_ATTR,
     TD_FL_DYNCONFIG,
     TD_FL_PRAGMA,
+    TD_FL_ADDRESS, /* --address HOST:PORT */
 } td_fl_t;
 
 typedef struct {
@@ -83,6 +84,11 @@ static const td_flag_t td_schema_flags[] = {
     { "log-level", 0, TD_FL_KEY, "server", "log_level", "debug, info, warn, error, never" },
 };
 
+static const td_flag_t td_cluster_flags[] = {
+    { "address", 'a', TD_FL_ADDRESS, NULL, NULL,
+      "HOST:PORT of a frontend's gRPC port (default 127.0.0.1:7233)" },
+};
+
 static const char *const td_sa_types[] = { "Text", "Keyword",  "Int",        "Double",
                                            "Bool", "Datetime", "KeywordList" };
 
@@ -131,6 +137,16 @@ const char *td_cli_usage(td_cmd_t cmd)
                                "Flags:\n");
         td_usage_flags(td_schema_flags, TD_ARRAY_LEN(td_schema_flags), &len);
         break;
+    case TD_CMD_CLUSTER:
+        len = (size_t)snprintf(td_usage_buf, sizeof(td_usage_buf),
+                               "Usage: temporald cluster members [--address HOST:PORT]\n\n"
+                               "  members   list the cluster's members as the process at "
+                               "--address sees them:\n"
+                               "            role, membership id, gRPC address, status, "
+                               "incarnation, owned keys\n\n"
+                               "Flags:\n");
+        td_usage_flags(td_cluster_flags, TD_ARRAY_LEN(td_cluster_flags), &len);
+        break;
     case TD_CMD_VERSION:
         snprintf(td_usage_buf, sizeof(td_usage_buf),
                  "Usage: temporald version\n\nPrints the temporald version.\n");
@@ -144,6 +160,7 @@ const char *td_cli_usage(td_cmd_t cmd)
                  "  start-dev   run every role in one process on SQLite (development)\n"
                  "  start       run the roles chosen by --services with a config file\n"
                  "  schema      create, migrate or inspect the database schema\n"
+                 "  cluster     show the cluster's members (cluster members --address ...)\n"
                  "  version     print the version\n\n"
                  "Run 'temporald COMMAND --help' for the flags of a command.\n");
         break;
@@ -229,6 +246,15 @@ static int td_cli_apply(td_cli_t *cli, const td_flag_t *f, const char *v, int *u
         }
         td_strlist_add(&c->dynamic_config, v);
         break;
+    case TD_FL_ADDRESS: {
+        const char *colon = strrchr(v, ':');
+        if (colon == NULL || colon == v || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535) {
+            snprintf(err, errlen, "--address '%s': expected HOST:PORT", v);
+            return TD_EINVAL;
+        }
+        cli->address = v;
+        break;
+    }
     case TD_FL_PRAGMA:
         if ((rc = td_split_kv(v, f->name, "NAME=VALUE", err, errlen)) != TD_OK) {
             return rc;
@@ -290,6 +316,7 @@ static int td_cli_flags(td_cli_t *cli, const td_flag_t *flags, size_t nflags, in
                      (int)(namelen + (is_short ? 1 : 2)), a,
                      cli->cmd == TD_CMD_START_DEV ? "start-dev"
                      : cli->cmd == TD_CMD_START   ? "start"
+                     : cli->cmd == TD_CMD_CLUSTER ? "cluster members"
                                                   : "schema");
             return TD_EINVAL;
         }
@@ -386,8 +413,24 @@ int td_cli_parse(td_cli_t *cli, int argc, char **argv, char *err, size_t errlen)
         return td_cli_flags(cli, td_schema_flags, TD_ARRAY_LEN(td_schema_flags), argc, argv, i, err,
                             errlen);
     }
-    snprintf(err, errlen, "unknown command '%s': expected start-dev, start, schema or version",
-             word);
+    if (strcmp(word, "cluster") == 0) {
+        cli->cmd = TD_CMD_CLUSTER;
+        cli->address = "127.0.0.1:7233";
+        if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli->help = 1;
+            return TD_OK;
+        }
+        word = argv[i++];
+        if (strcmp(word, "members") != 0) {
+            snprintf(err, errlen, "unknown cluster command '%s': expected members", word);
+            return TD_EINVAL;
+        }
+        cli->cluster_op = word;
+        return td_cli_flags(cli, td_cluster_flags, TD_ARRAY_LEN(td_cluster_flags), argc, argv, i,
+                            err, errlen);
+    }
+    snprintf(err, errlen,
+             "unknown command '%s': expected start-dev, start, schema, cluster or version", word);
     return TD_EINVAL;
 }
 

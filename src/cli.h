@@ -15,12 +15,15 @@ typedef enum {
     TD_CMD_START_DEV,
     TD_CMD_START,
     TD_CMD_SCHEMA,
+    TD_CMD_CLUSTER,
 } td_cmd_t;
 
 typedef struct {
     td_cmd_t cmd;
-    int help;              /* --help given: print help for cmd and exit 0 */
-    const char *schema_op; /* TD_CMD_SCHEMA: "setup", "update" or "version" */
+    int help;               /* --help given: print help for cmd and exit 0 */
+    const char *schema_op;  /* TD_CMD_SCHEMA: "setup", "update" or "version" */
+    const char *cluster_op; /* TD_CMD_CLUSTER: "members" */
+    const char *address;    /* TD_CMD_CLUSTER: --address HOST:PORT of a frontend */
     const char *config_path;
     td_config_t config;
 } td_cli_t;

@@ -12,6 +12,7 @@
 #include "server.h"
 
 int td_schema_main(const td_cli_t *cli);
+int td_cluster_main(const td_cli_t *cli);
 
 static void td_main_logging(const td_config_t *c)
 {
@@ -49,6 +50,9 @@ int main(int argc, char **argv)
         break;
     case TD_CMD_SCHEMA:
         status = td_schema_main(&cli);
+        break;
+    case TD_CMD_CLUSTER:
+        status = td_cluster_main(&cli);
         break;
     case TD_CMD_HELP:
         fputs(td_cli_usage(TD_CMD_HELP), stdout);

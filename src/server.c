@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/admin.h"
 #include "cluster/membership.h"
 #include "error.h"
 #include "log.h"
@@ -242,6 +243,9 @@ int td_server_run(const td_config_t *config)
                 td_log_error("role %s: init failed: %s", td_roles[i]->name, td_strerror(rc));
             }
         }
+    }
+    if (rc == TD_OK) {
+        rc = td_cluster_admin_register(&srv);
     }
     for (int i = 0; i < td_roles_count && rc == TD_OK; i++) {
         if (srv.role_state[i] != NULL) {

@@ -13,6 +13,7 @@
 #define TD_LOG_COMPONENT "membership"
 
 #include "cluster/membership.h"
+#include "cluster/seeds.h"
 #include "cluster/swim_udp.h"
 
 #include <stdio.h>
@@ -50,6 +51,7 @@ struct td_membership_s {
     int dirty;
     td_timer_t *notify;
     td_swim_udp_t *udp; /* SWIM on UDP (`start`); NULL for start-dev */
+    td_seeds_t *seeds;  /* cluster_membership heartbeats (`start`) */
     void (*local_fn)(void *arg);
     void *local_arg;
     struct {
@@ -58,7 +60,7 @@ struct td_membership_s {
     } owned[TD_MAX_ROLES];
 };
 
-static const char *td_member_status_name(td_member_status_t s)
+const char *td_member_status_name(td_member_status_t s)
 {
     switch (s) {
     case TD_MEMBER_ALIVE:
@@ -73,7 +75,7 @@ static const char *td_member_status_name(td_member_status_t s)
     return "?";
 }
 
-static const char *td_member_role_name(int role)
+const char *td_member_role_name(int role)
 {
     switch (role) {
     case TD_ROLE_FRONTEND:
@@ -447,13 +449,31 @@ int td_membership_open(td_server_t *srv)
             return rc;
         }
         td_membership_on_local_change(m, td_membership_udp_draining, m->udp);
+        if (srv->store != NULL) {
+            m->seeds = td_seeds_start(srv, m->udp);
+        }
     }
     return TD_OK;
+}
+
+void td_membership_drops(td_membership_t *m, uint64_t *unauthenticated, uint64_t *malformed,
+                         uint64_t *foreign)
+{
+    td_swim_stats_t st;
+    memset(&st, 0, sizeof(st));
+    if (m->udp != NULL) {
+        td_swim_udp_stats(m->udp, &st);
+    }
+    *unauthenticated = st.dropped_auth;
+    *malformed = st.dropped_decode;
+    *foreign = st.dropped_foreign;
 }
 
 void td_membership_close(td_server_t *srv)
 {
     if (srv->membership != NULL) {
+        td_seeds_stop(srv->membership->seeds);
+        srv->membership->seeds = NULL;
         td_swim_udp_close(srv->membership->udp);
         srv->membership->udp = NULL;
     }

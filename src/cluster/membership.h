@@ -79,6 +79,15 @@ void td_membership_set_owned_fn(td_membership_t *m, int role, td_membership_owne
 /* What the registered function says for mem, or -1 without one. */
 int td_membership_owned(td_membership_t *m, const td_member_t *mem);
 
+/* "frontend", "history", "matching", "worker" ("?" for anything else). */
+const char *td_member_role_name(int role);
+/* "alive", "suspect", "dead", "left". */
+const char *td_member_status_name(td_member_status_t status);
+/* Membership datagrams dropped since start: failing authentication, malformed, from another
+ * cluster (all 0 without network membership). */
+void td_membership_drops(td_membership_t *m, uint64_t *unauthenticated, uint64_t *malformed,
+                         uint64_t *foreign);
+
 /* ---- the process (server.c) and the membership source (swim.c) ---- */
 
 /* Creates an empty membership whose watchers run on loop. */

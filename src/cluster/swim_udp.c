@@ -41,7 +41,8 @@ struct td_swim_udp_s {
     td_swim_unode_t nodes[TD_MAX_ROLES];
     int n;
     td_timer_t *tick;
-    td_strlist_t seeds;
+    td_strlist_t seeds;  /* ours and the configured ones */
+    td_strlist_t stored; /* from cluster_membership */
     int64_t next_drop_log_ms;
     uint64_t logged_auth, logged_decode;
 };
@@ -166,9 +167,32 @@ static void td_swim_udp_on_tick(void *arg)
 
 static void td_swim_udp_apply_seeds(td_swim_udp_t *u)
 {
-    for (int i = 0; i < u->n; i++) {
-        td_swim_set_seeds(u->nodes[i].swim, (const char *const *)u->seeds.v, u->seeds.n);
+    td_strlist_t all = { NULL, 0 };
+    for (int i = 0; i < u->seeds.n; i++) {
+        td_strlist_add(&all, u->seeds.v[i]);
     }
+    for (int i = 0; i < u->stored.n; i++) {
+        int dup = 0;
+        for (int j = 0; j < u->seeds.n && !dup; j++) {
+            dup = strcmp(u->seeds.v[j], u->stored.v[i]) == 0;
+        }
+        if (!dup) {
+            td_strlist_add(&all, u->stored.v[i]);
+        }
+    }
+    for (int i = 0; i < u->n; i++) {
+        td_swim_set_seeds(u->nodes[i].swim, (const char *const *)all.v, all.n);
+    }
+    td_strlist_clear(&all);
+}
+
+void td_swim_udp_set_store_seeds(td_swim_udp_t *u, const char *const *seeds, int n)
+{
+    td_strlist_clear(&u->stored);
+    for (int i = 0; i < n; i++) {
+        td_strlist_add(&u->stored, seeds[i]);
+    }
+    td_swim_udp_apply_seeds(u);
 }
 
 void td_swim_udp_add_seeds(td_swim_udp_t *u, const char *const *seeds, int n)
@@ -330,6 +354,7 @@ void td_swim_udp_close(td_swim_udp_t *u)
     }
     td_timer_free(u->tick);
     td_strlist_clear(&u->seeds);
+    td_strlist_clear(&u->stored);
     td_free(u);
 }
 

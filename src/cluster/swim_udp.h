@@ -25,6 +25,8 @@ void td_swim_udp_close(td_swim_udp_t *u);
 /* Adds seeds ("host:port" membership addresses) to the configured ones; hostnames are
  * resolved here (blocking, at most once per call). */
 void td_swim_udp_add_seeds(td_swim_udp_t *u, const char *const *seeds, int n);
+/* Replaces the seeds read from the store (the configured ones and our own stay). */
+void td_swim_udp_set_store_seeds(td_swim_udp_t *u, const char *const *seeds, int n);
 /* Marks every local member draining. */
 void td_swim_udp_set_draining(td_swim_udp_t *u);
 /* Sums of the members' counters. */

@@ -42,6 +42,8 @@ static const char *const td_store_op_names[TD_STORE_OP__COUNT] = {
     [TD_STORE_OP_NONE] = "NONE",
     [TD_STORE_OP_CLUSTER_INIT] = "CLUSTER_INIT",
     [TD_STORE_OP_CLUSTER_GET] = "CLUSTER_GET",
+    [TD_STORE_OP_MEMBERS_HEARTBEAT] = "MEMBERS_HEARTBEAT",
+    [TD_STORE_OP_MEMBERS_LIST] = "MEMBERS_LIST",
     [TD_STORE_OP_NS_CREATE] = "NS_CREATE",
     [TD_STORE_OP_NS_GET] = "NS_GET",
     [TD_STORE_OP_NS_UPDATE] = "NS_UPDATE",
@@ -83,6 +85,7 @@ int td_store_op_is_read(int op)
 {
     switch (op) {
     case TD_STORE_OP_CLUSTER_GET:
+    case TD_STORE_OP_MEMBERS_LIST:
     case TD_STORE_OP_NS_GET:
     case TD_STORE_OP_NS_LIST:
     case TD_STORE_OP_EXEC_GET:

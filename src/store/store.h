@@ -111,6 +111,29 @@ typedef struct {
     td_store_blob_t info;        /* ours, free-form (e.g. cluster id, versions) */
 } td_store_cluster_t;
 
+/* A row of cluster_membership: one member (a role of a process) and its last heartbeat,
+ * the seeds a joining process contacts. Keyed by membership_address. */
+typedef struct {
+    const char *membership_address; /* "ip:port" of the member's SWIM socket */
+    const char *host_id;            /* the process (one id per process) */
+    const char *role;               /* "frontend", "history", "matching", "worker" */
+    const char *rpc_address;        /* its gRPC "ip:port" */
+    int64_t session_start_ms;
+    int64_t heartbeat_ms; /* wall clock of the last heartbeat */
+} td_store_member_row_t;
+
+typedef struct {
+    const td_store_member_row_t *rows; /* MEMBERS_HEARTBEAT: rows to insert or replace */
+    int n_rows;
+    int64_t expire_before_ms; /* MEMBERS_HEARTBEAT: rows beating before this are deleted */
+    int64_t since_ms;         /* MEMBERS_LIST: rows beating at or after this */
+} td_store_members_in_t;
+
+typedef struct {
+    td_store_member_row_t *rows; /* by membership_address */
+    int n_rows;
+} td_store_members_out_t;
+
 /* A namespace. Names and ids are unique. notification_version is a store-wide counter bumped
  * by every create/update, so a cache can ask "anything newer than N?". */
 typedef struct {
@@ -348,9 +371,11 @@ typedef struct {
 typedef enum {
     TD_STORE_OP_NONE = 0,
     /* cluster metadata */
-    TD_STORE_OP_CLUSTER_INIT, /* in.cluster: create if absent; out.cluster: the stored row
-                                 (compare its shard count with yours: it never changes) */
-    TD_STORE_OP_CLUSTER_GET,  /* out.cluster; TD_ENOTFOUND before init */
+    TD_STORE_OP_CLUSTER_INIT,      /* in.cluster: create if absent; out.cluster: the stored row
+                                      (compare its shard count with yours: it never changes) */
+    TD_STORE_OP_CLUSTER_GET,       /* out.cluster; TD_ENOTFOUND before init */
+    TD_STORE_OP_MEMBERS_HEARTBEAT, /* in.members: upsert rows, delete expired ones */
+    TD_STORE_OP_MEMBERS_LIST,      /* in.members.since_ms; out.members */
     /* namespaces */
     TD_STORE_OP_NS_CREATE, /* in.ns.rec (id, name, detail); TD_EEXIST if name or id taken;
                               out.ns.rec.notification_version */
@@ -583,6 +608,7 @@ struct td_store_req_s {
     td_arena_t arena; /* outputs; free for the caller's inputs too */
     union {
         td_store_cluster_t cluster;
+        td_store_members_in_t members;
         td_store_ns_io_t ns;
         td_store_ns_list_in_t ns_list;
         td_store_shard_io_t shard;
@@ -602,6 +628,7 @@ struct td_store_req_s {
     } in;
     union {
         td_store_cluster_t cluster;
+        td_store_members_out_t members;
         td_store_ns_io_t ns;
         td_store_ns_list_out_t ns_list;
         td_store_shard_io_t shard;

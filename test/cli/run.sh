@@ -83,5 +83,34 @@ fi
 kill -TERM "$pid"
 wait "$pid"
 
+# cluster members against start-dev: its four local members, alive; no membership socket
+expect_usage_error "--address 'nowhere': expected HOST:PORT" cluster members --address nowhere
+expect_usage_error "unknown cluster command 'list'" cluster list
+"$bin" start-dev --port "$port" --headless --log-level error >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 50); do
+    "$bin" cluster members --address "127.0.0.1:$port" >"$tmp/members.out" 2>&1 && break
+    sleep 0.1
+done
+if [ "$(grep -cE '^(frontend|history|matching|worker) +127\.0\.0\.1:69[0-9]+ .* alive .*answering process' "$tmp/members.out")" -eq 4 ]; then
+    ok "cluster members on start-dev: the four local roles, alive"
+else
+    no "cluster members on start-dev" "$(cat "$tmp/members.out")"
+fi
+if ss -lunp 2>/dev/null | grep -q "pid=$pid,"; then
+    no "start-dev opens no membership socket" "$(ss -lunp | grep "pid=$pid,")"
+else
+    ok "start-dev opens no membership socket"
+fi
+kill -TERM "$pid"
+wait "$pid"
+if "$bin" cluster members --address "127.0.0.1:$port" >"$tmp/members.out" 2>&1; then
+    no "cluster members without a server fails"
+elif grep -q "^temporald: cluster members: UNAVAILABLE" "$tmp/members.out"; then
+    ok "cluster members without a server fails with one line"
+else
+    no "cluster members without a server fails with one line" "$(cat "$tmp/members.out")"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

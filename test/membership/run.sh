@@ -14,9 +14,11 @@ bin=${1:-$BUILD/temporald}
 pass=0 fail=0
 tmp=$(mktemp -d /tmp/td-membership.XXXXXX)
 pids=()
+pgdir=$tmp/pg
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    [ -d "$pgdir" ] && scripts/pg-cluster.sh stop "$pgdir" >/dev/null 2>&1
     if [ "$fail" -gt 0 ] && [ -n "${TD_KEEP:-}" ]; then echo "logs kept in $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -60,6 +62,7 @@ cluster_name = ${CLUSTER:-membership-test}
 [frontend]
 port = $((base + off))
 membership_port = $((base + 20 + off))
+http_port = 0
 [history]
 port = $((base + off + 1))
 membership_port = $((base + 20 + off + 1))
@@ -70,9 +73,9 @@ membership_port = $((base + 20 + off + 2))
 port = $((base + off + 3))
 membership_port = $((base + 20 + off + 3))
 [persistence]
-url = sqlite://$tmp/$name.db
+url = ${DBURL:-sqlite://$tmp/$name.db}
 [cluster]
-seeds = 127.0.0.1:$((base + 21))
+${NOSEEDS:+;} seeds = 127.0.0.1:$((base + 21))
 $*
 EOF
     "$bin" schema setup --config "$tmp/$name.ini" >"$tmp/$name.schema" 2>&1
@@ -114,7 +117,7 @@ w=127.0.0.1:$((base + 31))  # c: worker
 joined=1
 for n in a b c; do
     for id in $h $m $f $w; do
-        wait_log "$tmp/$n.log" "member $id \(.*\) joined: alive" 10 || {
+        wait_log "$tmp/$n.log" "member $id \(.*\) joined: alive" 15 || {
             joined=0
             no "join: $n sees $id" "$(tail -5 "$tmp/$n.log")"
         }
@@ -141,6 +144,14 @@ if wait_log "$tmp/a.log" "member $m .*-> dead" 20 && wait_log "$tmp/c.log" "memb
     ok "kill -9: declared dead (suspected after $((ts - t0)) ms, dead after $((first - t0)) ms, everywhere after $((last - t0)) ms)"
 else
     no "kill -9: declared dead within 20 s" "$(grep "$m" "$tmp/a.log" | tail -3)"
+fi
+"$bin" cluster members --address "127.0.0.1:$((base + 8))" >"$tmp/members.out" 2>&1
+if grep -qE "^matching +$m +127\.0\.0\.1:$((base + 6)) +dead " "$tmp/members.out" &&
+    grep -qE "^history +$h +127\.0\.0\.1:$((base + 1)) +alive " "$tmp/members.out" &&
+    [ "$(grep -c "answering process" "$tmp/members.out")" -eq 2 ]; then
+    ok "cluster members: roles, addresses and statuses as the frontend sees them"
+else
+    no "cluster members" "$(cat "$tmp/members.out")"
 fi
 if grep -qE "member ($h|$f|$w) .*-> (suspect|dead)" "$tmp/a.log" "$tmp/c.log"; then
     no "no live member suspected" "$(grep -hE "member ($h|$f|$w) .*-> (suspect|dead)" "$tmp/a.log" "$tmp/c.log" | head -3)"
@@ -190,5 +201,37 @@ else
     no "graceful stop: the others see it left" "$(grep "$f" "$tmp/a.log" | tail -3)"
 fi
 
-echo "membership: $pass passed, $fail failed"
+# seeds from the store: two processes on one PostgreSQL with no [cluster] seeds join through
+# the cluster_membership rows, also after both restart together
+skipped=0
+if pgenv=$(PG_FSYNC=off scripts/pg-cluster.sh start "$pgdir" 2>"$tmp/pg.err"); then
+    eval "$pgenv"
+    NOSEEDS=1 DBURL=$PG_URL config p 20
+    NOSEEDS=1 DBURL=$PG_URL config q 24
+    ph=127.0.0.1:$((base + 41)) qm=127.0.0.1:$((base + 46))
+    start p history
+    wait_log "$tmp/p.log" "serving" 15
+    start q matching
+    if wait_log "$tmp/p.log" "member $qm .*joined: alive" 15 && wait_log "$tmp/q.log" "member $ph .*joined: alive" 15; then
+        ok "seeds from cluster_membership: processes without [cluster] seeds join"
+    else
+        no "seeds from cluster_membership" "$(tail -3 "$tmp/q.log")"
+    fi
+    kill -9 "${pid[p]}" "${pid[q]}"
+    wait "${pid[p]}" "${pid[q]}" 2>/dev/null
+    : >"$tmp/p.log"
+    : >"$tmp/q.log"
+    start q matching
+    start p history
+    if wait_log "$tmp/p.log" "member $qm .*joined: alive" 15 && wait_log "$tmp/q.log" "member $ph .*joined: alive" 15; then
+        ok "seeds from cluster_membership: both restarted at once, they join again"
+    else
+        no "seeds from cluster_membership after a full restart" "$(tail -3 "$tmp/q.log")"
+    fi
+else
+    echo "# PostgreSQL: $(cat "$tmp/pg.err")"
+    skipped=2
+fi
+
+if [ "$skipped" -gt 0 ]; then echo "membership: $pass passed, $fail failed, $skipped skipped"; else echo "membership: $pass passed, $fail failed"; fi
 [ "$fail" -eq 0 ]

@@ -644,3 +644,102 @@ TD_TEST(store_bad_requests)
     td_store_req_free(r);
     td_store_close(s);
 }
+
+/* ---- cluster membership seeds ---- */
+
+/* Rows of the list whose address starts with prefix, into found[] (NULL when absent). */
+static int members_find(td_store_req_t *r, const char *prefix, const char *const *addrs, int n,
+                        const td_store_member_row_t **found)
+{
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        found[i] = NULL;
+    }
+    for (int j = 0; j < r->out.members.n_rows; j++) {
+        const td_store_member_row_t *row = &r->out.members.rows[j];
+        if (strncmp(row->membership_address, prefix, strlen(prefix)) != 0) {
+            continue;
+        }
+        count++;
+        for (int i = 0; i < n; i++) {
+            if (strcmp(row->membership_address, addrs[i]) == 0) {
+                found[i] = row;
+            }
+        }
+    }
+    return count;
+}
+
+TD_TEST(store_cluster_membership_heartbeats)
+{
+    td_store_t *s = td_fx_open();
+    td_store_req_t *r = td_store_req_new(TD_STORE_OP_MEMBERS_HEARTBEAT);
+    const char *prefix = td_fx_id("m");
+    char a[64], b[64], c[64];
+    const char *addrs[3] = { a, b, c };
+    const td_store_member_row_t *found[3];
+    td_store_member_row_t rows[3];
+    int64_t now = 1800000000000LL;
+
+    snprintf(a, sizeof(a), "%s-a:6934", prefix);
+    snprintf(b, sizeof(b), "%s-b:6935", prefix);
+    snprintf(c, sizeof(c), "%s-c:6933", prefix);
+    memset(rows, 0, sizeof(rows));
+    for (int i = 0; i < 3; i++) {
+        rows[i].membership_address = addrs[i];
+        rows[i].host_id = "host-1";
+        rows[i].role = i == 0 ? "history" : "matching";
+        rows[i].rpc_address = "10.0.0.1:7234";
+        rows[i].session_start_ms = now - 60000;
+    }
+    rows[0].heartbeat_ms = now;
+    rows[1].heartbeat_ms = now - 30000;
+    rows[2].heartbeat_ms = 1000; /* a process gone long ago */
+    r->in.members.rows = rows;
+    r->in.members.n_rows = 3;
+    r->in.members.expire_before_ms = 0;
+    TD_CHECK_INT(td_store_call(s, r), ==, TD_OK);
+
+    /* fresh within 20 s: only a */
+    td_store_req_reset(r, TD_STORE_OP_MEMBERS_LIST);
+    r->in.members.since_ms = now - 20000;
+    TD_CHECK_INT(td_store_call(s, r), ==, TD_OK);
+    TD_CHECK_INT(members_find(r, prefix, addrs, 3, found), ==, 1);
+    TD_CHECK(found[0] != NULL);
+    TD_CHECK_STR(found[0]->host_id, "host-1");
+    TD_CHECK_STR(found[0]->role, "history");
+    TD_CHECK_STR(found[0]->rpc_address, "10.0.0.1:7234");
+    TD_CHECK_INT(found[0]->session_start_ms, ==, now - 60000);
+    TD_CHECK_INT(found[0]->heartbeat_ms, ==, now);
+    /* everything */
+    td_store_req_reset(r, TD_STORE_OP_MEMBERS_LIST);
+    r->in.members.since_ms = 0;
+    TD_CHECK_INT(td_store_call(s, r), ==, TD_OK);
+    TD_CHECK_INT(members_find(r, prefix, addrs, 3, found), ==, 3);
+    /* ordered by address */
+    for (int j = 1; j < r->out.members.n_rows; j++) {
+        TD_CHECK(strcmp(r->out.members.rows[j - 1].membership_address,
+                        r->out.members.rows[j].membership_address) < 0);
+    }
+
+    /* a restarted process replaces its row; the row 48 h stale is deleted */
+    td_store_req_reset(r, TD_STORE_OP_MEMBERS_HEARTBEAT);
+    rows[0].heartbeat_ms = now + 10000;
+    rows[0].session_start_ms = now + 5000;
+    rows[0].rpc_address = "10.0.0.9:7234";
+    r->in.members.rows = rows;
+    r->in.members.n_rows = 1;
+    r->in.members.expire_before_ms = now - 48LL * 3600 * 1000;
+    TD_CHECK_INT(td_store_call(s, r), ==, TD_OK);
+    td_store_req_reset(r, TD_STORE_OP_MEMBERS_LIST);
+    r->in.members.since_ms = 0;
+    TD_CHECK_INT(td_store_call(s, r), ==, TD_OK);
+    TD_CHECK_INT(members_find(r, prefix, addrs, 3, found), ==, 2);
+    TD_CHECK(found[2] == NULL);
+    TD_CHECK(found[1] != NULL);
+    TD_CHECK_STR(found[0]->rpc_address, "10.0.0.9:7234");
+    TD_CHECK_INT(found[0]->session_start_ms, ==, now + 5000);
+    TD_CHECK_INT(found[0]->heartbeat_ms, ==, now + 10000);
+    td_store_req_free(r);
+    td_store_close(s);
+}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -306,4 +307,37 @@ TD_TEST(sqlite_bad_urls)
     /* a directory that does not exist */
     TD_CHECK_INT(td_store_open("sqlite:///nonexistent-dir-td/x.db", NULL, &s, err, sizeof(err)), ==,
                  TD_EUNAVAIL);
+}
+
+/* A second process opening the same database file is refused with a clear error; once the
+ * first closed it, the file opens again. */
+TD_TEST(sqlite_second_process_refused)
+{
+    char dir[] = "/tmp/td-sqlock.XXXXXX", url[128];
+    td_store_options_t opt;
+    td_store_t *s = NULL, *again = NULL;
+    char err[512] = "";
+    int status = 0;
+    pid_t pid;
+
+    TD_CHECK(mkdtemp(dir) != NULL);
+    snprintf(url, sizeof(url), "sqlite://%s/one.db", dir);
+    memset(&opt, 0, sizeof(opt));
+    opt.schema = TD_STORE_SCHEMA_AUTO;
+    TD_CHECK_INT(td_store_open(url, &opt, &s, err, sizeof(err)), ==, TD_OK);
+    pid = fork();
+    if (pid == 0) {
+        td_store_t *other = NULL;
+        char e2[512] = "";
+        int rc = td_store_open(url, &opt, &other, e2, sizeof(e2));
+        _exit(rc == TD_EBUSY && strstr(e2, "in use by another temporald process") != NULL ? 0 : 1);
+    }
+    TD_CHECK(pid > 0);
+    TD_CHECK(waitpid(pid, &status, 0) == pid);
+    TD_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    td_store_close(s);
+    TD_CHECK_INT(td_store_open(url, &opt, &again, err, sizeof(err)), ==, TD_OK);
+    td_store_close(again);
+    snprintf(url, sizeof(url), "rm -rf %s", dir);
+    TD_CHECK_INT(system(url), ==, 0);
 }

@@ -33,6 +33,17 @@ static const char *const td_pg_sql[TD_PQ__COUNT] = {
                            "ON CONFLICT (id) DO NOTHING",
     [TD_PQ_CLUSTER_GET] = "SELECT cluster_name, history_shard_count, data, data_encoding "
                           "FROM cluster_metadata WHERE id = 1",
+    [TD_PQ_MEMBERS_PUT] = "INSERT INTO cluster_membership (membership_address, host_id, role, "
+                          "rpc_address, session_start_ms, heartbeat_ms) VALUES ($1, $2, $3, "
+                          "$4, $5, $6) ON CONFLICT (membership_address) DO UPDATE SET "
+                          "host_id = EXCLUDED.host_id, role = EXCLUDED.role, "
+                          "rpc_address = EXCLUDED.rpc_address, "
+                          "session_start_ms = EXCLUDED.session_start_ms, "
+                          "heartbeat_ms = EXCLUDED.heartbeat_ms",
+    [TD_PQ_MEMBERS_EXPIRE] = "DELETE FROM cluster_membership WHERE heartbeat_ms < $1",
+    [TD_PQ_MEMBERS_LIST] = "SELECT membership_address, host_id, role, rpc_address, "
+                           "session_start_ms, heartbeat_ms FROM cluster_membership "
+                           "WHERE heartbeat_ms >= $1 ORDER BY membership_address",
     [TD_PQ_NS_CREATE] = "WITH v AS (UPDATE namespace_metadata SET notification_version = "
                         "notification_version + 1 WHERE id = 1 RETURNING notification_version) "
                         "INSERT INTO namespaces (id, name, data, data_encoding, "
@@ -268,6 +279,70 @@ static int td_pg_op_cluster(td_pg_conn_t *c, td_store_req_t *req, int init)
         goto out;
     }
     td_pg_read_cluster(req, r);
+out:
+    PQclear(r);
+    return rc;
+}
+
+/* ---- cluster membership ---- */
+
+static int td_pg_op_members_heartbeat(td_pg_conn_t *c, td_store_req_t *req)
+{
+    const td_store_members_in_t *in = &req->in.members;
+    td_pg_params_t p;
+    PGresult *r = NULL;
+    int rc = TD_OK;
+
+    for (int i = 0; i < in->n_rows; i++) {
+        const td_store_member_row_t *row = &in->rows[i];
+        td_pg__params_init(&p, req);
+        td_pg__p_text(&p, row->membership_address);
+        td_pg__p_text(&p, row->host_id);
+        td_pg__p_text(&p, row->role);
+        td_pg__p_text(&p, row->rpc_address);
+        td_pg__p_i64(&p, row->session_start_ms);
+        td_pg__p_i64(&p, row->heartbeat_ms);
+        if ((r = td_pg__exec(c, req, TD_PQ_MEMBERS_PUT, &p)) == NULL) {
+            rc = req->rc;
+            goto out;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    td_pg__params_init(&p, req);
+    td_pg__p_i64(&p, in->expire_before_ms);
+    if ((r = td_pg__exec(c, req, TD_PQ_MEMBERS_EXPIRE, &p)) == NULL) {
+        rc = req->rc;
+    }
+out:
+    PQclear(r);
+    return rc;
+}
+
+static int td_pg_op_members_list(td_pg_conn_t *c, td_store_req_t *req)
+{
+    td_store_members_out_t *o = &req->out.members;
+    td_pg_params_t p;
+    PGresult *r = NULL;
+    int rc = TD_OK;
+
+    td_pg__params_init(&p, req);
+    td_pg__p_i64(&p, req->in.members.since_ms);
+    if ((r = td_pg__exec(c, req, TD_PQ_MEMBERS_LIST, &p)) == NULL) {
+        rc = req->rc;
+        goto out;
+    }
+    o->n_rows = PQntuples(r);
+    o->rows = td_arena_calloc(&req->arena, sizeof(*o->rows) * (size_t)(o->n_rows + 1));
+    for (int i = 0; i < o->n_rows; i++) {
+        td_store_member_row_t *row = &o->rows[i];
+        row->membership_address = td_pg__str(req, r, i, 0);
+        row->host_id = td_pg__str(req, r, i, 1);
+        row->role = td_pg__str(req, r, i, 2);
+        row->rpc_address = td_pg__str(req, r, i, 3);
+        row->session_start_ms = td_pg__i64(r, i, 4);
+        row->heartbeat_ms = td_pg__i64(r, i, 5);
+    }
 out:
     PQclear(r);
     return rc;
@@ -2119,6 +2194,12 @@ int td_pg__execute(td_pg_conn_t *c, td_store_req_t *req)
         break;
     case TD_STORE_OP_CLUSTER_GET:
         rc = td_pg_op_cluster(c, req, 0);
+        break;
+    case TD_STORE_OP_MEMBERS_HEARTBEAT:
+        rc = td_pg_op_members_heartbeat(c, req);
+        break;
+    case TD_STORE_OP_MEMBERS_LIST:
+        rc = td_pg_op_members_list(c, req);
         break;
     case TD_STORE_OP_NS_CREATE:
         rc = td_pg_op_ns_create(c, req);

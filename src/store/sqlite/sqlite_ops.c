@@ -26,6 +26,13 @@ static const char *const td_sq_sql[TD_SQ__COUNT] = {
                            "history_shard_count, data, data_encoding) VALUES (1, ?, ?, ?, ?)",
     [TD_SQ_CLUSTER_GET] = "SELECT cluster_name, history_shard_count, data, data_encoding "
                           "FROM cluster_metadata WHERE id = 1",
+    [TD_SQ_MEMBERS_PUT] = "INSERT OR REPLACE INTO cluster_membership (membership_address, "
+                          "host_id, role, rpc_address, session_start_ms, heartbeat_ms) "
+                          "VALUES (?, ?, ?, ?, ?, ?)",
+    [TD_SQ_MEMBERS_EXPIRE] = "DELETE FROM cluster_membership WHERE heartbeat_ms < ?",
+    [TD_SQ_MEMBERS_LIST] = "SELECT membership_address, host_id, role, rpc_address, "
+                           "session_start_ms, heartbeat_ms FROM cluster_membership "
+                           "WHERE heartbeat_ms >= ? ORDER BY membership_address",
     [TD_SQ_NS_BUMP] = "UPDATE namespace_metadata SET notification_version = "
                       "notification_version + 1 WHERE id = 1 RETURNING notification_version",
     [TD_SQ_NS_FIND] = "SELECT id, name FROM namespaces WHERE id = ? OR name = ?",
@@ -324,6 +331,67 @@ static int td_sq_cluster_init(td_sq_conn_t *c, td_store_req_t *req)
     if (rc == TD_OK) {
         rc = td_sq_cluster_get(c, req);
     }
+out:
+    return rc;
+}
+
+/* ---- cluster membership ---- */
+
+static int td_sq_members_heartbeat(td_sq_conn_t *c, td_store_req_t *req)
+{
+    const td_store_members_in_t *in = &req->in.members;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK;
+
+    for (int i = 0; i < in->n_rows && rc == TD_OK; i++) {
+        const td_store_member_row_t *r = &in->rows[i];
+        TD_SQ_PREP(st, TD_SQ_MEMBERS_PUT);
+        td_sq_bind_text(st, 1, r->membership_address);
+        td_sq_bind_text(st, 2, r->host_id);
+        td_sq_bind_text(st, 3, r->role);
+        td_sq_bind_text(st, 4, r->rpc_address);
+        sqlite3_bind_int64(st, 5, r->session_start_ms);
+        sqlite3_bind_int64(st, 6, r->heartbeat_ms);
+        rc = td_sq_exec(c, req, st, "write cluster membership");
+    }
+    if (rc == TD_OK) {
+        TD_SQ_PREP(st, TD_SQ_MEMBERS_EXPIRE);
+        sqlite3_bind_int64(st, 1, in->expire_before_ms);
+        rc = td_sq_exec(c, req, st, "expire cluster membership");
+    }
+out:
+    return rc;
+}
+
+static int td_sq_members_list(td_sq_conn_t *c, td_store_req_t *req)
+{
+    td_store_members_out_t *o = &req->out.members;
+    sqlite3_stmt *st = NULL;
+    int rc = TD_OK, src, cap = 16;
+
+    TD_SQ_PREP(st, TD_SQ_MEMBERS_LIST);
+    sqlite3_bind_int64(st, 1, req->in.members.since_ms);
+    o->rows = td_arena_alloc(&req->arena, sizeof(*o->rows) * (size_t)cap);
+    while ((src = td_sq__step(st)) == SQLITE_ROW) {
+        td_store_member_row_t *r;
+        if (o->n_rows == cap) {
+            r = td_arena_alloc(&req->arena, sizeof(*r) * (size_t)cap * 2);
+            memcpy(r, o->rows, sizeof(*r) * (size_t)cap);
+            o->rows = r;
+            cap *= 2;
+        }
+        r = &o->rows[o->n_rows++];
+        r->membership_address = td_sq_col_text(req, st, 0);
+        r->host_id = td_sq_col_text(req, st, 1);
+        r->role = td_sq_col_text(req, st, 2);
+        r->rpc_address = td_sq_col_text(req, st, 3);
+        r->session_start_ms = sqlite3_column_int64(st, 4);
+        r->heartbeat_ms = sqlite3_column_int64(st, 5);
+    }
+    if (src != SQLITE_DONE) {
+        rc = td_sq__fail(req, c, src, "list cluster membership");
+    }
+    sqlite3_reset(st);
 out:
     return rc;
 }
@@ -1940,6 +2008,12 @@ int td_sq__execute(td_sq_conn_t *c, td_store_req_t *req)
         break;
     case TD_STORE_OP_CLUSTER_GET:
         rc = td_sq_cluster_get(c, req);
+        break;
+    case TD_STORE_OP_MEMBERS_HEARTBEAT:
+        rc = td_sq_members_heartbeat(c, req);
+        break;
+    case TD_STORE_OP_MEMBERS_LIST:
+        rc = td_sq_members_list(c, req);
         break;
     case TD_STORE_OP_NS_CREATE:
         rc = td_sq_ns_create(c, req);

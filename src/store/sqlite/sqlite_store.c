@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,6 +104,7 @@ struct td_store_backend_s {
      * syncer thread fdatasync()s the WAL before any request of a group is acknowledged */
     int pipelined;
     int wal_fd;
+    int lock_fd; /* flock()ed: one temporald process per database file */
     pthread_t sync_thread;
     int sync_started;
     int sync_stopping;
@@ -950,6 +952,9 @@ static void td_sq_free(td_store_backend_t *b)
     if (b->wal_fd >= 0) {
         close(b->wal_fd);
     }
+    if (b->lock_fd >= 0) {
+        close(b->lock_fd);
+    }
     td_free(b);
 }
 
@@ -975,6 +980,7 @@ static td_store_backend_t *td_sq_new(const td_store_url_t *url, const td_store_o
     pthread_cond_init(&b->ckcv, NULL);
     pthread_cond_init(&b->scv, NULL);
     b->wal_fd = -1;
+    b->lock_fd = -1;
     b->memory = url->memory;
     if (b->memory) {
         /* a private named in-memory database: one connection, reads through the writer */
@@ -1049,6 +1055,17 @@ static int td_sq_open(td_store_t *s, const td_store_url_t *url, const td_store_o
     }
     rc = td_sq_conn_open(b, &b->writer, 1, 0, err, errlen);
     if (rc != TD_OK) {
+        goto out;
+    }
+    /* SQLite serves one process: a second temporald on the same file (a cluster needs
+     * PostgreSQL) is refused here rather than left to fight over the write lock */
+    if (!b->memory && (b->lock_fd = open(b->filename, O_RDONLY | O_CLOEXEC)) >= 0 &&
+        flock(b->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen,
+                 "database file '%s' is in use by another temporald process: a SQLite database "
+                 "serves one process (run a cluster of processes on PostgreSQL)",
+                 b->filename);
+        rc = TD_EBUSY;
         goto out;
     }
     rc = td_sq_schema_check(b->writer.db, b->memory ? TD_STORE_SCHEMA_AUTO : opt->schema, err,
