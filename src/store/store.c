@@ -3,16 +3,36 @@
  * The store front: parses db_url, picks the backend from the static backend table, owns
  * request lifetimes and delivers completions (loop post, direct call, or wake-up of a blocking
  * td_store_call). It holds no data and runs no SQL; backends do (store_backend.h).
+ *
+ * Design notes -- the write pause on a full disk. A write that fails with TD_EFULL pauses
+ * writes: until a backoff delay (backoff.h: 200 ms doubling to 5 s, jittered) has passed,
+ * every write fails at once with TD_EFULL without reaching the backend; the first write after
+ * the delay goes through as a probe. A write that succeeds ends the pause. Reads are never
+ * paused. So however many retry loops spin above, a full disk sees one attempted transaction
+ * per delay, and its log one rolled-back group.
+ *
+ *     OPEN --write fails TD_EFULL--> PAUSED (attempt 1, until = now + delay)
+ *     PAUSED --write before until--> PAUSED (fails at once, no backend)
+ *     PAUSED --write after until, fails TD_EFULL--> PAUSED (attempt + 1, new until)
+ *     PAUSED --a write succeeds--> OPEN
+ *
+ *     FROM   -> TO      [function]
+ *     OPEN   -> PAUSED  [td_store_note: write rc TD_EFULL]
+ *     PAUSED -> OPEN    [td_store_note: write rc TD_OK]
+ *     PAUSED -> PAUSED  [td_store_submit: write inside the pause]
+ * The state is atomics: completions arrive on backend threads, submits on any thread.
  */
 #define TD_LOG_COMPONENT "store"
 
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "error.h"
 #include "log.h"
 #include "mem.h"
@@ -30,7 +50,13 @@ struct td_store_s {
     td_store_backend_t *backend;
     td_loop_t *loop;
     td_store_url_t url;
+    /* the write pause (design notes above) */
+    atomic_llong full_until_ms; /* 0 = open */
+    atomic_int full_attempt;
 };
+
+#define TD_STORE_FULL_MIN_MS 200
+#define TD_STORE_FULL_MAX_MS 5000
 
 typedef struct {
     pthread_mutex_t mu;
@@ -198,7 +224,36 @@ static void td_store_count(const td_store_req_t *req)
                            td_metrics_now_ns() - req->submit_ns_);
 }
 
-void td_store__complete(td_store_req_t *req)
+/* Moves the write pause by the outcome of a write the backend ran. Any thread. */
+static void td_store_note(td_store_req_t *req)
+{
+    td_store_t *s = req->store_;
+    int attempt;
+
+    if (s == NULL || td_store_op_is_read(req->op)) {
+        return;
+    }
+    if (req->rc == TD_EFULL) {
+        int64_t delay;
+        attempt = atomic_fetch_add(&s->full_attempt, 1);
+        delay = td_backoff_delay(TD_STORE_FULL_MIN_MS, TD_STORE_FULL_MAX_MS, attempt);
+        atomic_store(&s->full_until_ms, td_now_mono_ms() + delay);
+        if (attempt == 0) {
+            td_log_warn("out of space: writes fail with UNAVAILABLE and are tried again with "
+                        "backoff until one succeeds (%s)",
+                        req->err ? req->err : "");
+        }
+    } else if (req->rc == TD_OK && atomic_load(&s->full_until_ms) != 0) {
+        attempt = atomic_exchange(&s->full_attempt, 0);
+        atomic_store(&s->full_until_ms, 0);
+        if (attempt > 0) {
+            td_log_warn("writes succeed again after %d failed attempt(s) for lack of space",
+                        attempt);
+        }
+    }
+}
+
+static void td_store_deliver(td_store_req_t *req)
 {
     td_store_t *s = req->store_;
 
@@ -216,6 +271,12 @@ void td_store__complete(td_store_req_t *req)
     }
 }
 
+void td_store__complete(td_store_req_t *req)
+{
+    td_store_note(req);
+    td_store_deliver(req);
+}
+
 void td_store__complete_list(td_store_req_t **reqs, int n)
 {
     td_store_group_t *g = NULL;
@@ -228,6 +289,7 @@ void td_store__complete_list(td_store_req_t **reqs, int n)
             req->err = "";
         }
         td_store_count(req);
+        td_store_note(req);
         if (td_store_wake_sync(req)) {
             continue;
         }
@@ -428,6 +490,18 @@ void td_store_submit(td_store_t *s, td_store_req_t *req)
         /* still asynchronous: through the loop when there is one */
         td_store__complete(req);
         return;
+    }
+    if (!td_store_op_is_read(req->op)) {
+        int64_t until = atomic_load(&s->full_until_ms);
+        int64_t left = until - td_now_mono_ms();
+        if (until != 0 && left > 0) {
+            td_store__fail(req, TD_EFULL,
+                           "out of space: writes paused for %lld ms after a write failed for "
+                           "lack of space",
+                           (long long)left);
+            td_store_deliver(req);
+            return;
+        }
     }
     s->ops->submit(s->backend, req);
 }

@@ -121,6 +121,15 @@ static void td_sf_fault_once(int kind, int want_rc)
     td_store_req_free(r);
     TD_CHECK_INT(td_store_sqlite_faults_injected(), ==, 1);
     TD_CHECK_INT(td_sf_check_whole(s, shard, ns, wf), ==, 2);
+    if (want_rc == TD_EFULL) {
+        /* out of space pauses writes: the next one fails at once without reaching SQLite,
+         * and after the backoff delay (at most 200 ms for the first) a write goes through */
+        TD_CHECK_INT(td_sf_step(s, shard, range, ns, wf, 2, &r), ==, TD_EFULL);
+        TD_CHECK_CONTAINS(r->err, "writes paused");
+        td_store_req_free(r);
+        TD_CHECK_INT(td_store_sqlite_faults_injected(), ==, 1);
+        usleep(250 * 1000);
+    }
     /* the fault cleared: service resumes without reopening */
     TD_CHECK_INT(td_sf_step(s, shard, range, ns, wf, 2, NULL), ==, TD_OK);
     TD_CHECK_INT(td_sf_check_whole(s, shard, ns, wf), ==, 3);
@@ -162,7 +171,9 @@ TD_TEST_T(sqlite_fault_sweep, 120)
         td_store_req_t *r = NULL;
         int64_t now;
         int rc;
-        td_store_sqlite_fault(n % 2 ? 'f' : 'e', n / 2, 1);
+        /* I/O errors first, then a full disk (after which the store checkpoints and
+         * truncates the WAL, which moves where the later faults land) */
+        td_store_sqlite_fault(n < 40 ? 'e' : 'f', n % 40, 1);
         rc = td_sf_step(s, shard, range, ns, wf, v, &r);
         td_store_sqlite_fault(0, 0, 0);
         now = td_sf_check_whole(s, shard, ns, wf);
@@ -181,6 +192,9 @@ TD_TEST_T(sqlite_fault_sweep, 120)
         }
         v = now;
         td_store_req_free(r);
+        if (rc == TD_EFULL) {
+            usleep(250 * 1000); /* the write pause after a full disk (store.c) */
+        }
     }
     TD_CHECK(failures > 0);
     /* at synchronous=FULL the WAL flush before acknowledging was hit too: the request was

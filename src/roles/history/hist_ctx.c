@@ -512,6 +512,14 @@ static void td_hist_op_apply(td_hist_op_t *op, td_ms_t *ms)
     int64_t tid = 0;
 
     td_ms_txn_init(&op->txn, op->arena, td_now_wall_ns());
+    if (op->read_only) {
+        /* no task ids (the shard may not be owned); whatever apply did is not written */
+        op->ms = ms;
+        op->created = NULL;
+        op->rc_apply = op->apply(op, ms, &op->txn);
+        td_hist_op_finish(op, op->rc_apply, op->txn.msg);
+        return;
+    }
     if (td_hist__task_id(s, &tid) != TD_OK) {
         td_hist_op_finish(op, TD_EUNAVAIL, "the shard's task id range is exhausted");
         return;
@@ -587,6 +595,12 @@ static void td_hist_load_done(td_store_req_t *req, void *arg)
         current = req->out.exec_get.has_current && req->out.exec_get.current.run_id != NULL &&
                   strcmp(req->out.exec_get.current.run_id, row->run_id) == 0;
         td_store_req_free(req);
+        if (op->read_only && c->shard->state != TD_HIST_SHARD_OWNED) {
+            /* a read while the shard is not owned: what the store holds, never cached */
+            op->private_ms = ms;
+            td_hist_op_apply(op, ms);
+            return;
+        }
         if (!current && ms->state == TD_MS_STATE_COMPLETED && c->ms != NULL && c->ms_current) {
             /* A closed older run (history reads, its visibility task): serve it without
              * evicting the current run from the cache. Closed runs take no writes. */
@@ -631,7 +645,7 @@ static void td_hist_op_run(td_hist_op_t *op)
         op->private_ms = NULL;
         op->ms = NULL;
     }
-    if (s->state != TD_HIST_SHARD_OWNED) {
+    if (s->state != TD_HIST_SHARD_OWNED && !(op->read_only && s->state != TD_HIST_SHARD_LOST)) {
         td_hist_op_finish(op, TD_EUNAVAIL,
                           s->state == TD_HIST_SHARD_LOST ? "history shard ownership lost"
                           : s->state == TD_HIST_SHARD_RENEWING

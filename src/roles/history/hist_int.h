@@ -147,6 +147,8 @@ struct td_hist_shard_s {
     int loads_pending;   /* task categories still being read at acquire */
     int writes_inflight; /* store writes naming range_id */
     int acquire_inflight;
+    int acquire_failures; /* in a row: the retry's backoff (backoff.h) */
+    int ack_failures;     /* ack-level flushes failed in a row */
     td_hist_task_t *pending[TD_HIST_NCAT];
     int n_pending[TD_HIST_NCAT];
     td_hist_task_t **heap; /* READY timers, min (fire_ns, task_id) first */
@@ -209,6 +211,8 @@ struct td_hist_op_s {
     const char *run_id;  /* "" = current run */
     int load;            /* TD_HIST_LOAD_* */
     int dirty;           /* write even without events or tasks (state-only changes) */
+    int read_only;       /* never writes: served from the store (uncached) also while the
+                            shard is not owned yet, e.g. acquisition failing on a full disk */
     td_hist_apply_fn apply;
     td_hist_done_fn done;
     td_ms_txn_t txn;
@@ -415,6 +419,9 @@ int td_hist__register_update(td_hist_t *h);
 void td_hist__task_dispatch(td_hist_task_t *task);
 void td_hist__timer_arm(td_hist_shard_t *s);
 void td_hist__task_retry(td_hist_task_t *task);
+/* Whether the failure about to be retried should be logged: the first, then at retries 1, 2, 4,
+ * 8, ... so a task failing for an hour writes a dozen lines, not thousands. */
+int td_hist__task_retry_logged(const td_hist_task_t *task);
 /* hist_xfer.c: START_CHILD, SIGNAL/CANCEL_EXTERNAL, NOTIFY_PARENT, PARENT_CLOSE_POLICY. */
 void td_hist__xfer_cross(td_hist_task_t *task);
 

@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "backoff.h"
 #include "error.h"
 #include "log.h"
 #include "matchingservice.pb-c.h"
@@ -32,23 +33,22 @@ static void td_hist_task_redo(void *arg)
     td_hist__task_dispatch(arg);
 }
 
-/* Runs the task again later (exponential backoff, capped). */
+/* Runs the task again later (backoff.h: exponential from 100 ms to 5 s, jittered). */
 void td_hist__task_retry(td_hist_task_t *task)
 {
-    int64_t ms = TD_HIST_BACKOFF_MIN_MS;
+    int64_t ms = td_backoff_delay(TD_HIST_BACKOFF_MIN_MS, TD_HIST_BACKOFF_MAX_MS, task->retries);
 
-    for (int i = 0; i < task->retries && ms < TD_HIST_BACKOFF_MAX_MS; i++) {
-        ms *= 2;
-    }
-    if (ms > TD_HIST_BACKOFF_MAX_MS) {
-        ms = TD_HIST_BACKOFF_MAX_MS;
-    }
     task->retries++;
     task->state = TD_HIST_TASK_READY;
     if (task->retry_timer == NULL) {
         task->retry_timer = td_timer_new(task->shard->h->loop, td_hist_task_redo, task);
     }
     td_timer_start(task->retry_timer, ms);
+}
+
+int td_hist__task_retry_logged(const td_hist_task_t *task)
+{
+    return (task->retries & (task->retries - 1)) == 0; /* 0, 1, 2, 4, 8, ... */
 }
 
 static int td_hist_retryable(int status)
@@ -80,7 +80,7 @@ static void td_hist_xfer_done(const ProtobufCMessage *resp, int status, const ch
     if (status == TD_GRPC_OK) {
         td_hist__task_ack(task);
     } else if (td_hist_retryable(status) && h->running) {
-        if (task->retries == 0 || task->retries % 20 == 0) {
+        if (td_hist__task_retry_logged(task)) {
             td_log_warn("dispatch of %s task for %s/%s failed (will retry): %s",
                         task->t.type == TD_MS_TASK_WORKFLOW_TASK ? "workflow" : "activity",
                         task->workflow_id, task->run_id, message ? message : "");
@@ -187,8 +187,10 @@ static int td_hist_timer_done(td_hist_op_t *op, int rc, const char *msg)
 
     if (rc == TD_EUNAVAIL || rc == TD_EIO || rc == TD_EFULL || rc == TD_ECONDITION ||
         rc == TD_EBUSY) {
-        td_log_warn("timer task of %s/%s failed (will retry): %s", task->workflow_id, task->run_id,
-                    msg ? msg : td_strerror(rc));
+        if (td_hist__task_retry_logged(task)) {
+            td_log_warn("timer task of %s/%s failed (will retry): %s", task->workflow_id,
+                        task->run_id, msg ? msg : td_strerror(rc));
+        }
         td_hist__task_retry(task);
     } else {
         /* Applied, stale (TD_ENOTFOUND) or refused: either way it is done. */
@@ -314,8 +316,10 @@ static void td_hist_vis_written(td_store_req_t *req, void *arg)
         return;
     }
     if (req->rc != TD_OK && h->running) {
-        td_log_warn("visibility write for %s/%s failed (will retry): %s", task->workflow_id,
-                    task->run_id, req->err);
+        if (td_hist__task_retry_logged(task)) {
+            td_log_warn("visibility write for %s/%s failed (will retry): %s", task->workflow_id,
+                        task->run_id, req->err);
+        }
         td_store_req_free(req);
         td_hist__task_retry(task);
         return;
@@ -362,8 +366,10 @@ static int td_hist_vis_done(td_hist_op_t *op, int rc, const char *msg)
         if (rc == TD_ENOTFOUND) {
             td_hist__task_ack(task); /* the run is gone */
         } else {
-            td_log_warn("visibility task of %s/%s: %s", task->workflow_id, task->run_id,
-                        msg ? msg : td_strerror(rc));
+            if (td_hist__task_retry_logged(task)) {
+                td_log_warn("visibility task of %s/%s: %s", task->workflow_id, task->run_id,
+                            msg ? msg : td_strerror(rc));
+            }
             td_hist__task_retry(task);
         }
     }

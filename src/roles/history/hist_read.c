@@ -500,6 +500,7 @@ static void td_hist_gh_submit(td_hist_gh_t *g)
     op->arena = g->a;
     op->run_id = g->run_id != NULL ? g->run_id : (ex->run_id ? ex->run_id : "");
     op->load = TD_HIST_LOAD_REQUIRED;
+    op->read_only = 1;
     op->apply = td_hist_gh_apply;
     op->done = td_hist_gh_done;
     op->u = g;
@@ -640,6 +641,7 @@ void td_hist__get_history_reverse(td_rpc_call_t *call, void *ctx)
     op->run_id = v->run_id ? v->run_id
                            : (in->request->execution->run_id ? in->request->execution->run_id : "");
     op->load = TD_HIST_LOAD_REQUIRED;
+    op->read_only = 1;
     op->apply = td_hist_rev_apply;
     op->done = td_hist_rev_done;
     op->u = v;
@@ -836,6 +838,7 @@ void td_hist__describe(td_rpc_call_t *call, void *ctx)
     op->arena = a;
     op->run_id = in->request->execution->run_id ? in->request->execution->run_id : "";
     op->load = TD_HIST_LOAD_REQUIRED;
+    op->read_only = 1;
     op->apply = td_hist_describe_apply;
     op->done = td_hist_describe_done;
     td_hist__op_submit(op);

@@ -64,8 +64,10 @@ static void td_hist_retention_done(void *arg, int rc, const char *msg)
         td_log_debug("retention: %s/%s deleted", task->workflow_id, task->run_id);
         td_hist__task_ack(task);
     } else if (td_err_grpc_status(rc) == TD_GRPC_UNAVAILABLE) {
-        td_log_warn("retention of %s/%s failed (will retry): %s", task->workflow_id, task->run_id,
-                    msg ? msg : td_strerror(rc));
+        if (td_hist__task_retry_logged(task)) {
+            td_log_warn("retention of %s/%s failed (will retry): %s", task->workflow_id,
+                        task->run_id, msg ? msg : td_strerror(rc));
+        }
         td_hist__task_retry(task);
     } else {
         td_log_warn("retention of %s/%s: %s (dropped)", task->workflow_id, task->run_id,

@@ -11,14 +11,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "error.h"
 #include "log.h"
 #include "mem.h"
 #include "roles/history/hist_int.h"
 
 /* The ack levels are flushed to the store (tasks below them deleted) this often. */
-#define TD_HIST_ACK_MS    1000
-#define TD_HIST_RETRY_ACQ 1000
+#define TD_HIST_ACK_MS 1000
+/* A failed acquisition is retried after 100 ms doubling to 5 s (backoff.h). */
+#define TD_HIST_RETRY_ACQ_MIN 100
+#define TD_HIST_RETRY_ACQ_MAX 5000
 
 /*
  * Workflow -> shard: 32-bit FNV-1a over namespace_id, one zero byte, workflow_id; shard id =
@@ -352,8 +355,17 @@ static void td_hist_ack_done(td_store_req_t *req, void *arg)
     if (req->rc == TD_OK) {
         s->acked_id[a->c] = a->id;
         s->acked_fire[a->c] = a->fire;
+        s->ack_failures = 0;
     } else {
-        td_log_warn("shard %d: deleting acknowledged tasks failed: %s", s->id, req->err);
+        int n = s->ack_failures++;
+        if ((n & (n - 1)) == 0) {
+            td_log_warn("shard %d: deleting acknowledged tasks failed: %s", s->id, req->err);
+        }
+        /* tried again with backoff even when no new acknowledgement re-arms the flush */
+        if (s->h->running && s->ack_timer != NULL && !td_timer_pending(s->ack_timer)) {
+            td_timer_start(s->ack_timer,
+                           td_backoff_delay(TD_HIST_ACK_MS, TD_HIST_RETRY_ACQ_MAX * 6, n));
+        }
     }
     td_free(a);
     td_store_req_free(req);
@@ -467,11 +479,16 @@ static void td_hist_acquire_done(td_store_req_t *req, void *arg)
         return;
     }
     if (req->rc != TD_OK) {
-        td_log_error("shard %d: acquire failed (retrying): %s", s->id, req->err);
+        int n = s->acquire_failures++;
+        if ((n & (n - 1)) == 0) { /* the 1st, 2nd, 3rd, 5th, 9th ... failure */
+            td_log_error("shard %d: acquire failed (retrying): %s", s->id, req->err);
+        }
         td_store_req_free(req);
-        td_timer_start(s->acquire_timer, TD_HIST_RETRY_ACQ);
+        td_timer_start(s->acquire_timer,
+                       td_backoff_delay(TD_HIST_RETRY_ACQ_MIN, TD_HIST_RETRY_ACQ_MAX, n));
         return;
     }
+    s->acquire_failures = 0;
     if (s->state == TD_HIST_SHARD_RENEWING && req->out.shard.rec.range_id != s->range_id + 1) {
         /* Someone else acquired the shard between our ranges (SHARD_ACQUIRE is not
          * conditional): we now fence them. One owner per shard is the deployment's job. */

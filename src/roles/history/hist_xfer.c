@@ -64,8 +64,10 @@ static void td_hist_xt_finish(td_hist_xt_t *x, int rc, const char *msg)
     td_hist_task_t *task = x->task;
 
     if (td_hist_retryable_rc(rc) && x->h->running) {
-        td_log_warn("%s/%s: cross-workflow task %d failed (will retry): %s", task->workflow_id,
-                    task->run_id, task->t.type, msg ? msg : td_strerror(rc));
+        if (td_hist__task_retry_logged(task)) {
+            td_log_warn("%s/%s: cross-workflow task %d failed (will retry): %s", task->workflow_id,
+                        task->run_id, task->t.type, msg ? msg : td_strerror(rc));
+        }
         td_hist__task_retry(task);
     } else if (x->h->running) {
         if (rc != TD_OK && rc != TD_ENOTFOUND) {

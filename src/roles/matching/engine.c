@@ -75,6 +75,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "error.h"
 #include "log.h"
 #include "mem.h"
@@ -283,6 +284,8 @@ struct td_mpart_s {
 
     td_mlease_t lease;
     int loaded; /* the first lease answered: levels are valid */
+    /* failures in a row, for backoff and for logging the 1st, 2nd, 4th, 8th ... only */
+    int lease_failures, read_failures, insert_failures, complete_failures;
     int64_t range_id, next_id, block_end;
     int64_t ack_level, read_level, written_level, persisted_ack, completing_level;
 
@@ -389,13 +392,16 @@ static void td_me_op_done(td_matching_engine_t *e)
     }
 }
 
+/* The delay before try `attempts` + 1 of anything that failed (backoff.h). */
 static int64_t td_mt_backoff(const td_matching_engine_t *e, int attempts)
 {
-    int64_t d = e->cfg.retry_initial_ms;
-    for (int i = 0; i < attempts && d < e->cfg.retry_max_ms; i++) {
-        d *= 2;
-    }
-    return d < e->cfg.retry_max_ms ? d : e->cfg.retry_max_ms;
+    return td_backoff_delay(e->cfg.retry_initial_ms, e->cfg.retry_max_ms, attempts);
+}
+
+/* Whether failure number n (from 0) of a retry loop is logged: 0, 1, 2, 4, 8, ... */
+static int td_mt_logged(int n)
+{
+    return (n & (n - 1)) == 0;
 }
 
 static int td_mt_expired(const td_mtask_t *t, int64_t now_ns)
@@ -611,7 +617,10 @@ static void td_mp_on_leased(void *arg, int err, int64_t range_id, int64_t ack_le
         goto out;
     }
     if (err != TD_OK) {
-        td_log_warn("task queue %s: lease failed: %s", part->name, td_strerror(err));
+        int n = part->lease_failures++;
+        if (td_mt_logged(n)) {
+            td_log_warn("task queue %s: lease failed: %s", part->name, td_strerror(err));
+        }
         part->lease = TD_ML_FAILED;
         /* writes cannot get ids: answer them now rather than hold history's transfer task */
         while (!td_ml_empty(&part->writes)) {
@@ -621,9 +630,10 @@ static void td_mp_on_leased(void *arg, int err, int64_t range_id, int64_t ack_le
             td_mt_answer_add(t, err);
             td_mt_free(t);
         }
-        td_timer_start(part->lease_timer, e->cfg.retry_max_ms);
+        td_timer_start(part->lease_timer, td_mt_backoff(e, n));
         goto out;
     }
+    part->lease_failures = 0;
     part->lease = TD_ML_LEASED;
     part->range_id = range_id;
     part->next_id = (range_id - 1) * e->cfg.range_size + 1;
@@ -673,11 +683,14 @@ static void td_mp_on_completed(void *arg, int err)
         goto out;
     }
     if (err == TD_OK) {
+        part->complete_failures = 0;
         if (part->completing_level > part->persisted_ack) {
             part->persisted_ack = part->completing_level;
         }
     } else {
-        td_log_warn("task queue %s: completing tasks failed: %s", part->name, td_strerror(err));
+        if (td_mt_logged(part->complete_failures++)) {
+            td_log_warn("task queue %s: completing tasks failed: %s", part->name, td_strerror(err));
+        }
         if (err == TD_ECONDITION && part->lease == TD_ML_LEASED) {
             part->lease = TD_ML_NONE;
         }
@@ -1110,8 +1123,10 @@ static void td_mp_on_inserted(void *arg, int err)
         }
     }
     if (err != TD_OK) {
-        td_log_warn("task queue %s: backlog insert of %d failed: %s", part->name, n,
-                    td_strerror(err));
+        if (td_mt_logged(part->insert_failures++)) {
+            td_log_warn("task queue %s: backlog insert of %d failed: %s", part->name, n,
+                        td_strerror(err));
+        }
         if (err == TD_ECONDITION && part->lease == TD_ML_LEASED) {
             part->lease = TD_ML_NONE; /* another owner fenced us: lease again */
         }
@@ -1120,6 +1135,7 @@ static void td_mp_on_inserted(void *arg, int err)
         }
         goto out;
     }
+    part->insert_failures = 0;
     part->persisted += n;
     direct = !e->closing && !part->reading && part->read_level == part->written_level &&
              part->nbuffer + n <= e->cfg.buffer_max;
@@ -1200,10 +1216,14 @@ static void td_mp_on_read(void *arg, int err, const td_match_task_t *tasks, int 
         goto out;
     }
     if (err != TD_OK) {
-        td_log_warn("task queue %s: backlog read failed: %s", part->name, td_strerror(err));
-        td_timer_start(part->read_timer, e->cfg.retry_max_ms);
+        int nf = part->read_failures++;
+        if (td_mt_logged(nf)) {
+            td_log_warn("task queue %s: backlog read failed: %s", part->name, td_strerror(err));
+        }
+        td_timer_start(part->read_timer, td_mt_backoff(e, nf));
         goto out;
     }
+    part->read_failures = 0;
     for (int i = 0; i < n; i++) {
         td_mtask_t *t;
         if (tasks[i].task_id <= part->read_level || tasks[i].task_id > part->read_hi) {

@@ -48,10 +48,19 @@ static void td_ms_key(td_store_req_t *req, const td_match_key_t *key, const char
     *type = key->type == TD_MATCH_ACTIVITY ? TD_STORE_TQ_TYPE_ACTIVITY : TD_STORE_TQ_TYPE_WORKFLOW;
 }
 
+/* Logs a failed backlog operation: the 1st, 2nd, 4th, 8th ... of a run of failures, so a
+ * store that stays down (full disk) does not flood the log. Loop thread. */
 static void td_ms_log(td_store_req_t *req)
 {
-    if (req->rc != TD_OK && req->rc != TD_ECONDITION) {
-        td_log_warn("backlog %s: %s", td_store_op_name(req->op), req->err ? req->err : "");
+    static _Thread_local int failures;
+
+    if (req->rc == TD_OK) {
+        failures = 0;
+    } else if (req->rc != TD_ECONDITION) {
+        int n = failures++;
+        if ((n & (n - 1)) == 0) {
+            td_log_warn("backlog %s: %s", td_store_op_name(req->op), req->err ? req->err : "");
+        }
     }
 }
 

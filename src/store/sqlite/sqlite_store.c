@@ -60,6 +60,10 @@
  * the writer checkpoints itself (the checkpointer cannot keep up, or readers hold it). */
 #define TD_SQ_CKPT_FRAMES      16000
 #define TD_SQ_CKPT_HARD_FRAMES 200000
+/* After a write failed for lack of space the WAL is kept small: checkpoints from 1,000 frames
+ * and the file cut back to 4 MiB whenever it rewinds. */
+#define TD_SQ_CKPT_TIGHT_FRAMES 1000
+#define TD_SQ_TIGHT_WAL_BYTES   "4194304"
 
 typedef struct {
     td_store_req_t *head, *tail;
@@ -99,6 +103,10 @@ struct td_store_backend_s {
     int ckpt_started;
     int ckpt_wanted;
     atomic_int ckpt_done; /* a background checkpoint finished: the writer tops it up */
+    int ckpt_failures;    /* truncating checkpoints failed in a row (writer thread) */
+    int tight;            /* a write failed for lack of space since the start (writer) */
+    int wal_truncate;     /* a write failed for lack of space: truncate the WAL at the next
+                             commit, and until a truncating checkpoint succeeds */
     pthread_cond_t ckcv;
     /* pipelined durability (files at synchronous=FULL): SQLite commits at NORMAL and the
      * syncer thread fdatasync()s the WAL before any request of a group is acknowledged */
@@ -604,6 +612,33 @@ static void td_sq_fail_group(td_store_req_t **reqs, int n, const char *done, int
     }
 }
 
+/* After a write failed for lack of space, and after the first commit that follows: copies the
+ * WAL into the database and truncates it to zero bytes, so the space its frames hold goes back
+ * to the file system instead of the WAL growing into whatever is freed next (the store front
+ * pauses writes meanwhile, so this runs at most once per backoff delay). Waits for readers up
+ * to the busy timeout. Writer thread. */
+static void td_sq_wal_truncate(td_store_backend_t *b)
+{
+    int log = 0, done = 0, src;
+
+    if (b->memory) {
+        return;
+    }
+    src = sqlite3_wal_checkpoint_v2(b->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (src == SQLITE_OK) {
+        td_log_info("WAL checkpointed (%d frames) and truncated after a write failed for lack of "
+                    "space",
+                    done);
+    } else if ((b->ckpt_failures & (b->ckpt_failures - 1)) == 0) {
+        td_log_warn("WAL checkpoint after a write failed for lack of space: %s",
+                    sqlite3_errmsg(b->writer.db));
+    }
+    b->ckpt_failures = src == SQLITE_OK ? 0 : b->ckpt_failures + 1;
+    if (src == SQLITE_OK) {
+        b->wal_truncate = 0;
+    }
+}
+
 /* Runs a group in one transaction. Fast path (safe = 0): no savepoints; a request that
  * fails before changing anything (the usual condition failure) needs no undo. When one
  * fails after changing rows, the group is rolled back and run again with a savepoint per
@@ -683,6 +718,20 @@ static void td_sq_run_group(td_store_backend_t *b, td_store_req_t **reqs, int n,
         }
         td_log_warn("group of %d write(s) rolled back: %s", n, msg);
         td_sq_fail_group(reqs, n, done, rc, msg);
+        if (rc == TD_EFULL) {
+            b->wal_truncate = 1;
+            if (!b->tight && !b->memory) {
+                /* From now on the disk is known to be tight: checkpoint early and keep the
+                 * WAL file small once it rewinds (journal_size_limit). */
+                b->tight = 1;
+                td_sq_run(c->db, "PRAGMA journal_size_limit=" TD_SQ_TIGHT_WAL_BYTES, NULL);
+            }
+            td_sq_wal_truncate(b);
+        }
+    } else if (b->wal_truncate) {
+        /* the first commit after a full disk: space is back, so the checkpoint can now grow
+         * the database file and give the WAL's space back */
+        td_sq_wal_truncate(b);
     }
 }
 
@@ -889,7 +938,7 @@ static int td_sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
          * written since lets the next write restart the WAL from its start (otherwise the
          * file would only ever grow while writes keep coming). */
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (frames >= TD_SQ_CKPT_FRAMES) {
+    } else if (frames >= (b->tight ? TD_SQ_CKPT_TIGHT_FRAMES : TD_SQ_CKPT_FRAMES)) {
         pthread_mutex_lock(&b->mu);
         if (!b->ckpt_wanted) {
             b->ckpt_wanted = 1;
