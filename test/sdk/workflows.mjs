@@ -402,3 +402,33 @@ export async function continueThenWait(n) {
   if (n > 0) await wf.continueAsNew(n - 1);
   return await waitDone();
 }
+
+// The per-run limits (limits.test.mjs): each starts `n` of one kind of pending thing in one
+// workflow task, so a limit below n fails that task with Temporal's cause.
+export async function manyActivities(n) {
+  const { greet } = wf.proxyActivities(short);
+  return await Promise.all(Array.from({ length: n }, (_, i) => greet(`a${i}`)));
+}
+
+export async function manyChildren(n) {
+  const id = wf.workflowInfo().workflowId;
+  await Promise.all(Array.from({ length: n }, (_, i) => wf.startChild(sleeper, { workflowId: `${id}-child-${i}` })));
+  return n;
+}
+
+export async function manySignalsOut(targetId, n) {
+  const h = wf.getExternalWorkflowHandle(targetId);
+  await Promise.all(Array.from({ length: n }, (_, i) => h.signal(addSignal, i)));
+  return n;
+}
+
+export async function manyCancelsOut(targetIds) {
+  await Promise.all(targetIds.map((id) => wf.getExternalWorkflowHandle(id).cancel()));
+  return targetIds.length;
+}
+
+// Whether the workflow task that started after `timers` timers suggested continue-as-new.
+export async function suggestedCAN(timers) {
+  for (let i = 0; i < timers; i++) await wf.sleep(1);
+  return wf.workflowInfo().continueAsNewSuggested;
+}

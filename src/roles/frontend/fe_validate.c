@@ -6,9 +6,13 @@
  * that SDK error handling and users see the same text. Pure functions over the request;
  * used by the fe_*.c handler files only.
  */
+#define TD_LOG_COMPONENT "frontend"
+
 #include <string.h>
 
+#include "config.h"
 #include "error.h"
+#include "log.h"
 #include "loop.h"
 #include "roles/frontend/fe_int.h"
 #include "uuid.h"
@@ -80,6 +84,12 @@ size_t td_fe__payloads_size(const Temporal__Api__Common__V1__Payloads *p)
 
 const char *td_fe__check_blob(td_fe_call_t *x, size_t size)
 {
+    int64_t warn = td_config_dyn_int(x->srv->config, "limit.blobSize.warn", 512 * 1024);
+
+    if (warn > 0 && (int64_t)size > warn) {
+        td_log_warn("a payload of %zu bytes exceeds limit.blobSize.warn (%lld)", size,
+                    (long long)warn);
+    }
     return (int64_t)size > td_fe__blob_limit(x->srv)
                    ? td_fe__msg(x, "Blob data size exceeds limit.")
                    : NULL;

@@ -536,7 +536,23 @@ static void td_hist_op_apply(td_hist_op_t *op, td_ms_t *ms)
     op->terminate_prev = 0;
     op->tasks = NULL;
     op->n_tasks = 0;
-    op->rc_apply = op->apply(op, ms, &op->txn);
+    op->txn.limits = &s->h->limits;
+    if (op->limit_reason != NULL) {
+        /* the run passed a history limit: it is terminated instead (td_hist__limit_check) */
+        op->rc_apply = td_hist__limit_terminate(op, ms);
+    } else {
+        int64_t count0 = ms != NULL ? ms->next_event_id - 1 : 0;
+        int64_t size0 = ms != NULL ? ms->history_size_bytes : 0;
+        op->rc_apply = op->apply(op, ms, &op->txn);
+        if (ms != NULL && op->created == NULL && op->txn.next.initiator == 0 &&
+            td_hist__limit_check(op, ms, count0, size0)) {
+            /* Temporal's order: the transition is dropped, the run reloaded and terminated,
+             * and the caller told why (InvalidArgument with the termination reason). */
+            td_hist_drop_states(op);
+            td_hist_op_run(op);
+            return;
+        }
+    }
     if (ms != NULL && op->created == NULL && op->txn.next.initiator != 0) {
         /* The run closed into a new one: both are written together, the current pointer
          * moving to the new run. */

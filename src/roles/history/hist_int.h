@@ -89,6 +89,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "config.h"
 #include "loop.h"
 #include "net/pb_raw.h"
 #include "net/rpc.h"
@@ -206,13 +207,14 @@ typedef int (*td_hist_done_fn)(td_hist_op_t *op, int rc, const char *msg);
 
 struct td_hist_op_s {
     td_hist_ctx_t *ctx;
-    td_rpc_call_t *call; /* NULL for internal operations */
-    td_arena_t *arena;   /* the call's, or owned (internal) */
-    const char *run_id;  /* "" = current run */
-    int load;            /* TD_HIST_LOAD_* */
-    int dirty;           /* write even without events or tasks (state-only changes) */
-    int read_only;       /* never writes: served from the store (uncached) also while the
-                            shard is not owned yet, e.g. acquisition failing on a full disk */
+    td_rpc_call_t *call;      /* NULL for internal operations */
+    td_arena_t *arena;        /* the call's, or owned (internal) */
+    const char *run_id;       /* "" = current run */
+    int load;                 /* TD_HIST_LOAD_* */
+    int dirty;                /* write even without events or tasks (state-only changes) */
+    const char *limit_reason; /* set when the run passed limit.history*.error: terminate */
+    int read_only;            /* never writes: served from the store (uncached) also while the
+                                 shard is not owned yet, e.g. acquisition failing on a full disk */
     td_hist_apply_fn apply;
     td_hist_done_fn done;
     td_ms_txn_t txn;
@@ -257,9 +259,10 @@ struct td_hist_s {
     td_hist_ctx_t **buckets;
     size_t nbuckets, nctx;
     int running;
-    int64_t long_poll_ms; /* history.longPollExpirationInterval */
-    long long cache_max;  /* history.cacheMaxSize: idle contexts beyond it are evicted */
-    int inflight;         /* store requests and dispatches not yet finished */
+    int64_t long_poll_ms;  /* history.longPollExpirationInterval */
+    long long cache_max;   /* history.cacheMaxSize: idle contexts beyond it are evicted */
+    td_ms_limits_t limits; /* per-run limits from dynamic config (limit.*, history.maximum...) */
+    int inflight;          /* store requests and dispatches not yet finished */
     td_hist_evcache_t evc;
 };
 
@@ -419,6 +422,17 @@ int td_hist__register_update(td_hist_t *h);
 void td_hist__task_dispatch(td_hist_task_t *task);
 void td_hist__timer_arm(td_hist_shard_t *s);
 void td_hist__task_retry(td_hist_task_t *task);
+/* Fills lim from dynamic config: Temporal's limit.historyCount.*, limit.historySize.*,
+ * limit.numPending*.error, history.maximumSignalsPerExecution and limit.blobSize.* keys, each
+ * defaulting to td_ms_limits_default(). */
+void td_hist__limits_load(td_ms_limits_t *lim, const td_config_t *config);
+/* After op's transition on ms (count0 events, size0 bytes of history before it): logs the
+ * crossing of limit.historyCount.warn / limit.historySize.warn, and returns 1 (setting
+ * op->limit_reason) when the still-running run is past an error limit. hist_limits.c. */
+int td_hist__limit_check(td_hist_op_t *op, const td_ms_t *ms, int64_t count0, int64_t size0);
+/* The transition that replaces op's when op->limit_reason is set: terminates ms with Temporal's
+ * reason as "history-service"; returns TD_EINVAL (the caller's answer, message = reason). */
+int td_hist__limit_terminate(td_hist_op_t *op, td_ms_t *ms);
 /* Whether the failure about to be retried should be logged: the first, then at retries 1, 2, 4,
  * 8, ... so a task failing for an hour writes a dozen lines, not thousands. */
 int td_hist__task_retry_logged(const td_hist_task_t *task);

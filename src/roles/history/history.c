@@ -32,6 +32,7 @@ static int td_history_init(td_server_t *srv, void **state)
                          : 1;
     h->long_poll_ms = td_config_dyn_ms(srv->config, "history.longPollExpirationInterval", 20000);
     h->cache_max = td_config_dyn_int(srv->config, "history.cacheMaxSize", 8192);
+    td_hist__limits_load(&h->limits, srv->config);
     if (h->cache_max < 1) {
         h->cache_max = 1;
     }

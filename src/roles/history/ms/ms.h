@@ -219,6 +219,35 @@
 #define TD_MS_SUGGEST_CAN_EVENTS 4096
 #define TD_MS_SUGGEST_CAN_BYTES  (4 * 1024 * 1024)
 
+/* Per-run limits, with Temporal's dynamic config names; td_ms_limits_default() gives Temporal's
+ * defaults. A value <= 0 turns that limit off. The service reads them from dynamic config and
+ * hands them to transitions through td_ms_txn_t.limits (NULL: the defaults). */
+typedef struct {
+    int64_t history_count_warn;  /* limit.historyCount.warn: 10,240 events (logged) */
+    int64_t history_count_error; /* limit.historyCount.error: 51,200 (run terminated) */
+    int64_t history_size_warn;   /* limit.historySize.warn: 10 MiB */
+    int64_t history_size_error;  /* limit.historySize.error: 50 MiB */
+    int64_t suggest_can_count;   /* limit.historyCount.suggestContinueAsNew: 4,096 */
+    int64_t suggest_can_size;    /* limit.historySize.suggestContinueAsNew: 4 MiB */
+    int64_t pending_activities;  /* limit.numPendingActivities.error: 2,000 */
+    int64_t pending_children;    /* limit.numPendingChildExecutions.error: 2,000 */
+    int64_t pending_signals;     /* limit.numPendingSignals.error: 2,000 */
+    int64_t pending_cancels;     /* limit.numPendingCancelRequests.error: 2,000 */
+    int64_t max_signals;         /* history.maximumSignalsPerExecution: 10,000 */
+    int64_t blob_warn;           /* limit.blobSize.warn: 512 KiB (logged) */
+    int64_t blob_error;          /* limit.blobSize.error: 2 MiB */
+} td_ms_limits_t;
+
+const td_ms_limits_t *td_ms_limits_default(void);
+/* Temporal's termination reasons when a run's history passes limit.historyCount.error or
+ * limit.historySize.error, and the InvalidArgument message of a signal past
+ * history.maximumSignalsPerExecution. */
+#define TD_MS_HISTORY_COUNT_EXCEEDED "Workflow history count exceeds limit."
+#define TD_MS_HISTORY_SIZE_EXCEEDED  "Workflow history size exceeds limit."
+#define TD_MS_SIGNALS_EXCEEDED       "exceeded workflow execution limit for signal events"
+/* The identity Temporal's history service signs its own terminations with. */
+#define TD_MS_IDENTITY_HISTORY "history-service"
+
 typedef Temporal__Api__History__V1__HistoryEvent td_ms_event_t;
 
 typedef enum {
@@ -375,6 +404,7 @@ typedef struct td_ms_s {
     int64_t db_record_version;         /* the service bumps it on each successful write */
     int64_t last_event_task_id;
     int64_t history_size_bytes; /* serialised size of the events written so far */
+    int64_t signal_count;       /* signals accepted (history.maximumSignalsPerExecution) */
 
     td_ms_wft_t wft;
     td_ms_activity_t *activities;
@@ -489,6 +519,11 @@ typedef struct {
      * caps: TD_MS_CAP_* the service handles; commands needing one it lacks are TD_EUNIMPL. */
     const char *new_run_id;
     unsigned caps;
+    /* limits: the per-run limits in force (NULL: td_ms_limits_default()). */
+    const td_ms_limits_t *limits;
+    /* Output with cause: the rejected command carried a payload past limit.blobSize.error, so
+     * the run is terminated after the failed workflow task (Temporal's rule). */
+    int terminate;
     /* retention: ns after its close at which a run closed by this transition is deleted (a
      * DELETE_HISTORY timer task at now + retention); 0 = never (no task). */
     int64_t retention;

@@ -77,6 +77,16 @@ int td_ms__cmd_start_child(td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c, in
         policy != TD_MS_PCP(REQUEST_CANCEL)) {
         return bad(t, cause, "Invalid ParentClosePolicy on StartChildWorkflowExecutionCommand.");
     }
+    if (td_ms__blob_check(t, (const ProtobufCMessage *)ca->input, cause,
+                          "StartChildWorkflowExecutionCommandAttributes. Input exceeds size "
+                          "limit.") != TD_OK) {
+        return TD_EINVAL;
+    }
+    if (td_ms__pending_check(t, TD_MS_CAUSE(PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED), ms->n_children,
+                             td_ms__limits(t)->pending_children,
+                             "pending child workflow executions") != TD_OK) {
+        return TD_EINVAL;
+    }
     tq = (ca->task_queue && nonempty(ca->task_queue->name)) ? ca->task_queue->name : ms->task_queue;
     e = td_ms__event_new(t);
     a = TD_MS_EV(e, t, START_CHILD_WORKFLOW_EXECUTION_INITIATED,
@@ -359,6 +369,15 @@ int td_ms_child_closed(td_ms_t *ms, td_ms_txn_t *t, int64_t initiated_id, const 
 
 /* ---- signal / cancel other workflows ---- */
 
+static size_t externals_of(const td_ms_t *ms, td_ms_external_kind_t kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ms->n_externals; i++) {
+        n += ms->externals[i].kind == kind;
+    }
+    return n;
+}
+
 static td_ms_external_t *external_add(td_ms_t *ms, int64_t id, td_ms_external_kind_t kind,
                                       const char *ns, const char *wid, const char *rid,
                                       const char *control)
@@ -404,6 +423,17 @@ int td_ms__cmd_signal_external(td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c
     if (!nonempty(ca->signal_name)) {
         return bad(t, cause, "SignalName is not set on SignalExternalWorkflowExecutionCommand.");
     }
+    if (td_ms__pending_check(t, TD_MS_CAUSE(PENDING_SIGNALS_LIMIT_EXCEEDED),
+                             externals_of(ms, TD_MS_EXTERNAL_SIGNAL),
+                             td_ms__limits(t)->pending_signals,
+                             "pending signals to external workflows") != TD_OK) {
+        return TD_EINVAL;
+    }
+    if (td_ms__blob_check(t, (const ProtobufCMessage *)ca->input, cause,
+                          "SignalExternalWorkflowExecutionCommandAttributes.Input exceeds size "
+                          "limit.") != TD_OK) {
+        return TD_EINVAL;
+    }
     e = td_ms__event_new(t);
     a = TD_MS_EV(e, t, SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
                  signal_external_workflow_execution_initiated);
@@ -436,6 +466,12 @@ int td_ms__cmd_cancel_external(td_ms_t *ms, td_ms_txn_t *t, const td_ms_cmd_t *c
     if (ca == NULL || !nonempty(ca->workflow_id)) {
         return bad(t, TD_MS_CAUSE(BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES),
                    "WorkflowId is not set on RequestCancelExternalWorkflowExecutionCommand.");
+    }
+    if (td_ms__pending_check(t, TD_MS_CAUSE(PENDING_REQUEST_CANCEL_LIMIT_EXCEEDED),
+                             externals_of(ms, TD_MS_EXTERNAL_CANCEL),
+                             td_ms__limits(t)->pending_cancels,
+                             "pending requests to cancel external workflows") != TD_OK) {
+        return TD_EINVAL;
     }
     e = td_ms__event_new(t);
     a = TD_MS_EV(e, t, REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,

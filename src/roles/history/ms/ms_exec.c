@@ -255,6 +255,7 @@ int td_ms_signal_from(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
     int rc = td_ms__check_open(ms, t);
     td_ms_event_t *e;
     Temporal__Api__History__V1__WorkflowExecutionSignaledEventAttributes *a;
+    int64_t max;
 
     if (rc != TD_OK) {
         return rc;
@@ -268,6 +269,13 @@ int td_ms_signal_from(td_ms_t *ms, td_ms_txn_t *t, const char *signal_name,
                 return TD_OK; /* duplicate delivery of the same signal */
             }
         }
+    }
+    max = td_ms__limits(t)->max_signals;
+    if (max > 0 && ms->signal_count >= max) {
+        return td_ms__fail(t, TD_EINVAL, TD_MS_SIGNALS_EXCEEDED);
+    }
+    ms->signal_count++;
+    if (nonempty(request_id)) {
         ms->signal_request_ids =
                 td_realloc(ms->signal_request_ids, (ms->n_signal_request_ids + 1) * sizeof(char *));
         ms->signal_request_ids[ms->n_signal_request_ids++] = td_strdup(request_id);

@@ -82,6 +82,14 @@ Temporal__Api__Common__V1__RetryPolicy *td_ms__retry_pb(td_arena_t *a,
                                                         const td_ms_retry_policy_t *p);
 
 int td_ms__fail(td_ms_txn_t *t, int rc, const char *msg);
+/* The limits in force for t (never NULL). */
+const td_ms_limits_t *td_ms__limits(const td_ms_txn_t *t);
+/* A command payload of m's packed size past limit.blobSize.error: fails the command with cause
+ * and msg and marks the run for termination (t->terminate); TD_OK when within (m NULL ok). */
+int td_ms__blob_check(td_ms_txn_t *t, const ProtobufCMessage *m, int cause, const char *msg);
+/* Fails a command for a pending-count limit (Temporal's message) with cause; returns TD_OK when
+ * n is under limit (or limit <= 0). */
+int td_ms__pending_check(td_ms_txn_t *t, int cause, size_t n, int64_t limit, const char *what);
 int td_ms__check_open(const td_ms_t *ms, td_ms_txn_t *t);
 
 /* A new event with event_time = t->now (type and attributes set by TD_MS_EV). */

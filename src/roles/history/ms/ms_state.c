@@ -165,6 +165,56 @@ int td_ms__fail(td_ms_txn_t *t, int rc, const char *msg)
     return rc;
 }
 
+const td_ms_limits_t *td_ms_limits_default(void)
+{
+    static const td_ms_limits_t d = {
+        .history_count_warn = 10 * 1024,
+        .history_count_error = 50 * 1024,
+        .history_size_warn = 10 * 1024 * 1024,
+        .history_size_error = 50 * 1024 * 1024,
+        .suggest_can_count = TD_MS_SUGGEST_CAN_EVENTS,
+        .suggest_can_size = TD_MS_SUGGEST_CAN_BYTES,
+        .pending_activities = 2000,
+        .pending_children = 2000,
+        .pending_signals = 2000,
+        .pending_cancels = 2000,
+        .max_signals = 10000,
+        .blob_warn = 512 * 1024,
+        .blob_error = 2 * 1024 * 1024,
+    };
+    return &d;
+}
+
+const td_ms_limits_t *td_ms__limits(const td_ms_txn_t *t)
+{
+    return t->limits != NULL ? t->limits : td_ms_limits_default();
+}
+
+int td_ms__blob_check(td_ms_txn_t *t, const ProtobufCMessage *m, int cause, const char *msg)
+{
+    int64_t limit = td_ms__limits(t)->blob_error;
+
+    if (m == NULL || limit <= 0 || (int64_t)protobuf_c_message_get_packed_size(m) <= limit) {
+        return TD_OK;
+    }
+    t->cause = cause;
+    t->terminate = 1;
+    return td_ms__fail(t, TD_EINVAL, msg);
+}
+
+int td_ms__pending_check(td_ms_txn_t *t, int cause, size_t n, int64_t limit, const char *what)
+{
+    if (limit <= 0 || (int64_t)n < limit) {
+        return TD_OK;
+    }
+    t->cause = cause;
+    return td_ms__fail(t, TD_EINVAL,
+                       td_arena_printf(t->arena,
+                                       "the number of %s, %zu, has reached the per-workflow limit "
+                                       "of %lld",
+                                       what, n, (long long)limit));
+}
+
 int td_ms__check_open(const td_ms_t *ms, td_ms_txn_t *t)
 {
     if (ms->state != TD_MS_STATE_RUNNING) {
@@ -861,6 +911,7 @@ int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_le
     m->db_record_version = ms->db_record_version;
     m->last_event_task_id = ms->last_event_task_id;
     m->history_size_bytes = ms->history_size_bytes;
+    m->signal_count = ms->signal_count;
     m->n_children = ms->n_children;
     m->children = td_arena_alloc(a, (ms->n_children + 1) * sizeof(pb_child_t *));
     for (size_t i = 0; i < ms->n_children; i++) {
@@ -1031,6 +1082,7 @@ int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
     ms->db_record_version = m->db_record_version;
     ms->last_event_task_id = m->last_event_task_id;
     ms->history_size_bytes = m->history_size_bytes;
+    ms->signal_count = m->signal_count;
     ms->children = td_calloc(m->n_children + 1, sizeof(*ms->children));
     for (size_t i = 0; i < m->n_children; i++) {
         const pb_child_t *p = m->children[i];

@@ -169,16 +169,19 @@ static td_ms_event_t *wft_started_event(const td_ms_t *ms, td_ms_txn_t *t)
     a->identity = (char *)td_ms__astr(t->arena, ms->wft.identity);
     a->request_id = (char *)td_ms__astr(t->arena, ms->wft.request_id);
     a->history_size_bytes = ms->history_size_bytes;
-    if (ms->next_event_id > TD_MS_SUGGEST_CAN_EVENTS ||
-        ms->history_size_bytes > TD_MS_SUGGEST_CAN_BYTES) {
+    const td_ms_limits_t *lim = td_ms__limits(t);
+    int too_big = lim->suggest_can_size > 0 && ms->history_size_bytes > lim->suggest_can_size;
+    int too_long = lim->suggest_can_count > 0 && ms->next_event_id > lim->suggest_can_count;
+
+    if (too_big || too_long) {
         a->suggest_continue_as_new = 1;
         a->suggest_continue_as_new_reasons =
                 td_arena_alloc(t->arena, 2 * sizeof(*a->suggest_continue_as_new_reasons));
-        if (ms->history_size_bytes > TD_MS_SUGGEST_CAN_BYTES) {
+        if (too_big) {
             a->suggest_continue_as_new_reasons[a->n_suggest_continue_as_new_reasons++] =
                     TEMPORAL__API__ENUMS__V1__SUGGEST_CONTINUE_AS_NEW_REASON__SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE;
         }
-        if (ms->next_event_id > TD_MS_SUGGEST_CAN_EVENTS) {
+        if (too_long) {
             a->suggest_continue_as_new_reasons[a->n_suggest_continue_as_new_reasons++] =
                     TEMPORAL__API__ENUMS__V1__SUGGEST_CONTINUE_AS_NEW_REASON__SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS;
         }
@@ -478,6 +481,15 @@ static int cmd_schedule_activity(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cc
     if (normalise_retry(&rp, ca->retry_policy) != TD_OK) {
         return bad(t, cause, "Invalid RetryPolicy on ScheduleActivityTaskCommand.");
     }
+    if (td_ms__blob_check(t, (const ProtobufCMessage *)ca->input, cause,
+                          "ScheduleActivityTaskCommandAttributes.Input exceeds size limit.") !=
+        TD_OK) {
+        return TD_EINVAL;
+    }
+    if (td_ms__pending_check(t, TD_MS_CAUSE(PENDING_ACTIVITIES_LIMIT_EXCEEDED), ms->n_activities,
+                             td_ms__limits(t)->pending_activities, "pending activities") != TD_OK) {
+        return TD_EINVAL;
+    }
     tq = (ca->task_queue && ca->task_queue->name && ca->task_queue->name[0]) ? ca->task_queue->name
                                                                              : ms->task_queue;
 
@@ -709,6 +721,19 @@ static int cmd_record_marker(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t
         return bad(t, TD_MS_CAUSE(BAD_RECORD_MARKER_ATTRIBUTES),
                    "MarkerName is not set on RecordMarkerCommand.");
     }
+    {
+        size_t size = 0;
+        for (size_t i = 0; i < ca->n_details; i++) {
+            if (ca->details[i]->value != NULL) {
+                size += protobuf_c_message_get_packed_size(&ca->details[i]->value->base);
+            }
+        }
+        if (td_ms__limits(t)->blob_error > 0 && (int64_t)size > td_ms__limits(t)->blob_error) {
+            t->terminate = 1;
+            return bad(t, TD_MS_CAUSE(BAD_RECORD_MARKER_ATTRIBUTES),
+                       "RecordMarkerCommandAttributes.Details exceeds size limit.");
+        }
+    }
     e = td_ms__event_new(t);
     a = TD_MS_EV(e, t, MARKER_RECORDED, marker_recorded);
     set_user_metadata(e, c);
@@ -840,6 +865,16 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
             return bad(t, TD_MS_CAUSE(BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES),
                        "CompleteWorkflowExecutionCommandAttributes is not set on command.");
         }
+        /* (Temporal reports this one with the schedule-activity cause) */
+        if (td_ms__blob_check(
+                    t,
+                    (const ProtobufCMessage *)
+                            c->complete_workflow_execution_command_attributes->result,
+                    TD_MS_CAUSE(BAD_SCHEDULE_ACTIVITY_ATTRIBUTES),
+                    "CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit.") !=
+            TD_OK) {
+            return TD_EINVAL;
+        }
         a->result = c->complete_workflow_execution_command_attributes->result;
         a->workflow_task_completed_event_id = cx->completed_id;
         status = TD_MS_WS(COMPLETED);
@@ -854,6 +889,15 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
             c->fail_workflow_execution_command_attributes->failure == NULL) {
             return bad(t, TD_MS_CAUSE(BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES),
                        "Failure is not set on command.");
+        }
+        if (td_ms__blob_check(
+                    t,
+                    (const ProtobufCMessage *)
+                            c->fail_workflow_execution_command_attributes->failure,
+                    TD_MS_CAUSE(BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES),
+                    "FailWorkflowExecutionCommandAttributes.Failure exceeds size limit.") !=
+            TD_OK) {
+            return TD_EINVAL;
         }
         a->failure = c->fail_workflow_execution_command_attributes->failure;
         a->workflow_task_completed_event_id = cx->completed_id;
@@ -878,6 +922,12 @@ static int cmd_close(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cctx_t *cx)
             td_ms__dur_ns(ca->workflow_task_timeout) < 0) {
             return bad(t, TD_MS_CAUSE(BAD_CONTINUE_AS_NEW_ATTRIBUTES),
                        "An invalid timeout is set on ContinueAsNewWorkflowExecutionCommand.");
+        }
+        if (td_ms__blob_check(t, (const ProtobufCMessage *)ca->input,
+                              TD_MS_CAUSE(BAD_CONTINUE_AS_NEW_ATTRIBUTES),
+                              "ContinueAsNewWorkflowExecutionCommandAttributes. Input exceeds size "
+                              "limit.") != TD_OK) {
+            return TD_EINVAL;
         }
         a->new_execution_run_id = (char *)td_ms__astr(t->arena, t->new_run_id);
         a->workflow_type = ca->workflow_type;
@@ -1161,6 +1211,16 @@ int td_ms_wft_complete(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task
             }
             td_ms__flush_buffer(ms, t);
             td_ms__wft_schedule(ms, t, 1, 1);
+        } else if (t->terminate) {
+            /* a payload past limit.blobSize.error: the run ends here, as Temporal's does */
+            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+                    &temporal__api__enums__v1__workflow_task_failed_cause__descriptor, cause);
+            const char *reason =
+                    td_arena_printf(t->arena, "%s: %s", v != NULL ? v->name : "UNKNOWN", msg);
+            td_ms__flush_buffer(ms, t);
+            td_ms_terminate(ms, t, reason, NULL, TD_MS_IDENTITY_HISTORY);
+            t->cause = cause;
+            t->msg = msg;
         } else {
             wft_retry(ms, t, 1);
         }
