@@ -87,6 +87,16 @@ sdkTest('signals past history.maximumSignalsPerExecution answer InvalidArgument'
   const h = await handle.fetchHistory();
   assert.equal(eventsOf(h, 'WorkflowExecutionSignaled').length, 5);
   assert.equal((await handle.describe()).status.name, 'RUNNING');
+  // A signal from another workflow fails there with Temporal's SIGNAL_COUNT_LIMIT_EXCEEDED.
+  const taskQueue = uniq('sigout-q');
+  const senderId = uniq('sender');
+  await env.withWorker({ taskQueue, activities }, async () => {
+    await assert.rejects(env.client.workflow.execute('signalOther', { taskQueue, workflowId: senderId, args: [workflowId, 9] }));
+  });
+  const sh = await env.handle(senderId).fetchHistory();
+  const f = eventsOf(sh, 'SignalExternalWorkflowExecutionFailed');
+  assert.equal(f.length, 1);
+  assert.equal(enums.SignalExternalWorkflowExecutionFailedCause[attrs(f[0]).cause] ?? attrs(f[0]).cause, 'SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_SIGNAL_COUNT_LIMIT_EXCEEDED');
   await handle.terminate('test over');
 });
 

@@ -47,6 +47,7 @@ typedef struct {
     /* SIGNAL/CANCEL_EXTERNAL */
     const char *request_id;
     int delivered;
+    int refused_cause; /* a SignalExternal...FailedCause the target gave, 0 = not found */
     /* NOTIFY_PARENT: the run a reset of the parent created, when the parent run is closed */
     const char *reset_run_id;
     int hops;
@@ -276,7 +277,9 @@ static void td_hist_child_go(td_hist_xt_t *x)
 static int td_hist_ext_record_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
 {
     td_hist_xt_t *x = op->u;
-    int cause = 1; /* EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND (same number for signal and cancel) */
+    /* EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND (same number for signal and cancel) unless the
+     * target gave a reason */
+    int cause = x->refused_cause ? x->refused_cause : 1;
 
     if (x->delivered) {
         return td_ms_external_done(ms, t, x->task->t.event_id);
@@ -317,6 +320,11 @@ static int td_hist_ext_target_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *
     }
     if (rc == TD_OK) {
         x->delivered = 1;
+    } else if (signal && rc == TD_EINVAL && t->msg != NULL &&
+               strcmp(t->msg, TD_MS_SIGNALS_EXCEEDED) == 0) {
+        /* history.maximumSignalsPerExecution: Temporal's SIGNAL_COUNT_LIMIT_EXCEEDED */
+        x->refused_cause =
+                TEMPORAL__API__ENUMS__V1__SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE__SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_SIGNAL_COUNT_LIMIT_EXCEEDED;
     }
     return rc == TD_ENOTFOUND ? TD_OK : rc;
 }
