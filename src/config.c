@@ -18,7 +18,14 @@
 #include "error.h"
 #include "mem.h"
 
-typedef enum { TD_CK_STR, TD_CK_INT, TD_CK_BOOL, TD_CK_PORT, TD_CK_ENUM, TD_CK_SERVICES } td_ck_t;
+typedef enum {
+    TD_CK_STR,
+    TD_CK_INT,
+    TD_CK_BOOL,
+    TD_CK_PORT,
+    TD_CK_ENUM,
+    TD_CK_SERVICES,
+} td_ck_t;
 
 typedef struct {
     const char *section;
@@ -88,6 +95,14 @@ static const td_config_key_t td_config_keys[] = {
       "CA bundle that client certificates must chain to" },
     { "tls", "require_client_cert", TD_CK_BOOL, F(tls_require_client_cert), 0, 0, NULL,
       "mutual TLS: refuse clients without a valid certificate" },
+    { "tls.internode", "cert_file", TD_CK_STR, F(tls_internode_cert_file), 0, 0, NULL,
+      "certificate (PEM) this process presents to other temporald processes, as server and "
+      "client of role-to-role gRPC (history, matching); separate from [tls]" },
+    { "tls.internode", "key_file", TD_CK_STR, F(tls_internode_key_file), 0, 0, NULL,
+      "private key (PEM) of [tls.internode] cert_file" },
+    { "tls.internode", "ca_file", TD_CK_STR, F(tls_internode_ca_file), 0, 0, NULL,
+      "CA bundle every peer's certificate must chain to; a peer without a valid certificate "
+      "is refused (mutual TLS)" },
     { "namespace", "default_retention_hours", TD_CK_INT, F(namespace_retention_hours), 1,
       24 * 365 * 10, NULL, "retention of namespaces created at boot" },
 };
@@ -412,6 +427,13 @@ int td_config_validate(const td_config_t *c, char *err, size_t errlen)
 {
     if ((c->tls_cert_file != NULL) != (c->tls_key_file != NULL)) {
         snprintf(err, errlen, "[tls] cert_file and key_file must be given together");
+        return TD_EINVAL;
+    }
+    if ((c->tls_internode_cert_file != NULL) != (c->tls_internode_key_file != NULL) ||
+        (c->tls_internode_cert_file != NULL) != (c->tls_internode_ca_file != NULL)) {
+        snprintf(err, errlen,
+                 "[tls.internode] cert_file, key_file and ca_file must be given "
+                 "together (mutual TLS between temporald processes)");
         return TD_EINVAL;
     }
     if (c->tls_require_client_cert && c->tls_ca_file == NULL) {

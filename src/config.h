@@ -64,6 +64,8 @@ typedef struct td_config_s {
     /* [tls] */
     char *tls_cert_file, *tls_key_file, *tls_ca_file;
     int tls_require_client_cert;
+    /* [tls.internode]: mutual TLS between temporald processes (role-to-role gRPC) */
+    char *tls_internode_cert_file, *tls_internode_key_file, *tls_internode_ca_file;
     /* [namespace] default retention for namespaces created at boot */
     int namespace_retention_hours;
     /* start-dev and repeatable flags */

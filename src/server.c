@@ -2,8 +2,15 @@
 /*
  * Process lifecycle. States:
  *
- *     INIT --roles init+start--> SERVING --SIGINT/SIGTERM--> DRAINING --all drained or
- *     drain timeout--> STOPPED (roles stopped in reverse order, loop freed, exit 0)
+ *     INIT --roles init+start--> SERVING --SIGINT/SIGTERM--> [HANDING OFF] --> DRAINING
+ *     --all drained or drain timeout--> STOPPED (roles stopped in reverse order, loop freed,
+ *     exit 0)
+ *
+ * HANDING OFF (cluster mode, when a live peer hosts one of our history/matching roles;
+ * TD_SERVER_HANDOFF_MS, at most half the drain timeout): the local members are marked
+ * draining, so this process leaves its own rings (its history shards are released, its task
+ * queues' polls answered) and the internal listeners report NOT_SERVING, so peers drop it
+ * from theirs and take its keys; calls still arriving are redirected to the new owners.
  *
  * A second signal while draining stops at once. Nothing here depends on a clean exit:
  * durability comes from the store, and SIGKILL is a normal way for tests to end a server.
@@ -28,6 +35,10 @@
 #include "roles/svc.h"
 #include "store/store.h"
 
+/* Cluster mode: how long a stopping process keeps serving after leaving the rings, so that
+ * peers (static members probe once a second) take its keys over before its roles drain. */
+#define TD_SERVER_HANDOFF_MS 2500
+
 static void td_server_drained_one(void *arg)
 {
     td_server_t *srv = arg;
@@ -45,6 +56,39 @@ static void td_server_drain_timeout(void *arg)
     td_loop_stop(srv->loop);
 }
 
+/* Drains the roles (after the hand-off pause in cluster mode). */
+static void td_server_drain_roles(void *arg)
+{
+    td_server_t *srv = arg;
+
+    /* One extra count so that roles draining synchronously cannot finish the drain early. */
+    srv->drain_pending = 1;
+    for (int i = td_roles_count - 1; i >= 0; i--) {
+        if (srv->role_started[i]) {
+            srv->drain_pending++;
+            td_roles[i]->drain(srv->role_state[i], td_server_drained_one, srv);
+        }
+    }
+    td_server_drained_one(srv);
+}
+
+/* Whether another live member serves one of the routed roles this process hosts (someone to
+ * hand keys to). */
+static int td_server_has_peers(td_server_t *srv)
+{
+    const td_member_t *v;
+    int n = td_membership_list(td_membership_of(srv), 0, &v);
+
+    for (int i = 0; i < n; i++) {
+        if (!v[i].self && (v[i].status == TD_MEMBER_ALIVE || v[i].status == TD_MEMBER_SUSPECT) &&
+            (v[i].role & (TD_ROLE_HISTORY | TD_ROLE_MATCHING)) != 0 &&
+            td_server_hosts(srv, v[i].role)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void td_server_drain(td_server_t *srv)
 {
     if (srv->draining) {
@@ -56,15 +100,21 @@ void td_server_drain(td_server_t *srv)
     td_log_info("draining");
     srv->drain_timer = td_timer_new(srv->loop, td_server_drain_timeout, srv);
     td_timer_start(srv->drain_timer, srv->config->drain_timeout_ms);
-    /* One extra count so that roles draining synchronously cannot finish the drain early. */
-    srv->drain_pending = 1;
-    for (int i = td_roles_count - 1; i >= 0; i--) {
-        if (srv->role_started[i]) {
-            srv->drain_pending++;
-            td_roles[i]->drain(srv->role_state[i], td_server_drained_one, srv);
+    if (srv->route != NULL && td_server_has_peers(srv)) {
+        /* Cluster: leave the rings first (members draining, internal health NOT_SERVING) so
+         * peers take the shards and task queues over while this process still answers,
+         * redirecting callers to the new owners; then drain the roles. */
+        int64_t pause = srv->config->drain_timeout_ms / 2;
+        if (pause > TD_SERVER_HANDOFF_MS) {
+            pause = TD_SERVER_HANDOFF_MS;
         }
+        td_membership_set_draining(td_membership_of(srv));
+        td_svc_set_serving(srv, 0);
+        srv->handoff_timer = td_timer_new(srv->loop, td_server_drain_roles, srv);
+        td_timer_start(srv->handoff_timer, pause);
+        return;
     }
-    td_server_drained_one(srv);
+    td_server_drain_roles(srv);
 }
 
 static void td_server_on_signal(void *arg)
@@ -235,6 +285,11 @@ int td_server_run(const td_config_t *config)
     if (rc == TD_OK) {
         rc = td_membership_open(&srv);
     }
+    if (rc == TD_OK && !config->dev) {
+        /* `start`: calls to roles go to the owner of their key on the role's ring, in this
+         * process or another. start-dev keeps every call in process. */
+        rc = td_svc_route_open(&srv);
+    }
 
     for (int i = 0; i < td_roles_count && rc == TD_OK; i++) {
         if (td_server_hosts(&srv, td_roles[i]->bit)) {
@@ -261,6 +316,13 @@ int td_server_run(const td_config_t *config)
         rc = td_server_start_metrics(&srv, &metrics);
     }
     if (rc == TD_OK) {
+        rc = td_svc_listen(&srv);
+    }
+    if (rc == TD_OK && srv.route != NULL) {
+        /* Other processes of the cluster register and update namespaces too. */
+        td_nsreg_refresh_every(srv.nsreg, srv.loop, 2000);
+    }
+    if (rc == TD_OK) {
         td_log_info("serving (%s)", config->dev ? "start-dev" : "start");
         td_server_print_banner(&srv);
         fflush(stdout);
@@ -268,6 +330,7 @@ int td_server_run(const td_config_t *config)
             rc = TD_EINTERNAL;
         }
     }
+    td_svc_route_close(&srv);
     for (int i = td_roles_count - 1; i >= 0; i--) {
         if (srv.role_state[i] != NULL) {
             td_roles[i]->stop(srv.role_state[i]);
@@ -275,12 +338,14 @@ int td_server_run(const td_config_t *config)
     }
     td_http_server_free(metrics);
     /* The roles registered their internal methods at start; none is called once all stopped. */
+    td_svc_route_free(&srv);
     td_svc_free(&srv);
     td_metrics_reset();
     td_membership_close(&srv);
     td_nsreg_free(srv.nsreg);
     td_store_close(srv.store);
     td_timer_free(srv.drain_timer);
+    td_timer_free(srv.handoff_timer);
     td_loop_free(srv.loop);
     return rc == TD_OK ? 0 : 1;
 }

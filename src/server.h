@@ -29,10 +29,13 @@ struct td_server_s {
     struct td_membership_s *membership;
     /* bound ports of the HTTP listeners (0 = not serving), for the start-dev banner */
     int http_port, ui_port, metrics_port;
+    void *route; /* routing of internal calls to other processes (roles/svc.h); NULL when
+                  * every call stays in this process (start-dev, tests) */
     /* drain state */
     int draining;
     int drain_pending;
     td_timer_t *drain_timer;
+    td_timer_t *handoff_timer; /* cluster: roles drain once peers took this process's keys */
     int exit_code;
 };
 

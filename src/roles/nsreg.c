@@ -22,6 +22,11 @@ struct td_nsreg_s {
     td_store_t *store;
     td_ns_t *v;
     int n, cap;
+    /* periodic refresh (td_nsreg_refresh_every) */
+    td_timer_t *refresh_timer;
+    int64_t refresh_ms;
+    int refreshing; /* a list request is in flight */
+    int closing;    /* freed while a list was in flight: the callback frees */
 };
 
 static const char *const td_sa_names[] = { NULL,     "Text", "Keyword",  "Int",
@@ -61,6 +66,12 @@ static void td_ns_destroy(td_ns_t *ns)
 void td_nsreg_free(td_nsreg_t *r)
 {
     if (r == NULL) {
+        return;
+    }
+    td_timer_free(r->refresh_timer);
+    r->refresh_timer = NULL;
+    if (r->refreshing) {
+        r->closing = 1; /* the pending list's callback frees */
         return;
     }
     for (int i = 0; i < r->n; i++) {
@@ -150,6 +161,84 @@ int td_nsreg_load(td_nsreg_t *r, char *err, size_t errlen)
 out:
     td_store_req_free(req);
     return rc;
+}
+
+/* ---- refresh: other processes create and update namespaces too ---- */
+
+static void td_nsreg_refresh_page(td_nsreg_t *r, const td_store_token_t *token);
+
+static void td_nsreg_refresh_done(td_store_req_t *req, void *arg)
+{
+    td_nsreg_t *r = arg;
+    int changed = 0;
+
+    r->refreshing = 0;
+    if (r->closing) {
+        td_store_req_free(req);
+        td_nsreg_free(r);
+        return;
+    }
+    if (req->rc != TD_OK) {
+        td_log_warn("namespace refresh failed: %s", req->err);
+    } else {
+        for (int i = 0; i < req->out.ns_list.n_recs; i++) {
+            const td_store_namespace_t *st = &req->out.ns_list.recs[i];
+            const td_ns_t *have = td_nsreg_by_id(r, st->id);
+            td_ns_record_t *rec;
+
+            if (have != NULL && have->notification_version >= st->notification_version) {
+                continue;
+            }
+            rec = td_ns_unpack(&st->detail);
+            if (rec == NULL) {
+                td_log_warn("namespace %s: undecodable record (refresh skips it)", st->name);
+                continue;
+            }
+            td_log_info("namespace %s: %s from the store (version %lld)", st->name,
+                        have != NULL ? "updated" : "added", (long long)st->notification_version);
+            td_nsreg_put(r, st->id, st->name, st->notification_version, rec);
+            changed++;
+        }
+        if (req->out.ns_list.next_token.len > 0) {
+            td_nsreg_refresh_page(r, &req->out.ns_list.next_token);
+            td_store_req_free(req);
+            return;
+        }
+    }
+    (void)changed;
+    td_store_req_free(req);
+    if (r->refresh_timer != NULL) {
+        td_timer_start(r->refresh_timer, r->refresh_ms);
+    }
+}
+
+static void td_nsreg_refresh_page(td_nsreg_t *r, const td_store_token_t *token)
+{
+    td_store_req_t *req = td_store_req_new(TD_STORE_OP_NS_LIST);
+
+    if (token != NULL) {
+        req->in.ns_list.token.data = td_arena_memdup(&req->arena, token->data, token->len);
+        req->in.ns_list.token.len = token->len;
+    }
+    req->cb = td_nsreg_refresh_done;
+    req->arg = r;
+    r->refreshing = 1;
+    td_store_submit(r->store, req);
+}
+
+static void td_nsreg_refresh_tick(void *arg)
+{
+    td_nsreg_t *r = arg;
+    if (!r->refreshing) {
+        td_nsreg_refresh_page(r, NULL);
+    }
+}
+
+void td_nsreg_refresh_every(td_nsreg_t *r, td_loop_t *loop, int64_t ms)
+{
+    r->refresh_ms = ms;
+    r->refresh_timer = td_timer_new(loop, td_nsreg_refresh_tick, r);
+    td_timer_start(r->refresh_timer, ms);
 }
 
 const td_ns_t *td_nsreg_by_name(const td_nsreg_t *r, const char *name)
@@ -254,8 +343,8 @@ static int td_nsreg_add_sas(td_ns_record_t *rec, const td_strlist_t *sas, int *a
     return TD_OK;
 }
 
-int td_nsreg_ensure(td_nsreg_t *r, const char *name, int retention_hours,
-                    const td_strlist_t *search_attributes, char *err, size_t errlen)
+static int td_nsreg_ensure_once(td_nsreg_t *r, const char *name, int retention_hours,
+                                const td_strlist_t *search_attributes, char *err, size_t errlen)
 {
     const td_ns_t *ns = td_nsreg_by_name(r, name);
     td_store_req_t *req = NULL;
@@ -320,6 +409,26 @@ out:
         temporald__namespace__namespace_record__free_unpacked(rec, NULL);
     }
     td_store_req_free(req);
+    return rc;
+}
+
+int td_nsreg_ensure(td_nsreg_t *r, const char *name, int retention_hours,
+                    const td_strlist_t *search_attributes, char *err, size_t errlen)
+{
+    int rc = TD_OK;
+
+    /* Processes of a cluster starting together race to create the same namespace (or add
+     * the same attributes): the loser reads the winner's record and tries again. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        rc = td_nsreg_ensure_once(r, name, retention_hours, search_attributes, err, errlen);
+        if (rc != TD_EEXIST && rc != TD_ECONDITION) {
+            break;
+        }
+        rc = td_nsreg_load(r, err, errlen);
+        if (rc != TD_OK) {
+            break;
+        }
+    }
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "loop.h"
 #include "namespace.pb-c.h"
 #include "store/store.h"
 
@@ -37,6 +38,11 @@ int td_nsreg_load(td_nsreg_t *r, char *err, size_t errlen);
  * (start-up only). */
 int td_nsreg_ensure(td_nsreg_t *r, const char *name, int retention_hours,
                     const td_strlist_t *search_attributes, char *err, size_t errlen);
+
+/* Re-reads the namespaces from the store every ms (asynchronously, on loop): namespaces
+ * other processes created or updated (higher notification_version) replace the cached
+ * ones. For processes of a cluster; start-dev is the only writer and needs none. */
+void td_nsreg_refresh_every(td_nsreg_t *r, td_loop_t *loop, int64_t ms);
 
 const td_ns_t *td_nsreg_by_name(const td_nsreg_t *r, const char *name);
 const td_ns_t *td_nsreg_by_id(const td_nsreg_t *r, const char *id);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The registry of internal service methods hosted in this process (see svc.h): a sorted
- * array searched by path.
+ * array searched by path. Calls to roles on other hosts (the remote branch of td_svc_call) live
+ * in svc_net.c.
  */
 #include "roles/svc.h"
 
@@ -11,6 +12,7 @@
 
 #include "error.h"
 #include "mem.h"
+#include "roles/svc_int.h"
 #include "server.h"
 
 typedef struct td_svc_s {
@@ -65,21 +67,48 @@ int td_svc_register_all(td_server_t *srv, const td_rpc_method_t *m, int n)
     return rc;
 }
 
+/* The outcome of a call whose handler is absent from this process and which has no route. */
+static void td_svc_missing(const char *path, td_rpc_local_fn done, void *arg)
+{
+    char msg[300];
+
+    snprintf(msg, sizeof(msg),
+             "%s: the role serving it is not hosted in this process, and this process routes "
+             "no calls to other hosts (start-dev, or no cluster membership)",
+             path);
+    done(NULL, TD_GRPC_UNAVAILABLE, msg, NULL, arg);
+}
+
 td_rpc_call_t *td_svc_call(td_server_t *srv, const char *path, const ProtobufCMessage *req,
                            int64_t deadline, td_rpc_local_fn done, void *arg)
 {
     const td_rpc_method_t *m = td_svc_find(srv, path);
-    char msg[300];
 
+    if (srv->route != NULL && td_svc_route_role(path) != 0) {
+        return td_svc__routed_call(srv, m, path, req, deadline, done, arg);
+    }
     if (m == NULL) {
-        snprintf(msg, sizeof(msg),
-                 "%s: the role serving it is not hosted in this process, and calls to other "
-                 "hosts need cluster mode, which temporald does not have yet",
-                 path);
-        done(NULL, TD_GRPC_UNAVAILABLE, msg, NULL, arg);
+        td_svc_missing(path, done, arg);
         return NULL;
     }
     return td_rpc_local_call(srv->loop, m, req, deadline, done, arg);
+}
+
+const td_rpc_method_t *td_svc__find(const td_server_t *srv, const char *path)
+{
+    return td_svc_find(srv, path);
+}
+
+int td_svc__count(const td_server_t *srv)
+{
+    const td_svc_t *t = srv->svc;
+    return t != NULL ? t->n : 0;
+}
+
+const td_rpc_method_t *td_svc__method(const td_server_t *srv, int i)
+{
+    const td_svc_t *t = srv->svc;
+    return &t->v[i];
 }
 
 void td_svc_cancel(td_rpc_call_t *c)

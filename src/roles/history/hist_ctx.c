@@ -83,6 +83,7 @@ td_hist_ctx_t *td_hist__ctx_get(td_hist_t *h, const char *ns, const char *wf)
     c->namespace_id = td_strdup(ns);
     c->workflow_id = td_strdup(wf);
     c->shard = td_hist__shard_for(h, ns, wf);
+    c->gen = c->shard->gen;
     c->last_used_ms = td_now_mono_ms();
     c->hnext = h->buckets[b];
     h->buckets[b] = c;
@@ -661,13 +662,21 @@ static void td_hist_op_run(td_hist_op_t *op)
         op->private_ms = NULL;
         op->ms = NULL;
     }
-    if (s->state != TD_HIST_SHARD_OWNED && !(op->read_only && s->state != TD_HIST_SHARD_LOST)) {
-        td_hist_op_finish(op, TD_EUNAVAIL,
-                          s->state == TD_HIST_SHARD_LOST ? "history shard ownership lost"
-                          : s->state == TD_HIST_SHARD_RENEWING
-                                  ? "history shard is taking a new task id range"
-                                  : "history shard not acquired yet");
+    if (s->state != TD_HIST_SHARD_OWNED &&
+        !(op->read_only && s->state != TD_HIST_SHARD_LOST && s->state != TD_HIST_SHARD_RELEASED)) {
+        td_hist_op_finish(
+                op, TD_EUNAVAIL,
+                s->state == TD_HIST_SHARD_LOST       ? "history shard ownership lost"
+                : s->state == TD_HIST_SHARD_RELEASED ? "history shard moved to another host"
+                : s->state == TD_HIST_SHARD_RENEWING ? "history shard is taking a new task id range"
+                                                     : "history shard not acquired yet");
         return;
+    }
+    if (c->gen != s->gen) { /* cached under an earlier ownership of the shard */
+        td_ms_free(c->ms);
+        c->ms = NULL;
+        td_hist__evc_drop(c);
+        c->gen = s->gen;
     }
     if (op->load == TD_HIST_LOAD_NONE) {
         td_hist_op_apply(op, NULL);

@@ -17,24 +17,37 @@
  *   ids are range_id << 24 | seq: when seq runs out the shard takes a new range (RENEWING)
  *   once the writes naming the old one have finished.
  *
- *       td_hist_shard_acquire      tasks of the previous owner read and re-driven
- *     NEW -----------------> ACQUIRING ---------------------------------------> OWNED
- *                               |  ^                                          |  ^  |
- *                               +--+ store error: retry after 1 s    ids out  |  |  |
- *                                                                             v  |  |
- *                                                    new range acquired  RENEWING   |
- *                                                                                   |
- *                                                   TD_ESHARDLOST on any write      v
- *                                                                                  LOST
+ *   Which shards to own is the history ring's answer (cluster/ring.h, td_svc_ring): the
+ *   shard controller (td_hist__shards_reconcile) acquires every shard the ring gives this
+ *   process and releases the others, on every ring change and every 10 s. Without a ring
+ *   (start-dev, tests) the process owns every shard. Acquiring bumps range_id in the store,
+ *   which fences the previous owner's next write.
+ *
+ *             td_hist_shard_acquire         tasks of the previous owner read
+ *     NEW ----------------------> ACQUIRING -------------------------------> OWNED
+ *                                  ^   |  ^                                  |  ^
+ *       ring names us again        |   +--+ store error: retry,   ids out    |  | new range
+ *     +----------------------------+        backoff 0.1..5 s                 v  |
+ *     |                                                                   RENEWING
+ *   RELEASED <-- ring names another owner (from ACQUIRING, OWNED, RENEWING)
+ *   LOST     <-- TD_ESHARDLOST on a write (from OWNED, RENEWING); re-acquired like RELEASED
+ *
  *   FROM       -> TO         [function]
- *   NEW        -> ACQUIRING  [td_hist_shard_acquire]
- *   ACQUIRING  -> ACQUIRING  [td_hist_acquire_done (error: retry timer)]
+ *   NEW        -> ACQUIRING  [td_hist__shards_reconcile -> td_hist_shard_acquire]
+ *   ACQUIRING  -> ACQUIRING  [td_hist_acquire_done (error: retry timer with backoff)]
  *   ACQUIRING  -> OWNED      [td_hist_load_done (last task category read)]
  *   OWNED      -> RENEWING   [td_hist__task_id (seq exhausted)]
  *   RENEWING   -> OWNED      [td_hist_acquire_done (renewal: no task reload)]
  *   OWNED, RENEWING -> LOST  [td_hist__shard_lost]
- *   LOST is final for this process (operations fail with UNAVAILABLE). Tasks already
- *   committed keep being processed while RENEWING; operations wait (UNAVAILABLE).
+ *   ACQUIRING, OWNED, RENEWING -> RELEASED [td_hist_shard_release]
+ *   RELEASED, LOST -> ACQUIRING [td_hist__shards_reconcile, when the ring names us again]
+ *   Not OWNED: operations fail with UNAVAILABLE, and the internal listener answers calls for
+ *   a shard the ring gives to another host with ShardOwnershipLost naming it (svc_net.c).
+ *   Released and lost shards keep their in-memory tasks (running ones finish; none is
+ *   dispatched); a later acquire reads the store's tasks, skips ids already in memory and
+ *   re-drives the ready ones. Each acquire bumps gen, so states cached under an earlier
+ *   ownership are dropped before use. Tasks already committed keep being processed while
+ *   RENEWING; operations wait (UNAVAILABLE).
  *
  * A task (td_hist_task_t.state)
  *
@@ -119,7 +132,8 @@ enum {
     TD_HIST_SHARD_ACQUIRING,
     TD_HIST_SHARD_OWNED,
     TD_HIST_SHARD_RENEWING,
-    TD_HIST_SHARD_LOST
+    TD_HIST_SHARD_LOST,
+    TD_HIST_SHARD_RELEASED
 };
 enum { TD_HIST_TASK_INFLIGHT = 1, TD_HIST_TASK_READY, TD_HIST_TASK_RUNNING };
 
@@ -159,6 +173,7 @@ struct td_hist_shard_s {
     td_timer_t *acquire_timer;
     int ack_inflight[TD_HIST_NCAT];
     int64_t acked_id[TD_HIST_NCAT], acked_fire[TD_HIST_NCAT];
+    uint32_t gen; /* bumped each time the shard becomes OWNED: older cached states are stale */
 };
 
 struct td_hist_waiter_s {
@@ -182,6 +197,7 @@ struct td_hist_ctx_s {
     int n_queries;
     td_hist_update_t *updates; /* update requests and their callers (hist_update.c) */
     int running;               /* the head op is between load and done */
+    uint32_t gen;              /* shard->gen when ms was cached */
     int kick_posted;           /* a td_hist_ctx_kick is queued on the loop for this context */
     td_hist_ctx_t *hnext;
     int64_t last_used_ms;
@@ -256,6 +272,8 @@ struct td_hist_s {
     td_store_t *store;
     int nshards;
     td_hist_shard_t *shards;
+    td_timer_t *reconcile_timer; /* periodic td_hist__shards_reconcile */
+    void *ring_listen;           /* td_ring_listen handle, or NULL without a ring */
     td_hist_ctx_t **buckets;
     size_t nbuckets, nctx;
     int running;
@@ -284,6 +302,10 @@ void td_hist__tasks_committed(td_hist_task_t **v, int n);
 void td_hist__tasks_abort(td_hist_task_t **v, int n);
 void td_hist__task_ack(td_hist_task_t *task);
 void td_hist__shard_lost(td_hist_shard_t *s, int64_t cur_range);
+/* Acquires the shards the history ring gives this process and releases the others. */
+void td_hist__shards_reconcile(td_hist_t *h);
+/* Shards OWNED or RENEWING here. */
+int td_hist__owned_count(const td_hist_t *h);
 /* A write naming the range finished: a pending renewal may go ahead. */
 void td_hist__shard_write_done(td_hist_shard_t *s);
 

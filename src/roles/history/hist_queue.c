@@ -393,8 +393,8 @@ void td_hist__task_dispatch(td_hist_task_t *task)
 {
     td_hist_shard_t *s = task->shard;
 
-    if (!s->h->running || s->state == TD_HIST_SHARD_LOST) {
-        return;
+    if (!s->h->running || s->state == TD_HIST_SHARD_LOST || s->state == TD_HIST_SHARD_RELEASED) {
+        return; /* left READY: dispatched when the shard is acquired again */
     }
     if (s->state == TD_HIST_SHARD_NEW || s->state == TD_HIST_SHARD_ACQUIRING) {
         return; /* td_hist_shard_ready dispatches everything pending */

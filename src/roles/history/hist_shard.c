@@ -12,16 +12,25 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "cluster/membership.h"
+#include "cluster/ring.h"
+#include "config.h"
 #include "error.h"
 #include "log.h"
 #include "mem.h"
 #include "roles/history/hist_int.h"
+#include "roles/svc.h"
 
 /* The ack levels are flushed to the store (tasks below them deleted) this often. */
 #define TD_HIST_ACK_MS 1000
 /* A failed acquisition is retried after 100 ms doubling to 5 s (backoff.h). */
 #define TD_HIST_RETRY_ACQ_MIN 100
 #define TD_HIST_RETRY_ACQ_MAX 5000
+#define TD_HIST_RECONCILE_MS  10000
+/* With a ring, the first reconcile waits this long, so that peers already up are in the
+ * membership (SWIM syncs on join) and the process does not take shards for a moment only to
+ * hand them back. */
+#define TD_HIST_JOIN_DELAY_MS 1500
 
 /*
  * Workflow -> shard: 32-bit FNV-1a over namespace_id, one zero byte, workflow_id; shard id =
@@ -422,14 +431,22 @@ static void td_hist_ack_flush(void *arg)
 
 /* ---- acquire and restart ---- */
 
+/* The acquire retry timer: acquire still, unless the ring moved the shard meanwhile. */
 static void td_hist_acquire_retry(void *arg)
 {
-    td_hist_shard_acquire(arg);
+    td_hist_shard_t *s = arg;
+
+    if (s->state == TD_HIST_SHARD_RENEWING) {
+        td_hist_shard_acquire(s);
+    } else {
+        td_hist__shards_reconcile(s->h);
+    }
 }
 
 static void td_hist_shard_ready(td_hist_shard_t *s)
 {
     s->state = TD_HIST_SHARD_OWNED;
+    s->gen++;
     td_log_info("shard %d owned (range_id %lld, %d transfer, %d timer, %d visibility tasks to "
                 "re-drive)",
                 s->id, (long long)s->range_id, s->n_pending[TD_STORE_TASK_TRANSFER],
@@ -438,10 +455,29 @@ static void td_hist_shard_ready(td_hist_shard_t *s)
         td_hist_task_t *t = s->pending[c], *next;
         for (; t != NULL; t = next) {
             next = t->next;
-            td_hist__task_dispatch(t);
+            if (t->state ==
+                TD_HIST_TASK_READY) { /* (running ones of an earlier ownership finish) */
+                td_hist__task_dispatch(t);
+            }
         }
     }
     td_hist__timer_arm(s);
+}
+
+/* Whether a stored task is on the shard's pending list already. */
+static int td_hist_task_known(const td_hist_shard_t *s, const td_store_task_t *st)
+{
+    int c = st->category;
+
+    if (c < 1 || c >= TD_HIST_NCAT) {
+        return 0;
+    }
+    for (const td_hist_task_t *t = s->pending[c]; t != NULL; t = t->next) {
+        if (t->task_id == st->task_id) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void td_hist_load_done(td_store_req_t *req, void *arg)
@@ -453,7 +489,11 @@ static void td_hist_load_done(td_store_req_t *req, void *arg)
         td_log_error("shard %d: reading pending tasks failed: %s", s->id, req->err);
     } else {
         for (int i = 0; i < req->out.tasks_read.n_tasks; i++) {
-            td_hist_task_t *t = td_hist_task_parse(s, &req->out.tasks_read.tasks[i], &req->arena);
+            td_hist_task_t *t;
+            if (td_hist_task_known(s, &req->out.tasks_read.tasks[i])) {
+                continue; /* still in memory from an earlier ownership */
+            }
+            t = td_hist_task_parse(s, &req->out.tasks_read.tasks[i], &req->arena);
             if (t == NULL) {
                 td_log_error("shard %d: dropping malformed task %lld", s->id,
                              (long long)req->out.tasks_read.tasks[i].task_id);
@@ -475,6 +515,12 @@ static void td_hist_acquire_done(td_store_req_t *req, void *arg)
     s->h->inflight--;
     s->acquire_inflight = 0;
     if (!s->h->running) {
+        td_store_req_free(req);
+        return;
+    }
+    if (s->state == TD_HIST_SHARD_RELEASED) {
+        /* the ring moved the shard away while we were acquiring: the new owner's acquire
+         * fences this one */
         td_store_req_free(req);
         return;
     }
@@ -536,6 +582,91 @@ static void td_hist_shard_acquire(td_hist_shard_t *s)
     td_store_submit(s->h->store, req);
 }
 
+/* Gives up a shard the ring moved to another owner: nothing more runs or is dispatched on
+ * it; cached workflow states are dropped (the new owner changes them). */
+static void td_hist_shard_release(td_hist_shard_t *s, const td_ring_owner_t *owner)
+{
+    td_log_info("shard %d released: the history ring gives it to %s", s->id,
+                owner != NULL ? owner->grpc_addr : "no host");
+    s->state = TD_HIST_SHARD_RELEASED;
+    td_timer_stop(s->acquire_timer);
+    if (s->fire_timer != NULL) {
+        td_timer_stop(s->fire_timer);
+    }
+    td_hist__ctx_drop_states(s->h);
+}
+
+void td_hist__shards_reconcile(td_hist_t *h)
+{
+    td_ring_t *ring = td_svc_ring(h->srv, TD_ROLE_HISTORY);
+
+    if (!h->running || h->shards == NULL) {
+        return;
+    }
+    for (int i = 0; i < h->nshards; i++) {
+        td_hist_shard_t *s = &h->shards[i];
+        const td_ring_owner_t *o = ring != NULL ? td_ring_lookup_shard(ring, s->id) : NULL;
+        int mine = ring == NULL || (o != NULL && o->self);
+
+        if (mine) {
+            if ((s->state == TD_HIST_SHARD_NEW || s->state == TD_HIST_SHARD_RELEASED ||
+                 s->state == TD_HIST_SHARD_LOST) &&
+                !s->acquire_inflight && !td_timer_pending(s->acquire_timer)) {
+                td_hist_shard_acquire(s);
+            } else if (s->state == TD_HIST_SHARD_ACQUIRING && !s->acquire_inflight &&
+                       s->loads_pending == 0 && !td_timer_pending(s->acquire_timer)) {
+                td_hist_shard_acquire(s); /* a retry cancelled by an earlier release */
+            }
+        } else if (s->state == TD_HIST_SHARD_ACQUIRING || s->state == TD_HIST_SHARD_OWNED ||
+                   s->state == TD_HIST_SHARD_RENEWING) {
+            td_hist_shard_release(s, o);
+        }
+    }
+}
+
+static void td_hist_ring_changed(void *arg)
+{
+    td_hist__shards_reconcile(arg);
+}
+
+static void td_hist_reconcile_tick(void *arg)
+{
+    td_hist_t *h = arg;
+    td_hist__shards_reconcile(h);
+    td_timer_start(h->reconcile_timer, TD_HIST_RECONCILE_MS);
+}
+
+int td_hist__owned_count(const td_hist_t *h)
+{
+    int n = 0;
+    for (int i = 0; h->shards != NULL && i < h->nshards; i++) {
+        n += h->shards[i].state == TD_HIST_SHARD_OWNED ||
+             h->shards[i].state == TD_HIST_SHARD_RENEWING;
+    }
+    return n;
+}
+
+/* The operator view's shard count of a history member: ours as owned now, another's as our
+ * ring gives it. */
+static int td_hist_owned_fn(void *arg, const td_member_t *mem)
+{
+    td_hist_t *h = arg;
+    td_ring_t *ring = td_svc_ring(h->srv, TD_ROLE_HISTORY);
+    int n = 0;
+
+    if (mem->self) {
+        return td_hist__owned_count(h);
+    }
+    if (ring == NULL) {
+        return -1;
+    }
+    for (int i = 1; i <= h->nshards; i++) {
+        const td_ring_owner_t *o = td_ring_lookup_shard(ring, i);
+        n += o != NULL && strcmp(o->id, mem->id) == 0;
+    }
+    return n;
+}
+
 void td_hist__shards_start(td_hist_t *h)
 {
     h->shards = td_calloc((size_t)h->nshards, sizeof(*h->shards));
@@ -548,7 +679,20 @@ void td_hist__shards_start(td_hist_t *h)
         for (int c = 0; c < TD_HIST_NCAT; c++) {
             s->acked_id[c] = -1;
         }
-        td_hist_shard_acquire(s);
+    }
+    if (td_svc_ring(h->srv, TD_ROLE_HISTORY) != NULL) {
+        h->ring_listen =
+                td_ring_listen(td_svc_ring(h->srv, TD_ROLE_HISTORY), td_hist_ring_changed, h);
+    }
+    if (td_membership_of(h->srv) != NULL) {
+        td_membership_set_owned_fn(td_membership_of(h->srv), TD_ROLE_HISTORY, td_hist_owned_fn, h);
+    }
+    h->reconcile_timer = td_timer_new(h->loop, td_hist_reconcile_tick, h);
+    if (h->ring_listen != NULL) {
+        td_timer_start(h->reconcile_timer, TD_HIST_JOIN_DELAY_MS);
+    } else {
+        td_timer_start(h->reconcile_timer, TD_HIST_RECONCILE_MS);
+        td_hist__shards_reconcile(h);
     }
 }
 
@@ -559,10 +703,24 @@ void td_hist__shard_lost(td_hist_shard_t *s, int64_t cur_range)
                      s->id, (long long)cur_range, (long long)s->range_id);
     }
     s->state = TD_HIST_SHARD_LOST;
+    /* If the ring still gives it to us (views differ for a moment), take it back soon: the
+     * retry timer reconciles. */
+    if (!td_timer_pending(s->acquire_timer)) {
+        td_timer_start(s->acquire_timer, TD_HIST_RETRY_ACQ_MIN * 10);
+    }
 }
 
 void td_hist__shards_free(td_hist_t *h)
 {
+    if (h->ring_listen != NULL && td_svc_ring(h->srv, TD_ROLE_HISTORY) != NULL) {
+        td_ring_unlisten(td_svc_ring(h->srv, TD_ROLE_HISTORY), h->ring_listen);
+    }
+    h->ring_listen = NULL;
+    td_timer_free(h->reconcile_timer);
+    h->reconcile_timer = NULL;
+    if (td_membership_of(h->srv) != NULL) {
+        td_membership_set_owned_fn(td_membership_of(h->srv), TD_ROLE_HISTORY, NULL, NULL);
+    }
     for (int i = 0; h->shards != NULL && i < h->nshards; i++) {
         td_hist_shard_t *s = &h->shards[i];
         for (int c = 0; c < TD_HIST_NCAT; c++) {

@@ -10,6 +10,7 @@
 
 #include "roles/role.h"
 
+#include "cluster/ring.h"
 #include "config.h"
 #include "error.h"
 #include "log.h"
@@ -17,6 +18,7 @@
 #include "metrics.h"
 #include "roles/history/hist.h"
 #include "roles/history/hist_int.h"
+#include "roles/svc.h"
 #include "server.h"
 
 #define TD_HIST_DRAIN_POLL_MS 10
@@ -141,9 +143,14 @@ int td_hist_ready(const void *role_state)
     if (h == NULL || h->shards == NULL) {
         return 0;
     }
-    for (int i = 0; i < h->nshards; i++) {
-        if (h->shards[i].state != TD_HIST_SHARD_OWNED) {
-            return 0;
+    {
+        td_ring_t *ring = td_svc_ring(h->srv, TD_ROLE_HISTORY);
+        for (int i = 0; i < h->nshards; i++) {
+            const td_ring_owner_t *o = ring != NULL ? td_ring_lookup_shard(ring, i + 1) : NULL;
+            if ((ring == NULL || (o != NULL && o->self)) &&
+                h->shards[i].state != TD_HIST_SHARD_OWNED) {
+                return 0;
+            }
         }
     }
     return 1;

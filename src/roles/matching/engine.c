@@ -1572,6 +1572,41 @@ void td_matching_unload_sticky(td_matching_engine_t *e, const td_match_key_t *ke
     }
 }
 
+int td_matching_release_polls(td_matching_engine_t *e,
+                              int (*keep)(void *arg, const td_match_key_t *key), void *arg)
+{
+    int ended = 0;
+
+    if (e->closing) {
+        return 0;
+    }
+    for (size_t i = 0; i < e->parts.nb; i++) {
+        for (td_mh_ent_t *h = e->parts.b[i]; h != NULL; h = h->next) {
+            td_mpart_t *part = (td_mpart_t *)h;
+            td_mlink_t gone;
+
+            if (part->nwaiters == 0 || keep(arg, &part->key)) {
+                continue;
+            }
+            /* detach first: an answer's callback may poll again (that poll stays) */
+            td_ml_init(&gone);
+            gone.next = part->waiters.next;
+            gone.prev = part->waiters.prev;
+            gone.next->prev = &gone;
+            gone.prev->next = &gone;
+            td_ml_init(&part->waiters);
+            part->nwaiters = 0;
+            while (!td_ml_empty(&gone)) {
+                td_matching_poll_t *p = TD_MCONTAINER(gone.next, td_matching_poll_t, link);
+                td_ml_remove(&p->link);
+                td_mpoll_answer(p, TD_OK, NULL);
+                ended++;
+            }
+        }
+    }
+    return ended;
+}
+
 /* ---- queries ---- */
 
 /* Removes a query from the registry and frees it with its queued task (a task being

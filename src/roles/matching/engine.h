@@ -208,6 +208,11 @@ void td_matching_poll_cancel(td_matching_poll_t *p);
  * workflow to the normal queue at once. Tasks already in its backlog are left to their
  * schedule-to-start expiry. No-op for an unknown partition. */
 void td_matching_unload_sticky(td_matching_engine_t *e, const td_match_key_t *key);
+/* Answers, empty, every waiting poll of the loaded partitions for which keep(arg, key) is 0
+ * (partitions another matching host owns now: their pollers poll again and are routed
+ * there). Returns the number of polls ended. */
+int td_matching_release_polls(td_matching_engine_t *e,
+                              int (*keep)(void *arg, const td_match_key_t *key), void *arg);
 
 /* Query result: err TD_OK and the worker's answer (data borrowed for the duration of cb), or
  * an error: TD_ETIMEDOUT, TD_ECLOSED, or a stale answer of record_started (TD_ENOTFOUND). */

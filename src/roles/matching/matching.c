@@ -30,6 +30,7 @@
 
 #include <stdio.h>
 
+#include "cluster/ring.h"
 #include "config.h"
 #include "error.h"
 #include "log.h"
@@ -38,7 +39,48 @@
 #include "roles/nsreg.h"
 #include "roles/matching/match_store.h"
 #include "roles/matching/mr_int.h"
+#include "roles/svc.h"
 #include "server.h"
+
+/* After a ring change, partitions that moved to another matching host are given up after
+ * this delay (if still not ours): their waiting polls end empty, so the pollers poll again
+ * and reach the new owner, whose lease (range_id + 1) fences any write of ours. The
+ * partition itself unloads when idle. */
+#define TD_MR_UNLOAD_DELAY_MS 500
+
+static int td_mr_keeps(void *arg, const td_match_key_t *key)
+{
+    td_mr_t *r = arg;
+    td_ring_t *ring = td_svc_ring(r->srv, TD_ROLE_MATCHING);
+    const td_ring_owner_t *o;
+    char k[600];
+
+    td_svc_matching_key(key->namespace_id, key->name, k, sizeof(k));
+    o = ring != NULL ? td_ring_lookup(ring, k) : NULL;
+    return o == NULL || o->self;
+}
+
+static void td_mr_unload_moved(void *arg)
+{
+    td_mr_t *r = arg;
+    int n;
+
+    if (r->engine == NULL || !r->running) {
+        return;
+    }
+    n = td_matching_release_polls(r->engine, td_mr_keeps, r);
+    if (n > 0) {
+        td_log_info("matching ring changed: %d poll(s) on task queues now owned elsewhere "
+                    "answered empty",
+                    n);
+    }
+}
+
+static void td_mr_ring_changed(void *arg)
+{
+    td_mr_t *r = arg;
+    td_timer_start(r->unload_timer, TD_MR_UNLOAD_DELAY_MS);
+}
 
 static int td_matching_init(td_server_t *srv, void **state)
 {
@@ -122,6 +164,11 @@ static int td_matching_start(void *state)
     }
     r->running = 1;
     td_metrics_add_collector(td_mr_collect, r);
+    if (td_svc_ring(r->srv, TD_ROLE_MATCHING) != NULL) {
+        r->unload_timer = td_timer_new(r->srv->loop, td_mr_unload_moved, r);
+        r->ring_listen =
+                td_ring_listen(td_svc_ring(r->srv, TD_ROLE_MATCHING), td_mr_ring_changed, r);
+    }
     td_log_debug("started (long poll %lld ms)", (long long)r->cfg.long_poll_ms);
 out:
     return rc;
@@ -145,6 +192,12 @@ static void td_matching_drain(void *state, td_loop_fn done, void *arg)
     td_mr_t *r = state;
 
     r->running = 0;
+    td_timer_free(r->unload_timer);
+    r->unload_timer = NULL;
+    if (r->ring_listen != NULL) {
+        td_ring_unlisten(td_svc_ring(r->srv, TD_ROLE_MATCHING), r->ring_listen);
+        r->ring_listen = NULL;
+    }
     if (r->engine == NULL || r->closing) {
         done(arg);
         goto out;
@@ -165,6 +218,12 @@ static void td_matching_stop(void *state)
         goto out;
     }
     td_metrics_remove_collector(td_mr_collect, r);
+    td_timer_free(r->unload_timer);
+    r->unload_timer = NULL;
+    if (r->ring_listen != NULL && td_svc_ring(r->srv, TD_ROLE_MATCHING) != NULL) {
+        td_ring_unlisten(td_svc_ring(r->srv, TD_ROLE_MATCHING), r->ring_listen);
+        r->ring_listen = NULL;
+    }
     if (r->engine != NULL) {
         /* The loop no longer runs (drain timed out or never ran): the engine cannot finish
          * its close, which needs the loop; its memory goes with the process. */

@@ -34,6 +34,8 @@ typedef struct td_mr_s {
     int closing;                  /* td_matching_engine_close called, done not yet run */
     td_loop_fn drain_done;
     void *drain_arg;
+    void *ring_listen;        /* matching ring listener (cluster routing), or NULL */
+    td_timer_t *unload_timer; /* membershipUnloadDelay after a ring change */
 } td_mr_t;
 
 /* A poll response that outlives the history call that produced it: a copy in its own
