@@ -216,7 +216,9 @@ static void td_wr_str(td_wr_t *w, td_swim_str_t s)
         w->full = 1;
         return;
     }
-    memcpy(w->p + w->off, s.p, s.len);
+    if (s.len > 0) { /* s.p may be NULL for an empty string */
+        memcpy(w->p + w->off, s.p, s.len);
+    }
     w->off += s.len;
 }
 
