@@ -97,6 +97,25 @@ void td_grpc_timeout_format(int64_t ms, char *buf, size_t len)
 
 static const char td_hex[] = "0123456789ABCDEF";
 
+const char *td_grpc_message_clip(td_arena_t *a, const char *s, size_t max)
+{
+    static const char tail[] = " ... (truncated)";
+    size_t n = strlen(s), keep;
+    char *out;
+
+    if (n <= max) {
+        return s;
+    }
+    keep = max > sizeof(tail) ? max - sizeof(tail) : 0;
+    while (keep > 0 && ((unsigned char)s[keep] & 0xc0) == 0x80) {
+        keep--; /* s[keep] continues a character: cut before its lead byte */
+    }
+    out = td_arena_alloc(a, keep + sizeof(tail));
+    memcpy(out, s, keep);
+    memcpy(out + keep, tail, sizeof(tail));
+    return out;
+}
+
 char *td_grpc_percent_encode(td_arena_t *a, const char *s)
 {
     size_t n = strlen(s), j = 0;

@@ -29,6 +29,13 @@ int td_grpc_timeout_parse(const char *s, int64_t *ms);
 /* Formats ms as a grpc-timeout value into buf (at least 16 bytes). */
 void td_grpc_timeout_format(int64_t ms, char *buf, size_t len);
 
+/* The longest status message sent, in bytes before percent-encoding: a peer's header list
+ * limit (16 KiB in several gRPC implementations, 64 KiB for nghttp2's sender) must never
+ * swallow a status. */
+#define TD_GRPC_MESSAGE_MAX 4096
+/* s when it is at most max bytes long, else a copy in a cut at a UTF-8 character boundary
+ * at or below max - 16 bytes and ending with " ... (truncated)". */
+const char *td_grpc_message_clip(td_arena_t *a, const char *s, size_t max);
 /* grpc-message encoding: bytes outside 0x20..0x7e and '%' become %XX. Result in a. */
 char *td_grpc_percent_encode(td_arena_t *a, const char *s);
 /* Inverse; malformed escapes are kept literally (as the spec asks). Result in a. */

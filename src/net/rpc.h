@@ -41,13 +41,14 @@ typedef struct {
 } td_rpc_tls_t;
 
 typedef struct {
-    size_t max_recv_bytes;   /* largest request message (default 4 MiB) */
-    uint32_t max_streams;    /* SETTINGS_MAX_CONCURRENT_STREAMS (default 4096) */
-    uint32_t stream_window;  /* SETTINGS_INITIAL_WINDOW_SIZE (default 8 MiB) */
-    uint32_t conn_window;    /* connection receive window (default 64 MiB) */
-    size_t max_header_bytes; /* decoded header list bound (default 64 KiB) */
-    size_t out_high_water;   /* pending output bytes above which reading pauses (1 MiB) */
-    td_rpc_tls_t tls;        /* server certificate; cleartext h2c when cert_file is NULL */
+    size_t max_recv_bytes;        /* largest request message (default 4 MiB) */
+    uint32_t max_streams;         /* SETTINGS_MAX_CONCURRENT_STREAMS (default 4096) */
+    uint32_t stream_window;       /* SETTINGS_INITIAL_WINDOW_SIZE (default 8 MiB) */
+    uint32_t conn_window;         /* connection receive window (default 64 MiB) */
+    size_t max_header_bytes;      /* decoded header list bound (default 64 KiB) */
+    size_t out_high_water;        /* pending output bytes above which reading pauses (1 MiB) */
+    size_t max_send_header_bytes; /* largest header block sent (0: nghttp2's 64 KiB) */
+    td_rpc_tls_t tls;             /* server certificate; cleartext h2c when cert_file is NULL */
 } td_rpc_server_opts_t;
 
 /* Fills defaults. */

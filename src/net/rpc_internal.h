@@ -26,6 +26,16 @@ typedef struct td_rpc_watch_s {
     int last;
 } td_rpc_watch_t;
 
+/* One remembered failure kind (method, status) of the failed-call log, for its rate limit. */
+typedef struct {
+    char path[96];
+    int status;
+    int64_t last_ms; /* when it was last logged (monotonic) */
+    long suppressed; /* calls not logged since */
+} td_rpc_faillog_t;
+
+#define TD_RPC_FAILLOG_SLOTS 64
+
 struct td_rpc_server_s {
     td_loop_t *loop;
     td_rpc_server_opts_t opts;
@@ -43,6 +53,9 @@ struct td_rpc_server_s {
     void *drain_arg;
     td_rpc_health_t *health;
     td_rpc_watch_t *watches;
+    td_rpc_faillog_t faillog[TD_RPC_FAILLOG_SLOTS];
+    int64_t faillog_window_ms; /* start of the current one-minute window of the global cap */
+    int faillog_in_window;     /* lines logged in it */
 };
 
 /* Memory sessions: an HTTP/2 server session with no socket, for unit tests and fuzz drivers.

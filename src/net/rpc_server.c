@@ -4,7 +4,11 @@
  * request stream into a td_rpc_call_t, route it by :path to a registered handler and write
  * its answer back as gRPC (length-prefixed message, status in trailers, Trailers-Only for
  * errors). The handler API is in rpc.h; the wire encodings are in grpc_wire.c. Loop thread
- * only. It knows nothing of Temporal beyond the errordetails type_url convention.
+ * only. It knows nothing of Temporal beyond the errordetails type_url convention and the
+ * "namespace" request field it names when it logs a failed call. Every decoded request is
+ * checked for invalid UTF-8 in its string fields (pb_utf8.c) before its handler runs; status
+ * messages are cut to TD_GRPC_MESSAGE_MAX, and a status whose headers nghttp2 cannot encode
+ * is replaced by INTERNAL, so that every call ends with a status.
  *
  * Design notes: the call (one per request stream)
  *
@@ -55,6 +59,7 @@
 #include "mem.h"
 #include "metrics.h"
 #include "net/grpc_wire.h"
+#include "net/pb_utf8.h"
 #include "net/rpc_internal.h"
 #include "temporal/api/errordetails/v1/message.pb-c.h"
 
@@ -114,6 +119,7 @@ struct td_rpc_call_s {
     int status;
     const char *message;
     const char *details_b64;
+    int status_fallback; /* the status headers failed once: INTERNAL was submitted instead */
     /* in-process calls (td_rpc_local_call): the end of the call is handed to local_done */
     td_rpc_local_fn local_done;
     void *local_arg;
@@ -126,6 +132,7 @@ static void td_h2s_schedule(td_h2s_t *s);
 static void td_h2s_answer(td_rpc_call_t *c, int status, const char *message,
                           const ProtobufCMessage *detail);
 static void td_h2s_cancel(td_rpc_call_t *c);
+static const char *td_h2s_peer(const td_h2s_t *s);
 
 /* ---- server object ---- */
 
@@ -399,19 +406,107 @@ static void td_h2s_submit(td_rpc_call_t *c, int trailers_only)
     c->headers_sent = 1;
 }
 
+/* Whether a status is one an operator should hear about: the server could not do what was
+ * asked (a method it lacks, an internal fault, a dependency down). */
+static int td_h2s_status_logged(int status)
+{
+    return status == TD_GRPC_UNIMPLEMENTED || status == TD_GRPC_INTERNAL ||
+           status == TD_GRPC_UNAVAILABLE;
+}
+
+/* The namespace a call names: the request's "namespace" string field, else the
+ * temporal-namespace header, else "". */
+static const char *td_h2s_call_namespace(td_rpc_call_t *c)
+{
+    const char *ns = NULL;
+
+    if (c->req != NULL) {
+        const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field_by_name(c->req->descriptor, "namespace");
+        if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+            f->label != PROTOBUF_C_LABEL_REPEATED) {
+            ns = *(const char *const *)((const char *)c->req + f->offset);
+        }
+    }
+    if (ns == NULL || ns[0] == '\0') {
+        ns = td_rpc_metadata(c, "temporal-namespace");
+    }
+    return ns != NULL ? ns : "";
+}
+
+/* Logs a call answered UNIMPLEMENTED, INTERNAL or UNAVAILABLE: once a minute per (method,
+ * status), with the count of the calls not logged since, and at most TD_FAILLOG_PER_MIN
+ * lines a minute in all (a client trying many unknown paths cannot flood the log). */
+#define TD_FAILLOG_EVERY_MS 60000
+#define TD_FAILLOG_PER_MIN  30
+static void td_h2s_log_failure(td_rpc_call_t *c, int status, const char *message)
+{
+    td_rpc_server_t *srv = c->srv;
+    const char *path = c->path != NULL ? c->path : "(no :path)";
+    uint32_t h = 2166136261u;
+    td_rpc_faillog_t *slot;
+    int64_t now = td_now_mono_ms();
+    const char *ns;
+
+    if (srv == NULL || !td_h2s_status_logged(status)) {
+        return;
+    }
+    for (const char *p = path; *p != '\0'; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    slot = &srv->faillog[(h ^ (uint32_t)status) % TD_RPC_FAILLOG_SLOTS];
+    if (slot->status == status && strncmp(slot->path, path, sizeof(slot->path) - 1) == 0 &&
+        now - slot->last_ms < TD_FAILLOG_EVERY_MS) {
+        slot->suppressed++;
+        return;
+    }
+    if (now - srv->faillog_window_ms >= TD_FAILLOG_EVERY_MS) {
+        srv->faillog_window_ms = now;
+        srv->faillog_in_window = 0;
+    }
+    if (srv->faillog_in_window >= TD_FAILLOG_PER_MIN) {
+        return;
+    }
+    srv->faillog_in_window++;
+    ns = td_h2s_call_namespace(c);
+    if (slot->status == status && strncmp(slot->path, path, sizeof(slot->path) - 1) == 0 &&
+        slot->suppressed > 0) {
+        td_log_(status == TD_GRPC_UNIMPLEMENTED ? TD_LOG_INFO : TD_LOG_WARN,
+                "call %s namespace=\"%.200s\" answered %s: %.300s (and %ld more since the "
+                "last report)",
+                path, ns, td_grpc_status_name(status), message != NULL ? message : "",
+                slot->suppressed);
+    } else {
+        td_log_(status == TD_GRPC_UNIMPLEMENTED ? TD_LOG_INFO : TD_LOG_WARN,
+                "call %s namespace=\"%.200s\" answered %s: %.300s", path, ns,
+                td_grpc_status_name(status), message != NULL ? message : "");
+    }
+    snprintf(slot->path, sizeof(slot->path), "%s", path);
+    slot->status = status;
+    slot->last_ms = now;
+    slot->suppressed = 0;
+}
+
+/* Details larger than this are dropped (the status and message still go out). */
+#define TD_GRPC_DETAILS_B64_MAX (16u << 10)
+
 /* Records the final status and schedules it (and any queued message) on the wire. */
 static void td_h2s_finish(td_rpc_call_t *c, int status, const char *message,
                           const ProtobufCMessage *detail)
 {
+    td_h2s_log_failure(c, status, message);
+    if (message != NULL) {
+        message = td_grpc_message_clip(&c->arena, message, TD_GRPC_MESSAGE_MAX);
+    }
     c->answered = 1;
     c->status = status;
     c->message = message != NULL ? td_grpc_percent_encode(&c->arena, message) : NULL;
     c->details_b64 = NULL;
-    if (detail != NULL || status != TD_GRPC_OK) {
+    if (detail != NULL) {
         uint8_t *p;
         size_t n;
-        if (detail != NULL) {
-            td_grpc_status_pack(&c->arena, status, message, detail, &p, &n);
+        td_grpc_status_pack(&c->arena, status, message, detail, &p, &n);
+        if (n / 3 * 4 + 4 <= TD_GRPC_DETAILS_B64_MAX) {
             c->details_b64 = td_base64_encode(&c->arena, p, n);
         }
     }
@@ -592,6 +687,16 @@ static void td_h2s_dispatch(td_rpc_call_t *c)
                           td_arena_printf(&c->arena, "grpc: error unmarshalling request as %s",
                                           c->method.req->name));
         return;
+    }
+    {
+        const ProtobufCFieldDescriptor *bad_field;
+        const ProtobufCMessageDescriptor *bad = td_pb_utf8_check(c->req, &bad_field);
+        if (bad != NULL) {
+            td_h2s_fail_early(c, TD_GRPC_INVALID_ARGUMENT,
+                              td_arena_printf(&c->arena, "field %s.%s contains invalid UTF-8",
+                                              bad->name, bad_field->name));
+            return;
+        }
     }
     c->with_handler = 1;
     c->start_ns = td_metrics_now_ns();
@@ -778,6 +883,46 @@ static int td_h2s_on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, voi
         if (c != NULL && !c->remote_closed) {
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
         }
+    }
+    return 0;
+}
+
+/* A HEADERS frame of a reply could not be sent (nghttp2 refused to encode it: a header block
+ * over its send limit, say). The call must still end with a status: the first time, the
+ * status becomes INTERNAL with a short message and is submitted again (as a Trailers-Only
+ * response when no response headers went out, else as trailers); if that fails too, the
+ * stream is reset (the client reports INTERNAL). */
+static int td_h2s_on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *f, int err, void *ud)
+{
+    td_h2s_t *s = ud;
+    td_rpc_call_t *c;
+    nghttp2_nv nv[3];
+    char code[12];
+    int k, rc = -1;
+
+    if (f->hd.type != NGHTTP2_HEADERS) {
+        return 0;
+    }
+    c = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    td_log_warn("%s: %s: the reply's headers could not be sent (%s)", td_h2s_peer(s),
+                c != NULL && c->path != NULL ? c->path : "?", nghttp2_strerror(err));
+    if (c != NULL && !c->status_fallback) {
+        c->status_fallback = 1;
+        c->status = TD_GRPC_INTERNAL;
+        c->message = "the reply could not be encoded";
+        c->details_b64 = NULL;
+        if (f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+            c->sess->queued -= c->out_len - c->out_off; /* the reply's message is dropped */
+            c->out_len = c->out_off = 0;
+            td_h2s_submit(c, 1);
+            rc = 0;
+        } else {
+            k = td_status_nv(c, nv, code);
+            rc = nghttp2_submit_trailer(ng, f->hd.stream_id, nv, (size_t)k);
+        }
+    }
+    if (rc != 0) {
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_INTERNAL_ERROR);
     }
     return 0;
 }
@@ -978,6 +1123,7 @@ static nghttp2_session_callbacks *td_h2s_callbacks(void)
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, td_h2s_on_frame_recv);
         nghttp2_session_callbacks_set_on_frame_send_callback(cbs, td_h2s_on_frame_send);
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs, td_h2s_on_stream_close);
+        nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, td_h2s_on_frame_not_send);
     }
     return cbs;
 }
@@ -995,6 +1141,9 @@ static td_h2s_t *td_h2s_new(td_rpc_server_t *srv, td_conn_t *conn)
     /* nghttp2 answers PINGs itself and never sends GOAWAY for frequent ones; the bound on
      * queued ACKs only stops a peer that never reads. */
     nghttp2_option_set_max_outbound_ack(opt, 10000);
+    if (srv->opts.max_send_header_bytes > 0) {
+        nghttp2_option_set_max_send_header_block_length(opt, srv->opts.max_send_header_bytes);
+    }
     nghttp2_session_server_new2(&s->ng, td_h2s_callbacks(), s, opt);
     nghttp2_option_del(opt);
     iv[0] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "mem.h"
 #include "net/grpc_wire.h"
+#include "net/pb_utf8.h"
 #include "net/rpc_internal.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/rpc/status.pb-c.h"
@@ -80,6 +81,26 @@ static void td_t_nsnf(td_rpc_call_t *c, void *ctx)
     (void)ctx;
     td_rpc_fail_err(c, TD_ENSNOTFOUND, "Namespace ns9 is not found.");
 }
+
+/* Fails INVALID_ARGUMENT with the request payload's data as the message. */
+static void td_t_fail_msg(td_rpc_call_t *c, void *ctx)
+{
+    const td_payload_t *p = (const td_payload_t *)td_rpc_request(c);
+    char *m = td_arena_strndup(td_rpc_arena(c), (const char *)p->data.data, p->data.len);
+    (void)ctx;
+    td_rpc_fail(c, TD_GRPC_INVALID_ARGUMENT, m, NULL);
+}
+
+/* Replies with a copy of the request, then (when the data says "fail") fails it as above:
+ * a status in trailers after a message. */
+static void td_t_reply_then_fail(td_rpc_call_t *c, void *ctx)
+{
+    td_rpc_send(c, td_rpc_request(c));
+    td_t_fail_msg(c, ctx);
+}
+
+/* The largest header block the server sends (0: nghttp2's default), for the next open. */
+static size_t td_t_send_hdr_max;
 
 /* ---- client side ---- */
 
@@ -168,6 +189,10 @@ static void td_t_open(td_t_env_t *e, size_t max_recv)
                              td_t_hang, NULL };
     td_rpc_method_t nsnf = { "/t.T/Nsnf", &temporal__api__common__v1__payload__descriptor,
                              td_t_nsnf, NULL };
+    td_rpc_method_t failm = { "/t.T/Fail", &temporal__api__common__v1__payload__descriptor,
+                              td_t_fail_msg, NULL };
+    td_rpc_method_t sendf = { "/t.T/SendFail", &temporal__api__common__v1__payload__descriptor,
+                              td_t_reply_then_fail, NULL };
 
     memset(e, 0, sizeof(*e));
     td_t_cancels = td_t_hanging = 0;
@@ -176,11 +201,14 @@ static void td_t_open(td_t_env_t *e, size_t max_recv)
     if (max_recv) {
         o.max_recv_bytes = max_recv;
     }
+    o.max_send_header_bytes = td_t_send_hdr_max;
     e->srv = td_rpc_server_new(e->loop, &o);
     TD_CHECK_INT(td_rpc_server_add(e->srv, &echo), ==, TD_OK);
     TD_CHECK_INT(td_rpc_server_add(e->srv, &echo), ==, TD_EEXIST);
     TD_CHECK_INT(td_rpc_server_add(e->srv, &hang), ==, TD_OK);
     TD_CHECK_INT(td_rpc_server_add(e->srv, &nsnf), ==, TD_OK);
+    TD_CHECK_INT(td_rpc_server_add(e->srv, &failm), ==, TD_OK);
+    TD_CHECK_INT(td_rpc_server_add(e->srv, &sendf), ==, TD_OK);
     e->h = td_rpc__mem_open(e->srv);
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_on_header_callback(cb, td_t_on_header);
@@ -603,4 +631,128 @@ TD_TEST(net_h2_fail_err_details)
     td_arena_destroy(&a);
     td_free(f);
     td_t_close(&e);
+}
+
+/* A status message of 100,000 bytes goes out cut to TD_GRPC_MESSAGE_MAX, and is not split
+ * inside a UTF-8 character. */
+TD_TEST(net_h2_long_status_message_truncated)
+{
+    td_t_env_t e;
+    size_t n, dn = 100000;
+    char *data = td_malloc(dn);
+    uint8_t *f;
+    td_t_body_t b;
+    td_t_stream_t *st;
+    td_arena_t a;
+    const char *clipped;
+
+    for (size_t i = 0; i < dn; i += 2) {
+        data[i] = (char)0xc3; /* "é" repeated: a cut at an odd offset would split one */
+        data[i + 1] = (char)0xa9;
+    }
+    f = td_t_frame(data, dn, &n);
+    b = (td_t_body_t){ f, n, 0 };
+    td_t_open(&e, 0);
+    st = td_t_request(&e, "/t.T/Fail", &b, NULL);
+    td_t_pump(&e);
+    TD_CHECK(st->done);
+    TD_CHECK(!st->rst);
+    TD_CHECK_INT(st->status, ==, TD_GRPC_INVALID_ARGUMENT);
+    TD_CHECK(strncmp(st->message, "%C3%A9%C3%A9", 12) == 0);
+    TD_CHECK_INT(td_rpc_server_call_count(e.srv), ==, 0);
+    td_t_close(&e);
+
+    td_arena_init(&a, 256);
+    data[dn - 1] = '\0';
+    clipped = td_grpc_message_clip(&a, data, TD_GRPC_MESSAGE_MAX);
+    TD_CHECK_INT(strlen(clipped), <=, TD_GRPC_MESSAGE_MAX);
+    TD_CHECK_INT(strlen(clipped), >, TD_GRPC_MESSAGE_MAX - 40);
+    TD_CHECK_CONTAINS(clipped, "\xc3\xa9 ... (truncated)");
+    TD_CHECK(td_grpc_message_clip(&a, "short", TD_GRPC_MESSAGE_MAX)[0] == 's');
+    td_arena_destroy(&a);
+    td_free(data);
+    td_free(f);
+}
+
+/* When the status headers cannot be encoded (here: over a 300-byte send limit), the call
+ * still ends with a status: INTERNAL, as Trailers-Only or as trailers after a message. */
+TD_TEST(net_h2_unencodable_status_still_ends_call)
+{
+    td_t_env_t e;
+    size_t n;
+    char msg[1200];
+    uint8_t *f;
+    td_t_body_t b1, b2;
+    td_t_stream_t *only, *after, *ok;
+    size_t okn;
+    uint8_t *okf = td_t_frame("fine", 4, &okn);
+    td_t_body_t b3 = { okf, okn, 0 };
+
+    memset(msg, 'm', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    f = td_t_frame(msg, strlen(msg), &n);
+    b1 = (td_t_body_t){ f, n, 0 };
+    b2 = (td_t_body_t){ f, n, 0 };
+    td_t_send_hdr_max = 300;
+    td_t_open(&e, 0);
+    td_t_send_hdr_max = 0;
+    only = td_t_request(&e, "/t.T/Fail", &b1, NULL);
+    after = td_t_request(&e, "/t.T/SendFail", &b2, NULL);
+    ok = td_t_request(&e, "/t.T/Echo", &b3, NULL);
+    td_t_pump(&e);
+    TD_CHECK(only->done);
+    TD_CHECK_INT(only->status, ==, TD_GRPC_INTERNAL);
+    TD_CHECK_STR(only->message, "the reply could not be encoded");
+    TD_CHECK(after->done);
+    TD_CHECK_INT(after->status, ==, TD_GRPC_INTERNAL);
+    TD_CHECK_STR(after->message, "the reply could not be encoded");
+    td_t_check_echo(ok, "fine");
+    TD_CHECK_INT(td_rpc_server_call_count(e.srv), ==, 0);
+    td_t_close(&e);
+    td_free(f);
+    td_free(okf);
+}
+
+/* Invalid UTF-8 in any string field (here a map key of a Payload) is refused before the
+ * handler runs, naming the field; bytes fields may hold anything. */
+TD_TEST(net_h2_invalid_utf8_refused)
+{
+    td_t_env_t e;
+    td_payload_t p = TEMPORAL__API__COMMON__V1__PAYLOAD__INIT;
+    Temporal__Api__Common__V1__Payload__MetadataEntry me =
+            TEMPORAL__API__COMMON__V1__PAYLOAD__METADATA_ENTRY__INIT;
+    Temporal__Api__Common__V1__Payload__MetadataEntry *mes[1] = { &me };
+    uint8_t buf[256], *f2;
+    size_t pn, n2;
+    td_t_body_t b, b2;
+    td_t_stream_t *bad, *good;
+
+    me.key = "k\xe2\x82";
+    me.value.data = (uint8_t *)"\xff\xfe";
+    me.value.len = 2;
+    p.n_metadata = 1;
+    p.metadata = mes;
+    pn = protobuf_c_message_get_packed_size(&p.base);
+    td_grpc_prefix_write(buf, 0, (uint32_t)pn);
+    protobuf_c_message_pack(&p.base, buf + 5);
+    b = (td_t_body_t){ buf, 5 + pn, 0 };
+    f2 = td_t_frame("\xff binary is fine", 16, &n2);
+    b2 = (td_t_body_t){ f2, n2, 0 };
+    td_t_open(&e, 0);
+    bad = td_t_request(&e, "/t.T/Echo", &b, NULL);
+    good = td_t_request(&e, "/t.T/Echo", &b2, NULL);
+    td_t_pump(&e);
+    TD_CHECK_INT(bad->status, ==, TD_GRPC_INVALID_ARGUMENT);
+    TD_CHECK_CONTAINS(bad->message, "temporal.api.common.v1.Payload.MetadataEntry.key contains "
+                                    "invalid UTF-8");
+    td_t_check_echo(good, "\xff binary is fine");
+    td_t_close(&e);
+    td_free(f2);
+
+    TD_CHECK(td_utf8_valid("plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 17));
+    TD_CHECK(!td_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    TD_CHECK(!td_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    TD_CHECK(!td_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    TD_CHECK(!td_utf8_valid("\xe2\x82", 2));         /* truncated */
+    TD_CHECK(!td_utf8_valid("\x80", 1));             /* lone continuation */
 }

@@ -381,3 +381,94 @@ describe('Temporal SDK connections against temporald start-dev', () => {
     }
   });
 });
+
+// Hand-encoded protobuf (the public protos are not loaded here): a length-delimited field.
+function varint(n) {
+  const out = [];
+  while (n > 127) {
+    out.push((n & 127) | 128);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+const lenField = (no, bytes) => Buffer.concat([varint((no << 3) | 2), varint(bytes.length), Buffer.from(bytes)]);
+const WS = '/temporal.api.workflowservice.v1.WorkflowService';
+
+describe('temporald start-dev: oversize statuses, invalid UTF-8, failed calls in the log', () => {
+  let td;
+  let c;
+  before(async () => {
+    td = await startTemporald(['--log-level', 'info']);
+    c = client(td.port);
+  });
+  after(async () => {
+    c?.close();
+    assert.equal(await td?.stop('SIGTERM'), 0);
+  });
+
+  test('a 65,536-character query: INVALID_ARGUMENT at once, message cut to 4 KiB', async () => {
+    const req = Buffer.concat([lenField(1, Buffer.from('default')), lenField(4, Buffer.from('a'.repeat(65536)))]);
+    const t0 = Date.now();
+    await assert.rejects(rawCall(c, `${WS}/ListWorkflowExecutions`, req, { deadlineMs: 60000 }), (e) => {
+      assert.equal(e.code, S.INVALID_ARGUMENT, `${e.code} ${e.details?.slice(0, 200)}`);
+      assert.ok(e.details.length <= 4096, `message of ${e.details.length} bytes`);
+      assert.match(e.details, /truncated\)$/);
+      return true;
+    });
+    // Answered well before the deadline (the call used to hang until it).
+    assert.ok(Date.now() - t0 < 30000);
+    // The connection still serves other calls.
+    const ok = Buffer.concat([lenField(1, Buffer.from('default'))]);
+    await rawCall(c, `${WS}/DescribeNamespace`, ok, { deadlineMs: 10000 });
+  });
+
+  test('invalid UTF-8 in string fields: INVALID_ARGUMENT naming the field, on any method', async () => {
+    const bad = Buffer.from([0x61, 0xff, 0x62]);
+    const cases = [
+      ['DescribeNamespace', lenField(1, bad), /DescribeNamespaceRequest\.namespace contains invalid UTF-8/],
+      [
+        'ListWorkflowExecutions',
+        Buffer.concat([lenField(1, Buffer.from('default')), lenField(4, Buffer.from([0x57, 0xc3, 0x28]))]),
+        /ListWorkflowExecutionsRequest\.query contains invalid UTF-8/,
+      ],
+      [
+        'PollWorkflowTaskQueue',
+        Buffer.concat([lenField(1, Buffer.from('default')), lenField(2, lenField(1, Buffer.from([0xed, 0xa0, 0x80])))]),
+        /temporal\.api\.taskqueue\.v1\.TaskQueue\.name contains invalid UTF-8/,
+      ],
+      [
+        'DescribeWorkflowExecution',
+        Buffer.concat([lenField(1, Buffer.from('default')), lenField(2, lenField(1, Buffer.from([0xc0, 0xaf])))]),
+        /WorkflowExecution\.workflow_id contains invalid UTF-8/,
+      ],
+    ];
+    for (const [method, req, re] of cases) {
+      await assert.rejects(rawCall(c, `${WS}/${method}`, req, { deadlineMs: 10000 }), (e) => {
+        assert.equal(e.code, S.INVALID_ARGUMENT, `${method}: ${e.code} ${e.details}`);
+        assert.match(e.details, re);
+        return true;
+      });
+    }
+    // Valid multi-byte text passes the check (the namespace is then simply unknown).
+    await assert.rejects(rawCall(c, `${WS}/DescribeNamespace`, lenField(1, Buffer.from('名前空間')), { deadlineMs: 10000 }), (e) => e.code === S.NOT_FOUND);
+  });
+
+  test('UNIMPLEMENTED calls are logged once with method, namespace and code', async () => {
+    const path = `${WS}/NoSuchMethodForTheLog`;
+    const md = new grpc.Metadata();
+    md.set('temporal-namespace', 'default');
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        new Promise((resolve, reject) =>
+          c.makeUnaryRequest(path, (b) => b, (b) => b, Buffer.alloc(0), md, {}, (err, r) => (err ? reject(err) : resolve(r))),
+        ),
+        (e) => e.code === S.UNIMPLEMENTED,
+      );
+    }
+    const re = new RegExp(`call ${path.replace(/\./g, '\\.')} namespace="default" answered UNIMPLEMENTED`, 'g');
+    assert.ok(await waitFor(() => (td.stderr().match(re) ?? []).length === 1), td.stderr().slice(-2000));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((td.stderr().match(re) ?? []).length, 1, 'rate-limited: one line for three calls');
+  });
+});
