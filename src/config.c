@@ -567,6 +567,7 @@ static const char *const td_config_dyn_used[] = {
     "limit.numPendingSignals.error",
     "limit.numPendingCancelRequests.error",
     "history.maximumSignalsPerExecution",
+    "limit.maxIDLength",
     "system.namespaceMinRetentionLocal",
     "history.retentionTimerJitterDuration",
 };

@@ -432,3 +432,45 @@ export async function suggestedCAN(timers) {
   for (let i = 0; i < timers; i++) await wf.sleep(1);
   return wf.workflowInfo().continueAsNewSuggested;
 }
+
+// How the workflow sees its Datetime search attribute CustomDatetimeField (the legacy and the
+// typed view): an ISO string when it got a Date, else what it got instead.
+function datetimeView() {
+  const info = wf.workflowInfo();
+  const show = (v) => (v instanceof Date ? v.toISOString() : `not a Date: ${JSON.stringify(v)}`);
+  const typed = info.typedSearchAttributes.getAll().find((p) => p.key.name === 'CustomDatetimeField');
+  return { legacy: show(info.searchAttributes?.CustomDatetimeField?.[0]), typed: show(typed?.value) };
+}
+
+// Round 0: its view in the first task, upserts upsertIso, its view in the next task, then
+// continues as new; round 1 adds its first view and returns them all.
+export async function datetimeAttrs(round, upsertIso, views = []) {
+  views.push(datetimeView());
+  if (round === 0) {
+    wf.upsertSearchAttributes({ CustomDatetimeField: [new Date(upsertIso)] });
+    await wf.sleep(1);
+    views.push(datetimeView());
+    await wf.continueAsNew(1, upsertIso, views);
+  }
+  return views;
+}
+
+// The timeouts the workflow was given (null when unset).
+export async function timeoutsInfo() {
+  const i = wf.workflowInfo();
+  return { execution: i.executionTimeoutMs ?? null, run: i.runTimeoutMs ?? null, task: i.taskTimeoutMs ?? null };
+}
+
+// A timer, an activity and a child, each with a summary (the child also with details).
+export async function withMetadata() {
+  await wf.sleep(1, { summary: 'timer summary' });
+  const { greet } = wf.proxyActivities({ ...short, summary: 'activity summary' });
+  await greet('md');
+  await wf.executeChild(hello, {
+    args: ['child'],
+    workflowId: `${wf.workflowInfo().workflowId}-child`,
+    staticSummary: 'child summary',
+    staticDetails: 'child details',
+  });
+  return 'ok';
+}

@@ -42,7 +42,9 @@ TD_TEST(history_ms_start_events_and_tasks)
     TD_CHECK_STR(a->identity, "client@host");
     TD_CHECK_INT(a->attempt, ==, 1);
     TD_CHECK_INT(dur_ns(a->workflow_task_timeout), ==, SEC(10));
-    TD_CHECK_INT(dur_ns(a->workflow_run_timeout), ==, 0);
+    /* unset execution and run timeouts stay absent (not a zero Duration) */
+    TD_CHECK(a->workflow_run_timeout == NULL);
+    TD_CHECK(a->workflow_execution_timeout == NULL);
     TD_CHECK(a->input != NULL && a->input->n_payloads == 1);
     s = EV_ATTR(f.t.events[1], workflow_task_scheduled);
     TD_CHECK_STR(s->task_queue->name, "tq");

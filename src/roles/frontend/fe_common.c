@@ -59,7 +59,7 @@ const td_ns_t *td_fe__ns_resolve(td_rpc_call_t *call, td_server_t *srv, const ch
 
     if (name == NULL || name[0] == '\0') {
         td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, "Namespace is not set on request.", NULL);
-    } else if (strlen(name) > TD_FE_MAX_ID_LEN) {
+    } else if (strlen(name) > td_fe__max_id_len(srv)) {
         td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, "Namespace length exceeds limit.", NULL);
     } else if (srv->nsreg == NULL) {
         td_rpc_fail(call, TD_GRPC_UNAVAILABLE,
@@ -271,6 +271,10 @@ static void td_fe_handle(td_rpc_call_t *call, void *ctx)
         td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, "Namespace is not set on request.", NULL);
         goto out;
     }
+    if (td_fe__check_id_lengths(x, req) != NULL) {
+        td_rpc_fail(call, TD_GRPC_INVALID_ARGUMENT, x->msg, NULL);
+        goto out;
+    }
     if (r->check != NULL) {
         x->status = r->check(x, req);
         if (x->status != TD_GRPC_OK) {
@@ -293,6 +297,7 @@ static void td_fe_handle(td_rpc_call_t *call, void *ctx)
                     NULL);
         goto out;
     }
+    td_fe__sa_apply_types(x, req);
     ireq = r->build != NULL ? r->build(x, req) : td_fe__wrap(x, r->inner, req);
     if (ireq == NULL && x->msg == NULL && x->status == TD_GRPC_OK) {
         td_rpc_reply(call, td_fe__new_msg(call, r->resp));

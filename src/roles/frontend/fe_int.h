@@ -134,9 +134,23 @@ int td_fe__method(td_server_t *srv, const char *path, td_rpc_method_t *out);
 /* limit.blobSize.error in bytes (dynamic config; default 2 MiB). */
 int64_t td_fe__blob_limit(const td_server_t *srv);
 
+/* ---- fe_satype.c ---- */
+
+/* Adds the `type` metadata SDKs decode by to every search attribute payload of req (at any
+ * depth) that has none, from x->ns's custom attributes and the system ones; req is changed
+ * in place (its arrays are replaced from the call arena). No-op without a namespace. */
+void td_fe__sa_apply_types(td_fe_call_t *x, const ProtobufCMessage *req);
+
 /* ---- fe_validate.c: each returns NULL when fine, else an arena message (INVALID_ARGUMENT)
  * naming the field ("WorkflowId is not set on request.", "... length exceeds limit.") ---- */
 
+/* limit.maxIDLength (dynamic config; default TD_FE_MAX_ID_LEN, Temporal's 1000). */
+size_t td_fe__max_id_len(const td_server_t *srv);
+/* Every id and name field of a public request, at any depth of its own nested messages
+ * (multi-operations included): namespace, workflow / run / request / activity / update /
+ * schedule ids, identity, signal and query names, task queue, workflow, activity type and
+ * update names. "<Field> length exceeds limit." for the first one over td_fe__max_id_len. */
+const char *td_fe__check_id_lengths(td_fe_call_t *x, const ProtobufCMessage *req);
 const char *td_fe__check_required_id(td_fe_call_t *x, const char *field, const char *v);
 const char *td_fe__check_optional_id(td_fe_call_t *x, const char *field, const char *v);
 const char *td_fe__check_run_id(td_fe_call_t *x, const char *v);

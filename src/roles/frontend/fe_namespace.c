@@ -176,7 +176,7 @@ static void td_fe_register_namespace(td_rpc_call_t *call, void *ctx)
 
     if (r->namespace_ == NULL || r->namespace_[0] == '\0') {
         err = "Namespace is not set on request.";
-    } else if (strlen(r->namespace_) > TD_FE_MAX_ID_LEN) {
+    } else if (strlen(r->namespace_) > td_fe__max_id_len(srv)) {
         err = "Namespace length exceeds limit.";
     } else if ((err = td_fe_check_retention(call, srv, "WorkflowExecutionRetentionPeriod",
                                             r->workflow_execution_retention_period)) != NULL) {

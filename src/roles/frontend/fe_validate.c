@@ -15,7 +15,125 @@
 #include "log.h"
 #include "loop.h"
 #include "roles/frontend/fe_int.h"
+#include "temporal/api/update/v1/message.pb-c.h"
 #include "uuid.h"
+
+size_t td_fe__max_id_len(const td_server_t *srv)
+{
+    long long v = srv != NULL && srv->config != NULL
+                          ? td_config_dyn_int(srv->config, "limit.maxIDLength", TD_FE_MAX_ID_LEN)
+                          : TD_FE_MAX_ID_LEN;
+    return v > 0 ? (size_t)v : TD_FE_MAX_ID_LEN;
+}
+
+/* The id and name fields of public requests, by field name, with the name their length
+ * error gives them. */
+static const struct {
+    const char *field, *label;
+} td_fe_id_fields[] = {
+    { "namespace", "Namespace" },    { "workflow_id", "WorkflowId" },
+    { "run_id", "RunId" },           { "first_execution_run_id", "FirstExecutionRunId" },
+    { "request_id", "RequestId" },   { "identity", "Identity" },
+    { "signal_name", "SignalName" }, { "activity_id", "ActivityId" },
+    { "update_id", "UpdateId" },     { "schedule_id", "ScheduleId" },
+    { "query_type", "QueryType" },   { "sticky_task_queue", "StickyTaskQueue" },
+    { "task_queue", "TaskQueue" },
+};
+
+/* Messages whose "name" field is an id, with its label. */
+static const struct {
+    const ProtobufCMessageDescriptor *d;
+    const char *label;
+} td_fe_name_msgs[] = {
+    { &temporal__api__taskqueue__v1__task_queue__descriptor, "TaskQueue" },
+    { &temporal__api__common__v1__workflow_type__descriptor, "WorkflowType" },
+    { &temporal__api__common__v1__activity_type__descriptor, "ActivityType" },
+    { &temporal__api__update__v1__input__descriptor, "UpdateName" },
+};
+
+/* Nested messages whose ids are checked: the requests' own nested types and the few common
+ * ones that carry ids. Payloads, failures, commands, protocol messages and links are not
+ * entered (their fields are user data or are checked where they are applied). */
+static int td_fe_id_descend(const ProtobufCMessageDescriptor *d)
+{
+    static const char *const prefixes[] = {
+        "temporal.api.workflowservice.v1.",
+        "temporal.api.common.v1.WorkflowExecution",
+        "temporal.api.common.v1.WorkflowType",
+        "temporal.api.common.v1.ActivityType",
+        "temporal.api.taskqueue.v1.TaskQueue",
+        "temporal.api.taskqueue.v1.StickyExecutionAttributes",
+        "temporal.api.update.v1.",
+        "temporal.api.query.v1.WorkflowQuery",
+    };
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        if (strncmp(d->name, prefixes[i], strlen(prefixes[i])) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *td_fe_id_label(const ProtobufCMessageDescriptor *d, const char *field)
+{
+    for (size_t i = 0; i < sizeof(td_fe_name_msgs) / sizeof(td_fe_name_msgs[0]); i++) {
+        if (d == td_fe_name_msgs[i].d) {
+            return strcmp(field, "name") == 0 ? td_fe_name_msgs[i].label : NULL;
+        }
+    }
+    for (size_t i = 0; i < sizeof(td_fe_id_fields) / sizeof(td_fe_id_fields[0]); i++) {
+        if (strcmp(field, td_fe_id_fields[i].field) == 0) {
+            return td_fe_id_fields[i].label;
+        }
+    }
+    return NULL;
+}
+
+/* The label of the first id field of m longer than max (depth first), or NULL. */
+static const char *td_fe_id_walk(const ProtobufCMessage *m, size_t max, int depth)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *bad = NULL;
+
+    for (unsigned i = 0; i < d->n_fields && bad == NULL && depth < 16; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)m;
+        size_t n = 1;
+        void *const *v = (void *const *)(base + f->offset);
+
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+            continue;
+        }
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id) {
+            continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            n = *(const size_t *)(base + f->quantifier_offset);
+            v = *(void *const *const *)(base + f->offset);
+        }
+        for (size_t k = 0; k < n && bad == NULL; k++) {
+            if (v[k] == NULL) {
+                continue;
+            }
+            if (f->type == PROTOBUF_C_TYPE_STRING) {
+                const char *label = td_fe_id_label(d, f->name);
+                if (label != NULL && strlen(v[k]) > max) {
+                    bad = label;
+                }
+            } else if (td_fe_id_descend(f->descriptor)) {
+                bad = td_fe_id_walk(v[k], max, depth + 1);
+            }
+        }
+    }
+    return bad;
+}
+
+const char *td_fe__check_id_lengths(td_fe_call_t *x, const ProtobufCMessage *req)
+{
+    const char *label = req != NULL ? td_fe_id_walk(req, td_fe__max_id_len(x->srv), 0) : NULL;
+    return label != NULL ? td_fe__msg(x, "%s length exceeds limit.", label) : NULL;
+}
 
 const char *td_fe__check_required_id(td_fe_call_t *x, const char *field, const char *v)
 {
@@ -25,7 +143,7 @@ const char *td_fe__check_required_id(td_fe_call_t *x, const char *field, const c
 
 const char *td_fe__check_optional_id(td_fe_call_t *x, const char *field, const char *v)
 {
-    return v != NULL && strlen(v) > TD_FE_MAX_ID_LEN
+    return v != NULL && strlen(v) > td_fe__max_id_len(x->srv)
                    ? td_fe__msg(x, "%s length exceeds limit.", field)
                    : NULL;
 }
@@ -60,7 +178,7 @@ const char *td_fe__check_task_queue(td_fe_call_t *x,
 
     if (tq == NULL || tq->name == NULL || tq->name[0] == '\0') {
         err = td_fe__msg(x, "TaskQueue is not set on request.");
-    } else if (strlen(tq->name) > TD_FE_MAX_ID_LEN) {
+    } else if (strlen(tq->name) > td_fe__max_id_len(x->srv)) {
         err = td_fe__msg(x, "TaskQueue length exceeds limit.");
     } else if (strncmp(tq->name, "/_sys/", 6) == 0) {
         err = td_fe__msg(x, "TaskQueue name cannot start with the reserved prefix /_sys/.");

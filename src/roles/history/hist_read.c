@@ -27,6 +27,7 @@
 #include "server.h"
 #include "temporal/api/enums/v1/workflow.pb-c.h"
 #include "temporal/api/errordetails/v1/message.pb-c.h"
+#include "temporal/api/sdk/v1/user_metadata.pb-c.h"
 #include "temporal/api/workflow/v1/message.pb-c.h"
 
 #define TD_HIST_PAGE_DEFAULT 256
@@ -750,8 +751,12 @@ static int td_hist_describe_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
     cfg->task_queue = td_hist__pb(a, &temporal__api__taskqueue__v1__task_queue__descriptor);
     cfg->task_queue->name = wi->task_queue;
     cfg->task_queue->kind = TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_NORMAL;
-    cfg->workflow_execution_timeout = td_hist__dur(a, ms->execution_timeout);
-    cfg->workflow_run_timeout = td_hist__dur(a, ms->run_timeout);
+    /* unset (0) timeouts stay absent, as in the started event */
+    cfg->workflow_execution_timeout =
+            ms->execution_timeout > 0 ? td_hist__dur(a, ms->execution_timeout) : NULL;
+    cfg->workflow_run_timeout = ms->run_timeout > 0 ? td_hist__dur(a, ms->run_timeout) : NULL;
+    cfg->user_metadata = td_hist__unblob(a, ms->user_metadata.data, ms->user_metadata.len,
+                                         &temporal__api__sdk__v1__user_metadata__descriptor);
     cfg->default_workflow_task_timeout = td_hist__dur(a, ms->task_timeout);
     r->execution_config = cfg;
 

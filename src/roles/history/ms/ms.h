@@ -430,6 +430,8 @@ typedef struct td_ms_s {
      * a retry or cron run starts again with. Kept only when the run has a retry policy or a
      * cron schedule. */
     td_ms_blob_t start_attrs;
+    /* Packed UserMetadata (summary, details) the run was started with, for Describe. */
+    td_ms_blob_t user_metadata;
     td_ms_child_t *children; /* pending child workflows (initiated, maybe started) */
     size_t n_children;
     td_ms_external_t *externals; /* pending signal / cancel requests to other workflows */

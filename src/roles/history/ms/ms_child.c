@@ -166,6 +166,7 @@ int td_ms_child_request(const td_ms_t *parent, const td_ms_event_t *initiated, t
     r->cron_schedule = a->cron_schedule;
     r->memo = a->memo;
     r->search_attributes = a->search_attributes;
+    r->user_metadata = initiated->user_metadata;
     r->header = a->header;
     r->priority = a->priority;
     *req = r;

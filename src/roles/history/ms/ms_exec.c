@@ -133,6 +133,7 @@ int td_ms__start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_i
     td_ms__blob_set(&ms->memo, req->memo ? &req->memo->base : NULL);
     td_ms__blob_set(&ms->search_attributes,
                     req->search_attributes ? &req->search_attributes->base : NULL);
+    td_ms__blob_set(&ms->user_metadata, req->user_metadata ? &req->user_metadata->base : NULL);
     ms->start_request_id = td_ms__strdup(req->request_id);
     ms->cancel_request_id = td_ms__strdup("");
     ms->cron_schedule = td_ms__strdup(req->cron_schedule);
@@ -148,8 +149,9 @@ int td_ms__start(td_ms_txn_t *t, const start_req_t *req, const char *namespace_i
     a->task_queue->kind = TD_MS_TQ_NORMAL;
     a->header = req->header;
     a->input = req->input;
-    a->workflow_execution_timeout = td_ms__dur(t->arena, exec);
-    a->workflow_run_timeout = td_ms__dur(t->arena, run);
+    /* Unset (0) execution and run timeouts stay absent, as Temporal leaves them. */
+    a->workflow_execution_timeout = exec > 0 ? td_ms__dur(t->arena, exec) : NULL;
+    a->workflow_run_timeout = run > 0 ? td_ms__dur(t->arena, run) : NULL;
     a->workflow_task_timeout = td_ms__dur(t->arena, task);
     a->continued_failure = o->continued_failure
                                    ? (Temporal__Api__Failure__V1__Failure *)o->continued_failure

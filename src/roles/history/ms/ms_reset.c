@@ -109,6 +109,7 @@ static int replay_started(td_ms_txn_t *t, const td_ms_event_t *e, const char *na
     req.cron_schedule = a->cron_schedule;
     req.memo = a->memo;
     req.search_attributes = a->search_attributes;
+    req.user_metadata = e->user_metadata;
     req.header = a->header;
     req.priority = a->priority;
     if (a->parent_workflow_execution != NULL &&

@@ -720,6 +720,7 @@ void td_ms__reset(td_ms_t *ms)
     td_ms__blob_free(&ms->memo);
     td_ms__blob_free(&ms->search_attributes);
     td_ms__blob_free(&ms->start_attrs);
+    td_ms__blob_free(&ms->user_metadata);
     while (ms->n_children > 0) {
         td_ms__child_remove(ms, ms->children[0].initiated_id);
     }
@@ -825,6 +826,7 @@ int td_ms_encode(const td_ms_t *ms, td_arena_t *a, uint8_t **out, size_t *out_le
     x->attempt = ms->attempt;
     x->memo = bin(&ms->memo);
     x->search_attributes = bin(&ms->search_attributes);
+    x->user_metadata = bin(&ms->user_metadata);
     x->start_request_id = s_or_empty(ms->start_request_id);
     x->cancel_requested = ms->cancel_requested;
     x->cancel_request_id = s_or_empty(ms->cancel_request_id);
@@ -991,6 +993,7 @@ int td_ms_decode(const uint8_t *buf, size_t len, td_ms_t **out)
     ms->attempt = x->attempt;
     blob_set_bytes(&ms->memo, x->memo.data, x->memo.len);
     blob_set_bytes(&ms->search_attributes, x->search_attributes.data, x->search_attributes.len);
+    blob_set_bytes(&ms->user_metadata, x->user_metadata.data, x->user_metadata.len);
     ms->start_request_id = td_ms__strdup(x->start_request_id);
     ms->cancel_requested = x->cancel_requested;
     ms->cancel_request_id = td_ms__strdup(x->cancel_request_id);
