@@ -77,9 +77,6 @@ static void hf_query(td_rpc_call_t *c, void *ctx)
     const Temporald__Matchingservice__QueryWorkflowRequest *r = (const void *)td_rpc_request(c);
     Temporal__Api__Workflowservice__V1__QueryWorkflowResponse resp =
             TEMPORAL__API__WORKFLOWSERVICE__V1__QUERY_WORKFLOW_RESPONSE__INIT;
-    Temporal__Api__Common__V1__Payloads pl = TEMPORAL__API__COMMON__V1__PAYLOADS__INIT;
-    Temporal__Api__Common__V1__Payload one = TEMPORAL__API__COMMON__V1__PAYLOAD__INIT;
-    Temporal__Api__Common__V1__Payload *v[1] = { &one };
     char buf[96];
 
     x->n_query++;
@@ -87,11 +84,7 @@ static void hf_query(td_rpc_call_t *c, void *ctx)
     x->query_kind = r->task_queue ? (int)r->task_queue->kind : -1;
     snprintf(buf, sizeof(buf), "%s%s:%d", x->query_prefix ? x->query_prefix : "",
              r->request->query->query_type, x->query_history_len);
-    one.data.data = (uint8_t *)buf;
-    one.data.len = strlen(buf);
-    pl.n_payloads = 1;
-    pl.payloads = v;
-    resp.query_result = &pl;
+    resp.query_result = fx_payloads(&x->fx, buf);
     td_rpc_reply(c, &resp.base);
 }
 

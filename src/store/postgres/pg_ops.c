@@ -27,202 +27,327 @@
 
 #define TD_PG_NOLIMIT INT64_MAX
 
-static const char *const td_pg_sql[TD_PQ__COUNT] = {
-    [TD_PQ_CLUSTER_INIT] = "INSERT INTO cluster_metadata (id, cluster_name, history_shard_count, "
-                           "data, data_encoding) VALUES (1, $1, $2, $3, $4) "
-                           "ON CONFLICT (id) DO NOTHING",
-    [TD_PQ_CLUSTER_GET] = "SELECT cluster_name, history_shard_count, data, data_encoding "
-                          "FROM cluster_metadata WHERE id = 1",
-    [TD_PQ_MEMBERS_PUT] = "INSERT INTO cluster_membership (membership_address, host_id, role, "
-                          "rpc_address, session_start_ms, heartbeat_ms) VALUES ($1, $2, $3, "
-                          "$4, $5, $6) ON CONFLICT (membership_address) DO UPDATE SET "
-                          "host_id = EXCLUDED.host_id, role = EXCLUDED.role, "
-                          "rpc_address = EXCLUDED.rpc_address, "
-                          "session_start_ms = EXCLUDED.session_start_ms, "
-                          "heartbeat_ms = EXCLUDED.heartbeat_ms",
-    [TD_PQ_MEMBERS_EXPIRE] = "DELETE FROM cluster_membership WHERE heartbeat_ms < $1",
-    [TD_PQ_MEMBERS_LIST] = "SELECT membership_address, host_id, role, rpc_address, "
-                           "session_start_ms, heartbeat_ms FROM cluster_membership "
-                           "WHERE heartbeat_ms >= $1 ORDER BY membership_address",
-    [TD_PQ_NS_CREATE] = "WITH v AS (UPDATE namespace_metadata SET notification_version = "
-                        "notification_version + 1 WHERE id = 1 RETURNING notification_version) "
-                        "INSERT INTO namespaces (id, name, data, data_encoding, "
-                        "notification_version) SELECT $1, $2, $3, $4, v.notification_version "
-                        "FROM v ON CONFLICT DO NOTHING RETURNING notification_version",
-    [TD_PQ_NS_GET_ID] = "SELECT id, name, data, data_encoding, notification_version "
-                        "FROM namespaces WHERE id = $1",
-    [TD_PQ_NS_GET_NAME] = "SELECT id, name, data, data_encoding, notification_version "
-                          "FROM namespaces WHERE name = $1",
-    [TD_PQ_NS_UPDATE] = "WITH v AS (UPDATE namespace_metadata SET notification_version = "
-                        "notification_version + 1 WHERE id = 1 RETURNING notification_version) "
-                        "UPDATE namespaces n SET name = $2, data = $3, data_encoding = $4, "
-                        "notification_version = v.notification_version FROM v "
-                        "WHERE n.id = $1 AND n.notification_version = $5 "
-                        "RETURNING n.notification_version",
-    [TD_PQ_NS_VERSION] = "SELECT notification_version FROM namespaces WHERE id = $1",
-    [TD_PQ_NS_LIST] = "SELECT id, name, data, data_encoding, notification_version "
-                      "FROM namespaces WHERE name > $1 ORDER BY name LIMIT $2",
-    [TD_PQ_NS_DELETE] = "DELETE FROM namespaces WHERE id = $1",
-    [TD_PQ_SHARD_INSERT] = "INSERT INTO shards (shard_id, range_id, data, data_encoding) "
-                           "VALUES ($1, 1, $2, $3) ON CONFLICT (shard_id) DO NOTHING",
-    [TD_PQ_SHARD_GET] = "SELECT range_id, data, data_encoding FROM shards WHERE shard_id = $1",
-    [TD_PQ_SHARD_ACQUIRE] = "INSERT INTO shards (shard_id, range_id, data, data_encoding) "
-                            "VALUES ($1, 1, $2, $3) ON CONFLICT (shard_id) DO UPDATE "
-                            "SET range_id = shards.range_id + 1 "
-                            "RETURNING range_id, data, data_encoding",
-    [TD_PQ_SHARD_LOCK] = "SELECT range_id FROM shards WHERE shard_id = $1 FOR SHARE",
-    [TD_PQ_SHARD_SET] = "UPDATE shards SET data = $3, data_encoding = $4 "
-                        "WHERE shard_id = $1 AND range_id = $2",
-    [TD_PQ_CUR_GET] = "SELECT run_id, create_request_id, state, status FROM current_executions "
-                      "WHERE namespace_id = $1 AND workflow_id = $2 FOR UPDATE",
-    [TD_PQ_CUR_PUT] = "INSERT INTO current_executions (namespace_id, workflow_id, shard_id, "
-                      "run_id, create_request_id, state, status) VALUES ($1, $2, $3, $4, $5, "
-                      "$6, $7) ON CONFLICT (namespace_id, workflow_id) DO UPDATE SET "
-                      "shard_id = EXCLUDED.shard_id, run_id = EXCLUDED.run_id, "
-                      "create_request_id = EXCLUDED.create_request_id, "
-                      "state = EXCLUDED.state, status = EXCLUDED.status",
-    [TD_PQ_CUR_SET_RUN] = "UPDATE current_executions SET create_request_id = "
-                          "COALESCE($4, create_request_id), state = $5, status = $6 "
-                          "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3",
-    [TD_PQ_CUR_DELETE_RUN] = "DELETE FROM current_executions WHERE namespace_id = $1 AND "
-                             "workflow_id = $2 AND run_id = $3",
-    [TD_PQ_EXEC_VERSION] = "SELECT db_record_version FROM executions WHERE namespace_id = $1 "
-                           "AND workflow_id = $2 AND run_id = $3",
-    [TD_PQ_EXEC_INSERT] = "INSERT INTO executions (namespace_id, workflow_id, run_id, shard_id, "
-                          "state, status, next_event_id, db_record_version, last_write_ns, "
-                          "data, data_encoding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                          "$10, $11) ON CONFLICT DO NOTHING",
-    [TD_PQ_EXEC_UPDATE] = "UPDATE executions SET shard_id = $4, state = $5, status = $6, "
-                          "next_event_id = $7, db_record_version = $8, last_write_ns = $9, "
-                          "data = $10, data_encoding = $11 WHERE namespace_id = $1 AND "
-                          "workflow_id = $2 AND run_id = $3 AND db_record_version = $12",
-    [TD_PQ_EXEC_GET] = "SELECT e.run_id, e.state, e.status, e.next_event_id, "
-                       "e.db_record_version, e.last_write_ns, e.data, e.data_encoding, "
-                       "c.run_id, c.create_request_id, c.state, c.status "
-                       "FROM executions e LEFT JOIN current_executions c "
-                       "ON c.namespace_id = e.namespace_id AND c.workflow_id = e.workflow_id "
-                       "WHERE e.namespace_id = $1 AND e.workflow_id = $2 "
-                       "AND e.run_id = COALESCE(NULLIF($3, ''), c.run_id)",
-    [TD_PQ_EXEC_DELETE] = "DELETE FROM executions WHERE namespace_id = $1 AND workflow_id = $2 "
-                          "AND run_id = $3",
-    [TD_PQ_HIST_INSERT] = "INSERT INTO history_node (tree_id, branch_id, node_id, event_count, "
-                          "data, data_encoding) VALUES ($1, $2, $3, $4, $5, $6) "
-                          "ON CONFLICT DO NOTHING",
-    [TD_PQ_HIST_START] = "SELECT max(node_id) FROM history_node WHERE tree_id = $1 AND "
-                         "branch_id = $2 AND node_id <= $3",
-    [TD_PQ_HIST_READ] = "SELECT node_id, event_count, data, data_encoding FROM history_node "
-                        "WHERE tree_id = $1 AND branch_id = $2 AND node_id >= $3 AND "
-                        "node_id < $4 ORDER BY node_id LIMIT $5",
-    [TD_PQ_HIST_DELETE] = "DELETE FROM history_node WHERE tree_id = $1 AND branch_id = $2",
-    [TD_PQ_TASK_INSERT] = "INSERT INTO history_tasks (shard_id, category, fire_ns, task_id, "
-                          "data, data_encoding) VALUES ($1, $2, $3, $4, $5, $6)",
-    [TD_PQ_TASK_READ] = "SELECT fire_ns, task_id, data, data_encoding FROM history_tasks "
-                        "WHERE shard_id = $1 AND category = $2 AND fire_ns = 0 AND "
-                        "task_id >= $3 AND task_id < $4 ORDER BY task_id LIMIT $5",
-    [TD_PQ_TIMER_READ] = "SELECT fire_ns, task_id, data, data_encoding FROM history_tasks "
-                         "WHERE shard_id = $1 AND category = $2 AND (fire_ns, task_id) >= "
-                         "($3, $4) AND fire_ns < $5 ORDER BY fire_ns, task_id LIMIT $6",
-    [TD_PQ_TASK_DELETE] = "DELETE FROM history_tasks WHERE shard_id = $1 AND category = $2 "
-                          "AND fire_ns = 0 AND task_id < $3",
-    [TD_PQ_TIMER_DELETE] = "DELETE FROM history_tasks WHERE shard_id = $1 AND category = $2 "
-                           "AND (fire_ns, task_id) < ($3, $4)",
-    [TD_PQ_TQ_ACQUIRE] = "INSERT INTO task_queues (namespace_id, name, type, kind, range_id, "
-                         "ack_level, expiry_ns, data, data_encoding) VALUES ($1, $2, $3, $4, 1, "
-                         "0, $5, $6, $7) ON CONFLICT (namespace_id, name, type) DO UPDATE SET "
-                         "range_id = task_queues.range_id + 1 "
-                         "RETURNING kind, range_id, ack_level, expiry_ns, data, data_encoding",
-    [TD_PQ_TQ_GET] = "SELECT kind, range_id, ack_level, expiry_ns, data, data_encoding "
-                     "FROM task_queues WHERE namespace_id = $1 AND name = $2 AND type = $3",
-    [TD_PQ_TQ_LOCK] = "SELECT range_id FROM task_queues WHERE namespace_id = $1 AND name = $2 "
-                      "AND type = $3 FOR SHARE",
-    [TD_PQ_TQ_UPDATE] = "UPDATE task_queues SET ack_level = $5, expiry_ns = $6, data = $7, "
-                        "data_encoding = $8 WHERE namespace_id = $1 AND name = $2 AND "
-                        "type = $3 AND range_id = $4",
-    [TD_PQ_TQ_DELETE] = "DELETE FROM task_queues WHERE namespace_id = $1 AND name = $2 AND "
-                        "type = $3 AND range_id = $4",
-    [TD_PQ_BL_DELETE_ALL] = "DELETE FROM tasks WHERE namespace_id = $1 AND name = $2 AND "
-                            "type = $3",
-    [TD_PQ_BL_INSERT] = "INSERT INTO tasks (namespace_id, name, type, task_id, expiry_ns, data, "
-                        "data_encoding) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    [TD_PQ_BL_READ] = "SELECT task_id, expiry_ns, data, data_encoding FROM tasks "
-                      "WHERE namespace_id = $1 AND name = $2 AND type = $3 AND task_id >= $4 "
-                      "AND task_id < $5 ORDER BY task_id LIMIT $6",
-    [TD_PQ_BL_DELETE] = "DELETE FROM tasks WHERE namespace_id = $1 AND name = $2 AND "
-                        "type = $3 AND task_id < $4",
-    [TD_PQ_VIS_UPSERT] = "INSERT INTO executions_visibility (namespace_id, run_id, workflow_id, "
-                         "workflow_type, task_queue, start_ns, execution_ns, close_ns, "
-                         "sort_close, status, history_length, history_size_bytes, memo, "
-                         "memo_encoding, search_attributes, sa_encoding, parent_workflow_id, "
-                         "parent_run_id, root_workflow_id, root_run_id, first_run_id, "
-                         "state_transition_count) VALUES ($1, $2, $3, "
-                         "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
-                         "$19, $20, $21, $22) "
-                         "ON CONFLICT (namespace_id, run_id) DO UPDATE SET "
-                         "workflow_id = EXCLUDED.workflow_id, "
-                         "workflow_type = EXCLUDED.workflow_type, "
-                         "task_queue = EXCLUDED.task_queue, start_ns = EXCLUDED.start_ns, "
-                         "execution_ns = EXCLUDED.execution_ns, close_ns = EXCLUDED.close_ns, "
-                         "sort_close = EXCLUDED.sort_close, status = EXCLUDED.status, "
-                         "history_length = EXCLUDED.history_length, "
-                         "history_size_bytes = EXCLUDED.history_size_bytes, "
-                         "memo = EXCLUDED.memo, memo_encoding = EXCLUDED.memo_encoding, "
-                         "search_attributes = EXCLUDED.search_attributes, "
-                         "sa_encoding = EXCLUDED.sa_encoding, "
-                         "parent_workflow_id = EXCLUDED.parent_workflow_id, "
-                         "parent_run_id = EXCLUDED.parent_run_id, "
-                         "root_workflow_id = EXCLUDED.root_workflow_id, "
-                         "root_run_id = EXCLUDED.root_run_id, "
-                         "first_run_id = EXCLUDED.first_run_id, "
-                         "state_transition_count = EXCLUDED.state_transition_count",
-    [TD_PQ_VIS_CLOSE] = "UPDATE executions_visibility SET workflow_id = $3, workflow_type = $4, "
-                        "task_queue = $5, start_ns = $6, execution_ns = $7, close_ns = $8, "
-                        "sort_close = $9, status = $10, history_length = $11, "
-                        "history_size_bytes = $12, memo = $13, memo_encoding = $14, "
-                        "search_attributes = $15, sa_encoding = $16, parent_workflow_id = $17, "
-                        "parent_run_id = $18, root_workflow_id = $19, root_run_id = $20, "
-                        "first_run_id = $21, state_transition_count = $22 "
-                        "WHERE namespace_id = $1 AND run_id = $2",
-    [TD_PQ_VIS_DELETE] = "DELETE FROM executions_visibility WHERE namespace_id = $1 AND "
-                         "run_id = $2",
-    [TD_PQ_VIS_SA_DELETE] = "DELETE FROM visibility_sa WHERE namespace_id = $1 AND run_id = $2",
-    [TD_PQ_VIS_SA_INSERT] = "INSERT INTO visibility_sa (namespace_id, run_id, name, type, ival, "
-                            "dval, sval) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    [TD_PQ_MARKER_INSERT] = "INSERT INTO commit_markers (id) VALUES ($1)",
-    [TD_PQ_MARKER_PRUNE] = "DELETE FROM commit_markers WHERE created_at < now() - "
-                           "interval '1 day'",
-    [TD_PQ_MARKER_DELETE] = "DELETE FROM commit_markers WHERE id = $1",
-    [TD_PQ_FAST_FENCE] = "SELECT 1 / (count(*) FILTER (WHERE s.range_id = $2))::int FROM "
-                         "(SELECT range_id FROM shards WHERE shard_id = $1 FOR SHARE) s",
-    [TD_PQ_FAST_EXEC_UPDATE] = "WITH u AS (UPDATE executions SET shard_id = $4, state = $5, "
-                               "status = $6, next_event_id = $7, db_record_version = $8, "
-                               "last_write_ns = $9, data = $10, data_encoding = $11 "
-                               "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
-                               "AND db_record_version = $12 RETURNING 1) "
-                               "SELECT 1 / count(*)::int FROM u",
-    [TD_PQ_FAST_CUR_SET] = "WITH u AS (UPDATE current_executions SET create_request_id = "
-                           "COALESCE($4, create_request_id), state = $5, status = $6 "
-                           "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
-                           "RETURNING 1) SELECT 1 / count(*)::int FROM u",
-    [TD_PQ_FAST_CUR_ABSENT] = "SELECT 1 / (1 - count(*))::int FROM current_executions "
-                              "WHERE namespace_id = $1 AND workflow_id = $2",
-    [TD_PQ_FAST_CUR_IS] = "SELECT 1 / count(*)::int FROM (SELECT 1 FROM current_executions "
-                          "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
-                          "FOR UPDATE) s",
-    [TD_PQ_FAST_CUR_INSERT] = "INSERT INTO current_executions (namespace_id, workflow_id, "
-                              "shard_id, run_id, create_request_id, state, status) VALUES ($1, "
-                              "$2, $3, $4, $5, $6, $7)",
-    [TD_PQ_FAST_EXEC_INSERT] = "INSERT INTO executions (namespace_id, workflow_id, run_id, "
-                               "shard_id, state, status, next_event_id, db_record_version, "
-                               "last_write_ns, data, data_encoding) VALUES ($1, $2, $3, $4, $5, "
-                               "$6, $7, $8, $9, $10, $11)",
-    [TD_PQ_FAST_HIST_INSERT] = "INSERT INTO history_node (tree_id, branch_id, node_id, "
-                               "event_count, data, data_encoding) VALUES ($1, $2, $3, $4, $5, "
-                               "$6)",
+/* Every prepared statement: its SQL and the layout of its parameters, one letter per value
+ * (td_pg_bind): s text (NULL binds NULL), i int32, I int64, N int64 bound as NULL when 0,
+ * d double, b blob (two parameters: the bytes, then the encoding). VIS_SA_INSERT, whose value
+ * columns depend on the attribute's type, binds its parameters by hand. Adding a column to a
+ * statement is one edit here plus its value at the call site. */
+typedef struct {
+    const char *sql;
+    const char *params;
+} td_pg_stmt_def_t;
+
+static const td_pg_stmt_def_t td_pg_stmts[TD_PQ__COUNT] = {
+    [TD_PQ_CLUSTER_INIT] = { "INSERT INTO cluster_metadata (id, cluster_name, history_shard_count, "
+                             "data, data_encoding) VALUES (1, $1, $2, $3, $4) "
+                             "ON CONFLICT (id) DO NOTHING",
+                             "sib" },
+    [TD_PQ_CLUSTER_GET] = { "SELECT cluster_name, history_shard_count, data, data_encoding "
+                            "FROM cluster_metadata WHERE id = 1",
+                            "" },
+    [TD_PQ_MEMBERS_PUT] = { "INSERT INTO cluster_membership (membership_address, host_id, role, "
+                            "rpc_address, session_start_ms, heartbeat_ms) VALUES ($1, $2, $3, "
+                            "$4, $5, $6) ON CONFLICT (membership_address) DO UPDATE SET "
+                            "host_id = EXCLUDED.host_id, role = EXCLUDED.role, "
+                            "rpc_address = EXCLUDED.rpc_address, "
+                            "session_start_ms = EXCLUDED.session_start_ms, "
+                            "heartbeat_ms = EXCLUDED.heartbeat_ms",
+                            "ssssII" },
+    [TD_PQ_MEMBERS_EXPIRE] = { "DELETE FROM cluster_membership WHERE heartbeat_ms < $1", "I" },
+    [TD_PQ_MEMBERS_LIST] = { "SELECT membership_address, host_id, role, rpc_address, "
+                             "session_start_ms, heartbeat_ms FROM cluster_membership "
+                             "WHERE heartbeat_ms >= $1 ORDER BY membership_address",
+                             "I" },
+    [TD_PQ_NS_CREATE] = { "WITH v AS (UPDATE namespace_metadata SET notification_version = "
+                          "notification_version + 1 WHERE id = 1 RETURNING notification_version) "
+                          "INSERT INTO namespaces (id, name, data, data_encoding, "
+                          "notification_version) SELECT $1, $2, $3, $4, v.notification_version "
+                          "FROM v ON CONFLICT DO NOTHING RETURNING notification_version",
+                          "ssb" },
+    [TD_PQ_NS_GET_ID] = { "SELECT id, name, data, data_encoding, notification_version "
+                          "FROM namespaces WHERE id = $1",
+                          "s" },
+    [TD_PQ_NS_GET_NAME] = { "SELECT id, name, data, data_encoding, notification_version "
+                            "FROM namespaces WHERE name = $1",
+                            "s" },
+    [TD_PQ_NS_UPDATE] = { "WITH v AS (UPDATE namespace_metadata SET notification_version = "
+                          "notification_version + 1 WHERE id = 1 RETURNING notification_version) "
+                          "UPDATE namespaces n SET name = $2, data = $3, data_encoding = $4, "
+                          "notification_version = v.notification_version FROM v "
+                          "WHERE n.id = $1 AND n.notification_version = $5 "
+                          "RETURNING n.notification_version",
+                          "ssbI" },
+    [TD_PQ_NS_VERSION] = { "SELECT notification_version FROM namespaces WHERE id = $1", "s" },
+    [TD_PQ_NS_LIST] = { "SELECT id, name, data, data_encoding, notification_version "
+                        "FROM namespaces WHERE name > $1 ORDER BY name LIMIT $2",
+                        "sI" },
+    [TD_PQ_NS_DELETE] = { "DELETE FROM namespaces WHERE id = $1", "s" },
+    [TD_PQ_SHARD_INSERT] = { "INSERT INTO shards (shard_id, range_id, data, data_encoding) "
+                             "VALUES ($1, 1, $2, $3) ON CONFLICT (shard_id) DO NOTHING",
+                             "ib" },
+    [TD_PQ_SHARD_GET] = { "SELECT range_id, data, data_encoding FROM shards WHERE shard_id = $1",
+                          "i" },
+    [TD_PQ_SHARD_ACQUIRE] = { "INSERT INTO shards (shard_id, range_id, data, data_encoding) "
+                              "VALUES ($1, 1, $2, $3) ON CONFLICT (shard_id) DO UPDATE "
+                              "SET range_id = shards.range_id + 1 "
+                              "RETURNING range_id, data, data_encoding",
+                              "ib" },
+    [TD_PQ_SHARD_LOCK] = { "SELECT range_id FROM shards WHERE shard_id = $1 FOR SHARE", "i" },
+    [TD_PQ_SHARD_SET] = { "UPDATE shards SET data = $3, data_encoding = $4 "
+                          "WHERE shard_id = $1 AND range_id = $2",
+                          "iIb" },
+    [TD_PQ_CUR_GET] = { "SELECT run_id, create_request_id, state, status FROM current_executions "
+                        "WHERE namespace_id = $1 AND workflow_id = $2 FOR UPDATE",
+                        "ss" },
+    [TD_PQ_CUR_PUT] = { "INSERT INTO current_executions (namespace_id, workflow_id, shard_id, "
+                        "run_id, create_request_id, state, status) VALUES ($1, $2, $3, $4, $5, "
+                        "$6, $7) ON CONFLICT (namespace_id, workflow_id) DO UPDATE SET "
+                        "shard_id = EXCLUDED.shard_id, run_id = EXCLUDED.run_id, "
+                        "create_request_id = EXCLUDED.create_request_id, "
+                        "state = EXCLUDED.state, status = EXCLUDED.status",
+                        "ssissii" },
+    [TD_PQ_CUR_SET_RUN] = { "UPDATE current_executions SET create_request_id = "
+                            "COALESCE($4, create_request_id), state = $5, status = $6 "
+                            "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3",
+                            "ssssii" },
+    [TD_PQ_CUR_DELETE_RUN] = { "DELETE FROM current_executions WHERE namespace_id = $1 AND "
+                               "workflow_id = $2 AND run_id = $3",
+                               "sss" },
+    [TD_PQ_EXEC_VERSION] = { "SELECT db_record_version FROM executions WHERE namespace_id = $1 "
+                             "AND workflow_id = $2 AND run_id = $3",
+                             "sss" },
+    [TD_PQ_EXEC_INSERT] = { "INSERT INTO executions (namespace_id, workflow_id, run_id, shard_id, "
+                            "state, status, next_event_id, db_record_version, last_write_ns, "
+                            "data, data_encoding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                            "$10, $11) ON CONFLICT DO NOTHING",
+                            "sssiiiIIIb" },
+    [TD_PQ_EXEC_UPDATE] = { "UPDATE executions SET shard_id = $4, state = $5, status = $6, "
+                            "next_event_id = $7, db_record_version = $8, last_write_ns = $9, "
+                            "data = $10, data_encoding = $11 WHERE namespace_id = $1 AND "
+                            "workflow_id = $2 AND run_id = $3 AND db_record_version = $12",
+                            "sssiiiIIIbI" },
+    [TD_PQ_EXEC_GET] = { "SELECT e.run_id, e.state, e.status, e.next_event_id, "
+                         "e.db_record_version, e.last_write_ns, e.data, e.data_encoding, "
+                         "c.run_id, c.create_request_id, c.state, c.status "
+                         "FROM executions e LEFT JOIN current_executions c "
+                         "ON c.namespace_id = e.namespace_id AND c.workflow_id = e.workflow_id "
+                         "WHERE e.namespace_id = $1 AND e.workflow_id = $2 "
+                         "AND e.run_id = COALESCE(NULLIF($3, ''), c.run_id)",
+                         "sss" },
+    [TD_PQ_EXEC_DELETE] = { "DELETE FROM executions WHERE namespace_id = $1 AND workflow_id = $2 "
+                            "AND run_id = $3",
+                            "sss" },
+    [TD_PQ_HIST_INSERT] = { "INSERT INTO history_node (tree_id, branch_id, node_id, event_count, "
+                            "data, data_encoding) VALUES ($1, $2, $3, $4, $5, $6) "
+                            "ON CONFLICT DO NOTHING",
+                            "ssIib" },
+    [TD_PQ_HIST_START] = { "SELECT max(node_id) FROM history_node WHERE tree_id = $1 AND "
+                           "branch_id = $2 AND node_id <= $3",
+                           "ssI" },
+    [TD_PQ_HIST_READ] = { "SELECT node_id, event_count, data, data_encoding FROM history_node "
+                          "WHERE tree_id = $1 AND branch_id = $2 AND node_id >= $3 AND "
+                          "node_id < $4 ORDER BY node_id LIMIT $5",
+                          "ssIII" },
+    [TD_PQ_HIST_DELETE] = { "DELETE FROM history_node WHERE tree_id = $1 AND branch_id = $2",
+                            "ss" },
+    [TD_PQ_TASK_INSERT] = { "INSERT INTO history_tasks (shard_id, category, fire_ns, task_id, "
+                            "data, data_encoding) VALUES ($1, $2, $3, $4, $5, $6)",
+                            "iiIIb" },
+    [TD_PQ_TASK_READ] = { "SELECT fire_ns, task_id, data, data_encoding FROM history_tasks "
+                          "WHERE shard_id = $1 AND category = $2 AND fire_ns = 0 AND "
+                          "task_id >= $3 AND task_id < $4 ORDER BY task_id LIMIT $5",
+                          "iiIII" },
+    [TD_PQ_TIMER_READ] = { "SELECT fire_ns, task_id, data, data_encoding FROM history_tasks "
+                           "WHERE shard_id = $1 AND category = $2 AND (fire_ns, task_id) >= "
+                           "($3, $4) AND fire_ns < $5 ORDER BY fire_ns, task_id LIMIT $6",
+                           "iiIIII" },
+    [TD_PQ_TASK_DELETE] = { "DELETE FROM history_tasks WHERE shard_id = $1 AND category = $2 "
+                            "AND fire_ns = 0 AND task_id < $3",
+                            "iiI" },
+    [TD_PQ_TIMER_DELETE] = { "DELETE FROM history_tasks WHERE shard_id = $1 AND category = $2 "
+                             "AND (fire_ns, task_id) < ($3, $4)",
+                             "iiII" },
+    [TD_PQ_TQ_ACQUIRE] = { "INSERT INTO task_queues (namespace_id, name, type, kind, range_id, "
+                           "ack_level, expiry_ns, data, data_encoding) VALUES ($1, $2, $3, $4, 1, "
+                           "0, $5, $6, $7) ON CONFLICT (namespace_id, name, type) DO UPDATE SET "
+                           "range_id = task_queues.range_id + 1 "
+                           "RETURNING kind, range_id, ack_level, expiry_ns, data, data_encoding",
+                           "ssiiIb" },
+    [TD_PQ_TQ_GET] = { "SELECT kind, range_id, ack_level, expiry_ns, data, data_encoding "
+                       "FROM task_queues WHERE namespace_id = $1 AND name = $2 AND type = $3",
+                       "ssi" },
+    [TD_PQ_TQ_LOCK] = { "SELECT range_id FROM task_queues WHERE namespace_id = $1 AND name = $2 "
+                        "AND type = $3 FOR SHARE",
+                        "ssi" },
+    [TD_PQ_TQ_UPDATE] = { "UPDATE task_queues SET ack_level = $5, expiry_ns = $6, data = $7, "
+                          "data_encoding = $8 WHERE namespace_id = $1 AND name = $2 AND "
+                          "type = $3 AND range_id = $4",
+                          "ssiIIIb" },
+    [TD_PQ_TQ_DELETE] = { "DELETE FROM task_queues WHERE namespace_id = $1 AND name = $2 AND "
+                          "type = $3 AND range_id = $4",
+                          "ssiI" },
+    [TD_PQ_BL_DELETE_ALL] = { "DELETE FROM tasks WHERE namespace_id = $1 AND name = $2 AND "
+                              "type = $3",
+                              "ssi" },
+    [TD_PQ_BL_INSERT] = { "INSERT INTO tasks (namespace_id, name, type, task_id, expiry_ns, data, "
+                          "data_encoding) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                          "ssiIIb" },
+    [TD_PQ_BL_READ] = { "SELECT task_id, expiry_ns, data, data_encoding FROM tasks "
+                        "WHERE namespace_id = $1 AND name = $2 AND type = $3 AND task_id >= $4 "
+                        "AND task_id < $5 ORDER BY task_id LIMIT $6",
+                        "ssiIII" },
+    [TD_PQ_BL_DELETE] = { "DELETE FROM tasks WHERE namespace_id = $1 AND name = $2 AND "
+                          "type = $3 AND task_id < $4",
+                          "ssiI" },
+    [TD_PQ_VIS_UPSERT] = { "INSERT INTO executions_visibility (namespace_id, run_id, workflow_id, "
+                           "workflow_type, task_queue, start_ns, execution_ns, close_ns, "
+                           "sort_close, status, history_length, history_size_bytes, memo, "
+                           "memo_encoding, search_attributes, sa_encoding, parent_workflow_id, "
+                           "parent_run_id, root_workflow_id, root_run_id, first_run_id, "
+                           "state_transition_count) VALUES ($1, $2, $3, "
+                           "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+                           "$19, $20, $21, $22) "
+                           "ON CONFLICT (namespace_id, run_id) DO UPDATE SET "
+                           "workflow_id = EXCLUDED.workflow_id, "
+                           "workflow_type = EXCLUDED.workflow_type, "
+                           "task_queue = EXCLUDED.task_queue, start_ns = EXCLUDED.start_ns, "
+                           "execution_ns = EXCLUDED.execution_ns, close_ns = EXCLUDED.close_ns, "
+                           "sort_close = EXCLUDED.sort_close, status = EXCLUDED.status, "
+                           "history_length = EXCLUDED.history_length, "
+                           "history_size_bytes = EXCLUDED.history_size_bytes, "
+                           "memo = EXCLUDED.memo, memo_encoding = EXCLUDED.memo_encoding, "
+                           "search_attributes = EXCLUDED.search_attributes, "
+                           "sa_encoding = EXCLUDED.sa_encoding, "
+                           "parent_workflow_id = EXCLUDED.parent_workflow_id, "
+                           "parent_run_id = EXCLUDED.parent_run_id, "
+                           "root_workflow_id = EXCLUDED.root_workflow_id, "
+                           "root_run_id = EXCLUDED.root_run_id, "
+                           "first_run_id = EXCLUDED.first_run_id, "
+                           "state_transition_count = EXCLUDED.state_transition_count",
+                           "sssssIINIiIIbbsssssI" },
+    [TD_PQ_VIS_CLOSE] = { "UPDATE executions_visibility SET workflow_id = $3, workflow_type = $4, "
+                          "task_queue = $5, start_ns = $6, execution_ns = $7, close_ns = $8, "
+                          "sort_close = $9, status = $10, history_length = $11, "
+                          "history_size_bytes = $12, memo = $13, memo_encoding = $14, "
+                          "search_attributes = $15, sa_encoding = $16, parent_workflow_id = $17, "
+                          "parent_run_id = $18, root_workflow_id = $19, root_run_id = $20, "
+                          "first_run_id = $21, state_transition_count = $22 "
+                          "WHERE namespace_id = $1 AND run_id = $2",
+                          "sssssIINIiIIbbsssssI" },
+    [TD_PQ_VIS_DELETE] = { "DELETE FROM executions_visibility WHERE namespace_id = $1 AND "
+                           "run_id = $2",
+                           "ss" },
+    [TD_PQ_VIS_SA_DELETE] = { "DELETE FROM visibility_sa WHERE namespace_id = $1 AND run_id = $2",
+                              "ss" },
+    [TD_PQ_VIS_SA_INSERT] = { "INSERT INTO visibility_sa (namespace_id, run_id, name, type, ival, "
+                              "dval, sval) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                              "" },
+    [TD_PQ_MARKER_INSERT] = { "INSERT INTO commit_markers (id) VALUES ($1)", "" },
+    [TD_PQ_MARKER_PRUNE] = { "DELETE FROM commit_markers WHERE created_at < now() - "
+                             "interval '1 day'",
+                             "" },
+    [TD_PQ_MARKER_DELETE] = { "DELETE FROM commit_markers WHERE id = $1", "" },
+    [TD_PQ_FAST_FENCE] = { "SELECT 1 / (count(*) FILTER (WHERE s.range_id = $2))::int FROM "
+                           "(SELECT range_id FROM shards WHERE shard_id = $1 FOR SHARE) s",
+                           "iI" },
+    [TD_PQ_FAST_EXEC_UPDATE] = { "WITH u AS (UPDATE executions SET shard_id = $4, state = $5, "
+                                 "status = $6, next_event_id = $7, db_record_version = $8, "
+                                 "last_write_ns = $9, data = $10, data_encoding = $11 "
+                                 "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
+                                 "AND db_record_version = $12 RETURNING 1) "
+                                 "SELECT 1 / count(*)::int FROM u",
+                                 "sssiiiIIIbI" },
+    [TD_PQ_FAST_CUR_SET] = { "WITH u AS (UPDATE current_executions SET create_request_id = "
+                             "COALESCE($4, create_request_id), state = $5, status = $6 "
+                             "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
+                             "RETURNING 1) SELECT 1 / count(*)::int FROM u",
+                             "ssssii" },
+    [TD_PQ_FAST_CUR_ABSENT] = { "SELECT 1 / (1 - count(*))::int FROM current_executions "
+                                "WHERE namespace_id = $1 AND workflow_id = $2",
+                                "ss" },
+    [TD_PQ_FAST_CUR_IS] = { "SELECT 1 / count(*)::int FROM (SELECT 1 FROM current_executions "
+                            "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3 "
+                            "FOR UPDATE) s",
+                            "sss" },
+    [TD_PQ_FAST_CUR_INSERT] = { "INSERT INTO current_executions (namespace_id, workflow_id, "
+                                "shard_id, run_id, create_request_id, state, status) VALUES ($1, "
+                                "$2, $3, $4, $5, $6, $7)",
+                                "ssissii" },
+    [TD_PQ_FAST_EXEC_INSERT] = { "INSERT INTO executions (namespace_id, workflow_id, run_id, "
+                                 "shard_id, state, status, next_event_id, db_record_version, "
+                                 "last_write_ns, data, data_encoding) VALUES ($1, $2, $3, $4, $5, "
+                                 "$6, $7, $8, $9, $10, $11)",
+                                 "sssiiiIIIb" },
+    [TD_PQ_FAST_HIST_INSERT] = { "INSERT INTO history_node (tree_id, branch_id, node_id, "
+                                 "event_count, data, data_encoding) VALUES ($1, $2, $3, $4, $5, "
+                                 "$6)",
+                                 "ssIib" },
 };
+
+/* Fills p (reset first) with the parameters of statement id from ap, one per letter of its
+ * layout (td_pg_stmts). */
+static void td_pg_bindv(td_pg_params_t *p, td_store_req_t *req, int id, va_list *ap)
+{
+    td_pg__params_init(p, req);
+    for (const char *l = td_pg_stmts[id].params; *l != '\0'; l++) {
+        switch (*l) {
+        case 's':
+            td_pg__p_text(p, va_arg(*ap, const char *));
+            break;
+        case 'i':
+            td_pg__p_i32(p, va_arg(*ap, int));
+            break;
+        case 'I':
+            td_pg__p_i64(p, va_arg(*ap, int64_t));
+            break;
+        case 'N': {
+            int64_t v = va_arg(*ap, int64_t);
+            if (v != 0) {
+                td_pg__p_i64(p, v);
+            } else {
+                td_pg__p_null_i64(p);
+            }
+            break;
+        }
+        case 'd':
+            td_pg__p_f64(p, va_arg(*ap, double));
+            break;
+        case 'b': {
+            const td_store_blob_t *b = va_arg(*ap, const td_store_blob_t *);
+            td_pg__p_bytes(p, b->data, b->len);
+            td_pg__p_i32(p, b->encoding);
+            break;
+        }
+        default:
+            abort(); /* a layout letter this binder does not know: a bug in td_pg_stmts */
+        }
+    }
+}
+
+/* td_pg_bindv from the arguments. Returns id, so it can sit in the call that runs it. */
+static int td_pg_bind(td_pg_params_t *p, td_store_req_t *req, int id, ...)
+{
+    va_list ap;
+
+    va_start(ap, id);
+    td_pg_bindv(p, req, id, &ap);
+    va_end(ap);
+    return id;
+}
+
+/* Runs statement id with the arguments (td_pg_bind) into r; on failure sets rc and jumps to
+ * out. Needs c, req and a td_pg_params_t p in scope. */
+#define TD_PG_RUN(r, ...)                                                                \
+    do {                                                                                 \
+        if (((r) = td_pg__exec(c, req, td_pg_bind(&p, req, __VA_ARGS__), &p)) == NULL) { \
+            rc = req->rc;                                                                \
+            goto out;                                                                    \
+        }                                                                                \
+    } while (0)
 
 const char *td_pg__sql(int id)
 {
-    return td_pg_sql[id];
+    return td_pg_stmts[id].sql;
 }
 
 static long td_pg_affected(PGresult *r)
@@ -235,6 +360,27 @@ static int td_pg_empty(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
+/* Runs statement id with the arguments (td_pg_bind) for its effect; *affected (when not NULL)
+ * gets the number of rows it changed. Returns TD_OK or the failure (req->rc). */
+static int td_pg_do(td_pg_conn_t *c, td_store_req_t *req, long *affected, int id, ...)
+{
+    td_pg_params_t p;
+    PGresult *r;
+    va_list ap;
+
+    va_start(ap, id);
+    td_pg_bindv(&p, req, id, &ap);
+    va_end(ap);
+    if ((r = td_pg__exec(c, req, id, &p)) == NULL) {
+        return req->rc;
+    }
+    if (affected != NULL) {
+        *affected = td_pg_affected(r);
+    }
+    PQclear(r);
+    return TD_OK;
+}
+
 /* ---- cluster ---- */
 
 static void td_pg_read_cluster(td_store_req_t *req, PGresult *r)
@@ -245,9 +391,10 @@ static void td_pg_read_cluster(td_store_req_t *req, PGresult *r)
     o->info = td_pg__blob(req, r, 0, 2, 3);
 }
 
-static int td_pg_op_cluster(td_pg_conn_t *c, td_store_req_t *req, int init)
+static int td_pg_op_cluster(td_pg_conn_t *c, td_store_req_t *req)
 {
     const td_store_cluster_t *in = &req->in.cluster;
+    int init = req->op == TD_STORE_OP_CLUSTER_INIT;
     td_pg_params_t p;
     PGresult *r = NULL;
     int rc = TD_OK;
@@ -258,22 +405,10 @@ static int td_pg_op_cluster(td_pg_conn_t *c, td_store_req_t *req, int init)
                                 "cluster init: needs a name and a positive shard count");
             goto out;
         }
-        td_pg__params_init(&p, req);
-        td_pg__p_text(&p, in->cluster_name);
-        td_pg__p_i32(&p, in->history_shard_count);
-        td_pg__p_bytes(&p, in->info.data, in->info.len);
-        td_pg__p_i32(&p, in->info.encoding);
-        if ((r = td_pg__exec(c, req, TD_PQ_CLUSTER_INIT, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+        TD_PG_RUN(r, TD_PQ_CLUSTER_INIT, in->cluster_name, in->history_shard_count, &in->info);
         PQclear(r);
     }
-    td_pg__params_init(&p, req);
-    if ((r = td_pg__exec(c, req, TD_PQ_CLUSTER_GET, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_CLUSTER_GET);
     if (PQntuples(r) == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND, "cluster metadata: not initialised");
         goto out;
@@ -289,33 +424,16 @@ out:
 static int td_pg_op_members_heartbeat(td_pg_conn_t *c, td_store_req_t *req)
 {
     const td_store_members_in_t *in = &req->in.members;
-    td_pg_params_t p;
-    PGresult *r = NULL;
     int rc = TD_OK;
 
-    for (int i = 0; i < in->n_rows; i++) {
+    for (int i = 0; i < in->n_rows && rc == TD_OK; i++) {
         const td_store_member_row_t *row = &in->rows[i];
-        td_pg__params_init(&p, req);
-        td_pg__p_text(&p, row->membership_address);
-        td_pg__p_text(&p, row->host_id);
-        td_pg__p_text(&p, row->role);
-        td_pg__p_text(&p, row->rpc_address);
-        td_pg__p_i64(&p, row->session_start_ms);
-        td_pg__p_i64(&p, row->heartbeat_ms);
-        if ((r = td_pg__exec(c, req, TD_PQ_MEMBERS_PUT, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
-        PQclear(r);
-        r = NULL;
+        rc = td_pg_do(c, req, NULL, TD_PQ_MEMBERS_PUT, row->membership_address, row->host_id,
+                      row->role, row->rpc_address, row->session_start_ms, row->heartbeat_ms);
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_i64(&p, in->expire_before_ms);
-    if ((r = td_pg__exec(c, req, TD_PQ_MEMBERS_EXPIRE, &p)) == NULL) {
-        rc = req->rc;
+    if (rc == TD_OK) {
+        rc = td_pg_do(c, req, NULL, TD_PQ_MEMBERS_EXPIRE, in->expire_before_ms);
     }
-out:
-    PQclear(r);
     return rc;
 }
 
@@ -326,12 +444,7 @@ static int td_pg_op_members_list(td_pg_conn_t *c, td_store_req_t *req)
     PGresult *r = NULL;
     int rc = TD_OK;
 
-    td_pg__params_init(&p, req);
-    td_pg__p_i64(&p, req->in.members.since_ms);
-    if ((r = td_pg__exec(c, req, TD_PQ_MEMBERS_LIST, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_MEMBERS_LIST, req->in.members.since_ms);
     o->n_rows = PQntuples(r);
     o->rows = td_arena_calloc(&req->arena, sizeof(*o->rows) * (size_t)(o->n_rows + 1));
     for (int i = 0; i < o->n_rows; i++) {
@@ -369,15 +482,7 @@ static int td_pg_op_ns_create(td_pg_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "namespace create: needs an id and a name");
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, in->id);
-    td_pg__p_text(&p, in->name);
-    td_pg__p_bytes(&p, in->detail.data, in->detail.len);
-    td_pg__p_i32(&p, in->detail.encoding);
-    if ((r = td_pg__exec(c, req, TD_PQ_NS_CREATE, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_NS_CREATE, in->id, in->name, &in->detail);
     if (PQntuples(r) == 0) {
         rc = td_store__fail(req, TD_EEXIST, "namespace create: name '%s' or id '%s' exists",
                             in->name, in->id);
@@ -402,12 +507,7 @@ static int td_pg_op_ns_get(td_pg_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "namespace get: needs an id or a name");
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, by_id ? in->id : in->name);
-    if ((r = td_pg__exec(c, req, by_id ? TD_PQ_NS_GET_ID : TD_PQ_NS_GET_NAME, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, by_id ? TD_PQ_NS_GET_ID : TD_PQ_NS_GET_NAME, by_id ? in->id : in->name);
     if (PQntuples(r) == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND, "namespace %s '%s' not found", by_id ? "id" : "name",
                             by_id ? in->id : in->name);
@@ -430,13 +530,10 @@ static int td_pg_op_ns_update(td_pg_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "namespace update: needs an id and a name");
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, in->id);
-    td_pg__p_text(&p, in->name);
-    td_pg__p_bytes(&p, in->detail.data, in->detail.len);
-    td_pg__p_i32(&p, in->detail.encoding);
-    td_pg__p_i64(&p, in->notification_version);
-    if ((r = td_pg__exec(c, req, TD_PQ_NS_UPDATE, &p)) == NULL) {
+    if ((r = td_pg__exec(c, req,
+                         td_pg_bind(&p, req, TD_PQ_NS_UPDATE, in->id, in->name, &in->detail,
+                                    in->notification_version),
+                         &p)) == NULL) {
         rc = req->rc;
         if (rc == TD_ECONDITION) { /* unique violation: the new name belongs to another */
             rc = td_store__fail(req, TD_EEXIST, "namespace name '%s' is taken", in->name);
@@ -449,12 +546,7 @@ static int td_pg_op_ns_update(td_pg_conn_t *c, td_store_req_t *req)
         goto out;
     }
     PQclear(r);
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, in->id);
-    if ((r = td_pg__exec(c, req, TD_PQ_NS_VERSION, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_NS_VERSION, in->id);
     if (PQntuples(r) == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND, "namespace id '%s' not found", in->id);
         goto out;
@@ -487,13 +579,8 @@ static int td_pg_op_ns_list(td_pg_conn_t *c, td_store_req_t *req)
     if (!present) {
         after = "";
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, after);
-    td_pg__p_i64(&p, in->page_size > 0 ? (int64_t)in->page_size + 1 : TD_PG_NOLIMIT);
-    if ((r = td_pg__exec(c, req, TD_PQ_NS_LIST, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_NS_LIST, after,
+              in->page_size > 0 ? (int64_t)in->page_size + 1 : TD_PG_NOLIMIT);
     n = PQntuples(r);
     if (in->page_size > 0 && n > in->page_size) {
         n = in->page_size;
@@ -513,25 +600,16 @@ out:
 
 static int td_pg_op_ns_delete(td_pg_conn_t *c, td_store_req_t *req)
 {
-    td_pg_params_t p;
-    PGresult *r = NULL;
-    int rc = TD_OK;
+    long n = 0;
+    int rc;
 
     if (td_pg_empty(req->in.ns.rec.id)) {
-        rc = td_store__fail(req, TD_EINVAL, "namespace delete: needs an id");
-        goto out;
+        return td_store__fail(req, TD_EINVAL, "namespace delete: needs an id");
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, req->in.ns.rec.id);
-    if ((r = td_pg__exec(c, req, TD_PQ_NS_DELETE, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
-    if (td_pg_affected(r) == 0) {
+    rc = td_pg_do(c, req, &n, TD_PQ_NS_DELETE, req->in.ns.rec.id);
+    if (rc == TD_OK && n == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND, "namespace id '%s' not found", req->in.ns.rec.id);
     }
-out:
-    PQclear(r);
     return rc;
 }
 
@@ -541,31 +619,15 @@ static int td_pg_op_shard(td_pg_conn_t *c, td_store_req_t *req)
 {
     const td_store_shard_t *in = &req->in.shard.rec;
     td_store_shard_t *o = &req->out.shard.rec;
+    int acquire = req->op == TD_STORE_OP_SHARD_ACQUIRE;
     td_pg_params_t p;
     PGresult *r = NULL;
     int rc = TD_OK;
 
-    td_pg__params_init(&p, req);
-    td_pg__p_i32(&p, in->shard_id);
-    td_pg__p_bytes(&p, in->info.data, in->info.len);
-    td_pg__p_i32(&p, in->info.encoding);
-    if (req->op == TD_STORE_OP_SHARD_ACQUIRE) {
-        if ((r = td_pg__exec(c, req, TD_PQ_SHARD_ACQUIRE, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
-    } else {
-        if ((r = td_pg__exec(c, req, TD_PQ_SHARD_INSERT, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+    TD_PG_RUN(r, acquire ? TD_PQ_SHARD_ACQUIRE : TD_PQ_SHARD_INSERT, in->shard_id, &in->info);
+    if (!acquire) {
         PQclear(r);
-        td_pg__params_init(&p, req);
-        td_pg__p_i32(&p, in->shard_id);
-        if ((r = td_pg__exec(c, req, TD_PQ_SHARD_GET, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+        TD_PG_RUN(r, TD_PQ_SHARD_GET, in->shard_id);
     }
     if (PQntuples(r) != 1) {
         rc = td_store__fail(req, TD_EINTERNAL, "shard %d: row vanished", (int)in->shard_id);
@@ -588,12 +650,7 @@ static int td_pg_shard_fence(td_pg_conn_t *c, td_store_req_t *req, int32_t shard
     PGresult *r = NULL;
     int rc = TD_OK;
 
-    td_pg__params_init(&p, req);
-    td_pg__p_i32(&p, shard_id);
-    if ((r = td_pg__exec(c, req, TD_PQ_SHARD_LOCK, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_SHARD_LOCK, shard_id);
     *cur = PQntuples(r) == 1 ? td_pg__i64(r, 0, 0) : 0;
     if (*cur != expected) {
         rc = td_store__fail(req, TD_ESHARDLOST,
@@ -612,26 +669,13 @@ static int td_pg_op_shard_update(td_pg_conn_t *c, td_store_req_t *req)
     PGresult *r = NULL;
     int rc = TD_OK;
 
-    td_pg__params_init(&p, req);
-    td_pg__p_i32(&p, in->shard_id);
-    td_pg__p_i64(&p, in->range_id);
-    td_pg__p_bytes(&p, in->info.data, in->info.len);
-    td_pg__p_i32(&p, in->info.encoding);
-    if ((r = td_pg__exec(c, req, TD_PQ_SHARD_SET, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_SHARD_SET, in->shard_id, in->range_id, &in->info);
     if (td_pg_affected(r) == 1) {
         req->out.shard.rec = *in;
         goto out;
     }
     PQclear(r);
-    td_pg__params_init(&p, req);
-    td_pg__p_i32(&p, in->shard_id);
-    if ((r = td_pg__exec(c, req, TD_PQ_SHARD_GET, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_SHARD_GET, in->shard_id);
     req->out.shard.cur_range_id = PQntuples(r) == 1 ? td_pg__i64(r, 0, 0) : 0;
     rc = td_store__fail(req, TD_ESHARDLOST, "shard %d: range_id is %" PRId64 ", expected %" PRId64,
                         (int)in->shard_id, req->out.shard.cur_range_id, in->range_id);
@@ -652,13 +696,7 @@ static int td_pg_current_get(td_pg_conn_t *c, td_store_req_t *req, const char *n
 
     *found = 0;
     memset(cur, 0, sizeof(*cur));
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, ns);
-    td_pg__p_text(&p, wf);
-    if ((r = td_pg__exec(c, req, TD_PQ_CUR_GET, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_CUR_GET, ns, wf);
     if (PQntuples(r) == 1) {
         *found = 1;
         cur->run_id = td_pg__str(req, r, 0, 0);
@@ -669,21 +707,6 @@ static int td_pg_current_get(td_pg_conn_t *c, td_store_req_t *req, const char *n
 out:
     PQclear(r);
     return rc;
-}
-
-static void td_pg_p_exec_row(td_pg_params_t *p, int32_t shard_id, const td_store_execution_t *e)
-{
-    td_pg__p_text(p, e->namespace_id);
-    td_pg__p_text(p, e->workflow_id);
-    td_pg__p_text(p, e->run_id);
-    td_pg__p_i32(p, shard_id);
-    td_pg__p_i32(p, e->state);
-    td_pg__p_i32(p, e->status);
-    td_pg__p_i64(p, e->next_event_id);
-    td_pg__p_i64(p, e->db_record_version);
-    td_pg__p_i64(p, e->last_write_ns);
-    td_pg__p_bytes(p, e->state_blob.data, e->state_blob.len);
-    td_pg__p_i32(p, e->state_blob.encoding);
 }
 
 /* One execution write: its condition, then its row. */
@@ -725,37 +748,23 @@ static int td_pg_exec_write(td_pg_conn_t *c, td_store_req_t *req, int32_t shard_
                                 w->expected_prev_run_id ? w->expected_prev_run_id : "(null)");
             goto out;
         }
-        td_pg__params_init(&p, req);
-        td_pg_p_exec_row(&p, shard_id, e);
-        if ((r = td_pg__exec(c, req, TD_PQ_EXEC_INSERT, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+        TD_PG_RUN(r, TD_PQ_EXEC_INSERT, e->namespace_id, e->workflow_id, e->run_id, shard_id,
+                  e->state, e->status, e->next_event_id, e->db_record_version, e->last_write_ns,
+                  &e->state_blob);
         if (td_pg_affected(r) != 1) {
             rc = td_store__fail(req, TD_EEXIST, "write: run '%s' of workflow '%s' exists",
                                 e->run_id, e->workflow_id);
         }
         break;
     case TD_STORE_EXEC_UPDATE:
-        td_pg__params_init(&p, req);
-        td_pg_p_exec_row(&p, shard_id, e);
-        td_pg__p_i64(&p, w->expected_db_record_version);
-        if ((r = td_pg__exec(c, req, TD_PQ_EXEC_UPDATE, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+        TD_PG_RUN(r, TD_PQ_EXEC_UPDATE, e->namespace_id, e->workflow_id, e->run_id, shard_id,
+                  e->state, e->status, e->next_event_id, e->db_record_version, e->last_write_ns,
+                  &e->state_blob, w->expected_db_record_version);
         if (td_pg_affected(r) == 1) {
             break;
         }
         PQclear(r);
-        td_pg__params_init(&p, req);
-        td_pg__p_text(&p, e->namespace_id);
-        td_pg__p_text(&p, e->workflow_id);
-        td_pg__p_text(&p, e->run_id);
-        if ((r = td_pg__exec(c, req, TD_PQ_EXEC_VERSION, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+        TD_PG_RUN(r, TD_PQ_EXEC_VERSION, e->namespace_id, e->workflow_id, e->run_id);
         o->cur_db_record_version = PQntuples(r) == 1 ? td_pg__i64(r, 0, 0) : -1;
         rc = td_store__fail(req, TD_ECONDITION,
                             "write: run '%s' db_record_version is %" PRId64 ", expected %" PRId64,
@@ -788,28 +797,20 @@ static int td_pg_current_write(td_pg_conn_t *c, td_store_req_t *req)
                             run, w->row.run_id);
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, w->row.namespace_id);
-    td_pg__p_text(&p, w->row.workflow_id);
     if (w->mode != TD_STORE_EXEC_UPDATE) {
-        td_pg__p_i32(&p, in->shard_id);
-        td_pg__p_text(&p, run);
-        td_pg__p_text(&p, cur->create_request_id != NULL ? cur->create_request_id : "");
-        td_pg__p_i32(&p, cur->state);
-        td_pg__p_i32(&p, cur->status);
-        if ((r = td_pg__exec(c, req, TD_PQ_CUR_PUT, &p)) == NULL) {
+        if ((r = td_pg__exec(
+                     c, req,
+                     td_pg_bind(&p, req, TD_PQ_CUR_PUT, w->row.namespace_id, w->row.workflow_id,
+                                in->shard_id, run,
+                                cur->create_request_id != NULL ? cur->create_request_id : "",
+                                cur->state, cur->status),
+                     &p)) == NULL) {
             rc = req->rc;
         }
         goto out;
     }
-    td_pg__p_text(&p, run);
-    td_pg__p_text(&p, cur->create_request_id);
-    td_pg__p_i32(&p, cur->state);
-    td_pg__p_i32(&p, cur->status);
-    if ((r = td_pg__exec(c, req, TD_PQ_CUR_SET_RUN, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_CUR_SET_RUN, w->row.namespace_id, w->row.workflow_id, run,
+              cur->create_request_id, cur->state, cur->status);
     if (td_pg_affected(r) == 1) {
         goto out;
     }
@@ -838,17 +839,8 @@ static int td_pg_history_append(td_pg_conn_t *c, td_store_req_t *req,
                             "positive first event id");
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, b->tree_id);
-    td_pg__p_text(&p, b->branch_id);
-    td_pg__p_i64(&p, b->first_event_id);
-    td_pg__p_i32(&p, b->event_count);
-    td_pg__p_bytes(&p, b->events.data, b->events.len);
-    td_pg__p_i32(&p, b->events.encoding);
-    if ((r = td_pg__exec(c, req, TD_PQ_HIST_INSERT, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_HIST_INSERT, b->tree_id, b->branch_id, b->first_event_id, b->event_count,
+              &b->events);
     if (td_pg_affected(r) != 1) {
         rc = td_store__fail(req, TD_ECONDITION,
                             "write: history batch %" PRId64 " of branch %s/%s exists",
@@ -870,14 +862,11 @@ static int td_pg_task_insert(td_pg_conn_t *c, td_store_req_t *req, int32_t shard
         rc = td_store__fail(req, TD_EINVAL, "write: bad task category %d", t->category);
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_i32(&p, shard_id);
-    td_pg__p_i32(&p, t->category);
-    td_pg__p_i64(&p, t->category == TD_STORE_TASK_TIMER ? t->fire_time_ns : 0);
-    td_pg__p_i64(&p, t->task_id);
-    td_pg__p_bytes(&p, t->blob.data, t->blob.len);
-    td_pg__p_i32(&p, t->blob.encoding);
-    if ((r = td_pg__exec(c, req, TD_PQ_TASK_INSERT, &p)) == NULL) {
+    if ((r = td_pg__exec(c, req,
+                         td_pg_bind(&p, req, TD_PQ_TASK_INSERT, shard_id, t->category,
+                                    t->category == TD_STORE_TASK_TIMER ? t->fire_time_ns : 0,
+                                    t->task_id, &t->blob),
+                         &p)) == NULL) {
         rc = req->rc;
     }
 out:
@@ -945,14 +934,8 @@ static int td_pg_op_exec_get(td_pg_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "exec get: needs namespace and workflow ids");
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, in->namespace_id);
-    td_pg__p_text(&p, in->workflow_id);
-    td_pg__p_text(&p, in->run_id != NULL ? in->run_id : "");
-    if ((r = td_pg__exec(c, req, TD_PQ_EXEC_GET, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_EXEC_GET, in->namespace_id, in->workflow_id,
+              in->run_id != NULL ? in->run_id : "");
     if (PQntuples(r) == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND, "execution %s/%s not found", in->workflow_id,
                             td_pg_empty(in->run_id) ? "(current)" : in->run_id);
@@ -982,9 +965,8 @@ out:
 static int td_pg_op_exec_delete(td_pg_conn_t *c, td_store_req_t *req)
 {
     const td_store_exec_del_in_t *in = &req->in.exec_del;
-    td_pg_params_t p;
-    PGresult *r = NULL;
     int64_t cur = 0;
+    long n = 0;
     int rc = TD_OK;
 
     if (td_pg_empty(in->namespace_id) || td_pg_empty(in->workflow_id) || td_pg_empty(in->run_id)) {
@@ -998,25 +980,15 @@ static int td_pg_op_exec_delete(td_pg_conn_t *c, td_store_req_t *req)
             goto out;
         }
     }
-    for (int pass = 0; pass < 2; pass++) {
-        td_pg__params_init(&p, req);
-        td_pg__p_text(&p, in->namespace_id);
-        td_pg__p_text(&p, in->workflow_id);
-        td_pg__p_text(&p, in->run_id);
-        r = td_pg__exec(c, req, pass == 0 ? TD_PQ_EXEC_DELETE : TD_PQ_CUR_DELETE_RUN, &p);
-        if (r == NULL) {
-            rc = req->rc;
-            goto out;
-        }
-        if (pass == 0 && td_pg_affected(r) == 0) {
-            rc = td_store__fail(req, TD_ENOTFOUND, "run '%s' not found", in->run_id);
-            goto out;
-        }
-        PQclear(r);
-        r = NULL;
+    rc = td_pg_do(c, req, &n, TD_PQ_EXEC_DELETE, in->namespace_id, in->workflow_id, in->run_id);
+    if (rc == TD_OK && n == 0) {
+        rc = td_store__fail(req, TD_ENOTFOUND, "run '%s' not found", in->run_id);
+    }
+    if (rc == TD_OK) {
+        rc = td_pg_do(c, req, NULL, TD_PQ_CUR_DELETE_RUN, in->namespace_id, in->workflow_id,
+                      in->run_id);
     }
 out:
-    PQclear(r);
     return rc;
 }
 
@@ -1047,30 +1019,16 @@ static int td_pg_op_hist_read(td_pg_conn_t *c, td_store_req_t *req)
         from = key;
     } else {
         /* include a batch that starts before min_event_id but contains it */
-        td_pg__params_init(&p, req);
-        td_pg__p_text(&p, in->tree_id);
-        td_pg__p_text(&p, in->branch_id);
-        td_pg__p_i64(&p, in->min_event_id);
-        if ((r = td_pg__exec(c, req, TD_PQ_HIST_START, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+        TD_PG_RUN(r, TD_PQ_HIST_START, in->tree_id, in->branch_id, in->min_event_id);
         if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
             from = td_pg__i64(r, 0, 0);
         }
         PQclear(r);
         r = NULL;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, in->tree_id);
-    td_pg__p_text(&p, in->branch_id);
-    td_pg__p_i64(&p, from);
-    td_pg__p_i64(&p, in->max_event_id > 0 ? in->max_event_id : TD_PG_NOLIMIT);
-    td_pg__p_i64(&p, in->page_size > 0 ? (int64_t)in->page_size + 1 : TD_PG_NOLIMIT);
-    if ((r = td_pg__exec(c, req, TD_PQ_HIST_READ, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_HIST_READ, in->tree_id, in->branch_id, from,
+              in->max_event_id > 0 ? in->max_event_id : TD_PG_NOLIMIT,
+              in->page_size > 0 ? (int64_t)in->page_size + 1 : TD_PG_NOLIMIT);
     rows = PQntuples(r);
     o->batches = td_arena_calloc(&req->arena, sizeof(*o->batches) * (size_t)(rows > 0 ? rows : 1));
     for (n = 0; n < rows; n++) {
@@ -1097,23 +1055,11 @@ out:
 
 static int td_pg_op_hist_delete(td_pg_conn_t *c, td_store_req_t *req)
 {
-    td_pg_params_t p;
-    PGresult *r = NULL;
-    int rc = TD_OK;
-
     if (td_pg_empty(req->in.hist_del.tree_id) || td_pg_empty(req->in.hist_del.branch_id)) {
-        rc = td_store__fail(req, TD_EINVAL, "history delete: needs a branch");
-        goto out;
+        return td_store__fail(req, TD_EINVAL, "history delete: needs a branch");
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, req->in.hist_del.tree_id);
-    td_pg__p_text(&p, req->in.hist_del.branch_id);
-    if ((r = td_pg__exec(c, req, TD_PQ_HIST_DELETE, &p)) == NULL) {
-        rc = req->rc;
-    }
-out:
-    PQclear(r);
-    return rc;
+    return td_pg_do(c, req, NULL, TD_PQ_HIST_DELETE, req->in.hist_del.tree_id,
+                    req->in.hist_del.branch_id);
 }
 
 /* ---- history tasks ---- */
@@ -1126,6 +1072,7 @@ static int td_pg_op_tasks_read(td_pg_conn_t *c, td_store_req_t *req)
     td_pg_params_t p;
     PGresult *r = NULL;
     int64_t key[2] = { in->min_fire_ns, in->min_task_id };
+    int64_t limit = in->page_size > 0 ? (int64_t)in->page_size + 1 : TD_PG_NOLIMIT;
     int present = 0;
     int rc = TD_OK;
     int n, rows;
@@ -1142,19 +1089,19 @@ static int td_pg_op_tasks_read(td_pg_conn_t *c, td_store_req_t *req)
         key[0] = timer ? in->min_fire_ns : 0;
         key[1] = in->min_task_id;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_i32(&p, in->shard_id);
-    td_pg__p_i32(&p, in->category);
     if (timer) {
-        td_pg__p_i64(&p, key[0]);
-        td_pg__p_i64(&p, key[1]);
-        td_pg__p_i64(&p, in->max_fire_ns > 0 ? in->max_fire_ns : TD_PG_NOLIMIT);
+        r = td_pg__exec(c, req,
+                        td_pg_bind(&p, req, TD_PQ_TIMER_READ, in->shard_id, in->category, key[0],
+                                   key[1], in->max_fire_ns > 0 ? in->max_fire_ns : TD_PG_NOLIMIT,
+                                   limit),
+                        &p);
     } else {
-        td_pg__p_i64(&p, key[1]);
-        td_pg__p_i64(&p, in->max_task_id > 0 ? in->max_task_id : TD_PG_NOLIMIT);
+        r = td_pg__exec(c, req,
+                        td_pg_bind(&p, req, TD_PQ_TASK_READ, in->shard_id, in->category, key[1],
+                                   in->max_task_id > 0 ? in->max_task_id : TD_PG_NOLIMIT, limit),
+                        &p);
     }
-    td_pg__p_i64(&p, in->page_size > 0 ? (int64_t)in->page_size + 1 : TD_PG_NOLIMIT);
-    if ((r = td_pg__exec(c, req, timer ? TD_PQ_TIMER_READ : TD_PQ_TASK_READ, &p)) == NULL) {
+    if (r == NULL) {
         rc = req->rc;
         goto out;
     }
@@ -1181,38 +1128,18 @@ out:
 static int td_pg_op_tasks_delete(td_pg_conn_t *c, td_store_req_t *req)
 {
     const td_store_tasks_del_in_t *in = &req->in.tasks_del;
-    int timer = in->category == TD_STORE_TASK_TIMER;
-    td_pg_params_t p;
-    PGresult *r = NULL;
-    int rc = TD_OK;
 
     if (in->category < TD_STORE_TASK_TRANSFER || in->category > TD_STORE_TASK_VISIBILITY) {
-        rc = td_store__fail(req, TD_EINVAL, "tasks delete: bad category %d", in->category);
-        goto out;
+        return td_store__fail(req, TD_EINVAL, "tasks delete: bad category %d", in->category);
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_i32(&p, in->shard_id);
-    td_pg__p_i32(&p, in->category);
-    if (timer) {
-        td_pg__p_i64(&p, in->ack_fire_ns);
+    if (in->category == TD_STORE_TASK_TIMER) {
+        return td_pg_do(c, req, NULL, TD_PQ_TIMER_DELETE, in->shard_id, in->category,
+                        in->ack_fire_ns, in->ack_task_id);
     }
-    td_pg__p_i64(&p, in->ack_task_id);
-    if ((r = td_pg__exec(c, req, timer ? TD_PQ_TIMER_DELETE : TD_PQ_TASK_DELETE, &p)) == NULL) {
-        rc = req->rc;
-    }
-out:
-    PQclear(r);
-    return rc;
+    return td_pg_do(c, req, NULL, TD_PQ_TASK_DELETE, in->shard_id, in->category, in->ack_task_id);
 }
 
 /* ---- task queues and backlog ---- */
-
-static void td_pg_p_tq_key(td_pg_params_t *p, const char *ns, const char *name, int32_t type)
-{
-    td_pg__p_text(p, ns);
-    td_pg__p_text(p, name);
-    td_pg__p_i32(p, type);
-}
 
 static int td_pg_tq_key_ok(td_store_req_t *req, const char *what, const char *ns, const char *name)
 {
@@ -1248,15 +1175,18 @@ static int td_pg_op_tq_get(td_pg_conn_t *c, td_store_req_t *req)
     if (rc != TD_OK) {
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg_p_tq_key(&p, in->namespace_id, in->name, in->type);
     if (acquire) {
-        td_pg__p_i32(&p, in->kind != 0 ? in->kind : TD_STORE_TQ_KIND_NORMAL);
-        td_pg__p_i64(&p, in->expiry_ns);
-        td_pg__p_bytes(&p, in->info.data, in->info.len);
-        td_pg__p_i32(&p, in->info.encoding);
+        r = td_pg__exec(c, req,
+                        td_pg_bind(&p, req, TD_PQ_TQ_ACQUIRE, in->namespace_id, in->name, in->type,
+                                   in->kind != 0 ? in->kind : TD_STORE_TQ_KIND_NORMAL,
+                                   in->expiry_ns, &in->info),
+                        &p);
+    } else {
+        r = td_pg__exec(c, req,
+                        td_pg_bind(&p, req, TD_PQ_TQ_GET, in->namespace_id, in->name, in->type),
+                        &p);
     }
-    if ((r = td_pg__exec(c, req, acquire ? TD_PQ_TQ_ACQUIRE : TD_PQ_TQ_GET, &p)) == NULL) {
+    if (r == NULL) {
         rc = req->rc;
         goto out;
     }
@@ -1280,12 +1210,7 @@ static int td_pg_tq_lease_fail(td_pg_conn_t *c, td_store_req_t *req, const char 
     PGresult *r = NULL;
     int rc;
 
-    td_pg__params_init(&p, req);
-    td_pg_p_tq_key(&p, ns, name, type);
-    if ((r = td_pg__exec(c, req, TD_PQ_TQ_LOCK, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_TQ_LOCK, ns, name, type);
     if (PQntuples(r) == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND, "%s: task queue '%s' (type %d) not found", what,
                             name, (int)type);
@@ -1313,16 +1238,18 @@ static int td_pg_op_tq_update(td_pg_conn_t *c, td_store_req_t *req)
     if (rc != TD_OK) {
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg_p_tq_key(&p, in->namespace_id, in->name, in->type);
-    td_pg__p_i64(&p, in->range_id);
-    if (!del) {
-        td_pg__p_i64(&p, in->ack_level);
-        td_pg__p_i64(&p, in->expiry_ns);
-        td_pg__p_bytes(&p, in->info.data, in->info.len);
-        td_pg__p_i32(&p, in->info.encoding);
+    if (del) {
+        r = td_pg__exec(c, req,
+                        td_pg_bind(&p, req, TD_PQ_TQ_DELETE, in->namespace_id, in->name, in->type,
+                                   in->range_id),
+                        &p);
+    } else {
+        r = td_pg__exec(c, req,
+                        td_pg_bind(&p, req, TD_PQ_TQ_UPDATE, in->namespace_id, in->name, in->type,
+                                   in->range_id, in->ack_level, in->expiry_ns, &in->info),
+                        &p);
     }
-    if ((r = td_pg__exec(c, req, del ? TD_PQ_TQ_DELETE : TD_PQ_TQ_UPDATE, &p)) == NULL) {
+    if (r == NULL) {
         rc = req->rc;
         goto out;
     }
@@ -1332,12 +1259,7 @@ static int td_pg_op_tq_update(td_pg_conn_t *c, td_store_req_t *req)
     }
     if (del) {
         PQclear(r);
-        td_pg__params_init(&p, req);
-        td_pg_p_tq_key(&p, in->namespace_id, in->name, in->type);
-        if ((r = td_pg__exec(c, req, TD_PQ_BL_DELETE_ALL, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+        TD_PG_RUN(r, TD_PQ_BL_DELETE_ALL, in->namespace_id, in->name, in->type);
     } else {
         req->out.tq.rec = *in;
     }
@@ -1361,12 +1283,7 @@ static int td_pg_op_backlog_insert(td_pg_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "backlog insert: malformed task list");
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg_p_tq_key(&p, in->namespace_id, in->name, in->type);
-    if ((r = td_pg__exec(c, req, TD_PQ_TQ_LOCK, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_TQ_LOCK, in->namespace_id, in->name, in->type);
     if (PQntuples(r) == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND,
                             "backlog insert: task queue '%s' (type %d) "
@@ -1385,16 +1302,8 @@ static int td_pg_op_backlog_insert(td_pg_conn_t *c, td_store_req_t *req)
     for (int i = 0; i < in->n_tasks; i++) {
         const td_store_backlog_task_t *t = &in->tasks[i];
         PQclear(r);
-        td_pg__params_init(&p, req);
-        td_pg_p_tq_key(&p, in->namespace_id, in->name, in->type);
-        td_pg__p_i64(&p, t->task_id);
-        td_pg__p_i64(&p, t->expiry_ns);
-        td_pg__p_bytes(&p, t->blob.data, t->blob.len);
-        td_pg__p_i32(&p, t->blob.encoding);
-        if ((r = td_pg__exec(c, req, TD_PQ_BL_INSERT, &p)) == NULL) {
-            rc = req->rc;
-            goto out;
-        }
+        TD_PG_RUN(r, TD_PQ_BL_INSERT, in->namespace_id, in->name, in->type, t->task_id,
+                  t->expiry_ns, &t->blob);
     }
 out:
     PQclear(r);
@@ -1414,15 +1323,9 @@ static int td_pg_op_backlog_read(td_pg_conn_t *c, td_store_req_t *req)
     if (rc != TD_OK) {
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg_p_tq_key(&p, in->namespace_id, in->name, in->type);
-    td_pg__p_i64(&p, in->min_task_id);
-    td_pg__p_i64(&p, in->max_task_id > 0 ? in->max_task_id : TD_PG_NOLIMIT);
-    td_pg__p_i64(&p, in->limit > 0 ? in->limit : TD_PG_NOLIMIT);
-    if ((r = td_pg__exec(c, req, TD_PQ_BL_READ, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_BL_READ, in->namespace_id, in->name, in->type, in->min_task_id,
+              in->max_task_id > 0 ? in->max_task_id : TD_PG_NOLIMIT,
+              in->limit > 0 ? in->limit : TD_PG_NOLIMIT);
     n = PQntuples(r);
     o->tasks = td_arena_calloc(&req->arena, sizeof(*o->tasks) * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++) {
@@ -1447,10 +1350,10 @@ static int td_pg_op_backlog_delete(td_pg_conn_t *c, td_store_req_t *req)
     if (rc != TD_OK) {
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg_p_tq_key(&p, in->namespace_id, in->name, in->type);
-    td_pg__p_i64(&p, in->ack_level);
-    if ((r = td_pg__exec(c, req, TD_PQ_BL_DELETE, &p)) == NULL) {
+    if ((r = td_pg__exec(c, req,
+                         td_pg_bind(&p, req, TD_PQ_BL_DELETE, in->namespace_id, in->name, in->type,
+                                    in->ack_level),
+                         &p)) == NULL) {
         rc = req->rc;
     }
 out:
@@ -1466,13 +1369,7 @@ static int td_pg_vis_sas(td_pg_conn_t *c, td_store_req_t *req, const td_store_vi
     PGresult *r = NULL;
     int rc = TD_OK;
 
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, v->namespace_id);
-    td_pg__p_text(&p, v->run_id);
-    if ((r = td_pg__exec(c, req, TD_PQ_VIS_SA_DELETE, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, TD_PQ_VIS_SA_DELETE, v->namespace_id, v->run_id);
     for (int i = 0; i < v->n_sas; i++) {
         const td_store_sa_t *sa = &v->sas[i];
         int is_s = sa->type == TD_STORE_SA_TEXT || sa->type == TD_STORE_SA_KEYWORD ||
@@ -1567,37 +1464,16 @@ static int td_pg_op_vis_put(td_pg_conn_t *c, td_store_req_t *req)
                             close ? "close" : "upsert");
         goto out;
     }
-    td_pg__params_init(&p, req);
-    td_pg__p_text(&p, v->namespace_id);
-    td_pg__p_text(&p, v->run_id);
-    td_pg__p_text(&p, v->workflow_id);
-    td_pg__p_text(&p, v->workflow_type != NULL ? v->workflow_type : "");
-    td_pg__p_text(&p, v->task_queue != NULL ? v->task_queue : "");
-    td_pg__p_i64(&p, v->start_time_ns);
-    td_pg__p_i64(&p, v->execution_time_ns);
-    if (v->close_time_ns != 0) {
-        td_pg__p_i64(&p, v->close_time_ns);
-    } else {
-        td_pg__p_null_i64(&p);
-    }
-    td_pg__p_i64(&p, v->close_time_ns != 0 ? v->close_time_ns : INT64_MAX);
-    td_pg__p_i32(&p, v->status);
-    td_pg__p_i64(&p, v->history_length);
-    td_pg__p_i64(&p, v->history_size_bytes);
-    td_pg__p_bytes(&p, v->memo.data, v->memo.len);
-    td_pg__p_i32(&p, v->memo.encoding);
-    td_pg__p_bytes(&p, v->search_attributes.data, v->search_attributes.len);
-    td_pg__p_i32(&p, v->search_attributes.encoding);
-    td_pg__p_text(&p, td_pg_empty(v->parent_workflow_id) ? NULL : v->parent_workflow_id);
-    td_pg__p_text(&p, td_pg_empty(v->parent_run_id) ? NULL : v->parent_run_id);
-    td_pg__p_text(&p, td_pg_empty(v->root_workflow_id) ? NULL : v->root_workflow_id);
-    td_pg__p_text(&p, td_pg_empty(v->root_run_id) ? NULL : v->root_run_id);
-    td_pg__p_text(&p, td_pg_empty(v->first_run_id) ? NULL : v->first_run_id);
-    td_pg__p_i64(&p, v->state_transition_count);
-    if ((r = td_pg__exec(c, req, close ? TD_PQ_VIS_CLOSE : TD_PQ_VIS_UPSERT, &p)) == NULL) {
-        rc = req->rc;
-        goto out;
-    }
+    TD_PG_RUN(r, close ? TD_PQ_VIS_CLOSE : TD_PQ_VIS_UPSERT, v->namespace_id, v->run_id,
+              v->workflow_id, v->workflow_type != NULL ? v->workflow_type : "",
+              v->task_queue != NULL ? v->task_queue : "", v->start_time_ns, v->execution_time_ns,
+              v->close_time_ns, v->close_time_ns != 0 ? v->close_time_ns : INT64_MAX, v->status,
+              v->history_length, v->history_size_bytes, &v->memo, &v->search_attributes,
+              td_pg_empty(v->parent_workflow_id) ? NULL : v->parent_workflow_id,
+              td_pg_empty(v->parent_run_id) ? NULL : v->parent_run_id,
+              td_pg_empty(v->root_workflow_id) ? NULL : v->root_workflow_id,
+              td_pg_empty(v->root_run_id) ? NULL : v->root_run_id,
+              td_pg_empty(v->first_run_id) ? NULL : v->first_run_id, v->state_transition_count);
     if (close && td_pg_affected(r) == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND, "visibility close: no record for run '%s'",
                             v->run_id);
@@ -1615,28 +1491,15 @@ out:
 static int td_pg_op_vis_delete(td_pg_conn_t *c, td_store_req_t *req)
 {
     const td_store_visibility_t *v = &req->in.vis;
-    td_pg_params_t p;
-    PGresult *r = NULL;
-    int rc = TD_OK;
+    int rc;
 
     if (td_pg_empty(v->namespace_id) || td_pg_empty(v->run_id)) {
-        rc = td_store__fail(req, TD_EINVAL, "visibility delete: needs namespace and run ids");
-        goto out;
+        return td_store__fail(req, TD_EINVAL, "visibility delete: needs namespace and run ids");
     }
-    for (int pass = 0; pass < 2; pass++) {
-        td_pg__params_init(&p, req);
-        td_pg__p_text(&p, v->namespace_id);
-        td_pg__p_text(&p, v->run_id);
-        r = td_pg__exec(c, req, pass == 0 ? TD_PQ_VIS_DELETE : TD_PQ_VIS_SA_DELETE, &p);
-        if (r == NULL) {
-            rc = req->rc;
-            goto out;
-        }
-        PQclear(r);
-        r = NULL;
+    rc = td_pg_do(c, req, NULL, TD_PQ_VIS_DELETE, v->namespace_id, v->run_id);
+    if (rc == TD_OK) {
+        rc = td_pg_do(c, req, NULL, TD_PQ_VIS_SA_DELETE, v->namespace_id, v->run_id);
     }
-out:
-    PQclear(r);
     return rc;
 }
 
@@ -2093,89 +1956,60 @@ int td_pg__write_send(td_pg_conn_t *c, td_store_req_t *req)
     td_pg_params_t p;
     int total = 0, n;
 
-#define TD_PG_SEND(id)                                 \
-    do {                                               \
-        if ((n = td_pg__send(c, req, (id), &p)) < 0) { \
-            return -1;                                 \
-        }                                              \
-        total += n;                                    \
+#define TD_PG_SEND(...)                                                            \
+    do {                                                                           \
+        if ((n = td_pg__send(c, req, td_pg_bind(&p, req, __VA_ARGS__), &p)) < 0) { \
+            return -1;                                                             \
+        }                                                                          \
+        total += n;                                                                \
     } while (0)
 
-    td_pg__params_init(&p, req);
-    td_pg__p_i32(&p, in->shard_id);
-    td_pg__p_i64(&p, in->expected_range_id);
-    TD_PG_SEND(TD_PQ_FAST_FENCE);
+    TD_PG_SEND(TD_PQ_FAST_FENCE, in->shard_id, in->expected_range_id);
     for (int i = 0; i < in->n_execs; i++) {
         const td_store_exec_write_t *w = &in->execs[i];
         if (w->mode == TD_STORE_EXEC_UPDATE) {
-            td_pg__params_init(&p, req);
-            td_pg_p_exec_row(&p, in->shard_id, &w->row);
-            td_pg__p_i64(&p, w->expected_db_record_version);
-            TD_PG_SEND(TD_PQ_FAST_EXEC_UPDATE);
+            TD_PG_SEND(TD_PQ_FAST_EXEC_UPDATE, w->row.namespace_id, w->row.workflow_id,
+                       w->row.run_id, in->shard_id, w->row.state, w->row.status,
+                       w->row.next_event_id, w->row.db_record_version, w->row.last_write_ns,
+                       &w->row.state_blob, w->expected_db_record_version);
             continue;
         }
         /* a create: the current-run condition, then the row (a duplicate is an error) */
-        if (w->mode == TD_STORE_EXEC_CREATE_REPLACE_CURRENT || i != in->current_exec) {
-            td_pg__params_init(&p, req);
-            td_pg__p_text(&p, w->row.namespace_id);
-            td_pg__p_text(&p, w->row.workflow_id);
-            if (w->mode == TD_STORE_EXEC_CREATE_REPLACE_CURRENT) {
-                td_pg__p_text(&p, w->expected_prev_run_id);
-                TD_PG_SEND(TD_PQ_FAST_CUR_IS);
-            } else {
-                TD_PG_SEND(TD_PQ_FAST_CUR_ABSENT);
-            }
+        if (w->mode == TD_STORE_EXEC_CREATE_REPLACE_CURRENT) {
+            TD_PG_SEND(TD_PQ_FAST_CUR_IS, w->row.namespace_id, w->row.workflow_id,
+                       w->expected_prev_run_id);
+        } else if (i != in->current_exec) {
+            TD_PG_SEND(TD_PQ_FAST_CUR_ABSENT, w->row.namespace_id, w->row.workflow_id);
         }
-        td_pg__params_init(&p, req);
-        td_pg_p_exec_row(&p, in->shard_id, &w->row);
-        TD_PG_SEND(TD_PQ_FAST_EXEC_INSERT);
+        TD_PG_SEND(TD_PQ_FAST_EXEC_INSERT, w->row.namespace_id, w->row.workflow_id, w->row.run_id,
+                   in->shard_id, w->row.state, w->row.status, w->row.next_event_id,
+                   w->row.db_record_version, w->row.last_write_ns, &w->row.state_blob);
     }
     if (in->current_exec >= 0) {
         const td_store_exec_write_t *w = &in->execs[in->current_exec];
         const td_store_execution_t *e = &w->row;
-        td_pg__params_init(&p, req);
-        td_pg__p_text(&p, e->namespace_id);
-        td_pg__p_text(&p, e->workflow_id);
         if (w->mode == TD_STORE_EXEC_UPDATE) {
-            td_pg__p_text(&p, e->run_id);
-            td_pg__p_text(&p, in->current.create_request_id);
-            td_pg__p_i32(&p, in->current.state);
-            td_pg__p_i32(&p, in->current.status);
-            TD_PG_SEND(TD_PQ_FAST_CUR_SET);
+            TD_PG_SEND(TD_PQ_FAST_CUR_SET, e->namespace_id, e->workflow_id, e->run_id,
+                       in->current.create_request_id, in->current.state, in->current.status);
         } else {
             /* brand new: a plain insert (an existing pointer is an error); replacing: the
              * pointer was checked above, so overwrite it */
-            td_pg__p_i32(&p, in->shard_id);
-            td_pg__p_text(&p, e->run_id);
-            td_pg__p_text(&p, in->current.create_request_id != NULL ? in->current.create_request_id
-                                                                    : "");
-            td_pg__p_i32(&p, in->current.state);
-            td_pg__p_i32(&p, in->current.status);
             TD_PG_SEND(w->mode == TD_STORE_EXEC_CREATE_BRAND_NEW ? TD_PQ_FAST_CUR_INSERT
-                                                                 : TD_PQ_CUR_PUT);
+                                                                 : TD_PQ_CUR_PUT,
+                       e->namespace_id, e->workflow_id, in->shard_id, e->run_id,
+                       in->current.create_request_id != NULL ? in->current.create_request_id : "",
+                       in->current.state, in->current.status);
         }
     }
     for (int i = 0; i < in->n_batches; i++) {
         const td_store_history_batch_t *b = &in->batches[i];
-        td_pg__params_init(&p, req);
-        td_pg__p_text(&p, b->tree_id);
-        td_pg__p_text(&p, b->branch_id);
-        td_pg__p_i64(&p, b->first_event_id);
-        td_pg__p_i32(&p, b->event_count);
-        td_pg__p_bytes(&p, b->events.data, b->events.len);
-        td_pg__p_i32(&p, b->events.encoding);
-        TD_PG_SEND(TD_PQ_FAST_HIST_INSERT);
+        TD_PG_SEND(TD_PQ_FAST_HIST_INSERT, b->tree_id, b->branch_id, b->first_event_id,
+                   b->event_count, &b->events);
     }
     for (int i = 0; i < in->n_tasks; i++) {
         const td_store_task_t *t = &in->tasks[i];
-        td_pg__params_init(&p, req);
-        td_pg__p_i32(&p, in->shard_id);
-        td_pg__p_i32(&p, t->category);
-        td_pg__p_i64(&p, t->category == TD_STORE_TASK_TIMER ? t->fire_time_ns : 0);
-        td_pg__p_i64(&p, t->task_id);
-        td_pg__p_bytes(&p, t->blob.data, t->blob.len);
-        td_pg__p_i32(&p, t->blob.encoding);
-        TD_PG_SEND(TD_PQ_TASK_INSERT);
+        TD_PG_SEND(TD_PQ_TASK_INSERT, in->shard_id, t->category,
+                   t->category == TD_STORE_TASK_TIMER ? t->fire_time_ns : 0, t->task_id, &t->blob);
     }
 #undef TD_PG_SEND
     req->out.write.failed_exec = -1;
@@ -2184,97 +2018,47 @@ int td_pg__write_send(td_pg_conn_t *c, td_store_req_t *req)
 
 /* ---- dispatch ---- */
 
+/* The function of every store op. */
+typedef int (*td_pg_op_fn)(td_pg_conn_t *c, td_store_req_t *req);
+
+static const td_pg_op_fn td_pg_ops[TD_STORE_OP__COUNT] = {
+    [TD_STORE_OP_CLUSTER_INIT] = td_pg_op_cluster,
+    [TD_STORE_OP_CLUSTER_GET] = td_pg_op_cluster,
+    [TD_STORE_OP_MEMBERS_HEARTBEAT] = td_pg_op_members_heartbeat,
+    [TD_STORE_OP_MEMBERS_LIST] = td_pg_op_members_list,
+    [TD_STORE_OP_NS_CREATE] = td_pg_op_ns_create,
+    [TD_STORE_OP_NS_GET] = td_pg_op_ns_get,
+    [TD_STORE_OP_NS_UPDATE] = td_pg_op_ns_update,
+    [TD_STORE_OP_NS_LIST] = td_pg_op_ns_list,
+    [TD_STORE_OP_NS_DELETE] = td_pg_op_ns_delete,
+    [TD_STORE_OP_SHARD_GET_OR_CREATE] = td_pg_op_shard,
+    [TD_STORE_OP_SHARD_ACQUIRE] = td_pg_op_shard,
+    [TD_STORE_OP_SHARD_UPDATE] = td_pg_op_shard_update,
+    [TD_STORE_OP_WRITE] = td_pg_op_write,
+    [TD_STORE_OP_EXEC_GET] = td_pg_op_exec_get,
+    [TD_STORE_OP_EXEC_DELETE] = td_pg_op_exec_delete,
+    [TD_STORE_OP_HISTORY_READ] = td_pg_op_hist_read,
+    [TD_STORE_OP_HISTORY_DELETE] = td_pg_op_hist_delete,
+    [TD_STORE_OP_TASKS_READ] = td_pg_op_tasks_read,
+    [TD_STORE_OP_TASKS_DELETE] = td_pg_op_tasks_delete,
+    [TD_STORE_OP_TQ_ACQUIRE] = td_pg_op_tq_get,
+    [TD_STORE_OP_TQ_GET] = td_pg_op_tq_get,
+    [TD_STORE_OP_TQ_UPDATE] = td_pg_op_tq_update,
+    [TD_STORE_OP_TQ_DELETE] = td_pg_op_tq_update,
+    [TD_STORE_OP_BACKLOG_INSERT] = td_pg_op_backlog_insert,
+    [TD_STORE_OP_BACKLOG_READ] = td_pg_op_backlog_read,
+    [TD_STORE_OP_BACKLOG_DELETE] = td_pg_op_backlog_delete,
+    [TD_STORE_OP_VIS_UPSERT] = td_pg_op_vis_put,
+    [TD_STORE_OP_VIS_CLOSE] = td_pg_op_vis_put,
+    [TD_STORE_OP_VIS_DELETE] = td_pg_op_vis_delete,
+    [TD_STORE_OP_VIS_LIST] = td_pg_op_vis_query,
+    [TD_STORE_OP_VIS_COUNT] = td_pg_op_vis_query,
+};
+
 int td_pg__execute(td_pg_conn_t *c, td_store_req_t *req)
 {
-    int rc;
-
-    switch (req->op) {
-    case TD_STORE_OP_CLUSTER_INIT:
-        rc = td_pg_op_cluster(c, req, 1);
-        break;
-    case TD_STORE_OP_CLUSTER_GET:
-        rc = td_pg_op_cluster(c, req, 0);
-        break;
-    case TD_STORE_OP_MEMBERS_HEARTBEAT:
-        rc = td_pg_op_members_heartbeat(c, req);
-        break;
-    case TD_STORE_OP_MEMBERS_LIST:
-        rc = td_pg_op_members_list(c, req);
-        break;
-    case TD_STORE_OP_NS_CREATE:
-        rc = td_pg_op_ns_create(c, req);
-        break;
-    case TD_STORE_OP_NS_GET:
-        rc = td_pg_op_ns_get(c, req);
-        break;
-    case TD_STORE_OP_NS_UPDATE:
-        rc = td_pg_op_ns_update(c, req);
-        break;
-    case TD_STORE_OP_NS_LIST:
-        rc = td_pg_op_ns_list(c, req);
-        break;
-    case TD_STORE_OP_NS_DELETE:
-        rc = td_pg_op_ns_delete(c, req);
-        break;
-    case TD_STORE_OP_SHARD_GET_OR_CREATE:
-    case TD_STORE_OP_SHARD_ACQUIRE:
-        rc = td_pg_op_shard(c, req);
-        break;
-    case TD_STORE_OP_SHARD_UPDATE:
-        rc = td_pg_op_shard_update(c, req);
-        break;
-    case TD_STORE_OP_WRITE:
-        rc = td_pg_op_write(c, req);
-        break;
-    case TD_STORE_OP_EXEC_GET:
-        rc = td_pg_op_exec_get(c, req);
-        break;
-    case TD_STORE_OP_EXEC_DELETE:
-        rc = td_pg_op_exec_delete(c, req);
-        break;
-    case TD_STORE_OP_HISTORY_READ:
-        rc = td_pg_op_hist_read(c, req);
-        break;
-    case TD_STORE_OP_HISTORY_DELETE:
-        rc = td_pg_op_hist_delete(c, req);
-        break;
-    case TD_STORE_OP_TASKS_READ:
-        rc = td_pg_op_tasks_read(c, req);
-        break;
-    case TD_STORE_OP_TASKS_DELETE:
-        rc = td_pg_op_tasks_delete(c, req);
-        break;
-    case TD_STORE_OP_TQ_ACQUIRE:
-    case TD_STORE_OP_TQ_GET:
-        rc = td_pg_op_tq_get(c, req);
-        break;
-    case TD_STORE_OP_TQ_UPDATE:
-    case TD_STORE_OP_TQ_DELETE:
-        rc = td_pg_op_tq_update(c, req);
-        break;
-    case TD_STORE_OP_BACKLOG_INSERT:
-        rc = td_pg_op_backlog_insert(c, req);
-        break;
-    case TD_STORE_OP_BACKLOG_READ:
-        rc = td_pg_op_backlog_read(c, req);
-        break;
-    case TD_STORE_OP_BACKLOG_DELETE:
-        rc = td_pg_op_backlog_delete(c, req);
-        break;
-    case TD_STORE_OP_VIS_UPSERT:
-    case TD_STORE_OP_VIS_CLOSE:
-        rc = td_pg_op_vis_put(c, req);
-        break;
-    case TD_STORE_OP_VIS_DELETE:
-        rc = td_pg_op_vis_delete(c, req);
-        break;
-    case TD_STORE_OP_VIS_LIST:
-    case TD_STORE_OP_VIS_COUNT:
-        rc = td_pg_op_vis_query(c, req);
-        break;
-    default:
-        rc = td_store__fail(req, TD_EINVAL, "store: bad op %d", (int)req->op);
-        break;
+    if ((unsigned)req->op >= TD_STORE_OP__COUNT || td_pg_ops[req->op] == NULL) {
+        return td_store__fail(req, TD_EINVAL, "store: bad op %d", (int)req->op);
     }
-    return rc;
+    return td_pg_ops[req->op](c, req);
 }

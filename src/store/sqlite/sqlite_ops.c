@@ -9,7 +9,9 @@
 #define TD_LOG_COMPONENT "sqlite"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -18,119 +20,177 @@
 #include "store/sqlite/sqlite_int.h"
 #include "store/store_vis.h"
 
-static const char *const td_sq_sql[TD_SQ__COUNT] = {
-    [TD_SQ_SAVEPOINT] = "SAVEPOINT td_req",
-    [TD_SQ_RELEASE] = "RELEASE td_req",
-    [TD_SQ_ROLLBACK_TO] = "ROLLBACK TO td_req",
-    [TD_SQ_CLUSTER_INIT] = "INSERT OR IGNORE INTO cluster_metadata (id, cluster_name, "
-                           "history_shard_count, data, data_encoding) VALUES (1, ?, ?, ?, ?)",
-    [TD_SQ_CLUSTER_GET] = "SELECT cluster_name, history_shard_count, data, data_encoding "
-                          "FROM cluster_metadata WHERE id = 1",
-    [TD_SQ_MEMBERS_PUT] = "INSERT OR REPLACE INTO cluster_membership (membership_address, "
-                          "host_id, role, rpc_address, session_start_ms, heartbeat_ms) "
-                          "VALUES (?, ?, ?, ?, ?, ?)",
-    [TD_SQ_MEMBERS_EXPIRE] = "DELETE FROM cluster_membership WHERE heartbeat_ms < ?",
-    [TD_SQ_MEMBERS_LIST] = "SELECT membership_address, host_id, role, rpc_address, "
-                           "session_start_ms, heartbeat_ms FROM cluster_membership "
-                           "WHERE heartbeat_ms >= ? ORDER BY membership_address",
-    [TD_SQ_NS_BUMP] = "UPDATE namespace_metadata SET notification_version = "
-                      "notification_version + 1 WHERE id = 1 RETURNING notification_version",
-    [TD_SQ_NS_FIND] = "SELECT id, name FROM namespaces WHERE id = ? OR name = ?",
-    [TD_SQ_NS_INSERT] = "INSERT INTO namespaces (id, name, data, data_encoding, "
-                        "notification_version) VALUES (?, ?, ?, ?, ?)",
-    [TD_SQ_NS_GET_ID] = "SELECT id, name, data, data_encoding, notification_version "
-                        "FROM namespaces WHERE id = ?",
-    [TD_SQ_NS_GET_NAME] = "SELECT id, name, data, data_encoding, notification_version "
-                          "FROM namespaces WHERE name = ?",
-    [TD_SQ_NS_UPDATE] = "UPDATE namespaces SET name = ?, data = ?, data_encoding = ?, "
-                        "notification_version = ? WHERE id = ?",
-    [TD_SQ_NS_LIST] = "SELECT id, name, data, data_encoding, notification_version "
-                      "FROM namespaces WHERE name > ? ORDER BY name LIMIT ?",
-    [TD_SQ_NS_DELETE] = "DELETE FROM namespaces WHERE id = ?",
-    [TD_SQ_SHARD_INSERT] = "INSERT OR IGNORE INTO shards (shard_id, range_id, data, "
-                           "data_encoding) VALUES (?, ?, ?, ?)",
-    [TD_SQ_SHARD_GET] = "SELECT range_id, data, data_encoding FROM shards WHERE shard_id = ?",
-    [TD_SQ_SHARD_BUMP] = "UPDATE shards SET range_id = range_id + 1 WHERE shard_id = ?",
-    [TD_SQ_SHARD_RANGE] = "SELECT range_id FROM shards WHERE shard_id = ?",
-    [TD_SQ_SHARD_SET] = "UPDATE shards SET data = ?, data_encoding = ? WHERE shard_id = ?",
-    [TD_SQ_CUR_GET] = "SELECT run_id, create_request_id, state, status FROM current_executions "
-                      "WHERE namespace_id = ? AND workflow_id = ?",
-    [TD_SQ_CUR_PUT] = "INSERT OR REPLACE INTO current_executions (namespace_id, workflow_id, "
-                      "shard_id, run_id, create_request_id, state, status) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-    [TD_SQ_CUR_DELETE_RUN] = "DELETE FROM current_executions WHERE namespace_id = ? AND "
-                             "workflow_id = ? AND run_id = ?",
-    [TD_SQ_EXEC_VERSION] = "SELECT db_record_version FROM executions WHERE namespace_id = ? "
-                           "AND workflow_id = ? AND run_id = ?",
-    [TD_SQ_EXEC_INSERT] = "INSERT INTO executions (namespace_id, workflow_id, run_id, "
-                          "shard_id, state, status, next_event_id, db_record_version, "
-                          "last_write_ns, data, data_encoding) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+/* Every prepared statement: its SQL, then the layout of its parameters and of the columns it
+ * returns, one letter per value (td_sq_bind, td_sq_cols): s text, z text that may be NULL,
+ * i int, I int64, N int64 stored as NULL when 0, d double, b blob (two columns: the bytes,
+ * then the encoding). Adding a column to a statement is one edit here plus its value at the
+ * call site. */
+typedef struct {
+    const char *sql;
+    const char *params;
+    const char *cols;
+} td_sq_stmt_def_t;
+
+static const td_sq_stmt_def_t td_sq_stmts[TD_SQ__COUNT] = {
+    [TD_SQ_SAVEPOINT] = { "SAVEPOINT td_req", "", "" },
+    [TD_SQ_RELEASE] = { "RELEASE td_req", "", "" },
+    [TD_SQ_ROLLBACK_TO] = { "ROLLBACK TO td_req", "", "" },
+    [TD_SQ_CLUSTER_INIT] = { "INSERT OR IGNORE INTO cluster_metadata (id, cluster_name, "
+                             "history_shard_count, data, data_encoding) VALUES (1, ?, ?, ?, ?)",
+                             "sib", "" },
+    [TD_SQ_CLUSTER_GET] = { "SELECT cluster_name, history_shard_count, data, data_encoding "
+                            "FROM cluster_metadata WHERE id = 1",
+                            "", "sib" },
+    [TD_SQ_MEMBERS_PUT] = { "INSERT OR REPLACE INTO cluster_membership (membership_address, "
+                            "host_id, role, rpc_address, session_start_ms, heartbeat_ms) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            "ssssII", "" },
+    [TD_SQ_MEMBERS_EXPIRE] = { "DELETE FROM cluster_membership WHERE heartbeat_ms < ?", "I", "" },
+    [TD_SQ_MEMBERS_LIST] = { "SELECT membership_address, host_id, role, rpc_address, "
+                             "session_start_ms, heartbeat_ms FROM cluster_membership "
+                             "WHERE heartbeat_ms >= ? ORDER BY membership_address",
+                             "I", "ssssII" },
+    [TD_SQ_NS_BUMP] = { "UPDATE namespace_metadata SET notification_version = "
+                        "notification_version + 1 WHERE id = 1 RETURNING notification_version",
+                        "", "" },
+    [TD_SQ_NS_FIND] = { "SELECT id, name FROM namespaces WHERE id = ? OR name = ?", "ss", "" },
+    [TD_SQ_NS_INSERT] = { "INSERT INTO namespaces (id, name, data, data_encoding, "
+                          "notification_version) VALUES (?, ?, ?, ?, ?)",
+                          "ssbI", "" },
+    [TD_SQ_NS_GET_ID] = { "SELECT id, name, data, data_encoding, notification_version "
+                          "FROM namespaces WHERE id = ?",
+                          "s", "ssbI" },
+    [TD_SQ_NS_GET_NAME] = { "SELECT id, name, data, data_encoding, notification_version "
+                            "FROM namespaces WHERE name = ?",
+                            "s", "ssbI" },
+    [TD_SQ_NS_UPDATE] = { "UPDATE namespaces SET name = ?, data = ?, data_encoding = ?, "
+                          "notification_version = ? WHERE id = ?",
+                          "sbIs", "" },
+    [TD_SQ_NS_LIST] = { "SELECT id, name, data, data_encoding, notification_version "
+                        "FROM namespaces WHERE name > ? ORDER BY name LIMIT ?",
+                        "sI", "ssbI" },
+    [TD_SQ_NS_DELETE] = { "DELETE FROM namespaces WHERE id = ?", "s", "" },
+    [TD_SQ_SHARD_INSERT] = { "INSERT OR IGNORE INTO shards (shard_id, range_id, data, "
+                             "data_encoding) VALUES (?, ?, ?, ?)",
+                             "iIb", "" },
+    [TD_SQ_SHARD_GET] = { "SELECT range_id, data, data_encoding FROM shards WHERE shard_id = ?",
+                          "i", "Ib" },
+    [TD_SQ_SHARD_BUMP] = { "UPDATE shards SET range_id = range_id + 1 WHERE shard_id = ?", "i",
+                           "" },
+    [TD_SQ_SHARD_RANGE] = { "SELECT range_id FROM shards WHERE shard_id = ?", "i", "" },
+    [TD_SQ_SHARD_SET] = { "UPDATE shards SET data = ?, data_encoding = ? WHERE shard_id = ?", "bi",
+                          "" },
+    [TD_SQ_CUR_GET] = { "SELECT run_id, create_request_id, state, status FROM current_executions "
+                        "WHERE namespace_id = ? AND workflow_id = ?",
+                        "ss", "ssii" },
+    [TD_SQ_CUR_PUT] = { "INSERT OR REPLACE INTO current_executions (namespace_id, workflow_id, "
+                        "shard_id, run_id, create_request_id, state, status) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "ssissii", "" },
+    [TD_SQ_CUR_DELETE_RUN] = { "DELETE FROM current_executions WHERE namespace_id = ? AND "
+                               "workflow_id = ? AND run_id = ?",
+                               "sss", "" },
+    [TD_SQ_EXEC_VERSION] = { "SELECT db_record_version FROM executions WHERE namespace_id = ? "
+                             "AND workflow_id = ? AND run_id = ?",
+                             "sss", "" },
+    [TD_SQ_EXEC_INSERT] = { "INSERT INTO executions (namespace_id, workflow_id, run_id, "
+                            "shard_id, state, status, next_event_id, db_record_version, "
+                            "last_write_ns, data, data_encoding) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "sssiiiIIIb", "" },
     /* shard_id is not rewritten (a run never changes shard), so its index is untouched */
-    [TD_SQ_EXEC_UPDATE] = "UPDATE executions SET state = ?5, status = ?6, next_event_id = ?7, "
-                          "db_record_version = ?8, last_write_ns = ?9, data = ?10, "
-                          "data_encoding = ?11 WHERE namespace_id = ?1 AND workflow_id = ?2 "
-                          "AND run_id = ?3 AND db_record_version = ?12",
-    [TD_SQ_EXEC_GET] = "SELECT state, status, next_event_id, db_record_version, "
-                       "last_write_ns, data, data_encoding FROM executions "
-                       "WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
-    [TD_SQ_EXEC_DELETE] = "DELETE FROM executions WHERE namespace_id = ? AND workflow_id = ? "
-                          "AND run_id = ?",
-    [TD_SQ_HIST_INSERT] = "INSERT INTO history_node (tree_id, branch_id, node_id, "
-                          "event_count, data, data_encoding) VALUES (?, ?, ?, ?, ?, ?)",
-    [TD_SQ_HIST_START] = "SELECT max(node_id) FROM history_node WHERE tree_id = ? AND "
-                         "branch_id = ? AND node_id <= ?",
-    [TD_SQ_HIST_READ] = "SELECT node_id, event_count, data, data_encoding FROM history_node "
-                        "WHERE tree_id = ? AND branch_id = ? AND node_id >= ? AND node_id < ? "
-                        "ORDER BY node_id",
-    [TD_SQ_HIST_DELETE] = "DELETE FROM history_node WHERE tree_id = ? AND branch_id = ?",
-    [TD_SQ_TASK_INSERT] = "INSERT INTO history_tasks (shard_id, category, fire_ns, task_id, "
-                          "data, data_encoding) VALUES (?, ?, ?, ?, ?, ?)",
-    [TD_SQ_TASK_READ] = "SELECT task_id, fire_ns, data, data_encoding FROM history_tasks "
-                        "WHERE shard_id = ? AND category = ? AND fire_ns = 0 AND task_id >= ? "
-                        "AND task_id < ? ORDER BY task_id LIMIT ?",
-    [TD_SQ_TIMER_READ] = "SELECT task_id, fire_ns, data, data_encoding FROM history_tasks "
-                         "WHERE shard_id = ?1 AND category = ?2 AND (fire_ns, task_id) >= (?3, ?4) "
-                         "AND fire_ns < ?5 ORDER BY fire_ns, task_id LIMIT ?6",
-    [TD_SQ_TASK_DELETE] = "DELETE FROM history_tasks WHERE shard_id = ? AND category = ? AND "
-                          "fire_ns = 0 AND task_id < ?",
-    [TD_SQ_TIMER_DELETE] = "DELETE FROM history_tasks WHERE shard_id = ?1 AND category = ?2 "
-                           "AND (fire_ns, task_id) < (?3, ?4)",
-    [TD_SQ_TQ_INSERT] = "INSERT OR IGNORE INTO task_queues (namespace_id, name, type, kind, "
-                        "range_id, ack_level, expiry_ns, data, data_encoding) "
-                        "VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)",
-    [TD_SQ_TQ_BUMP] = "UPDATE task_queues SET range_id = range_id + 1 WHERE namespace_id = ? "
-                      "AND name = ? AND type = ?",
-    [TD_SQ_TQ_GET] = "SELECT kind, range_id, ack_level, expiry_ns, data, data_encoding FROM "
-                     "task_queues WHERE namespace_id = ? AND name = ? AND type = ?",
-    [TD_SQ_TQ_RANGE] = "SELECT range_id FROM task_queues WHERE namespace_id = ? AND name = ? "
-                       "AND type = ?",
-    [TD_SQ_TQ_UPDATE] = "UPDATE task_queues SET ack_level = ?4, expiry_ns = ?5, data = ?6, "
-                        "data_encoding = ?7 WHERE namespace_id = ?1 AND name = ?2 AND type = ?3",
-    [TD_SQ_TQ_DELETE] = "DELETE FROM task_queues WHERE namespace_id = ? AND name = ? AND "
-                        "type = ?",
-    [TD_SQ_BL_DELETE_ALL] = "DELETE FROM tasks WHERE namespace_id = ? AND name = ? AND type = ?",
-    [TD_SQ_BL_INSERT] = "INSERT INTO tasks (namespace_id, name, type, task_id, expiry_ns, data, "
-                        "data_encoding) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    [TD_SQ_BL_READ] = "SELECT task_id, expiry_ns, data, data_encoding FROM tasks WHERE "
-                      "namespace_id = ? AND name = ? AND type = ? AND task_id >= ? AND "
-                      "task_id < ? ORDER BY task_id LIMIT ?",
-    [TD_SQ_BL_DELETE] = "DELETE FROM tasks WHERE namespace_id = ? AND name = ? AND type = ? "
-                        "AND task_id < ?",
-    [TD_SQ_VIS_EXISTS] = "SELECT 1 FROM executions_visibility WHERE namespace_id = ? AND "
-                         "run_id = ?",
-    [TD_SQ_VIS_PUT] = "INSERT OR REPLACE INTO executions_visibility (namespace_id, run_id, "
-                      "workflow_id, workflow_type, task_queue, start_ns, execution_ns, "
-                      "close_ns, sort_close, status, history_length, history_size_bytes, memo, "
-                      "memo_encoding, search_attributes, sa_encoding, parent_workflow_id, "
-                      "parent_run_id, root_workflow_id, root_run_id, first_run_id, "
-                      "state_transition_count) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [TD_SQ_VIS_DELETE] = "DELETE FROM executions_visibility WHERE namespace_id = ? AND "
-                         "run_id = ?",
-    [TD_SQ_VIS_SA_DELETE] = "DELETE FROM visibility_sa WHERE namespace_id = ? AND run_id = ?",
-    [TD_SQ_VIS_SA_INSERT] = "INSERT INTO visibility_sa (namespace_id, run_id, name, type, "
-                            "ival, dval, sval) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [TD_SQ_EXEC_UPDATE] = { "UPDATE executions SET state = ?5, status = ?6, next_event_id = ?7, "
+                            "db_record_version = ?8, last_write_ns = ?9, data = ?10, "
+                            "data_encoding = ?11 WHERE namespace_id = ?1 AND workflow_id = ?2 "
+                            "AND run_id = ?3 AND db_record_version = ?12",
+                            "sssiiiIIIbI", "" },
+    [TD_SQ_EXEC_GET] = { "SELECT state, status, next_event_id, db_record_version, "
+                         "last_write_ns, data, data_encoding FROM executions "
+                         "WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
+                         "sss", "iiIIIb" },
+    [TD_SQ_EXEC_DELETE] = { "DELETE FROM executions WHERE namespace_id = ? AND workflow_id = ? "
+                            "AND run_id = ?",
+                            "sss", "" },
+    [TD_SQ_HIST_INSERT] = { "INSERT INTO history_node (tree_id, branch_id, node_id, "
+                            "event_count, data, data_encoding) VALUES (?, ?, ?, ?, ?, ?)",
+                            "ssIib", "" },
+    [TD_SQ_HIST_START] = { "SELECT max(node_id) FROM history_node WHERE tree_id = ? AND "
+                           "branch_id = ? AND node_id <= ?",
+                           "ssI", "" },
+    [TD_SQ_HIST_READ] = { "SELECT node_id, event_count, data, data_encoding FROM history_node "
+                          "WHERE tree_id = ? AND branch_id = ? AND node_id >= ? AND node_id < ? "
+                          "ORDER BY node_id",
+                          "ssII", "Iib" },
+    [TD_SQ_HIST_DELETE] = { "DELETE FROM history_node WHERE tree_id = ? AND branch_id = ?", "ss",
+                            "" },
+    [TD_SQ_TASK_INSERT] = { "INSERT INTO history_tasks (shard_id, category, fire_ns, task_id, "
+                            "data, data_encoding) VALUES (?, ?, ?, ?, ?, ?)",
+                            "iiIIb", "" },
+    [TD_SQ_TASK_READ] = { "SELECT task_id, fire_ns, data, data_encoding FROM history_tasks "
+                          "WHERE shard_id = ? AND category = ? AND fire_ns = 0 AND task_id >= ? "
+                          "AND task_id < ? ORDER BY task_id LIMIT ?",
+                          "iiIII", "IIb" },
+    [TD_SQ_TIMER_READ] = { "SELECT task_id, fire_ns, data, data_encoding FROM history_tasks "
+                           "WHERE shard_id = ?1 AND category = ?2 AND (fire_ns, task_id) >= (?3, "
+                           "?4) "
+                           "AND fire_ns < ?5 ORDER BY fire_ns, task_id LIMIT ?6",
+                           "iiIIII", "IIb" },
+    [TD_SQ_TASK_DELETE] = { "DELETE FROM history_tasks WHERE shard_id = ? AND category = ? AND "
+                            "fire_ns = 0 AND task_id < ?",
+                            "iiI", "" },
+    [TD_SQ_TIMER_DELETE] = { "DELETE FROM history_tasks WHERE shard_id = ?1 AND category = ?2 "
+                             "AND (fire_ns, task_id) < (?3, ?4)",
+                             "iiII", "" },
+    [TD_SQ_TQ_INSERT] = { "INSERT OR IGNORE INTO task_queues (namespace_id, name, type, kind, "
+                          "range_id, ack_level, expiry_ns, data, data_encoding) "
+                          "VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)",
+                          "ssiiIb", "" },
+    [TD_SQ_TQ_BUMP] = { "UPDATE task_queues SET range_id = range_id + 1 WHERE namespace_id = ? "
+                        "AND name = ? AND type = ?",
+                        "ssi", "" },
+    [TD_SQ_TQ_GET] = { "SELECT kind, range_id, ack_level, expiry_ns, data, data_encoding FROM "
+                       "task_queues WHERE namespace_id = ? AND name = ? AND type = ?",
+                       "ssi", "iIIIb" },
+    [TD_SQ_TQ_RANGE] = { "SELECT range_id FROM task_queues WHERE namespace_id = ? AND name = ? "
+                         "AND type = ?",
+                         "ssi", "" },
+    [TD_SQ_TQ_UPDATE] = { "UPDATE task_queues SET ack_level = ?4, expiry_ns = ?5, data = ?6, "
+                          "data_encoding = ?7 WHERE namespace_id = ?1 AND name = ?2 AND type = ?3",
+                          "ssiIIb", "" },
+    [TD_SQ_TQ_DELETE] = { "DELETE FROM task_queues WHERE namespace_id = ? AND name = ? AND "
+                          "type = ?",
+                          "ssi", "" },
+    [TD_SQ_BL_DELETE_ALL] = { "DELETE FROM tasks WHERE namespace_id = ? AND name = ? AND type = ?",
+                              "ssi", "" },
+    [TD_SQ_BL_INSERT] = { "INSERT INTO tasks (namespace_id, name, type, task_id, expiry_ns, data, "
+                          "data_encoding) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          "ssiIIb", "" },
+    [TD_SQ_BL_READ] = { "SELECT task_id, expiry_ns, data, data_encoding FROM tasks WHERE "
+                        "namespace_id = ? AND name = ? AND type = ? AND task_id >= ? AND "
+                        "task_id < ? ORDER BY task_id LIMIT ?",
+                        "ssiIII", "IIb" },
+    [TD_SQ_BL_DELETE] = { "DELETE FROM tasks WHERE namespace_id = ? AND name = ? AND type = ? "
+                          "AND task_id < ?",
+                          "ssiI", "" },
+    [TD_SQ_VIS_EXISTS] = { "SELECT 1 FROM executions_visibility WHERE namespace_id = ? AND "
+                           "run_id = ?",
+                           "ss", "" },
+    [TD_SQ_VIS_PUT] = { "INSERT OR REPLACE INTO executions_visibility (namespace_id, run_id, "
+                        "workflow_id, workflow_type, task_queue, start_ns, execution_ns, "
+                        "close_ns, sort_close, status, history_length, history_size_bytes, memo, "
+                        "memo_encoding, search_attributes, sa_encoding, parent_workflow_id, "
+                        "parent_run_id, root_workflow_id, root_run_id, first_run_id, "
+                        "state_transition_count) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "sssssIINIiIIbbzzzzzI", "" },
+    [TD_SQ_VIS_DELETE] = { "DELETE FROM executions_visibility WHERE namespace_id = ? AND "
+                           "run_id = ?",
+                           "ss", "" },
+    [TD_SQ_VIS_SA_DELETE] = { "DELETE FROM visibility_sa WHERE namespace_id = ? AND run_id = ?",
+                              "ss", "" },
+    [TD_SQ_VIS_SA_INSERT] = { "INSERT INTO visibility_sa (namespace_id, run_id, name, type, "
+                              "ival, dval, sval) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              "sssi", "" },
 };
 
 #define TD_SQ_INT64_MAX INT64_MAX
@@ -191,7 +251,7 @@ sqlite3_stmt *td_sq__stmt(td_sq_conn_t *c, td_store_req_t *req, int id)
         sqlite3_clear_bindings(st);
         return st;
     }
-    src = sqlite3_prepare_v3(c->db, td_sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    src = sqlite3_prepare_v3(c->db, td_sq_stmts[id].sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (src != SQLITE_OK) {
         td_sq__fail(req, c, src, "prepare");
         return NULL;
@@ -279,13 +339,166 @@ static int td_sq_exec(td_sq_conn_t *c, td_store_req_t *req, sqlite3_stmt *st, co
     return TD_OK;
 }
 
-#define TD_SQ_PREP(var, id)              \
-    do {                                 \
-        var = td_sq__stmt(c, req, (id)); \
-        if (var == NULL) {               \
-            rc = req->rc;                \
-            goto out;                    \
-        }                                \
+/* Binds one value of layout letter `l` at parameter *i (advancing it) from ap. */
+static void td_sq_bind_one(sqlite3_stmt *st, int *i, char l, va_list *ap)
+{
+    switch (l) {
+    case 's':
+        td_sq_bind_text(st, (*i)++, va_arg(*ap, const char *));
+        break;
+    case 'z':
+        td_sq_bind_text_or_null(st, (*i)++, va_arg(*ap, const char *));
+        break;
+    case 'i':
+        sqlite3_bind_int(st, (*i)++, va_arg(*ap, int));
+        break;
+    case 'I':
+        sqlite3_bind_int64(st, (*i)++, va_arg(*ap, int64_t));
+        break;
+    case 'N': {
+        int64_t v = va_arg(*ap, int64_t);
+        if (v != 0) {
+            sqlite3_bind_int64(st, *i, v);
+        } else {
+            sqlite3_bind_null(st, *i);
+        }
+        (*i)++;
+        break;
+    }
+    case 'd':
+        sqlite3_bind_double(st, (*i)++, va_arg(*ap, double));
+        break;
+    case 'b':
+        td_sq_bind_blob(st, *i, *i + 1, va_arg(*ap, const td_store_blob_t *));
+        *i += 2;
+        break;
+    default:
+        td_log_error("sqlite: bad parameter layout letter '%c'", l);
+        abort();
+    }
+}
+
+/* Binds the parameters of statement id from ap, one per letter of its params layout. */
+static void td_sq_bindv(sqlite3_stmt *st, int id, va_list *ap)
+{
+    int i = 1;
+
+    for (const char *l = td_sq_stmts[id].params; *l != '\0'; l++) {
+        td_sq_bind_one(st, &i, *l, ap);
+    }
+}
+
+/* Prepares (or resets) statement id and binds its parameters from the arguments, one per
+ * letter of its params layout. NULL when preparing failed (req->rc set). */
+static sqlite3_stmt *td_sq_bind(td_sq_conn_t *c, td_store_req_t *req, int id, ...)
+{
+    sqlite3_stmt *st = td_sq__stmt(c, req, id);
+    va_list ap;
+
+    if (st == NULL) {
+        return NULL;
+    }
+    va_start(ap, id);
+    td_sq_bindv(st, id, &ap);
+    va_end(ap);
+    return st;
+}
+
+/* Runs statement id with the arguments (td_sq_bind) as a statement expected to return no rows
+ * (or whose rows are ignored); `what` names it in an error. */
+static int td_sq_do(td_sq_conn_t *c, td_store_req_t *req, const char *what, int id, ...)
+{
+    sqlite3_stmt *st = td_sq__stmt(c, req, id);
+    va_list ap;
+
+    if (st == NULL) {
+        return req->rc;
+    }
+    va_start(ap, id);
+    td_sq_bindv(st, id, &ap);
+    va_end(ap);
+    return td_sq_exec(c, req, st, what);
+}
+
+/* The array arr of n elements of `size` bytes in the request arena, with room for one more:
+ * doubled (*cap with it) when full. */
+static void *td_sq_grow(td_store_req_t *req, void *arr, int n, int *cap, size_t size)
+{
+    void *bigger;
+
+    if (n < *cap) {
+        return arr;
+    }
+    bigger = td_arena_calloc(&req->arena, size * (size_t)*cap * 2);
+    memcpy(bigger, arr, size * (size_t)*cap);
+    *cap *= 2;
+    return bigger;
+}
+
+/* Reads the current row into the arguments, one pointer per letter of layout: s/z const
+ * char ** (an arena copy; a NULL column reads as "" for s, NULL for z), i int *, I int64_t *,
+ * d double *, b td_store_blob_t *. */
+static void td_sq_colsv(td_store_req_t *req, sqlite3_stmt *st, const char *layout, va_list ap)
+{
+    int i = 0;
+
+    for (const char *l = layout; *l != '\0'; l++) {
+        switch (*l) {
+        case 's':
+            *va_arg(ap, const char **) = td_sq_col_text(req, st, i++);
+            break;
+        case 'z':
+            *va_arg(ap, const char **) = td_sq_col_text_or_null(req, st, i++);
+            break;
+        case 'i':
+            *va_arg(ap, int *) = sqlite3_column_int(st, i++);
+            break;
+        case 'I':
+        case 'N':
+            *va_arg(ap, int64_t *) = sqlite3_column_int64(st, i++);
+            break;
+        case 'd':
+            *va_arg(ap, double *) = sqlite3_column_double(st, i++);
+            break;
+        case 'b':
+            td_sq_col_blob(req, st, i, i + 1, va_arg(ap, td_store_blob_t *));
+            i += 2;
+            break;
+        default:
+            td_log_error("sqlite: bad column layout letter '%c'", *l);
+            abort();
+        }
+    }
+}
+
+static void td_sq_cols(td_store_req_t *req, sqlite3_stmt *st, const char *layout, ...)
+{
+    va_list ap;
+
+    va_start(ap, layout);
+    td_sq_colsv(req, st, layout, ap);
+    va_end(ap);
+}
+
+/* Reads the current row of statement id by its cols layout. */
+static void td_sq_row(td_store_req_t *req, sqlite3_stmt *st, int id, ...)
+{
+    va_list ap;
+
+    va_start(ap, id);
+    td_sq_colsv(req, st, td_sq_stmts[id].cols, ap);
+    va_end(ap);
+}
+
+/* Prepares statement id and binds the arguments (td_sq_bind) into var; on failure sets rc and
+ * jumps to out. */
+#define TD_SQ_RUN(var, ...)                    \
+    do {                                       \
+        var = td_sq_bind(c, req, __VA_ARGS__); \
+        if (var == NULL) {                     \
+            rc = req->rc;                      \
+            goto out;                          \
+        }                                      \
     } while (0)
 
 /* ---- cluster ---- */
@@ -295,16 +508,15 @@ static int td_sq_cluster_get(td_sq_conn_t *c, td_store_req_t *req)
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src;
 
-    TD_SQ_PREP(st, TD_SQ_CLUSTER_GET);
+    TD_SQ_RUN(st, TD_SQ_CLUSTER_GET);
     src = td_sq__step(st);
     if (src == SQLITE_DONE) {
         rc = td_store__fail(req, TD_ENOTFOUND, "cluster metadata not initialised");
     } else if (src != SQLITE_ROW) {
         rc = td_sq__fail(req, c, src, "read cluster metadata");
     } else {
-        req->out.cluster.cluster_name = td_sq_col_text(req, st, 0);
-        req->out.cluster.history_shard_count = sqlite3_column_int(st, 1);
-        td_sq_col_blob(req, st, 2, 3, &req->out.cluster.info);
+        td_sq_row(req, st, TD_SQ_CLUSTER_GET, &req->out.cluster.cluster_name,
+                  &req->out.cluster.history_shard_count, &req->out.cluster.info);
     }
 out:
     if (st != NULL) {
@@ -316,18 +528,14 @@ out:
 static int td_sq_cluster_init(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_cluster_t *in = &req->in.cluster;
-    sqlite3_stmt *st = NULL;
     int rc = TD_OK;
 
     if (in->cluster_name == NULL || in->history_shard_count <= 0) {
         rc = td_store__fail(req, TD_EINVAL, "cluster init: name and shard count required");
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_CLUSTER_INIT);
-    td_sq_bind_text(st, 1, in->cluster_name);
-    sqlite3_bind_int(st, 2, in->history_shard_count);
-    td_sq_bind_blob(st, 3, 4, &in->info);
-    rc = td_sq_exec(c, req, st, "init cluster metadata");
+    rc = td_sq_do(c, req, "init cluster metadata", TD_SQ_CLUSTER_INIT, in->cluster_name,
+                  in->history_shard_count, &in->info);
     if (rc == TD_OK) {
         rc = td_sq_cluster_get(c, req);
     }
@@ -340,26 +548,17 @@ out:
 static int td_sq_members_heartbeat(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_members_in_t *in = &req->in.members;
-    sqlite3_stmt *st = NULL;
     int rc = TD_OK;
 
     for (int i = 0; i < in->n_rows && rc == TD_OK; i++) {
         const td_store_member_row_t *r = &in->rows[i];
-        TD_SQ_PREP(st, TD_SQ_MEMBERS_PUT);
-        td_sq_bind_text(st, 1, r->membership_address);
-        td_sq_bind_text(st, 2, r->host_id);
-        td_sq_bind_text(st, 3, r->role);
-        td_sq_bind_text(st, 4, r->rpc_address);
-        sqlite3_bind_int64(st, 5, r->session_start_ms);
-        sqlite3_bind_int64(st, 6, r->heartbeat_ms);
-        rc = td_sq_exec(c, req, st, "write cluster membership");
+        rc = td_sq_do(c, req, "write cluster membership", TD_SQ_MEMBERS_PUT, r->membership_address,
+                      r->host_id, r->role, r->rpc_address, r->session_start_ms, r->heartbeat_ms);
     }
     if (rc == TD_OK) {
-        TD_SQ_PREP(st, TD_SQ_MEMBERS_EXPIRE);
-        sqlite3_bind_int64(st, 1, in->expire_before_ms);
-        rc = td_sq_exec(c, req, st, "expire cluster membership");
+        rc = td_sq_do(c, req, "expire cluster membership", TD_SQ_MEMBERS_EXPIRE,
+                      in->expire_before_ms);
     }
-out:
     return rc;
 }
 
@@ -369,24 +568,14 @@ static int td_sq_members_list(td_sq_conn_t *c, td_store_req_t *req)
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src, cap = 16;
 
-    TD_SQ_PREP(st, TD_SQ_MEMBERS_LIST);
-    sqlite3_bind_int64(st, 1, req->in.members.since_ms);
+    TD_SQ_RUN(st, TD_SQ_MEMBERS_LIST, req->in.members.since_ms);
     o->rows = td_arena_alloc(&req->arena, sizeof(*o->rows) * (size_t)cap);
     while ((src = td_sq__step(st)) == SQLITE_ROW) {
         td_store_member_row_t *r;
-        if (o->n_rows == cap) {
-            r = td_arena_alloc(&req->arena, sizeof(*r) * (size_t)cap * 2);
-            memcpy(r, o->rows, sizeof(*r) * (size_t)cap);
-            o->rows = r;
-            cap *= 2;
-        }
+        o->rows = td_sq_grow(req, o->rows, o->n_rows, &cap, sizeof(*o->rows));
         r = &o->rows[o->n_rows++];
-        r->membership_address = td_sq_col_text(req, st, 0);
-        r->host_id = td_sq_col_text(req, st, 1);
-        r->role = td_sq_col_text(req, st, 2);
-        r->rpc_address = td_sq_col_text(req, st, 3);
-        r->session_start_ms = sqlite3_column_int64(st, 4);
-        r->heartbeat_ms = sqlite3_column_int64(st, 5);
+        td_sq_row(req, st, TD_SQ_MEMBERS_LIST, &r->membership_address, &r->host_id, &r->role,
+                  &r->rpc_address, &r->session_start_ms, &r->heartbeat_ms);
     }
     if (src != SQLITE_DONE) {
         rc = td_sq__fail(req, c, src, "list cluster membership");
@@ -403,7 +592,7 @@ static int td_sq_ns_bump(td_sq_conn_t *c, td_store_req_t *req, int64_t *version)
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src;
 
-    TD_SQ_PREP(st, TD_SQ_NS_BUMP);
+    TD_SQ_RUN(st, TD_SQ_NS_BUMP);
     src = td_sq__step(st);
     if (src != SQLITE_ROW) {
         rc = td_sq__fail(req, c, src, "bump namespace notification version");
@@ -417,10 +606,8 @@ out:
 
 static void td_sq_ns_row(td_store_req_t *req, sqlite3_stmt *st, td_store_namespace_t *out)
 {
-    out->id = td_sq_col_text(req, st, 0);
-    out->name = td_sq_col_text(req, st, 1);
-    td_sq_col_blob(req, st, 2, 3, &out->detail);
-    out->notification_version = sqlite3_column_int64(st, 4);
+    td_sq_row(req, st, TD_SQ_NS_GET_ID, &out->id, &out->name, &out->detail,
+              &out->notification_version);
 }
 
 static int td_sq_ns_create(td_sq_conn_t *c, td_store_req_t *req)
@@ -434,9 +621,7 @@ static int td_sq_ns_create(td_sq_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "namespace create: id and name required");
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_NS_FIND);
-    td_sq_bind_text(st, 1, in->id);
-    td_sq_bind_text(st, 2, in->name);
+    TD_SQ_RUN(st, TD_SQ_NS_FIND, in->id, in->name);
     src = td_sq__step(st);
     if (src == SQLITE_ROW) {
         rc = td_store__fail(req, TD_EEXIST, "namespace %s (id %s) already exists",
@@ -452,12 +637,8 @@ static int td_sq_ns_create(td_sq_conn_t *c, td_store_req_t *req)
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_NS_INSERT);
-    td_sq_bind_text(st, 1, in->id);
-    td_sq_bind_text(st, 2, in->name);
-    td_sq_bind_blob(st, 3, 4, &in->detail);
-    sqlite3_bind_int64(st, 5, version);
-    rc = td_sq_exec(c, req, st, "insert namespace");
+    rc = td_sq_do(c, req, "insert namespace", TD_SQ_NS_INSERT, in->id, in->name, &in->detail,
+                  version);
     if (rc == TD_OK) {
         req->out.ns.rec = *in;
         req->out.ns.rec.notification_version = version;
@@ -473,8 +654,7 @@ static int td_sq_ns_get(td_sq_conn_t *c, td_store_req_t *req)
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src;
 
-    TD_SQ_PREP(st, by_id ? TD_SQ_NS_GET_ID : TD_SQ_NS_GET_NAME);
-    td_sq_bind_text(st, 1, by_id ? in->id : in->name);
+    TD_SQ_RUN(st, by_id ? TD_SQ_NS_GET_ID : TD_SQ_NS_GET_NAME, by_id ? in->id : in->name);
     src = td_sq__step(st);
     if (src == SQLITE_ROW) {
         td_sq_ns_row(req, st, &req->out.ns.rec);
@@ -500,9 +680,7 @@ static int td_sq_ns_update(td_sq_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "namespace update: id and name required");
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_NS_FIND);
-    td_sq_bind_text(st, 1, in->id);
-    td_sq_bind_text(st, 2, in->name);
+    TD_SQ_RUN(st, TD_SQ_NS_FIND, in->id, in->name);
     while ((src = td_sq__step(st)) == SQLITE_ROW) {
         if (strcmp((const char *)sqlite3_column_text(st, 0), in->id) != 0) {
             rc = td_store__fail(req, TD_EEXIST, "namespace name %s is taken", in->name);
@@ -514,8 +692,7 @@ static int td_sq_ns_update(td_sq_conn_t *c, td_store_req_t *req)
         rc = td_sq__fail(req, c, src, "find namespace");
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_NS_GET_ID);
-    td_sq_bind_text(st, 1, in->id);
+    TD_SQ_RUN(st, TD_SQ_NS_GET_ID, in->id);
     src = td_sq__step(st);
     if (src == SQLITE_DONE) {
         rc = td_store__fail(req, TD_ENOTFOUND, "namespace %s not found", in->id);
@@ -537,12 +714,8 @@ static int td_sq_ns_update(td_sq_conn_t *c, td_store_req_t *req)
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_NS_UPDATE);
-    td_sq_bind_text(st, 1, in->name);
-    td_sq_bind_blob(st, 2, 3, &in->detail);
-    sqlite3_bind_int64(st, 4, version);
-    td_sq_bind_text(st, 5, in->id);
-    rc = td_sq_exec(c, req, st, "update namespace");
+    rc = td_sq_do(c, req, "update namespace", TD_SQ_NS_UPDATE, in->name, &in->detail, version,
+                  in->id);
     if (rc == TD_OK) {
         req->out.ns.rec = *in;
         req->out.ns.rec.notification_version = version;
@@ -565,21 +738,14 @@ static int td_sq_ns_list(td_sq_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_EINVAL, "namespace list: bad page token");
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_NS_LIST);
-    td_sq_bind_text(st, 1, present ? after : "");
-    sqlite3_bind_int64(st, 2, (int64_t)limit + 1);
+    TD_SQ_RUN(st, TD_SQ_NS_LIST, present ? after : "", (int64_t)limit + 1);
     o->recs = td_arena_alloc(&req->arena, sizeof(*o->recs) * (size_t)cap);
     while ((src = td_sq__step(st)) == SQLITE_ROW) {
         if (o->n_recs == limit) {
             o->next_token = td_store__token_make_str(req, none, 0, o->recs[o->n_recs - 1].name);
             break;
         }
-        if (o->n_recs == cap) {
-            td_store_namespace_t *n = td_arena_alloc(&req->arena, sizeof(*n) * (size_t)cap * 2);
-            memcpy(n, o->recs, sizeof(*n) * (size_t)cap);
-            o->recs = n;
-            cap *= 2;
-        }
+        o->recs = td_sq_grow(req, o->recs, o->n_recs, &cap, sizeof(*o->recs));
         td_sq_ns_row(req, st, &o->recs[o->n_recs++]);
     }
     if (src != SQLITE_ROW && src != SQLITE_DONE) {
@@ -592,17 +758,13 @@ out:
 
 static int td_sq_ns_delete(td_sq_conn_t *c, td_store_req_t *req)
 {
-    sqlite3_stmt *st = NULL;
     int rc = TD_OK;
 
-    TD_SQ_PREP(st, TD_SQ_NS_DELETE);
-    td_sq_bind_text(st, 1, req->in.ns.rec.id);
-    rc = td_sq_exec(c, req, st, "delete namespace");
+    rc = td_sq_do(c, req, "delete namespace", TD_SQ_NS_DELETE, req->in.ns.rec.id);
     if (rc == TD_OK && sqlite3_changes(c->db) == 0) {
         rc = td_store__fail(req, TD_ENOTFOUND, "namespace %s not found",
                             req->in.ns.rec.id ? req->in.ns.rec.id : "");
     }
-out:
     return rc;
 }
 
@@ -613,13 +775,11 @@ static int td_sq_shard_read(td_sq_conn_t *c, td_store_req_t *req, int32_t shard_
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src;
 
-    TD_SQ_PREP(st, TD_SQ_SHARD_GET);
-    sqlite3_bind_int(st, 1, shard_id);
+    TD_SQ_RUN(st, TD_SQ_SHARD_GET, shard_id);
     src = td_sq__step(st);
     if (src == SQLITE_ROW) {
         req->out.shard.rec.shard_id = shard_id;
-        req->out.shard.rec.range_id = sqlite3_column_int64(st, 0);
-        td_sq_col_blob(req, st, 1, 2, &req->out.shard.rec.info);
+        td_sq_row(req, st, TD_SQ_SHARD_GET, &req->out.shard.rec.range_id, &req->out.shard.rec.info);
     } else if (src == SQLITE_DONE) {
         rc = td_store__fail(req, TD_ENOTFOUND, "shard %d not found", shard_id);
     } else {
@@ -632,16 +792,11 @@ out:
 
 static int td_sq_shard_insert(td_sq_conn_t *c, td_store_req_t *req, int64_t range)
 {
-    sqlite3_stmt *st = NULL;
     int rc = TD_OK;
 
     c->fence_ok = 0;
-    TD_SQ_PREP(st, TD_SQ_SHARD_INSERT);
-    sqlite3_bind_int(st, 1, req->in.shard.rec.shard_id);
-    sqlite3_bind_int64(st, 2, range);
-    td_sq_bind_blob(st, 3, 4, &req->in.shard.rec.info);
-    rc = td_sq_exec(c, req, st, "create shard");
-out:
+    rc = td_sq_do(c, req, "create shard", TD_SQ_SHARD_INSERT, req->in.shard.rec.shard_id, range,
+                  &req->in.shard.rec.info);
     return rc;
 }
 
@@ -656,15 +811,12 @@ static int td_sq_shard_get_or_create(td_sq_conn_t *c, td_store_req_t *req)
 
 static int td_sq_shard_acquire(td_sq_conn_t *c, td_store_req_t *req)
 {
-    sqlite3_stmt *st = NULL;
     int rc = td_sq_shard_insert(c, req, 0);
 
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_SHARD_BUMP);
-    sqlite3_bind_int(st, 1, req->in.shard.rec.shard_id);
-    rc = td_sq_exec(c, req, st, "acquire shard");
+    rc = td_sq_do(c, req, "acquire shard", TD_SQ_SHARD_BUMP, req->in.shard.rec.shard_id);
     if (rc == TD_OK) {
         rc = td_sq_shard_read(c, req, req->in.shard.rec.shard_id);
     }
@@ -684,8 +836,7 @@ static int td_sq_shard_fence(td_sq_conn_t *c, td_store_req_t *req, int32_t shard
         *cur = expected; /* checked earlier in this same write transaction */
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_SHARD_RANGE);
-    sqlite3_bind_int(st, 1, shard_id);
+    TD_SQ_RUN(st, TD_SQ_SHARD_RANGE, shard_id);
     src = td_sq__step(st);
     if (src == SQLITE_ROW) {
         *cur = sqlite3_column_int64(st, 0);
@@ -710,7 +861,6 @@ out:
 static int td_sq_shard_update(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_shard_t *in = &req->in.shard.rec;
-    sqlite3_stmt *st = NULL;
     int rc;
 
     rc = td_sq_shard_fence(c, req, in->shard_id, in->range_id, &req->out.shard.cur_range_id);
@@ -718,10 +868,7 @@ static int td_sq_shard_update(td_sq_conn_t *c, td_store_req_t *req)
         goto out;
     }
     c->fence_ok = 0;
-    TD_SQ_PREP(st, TD_SQ_SHARD_SET);
-    td_sq_bind_blob(st, 1, 2, &in->info);
-    sqlite3_bind_int(st, 3, in->shard_id);
-    rc = td_sq_exec(c, req, st, "update shard");
+    rc = td_sq_do(c, req, "update shard", TD_SQ_SHARD_SET, &in->info, in->shard_id);
     if (rc == TD_OK) {
         req->out.shard.rec = *in;
     }
@@ -739,15 +886,11 @@ static int td_sq_current_get(td_sq_conn_t *c, td_store_req_t *req, const char *n
     int rc = TD_OK, src;
 
     *found = 0;
-    TD_SQ_PREP(st, TD_SQ_CUR_GET);
-    td_sq_bind_text(st, 1, ns);
-    td_sq_bind_text(st, 2, wf);
+    TD_SQ_RUN(st, TD_SQ_CUR_GET, ns, wf);
     src = td_sq__step(st);
     if (src == SQLITE_ROW) {
-        cur->run_id = td_sq_col_text(req, st, 0);
-        cur->create_request_id = td_sq_col_text(req, st, 1);
-        cur->state = sqlite3_column_int(st, 2);
-        cur->status = sqlite3_column_int(st, 3);
+        td_sq_row(req, st, TD_SQ_CUR_GET, &cur->run_id, &cur->create_request_id, &cur->state,
+                  &cur->status);
         *found = 1;
     } else if (src != SQLITE_DONE) {
         rc = td_sq__fail(req, c, src, "read current execution");
@@ -755,20 +898,6 @@ static int td_sq_current_get(td_sq_conn_t *c, td_store_req_t *req, const char *n
     sqlite3_reset(st);
 out:
     return rc;
-}
-
-static void td_sq_bind_exec(sqlite3_stmt *st, int32_t shard_id, const td_store_execution_t *r)
-{
-    td_sq_bind_text(st, 1, r->namespace_id);
-    td_sq_bind_text(st, 2, r->workflow_id);
-    td_sq_bind_text(st, 3, r->run_id);
-    sqlite3_bind_int(st, 4, shard_id);
-    sqlite3_bind_int(st, 5, r->state);
-    sqlite3_bind_int(st, 6, r->status);
-    sqlite3_bind_int64(st, 7, r->next_event_id);
-    sqlite3_bind_int64(st, 8, r->db_record_version);
-    sqlite3_bind_int64(st, 9, r->last_write_ns);
-    td_sq_bind_blob(st, 10, 11, &r->state_blob);
 }
 
 static int td_sq_exec_write_one(td_sq_conn_t *c, td_store_req_t *req, int32_t shard_id, int i)
@@ -807,8 +936,9 @@ static int td_sq_exec_write_one(td_sq_conn_t *c, td_store_req_t *req, int32_t sh
             goto out;
         }
         memset(&o->current, 0, sizeof(o->current));
-        TD_SQ_PREP(st, TD_SQ_EXEC_INSERT);
-        td_sq_bind_exec(st, shard_id, r);
+        TD_SQ_RUN(st, TD_SQ_EXEC_INSERT, r->namespace_id, r->workflow_id, r->run_id, shard_id,
+                  r->state, r->status, r->next_event_id, r->db_record_version, r->last_write_ns,
+                  &r->state_blob);
         src = td_sq__step(st);
         if ((src & 0xff) == SQLITE_CONSTRAINT) {
             o->failed_exec = i;
@@ -820,17 +950,14 @@ static int td_sq_exec_write_one(td_sq_conn_t *c, td_store_req_t *req, int32_t sh
         sqlite3_reset(st);
     } else if (w->mode == TD_STORE_EXEC_UPDATE) {
         /* the condition rides on the UPDATE; the version is read only when it failed */
-        TD_SQ_PREP(st, TD_SQ_EXEC_UPDATE);
-        td_sq_bind_exec(st, shard_id, r);
-        sqlite3_bind_int64(st, 12, w->expected_db_record_version);
-        rc = td_sq_exec(c, req, st, "update execution");
+        rc = td_sq_do(c, req, "update execution", TD_SQ_EXEC_UPDATE, r->namespace_id,
+                      r->workflow_id, r->run_id, shard_id, r->state, r->status, r->next_event_id,
+                      r->db_record_version, r->last_write_ns, &r->state_blob,
+                      w->expected_db_record_version);
         if (rc != TD_OK || sqlite3_changes(c->db) == 1) {
             goto out;
         }
-        TD_SQ_PREP(st, TD_SQ_EXEC_VERSION);
-        td_sq_bind_text(st, 1, r->namespace_id);
-        td_sq_bind_text(st, 2, r->workflow_id);
-        td_sq_bind_text(st, 3, r->run_id);
+        TD_SQ_RUN(st, TD_SQ_EXEC_VERSION, r->namespace_id, r->workflow_id, r->run_id);
         src = td_sq__step(st);
         if (src == SQLITE_ROW) {
             o->cur_db_record_version = sqlite3_column_int64(st, 0);
@@ -898,15 +1025,9 @@ static int td_sq_write(td_sq_conn_t *c, td_store_req_t *req)
                                 in->current_exec);
             goto out;
         }
-        TD_SQ_PREP(st, TD_SQ_CUR_PUT);
-        td_sq_bind_text(st, 1, r->namespace_id);
-        td_sq_bind_text(st, 2, r->workflow_id);
-        sqlite3_bind_int(st, 3, in->shard_id);
-        td_sq_bind_text(st, 4, in->current.run_id);
-        td_sq_bind_text(st, 5, in->current.create_request_id);
-        sqlite3_bind_int(st, 6, in->current.state);
-        sqlite3_bind_int(st, 7, in->current.status);
-        rc = td_sq_exec(c, req, st, "write current execution");
+        rc = td_sq_do(c, req, "write current execution", TD_SQ_CUR_PUT, r->namespace_id,
+                      r->workflow_id, in->shard_id, in->current.run_id,
+                      in->current.create_request_id, in->current.state, in->current.status);
         if (rc != TD_OK) {
             goto out;
         }
@@ -914,12 +1035,8 @@ static int td_sq_write(td_sq_conn_t *c, td_store_req_t *req)
     for (int i = 0; i < in->n_batches; i++) {
         const td_store_history_batch_t *b = &in->batches[i];
         int src;
-        TD_SQ_PREP(st, TD_SQ_HIST_INSERT);
-        td_sq_bind_text(st, 1, b->tree_id);
-        td_sq_bind_text(st, 2, b->branch_id);
-        sqlite3_bind_int64(st, 3, b->first_event_id);
-        sqlite3_bind_int(st, 4, b->event_count);
-        td_sq_bind_blob(st, 5, 6, &b->events);
+        TD_SQ_RUN(st, TD_SQ_HIST_INSERT, b->tree_id, b->branch_id, b->first_event_id,
+                  b->event_count, &b->events);
         src = td_sq__step(st);
         sqlite3_reset(st);
         if ((src & 0xff) == SQLITE_CONSTRAINT) {
@@ -940,12 +1057,8 @@ static int td_sq_write(td_sq_conn_t *c, td_store_req_t *req)
                                 t->category);
             goto out;
         }
-        TD_SQ_PREP(st, TD_SQ_TASK_INSERT);
-        sqlite3_bind_int(st, 1, in->shard_id);
-        sqlite3_bind_int(st, 2, t->category);
-        sqlite3_bind_int64(st, 3, t->category == TD_STORE_TASK_TIMER ? t->fire_time_ns : 0);
-        sqlite3_bind_int64(st, 4, t->task_id);
-        td_sq_bind_blob(st, 5, 6, &t->blob);
+        TD_SQ_RUN(st, TD_SQ_TASK_INSERT, in->shard_id, t->category,
+                  t->category == TD_STORE_TASK_TIMER ? t->fire_time_ns : 0, t->task_id, &t->blob);
         src = td_sq__step(st);
         sqlite3_reset(st);
         if ((src & 0xff) == SQLITE_CONSTRAINT) {
@@ -981,22 +1094,15 @@ static int td_sq_exec_get(td_sq_conn_t *c, td_store_req_t *req)
         }
         run = o->current.run_id;
     }
-    TD_SQ_PREP(st, TD_SQ_EXEC_GET);
-    td_sq_bind_text(st, 1, in->namespace_id);
-    td_sq_bind_text(st, 2, in->workflow_id);
-    td_sq_bind_text(st, 3, run);
+    TD_SQ_RUN(st, TD_SQ_EXEC_GET, in->namespace_id, in->workflow_id, run);
     src = td_sq__step(st);
     if (src == SQLITE_ROW) {
         td_store_execution_t *r = &o->row;
         r->namespace_id = td_arena_strdup(&req->arena, in->namespace_id ? in->namespace_id : "");
         r->workflow_id = td_arena_strdup(&req->arena, in->workflow_id ? in->workflow_id : "");
         r->run_id = td_arena_strdup(&req->arena, run);
-        r->state = sqlite3_column_int(st, 0);
-        r->status = sqlite3_column_int(st, 1);
-        r->next_event_id = sqlite3_column_int64(st, 2);
-        r->db_record_version = sqlite3_column_int64(st, 3);
-        r->last_write_ns = sqlite3_column_int64(st, 4);
-        td_sq_col_blob(req, st, 5, 6, &r->state_blob);
+        td_sq_row(req, st, TD_SQ_EXEC_GET, &r->state, &r->status, &r->next_event_id,
+                  &r->db_record_version, &r->last_write_ns, &r->state_blob);
     } else if (src == SQLITE_DONE) {
         rc = td_store__fail(req, TD_ENOTFOUND, "run %s of workflow %s not found", run,
                             in->workflow_id ? in->workflow_id : "");
@@ -1011,7 +1117,6 @@ out:
 static int td_sq_exec_delete(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_exec_del_in_t *in = &req->in.exec_del;
-    sqlite3_stmt *st = NULL;
     int64_t cur = 0;
     int rc = TD_OK;
 
@@ -1021,11 +1126,8 @@ static int td_sq_exec_delete(td_sq_conn_t *c, td_store_req_t *req)
             goto out;
         }
     }
-    TD_SQ_PREP(st, TD_SQ_EXEC_DELETE);
-    td_sq_bind_text(st, 1, in->namespace_id);
-    td_sq_bind_text(st, 2, in->workflow_id);
-    td_sq_bind_text(st, 3, in->run_id);
-    rc = td_sq_exec(c, req, st, "delete execution");
+    rc = td_sq_do(c, req, "delete execution", TD_SQ_EXEC_DELETE, in->namespace_id, in->workflow_id,
+                  in->run_id);
     if (rc != TD_OK) {
         goto out;
     }
@@ -1033,11 +1135,8 @@ static int td_sq_exec_delete(td_sq_conn_t *c, td_store_req_t *req)
         rc = td_store__fail(req, TD_ENOTFOUND, "run %s not found", in->run_id ? in->run_id : "");
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_CUR_DELETE_RUN);
-    td_sq_bind_text(st, 1, in->namespace_id);
-    td_sq_bind_text(st, 2, in->workflow_id);
-    td_sq_bind_text(st, 3, in->run_id);
-    rc = td_sq_exec(c, req, st, "delete current execution");
+    rc = td_sq_do(c, req, "delete current execution", TD_SQ_CUR_DELETE_RUN, in->namespace_id,
+                  in->workflow_id, in->run_id);
 out:
     return rc;
 }
@@ -1062,10 +1161,7 @@ static int td_sq_hist_read(td_sq_conn_t *c, td_store_req_t *req)
         start = key[0];
     } else {
         /* include a batch that starts before min_event_id but contains it */
-        TD_SQ_PREP(st, TD_SQ_HIST_START);
-        td_sq_bind_text(st, 1, in->tree_id);
-        td_sq_bind_text(st, 2, in->branch_id);
-        sqlite3_bind_int64(st, 3, in->min_event_id);
+        TD_SQ_RUN(st, TD_SQ_HIST_START, in->tree_id, in->branch_id, in->min_event_id);
         src = td_sq__step(st);
         if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
             start = sqlite3_column_int64(st, 0);
@@ -1075,11 +1171,8 @@ static int td_sq_hist_read(td_sq_conn_t *c, td_store_req_t *req)
         }
         sqlite3_reset(st);
     }
-    TD_SQ_PREP(st, TD_SQ_HIST_READ);
-    td_sq_bind_text(st, 1, in->tree_id);
-    td_sq_bind_text(st, 2, in->branch_id);
-    sqlite3_bind_int64(st, 3, start);
-    sqlite3_bind_int64(st, 4, in->max_event_id > 0 ? in->max_event_id : TD_SQ_INT64_MAX);
+    TD_SQ_RUN(st, TD_SQ_HIST_READ, in->tree_id, in->branch_id, start,
+              in->max_event_id > 0 ? in->max_event_id : TD_SQ_INT64_MAX);
     o->batches = td_arena_alloc(&req->arena, sizeof(*o->batches) * (size_t)cap);
     while ((src = td_sq__step(st)) == SQLITE_ROW) {
         td_store_history_batch_t *b;
@@ -1088,18 +1181,11 @@ static int td_sq_hist_read(td_sq_conn_t *c, td_store_req_t *req)
             o->next_token = td_store__token_make(req, key, 1);
             break;
         }
-        if (o->n_batches == cap) {
-            td_store_history_batch_t *n = td_arena_alloc(&req->arena, sizeof(*n) * cap * 2);
-            memcpy(n, o->batches, sizeof(*n) * (size_t)cap);
-            o->batches = n;
-            cap *= 2;
-        }
+        o->batches = td_sq_grow(req, o->batches, o->n_batches, &cap, sizeof(*o->batches));
         b = &o->batches[o->n_batches++];
         b->tree_id = in->tree_id;
         b->branch_id = in->branch_id;
-        b->first_event_id = sqlite3_column_int64(st, 0);
-        b->event_count = sqlite3_column_int(st, 1);
-        td_sq_col_blob(req, st, 2, 3, &b->events);
+        td_sq_row(req, st, TD_SQ_HIST_READ, &b->first_event_id, &b->event_count, &b->events);
         events += b->event_count;
     }
     if (src != SQLITE_ROW && src != SQLITE_DONE) {
@@ -1112,15 +1198,8 @@ out:
 
 static int td_sq_hist_delete(td_sq_conn_t *c, td_store_req_t *req)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = TD_OK;
-
-    TD_SQ_PREP(st, TD_SQ_HIST_DELETE);
-    td_sq_bind_text(st, 1, req->in.hist_del.tree_id);
-    td_sq_bind_text(st, 2, req->in.hist_del.branch_id);
-    rc = td_sq_exec(c, req, st, "delete history branch");
-out:
-    return rc;
+    return td_sq_do(c, req, "delete history branch", TD_SQ_HIST_DELETE, req->in.hist_del.tree_id,
+                    req->in.hist_del.branch_id);
 }
 
 /* ---- history tasks ---- */
@@ -1144,18 +1223,12 @@ static int td_sq_tasks_read(td_sq_conn_t *c, td_store_req_t *req)
         key[0] = timer ? in->min_fire_ns : in->min_task_id;
         key[1] = in->min_task_id;
     }
-    TD_SQ_PREP(st, timer ? TD_SQ_TIMER_READ : TD_SQ_TASK_READ);
-    sqlite3_bind_int(st, 1, in->shard_id);
-    sqlite3_bind_int(st, 2, in->category);
     if (timer) {
-        sqlite3_bind_int64(st, 3, key[0]);
-        sqlite3_bind_int64(st, 4, key[1]);
-        sqlite3_bind_int64(st, 5, in->max_fire_ns > 0 ? in->max_fire_ns : TD_SQ_INT64_MAX);
-        sqlite3_bind_int64(st, 6, (int64_t)limit + 1);
+        TD_SQ_RUN(st, TD_SQ_TIMER_READ, in->shard_id, in->category, key[0], key[1],
+                  in->max_fire_ns > 0 ? in->max_fire_ns : TD_SQ_INT64_MAX, (int64_t)limit + 1);
     } else {
-        sqlite3_bind_int64(st, 3, key[1]);
-        sqlite3_bind_int64(st, 4, in->max_task_id > 0 ? in->max_task_id : TD_SQ_INT64_MAX);
-        sqlite3_bind_int64(st, 5, (int64_t)limit + 1);
+        TD_SQ_RUN(st, TD_SQ_TASK_READ, in->shard_id, in->category, key[1],
+                  in->max_task_id > 0 ? in->max_task_id : TD_SQ_INT64_MAX, (int64_t)limit + 1);
     }
     o->tasks = td_arena_alloc(&req->arena, sizeof(*o->tasks) * (size_t)cap);
     while ((src = td_sq__step(st)) == SQLITE_ROW) {
@@ -1167,17 +1240,11 @@ static int td_sq_tasks_read(td_sq_conn_t *c, td_store_req_t *req)
             o->next_token = td_store__token_make(req, next, 2);
             break;
         }
-        if (o->n_tasks == cap) {
-            td_store_task_t *n = td_arena_alloc(&req->arena, sizeof(*n) * (size_t)cap * 2);
-            memcpy(n, o->tasks, sizeof(*n) * (size_t)cap);
-            o->tasks = n;
-            cap *= 2;
-        }
+        o->tasks = td_sq_grow(req, o->tasks, o->n_tasks, &cap, sizeof(*o->tasks));
         t = &o->tasks[o->n_tasks++];
         t->category = in->category;
-        t->task_id = sqlite3_column_int64(st, 0);
-        t->fire_time_ns = sqlite3_column_int64(st, 1);
-        td_sq_col_blob(req, st, 2, 3, &t->blob);
+        td_sq_row(req, st, timer ? TD_SQ_TIMER_READ : TD_SQ_TASK_READ, &t->task_id,
+                  &t->fire_time_ns, &t->blob);
     }
     if (src != SQLITE_ROW && src != SQLITE_DONE) {
         rc = td_sq__fail(req, c, src, "read tasks");
@@ -1190,32 +1257,16 @@ out:
 static int td_sq_tasks_delete(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_tasks_del_in_t *in = &req->in.tasks_del;
-    int timer = in->category == TD_STORE_TASK_TIMER;
-    sqlite3_stmt *st = NULL;
-    int rc = TD_OK;
 
-    TD_SQ_PREP(st, timer ? TD_SQ_TIMER_DELETE : TD_SQ_TASK_DELETE);
-    sqlite3_bind_int(st, 1, in->shard_id);
-    sqlite3_bind_int(st, 2, in->category);
-    if (timer) {
-        sqlite3_bind_int64(st, 3, in->ack_fire_ns);
-        sqlite3_bind_int64(st, 4, in->ack_task_id);
-    } else {
-        sqlite3_bind_int64(st, 3, in->ack_task_id);
+    if (in->category == TD_STORE_TASK_TIMER) {
+        return td_sq_do(c, req, "delete tasks", TD_SQ_TIMER_DELETE, in->shard_id, in->category,
+                        in->ack_fire_ns, in->ack_task_id);
     }
-    rc = td_sq_exec(c, req, st, "delete tasks");
-out:
-    return rc;
+    return td_sq_do(c, req, "delete tasks", TD_SQ_TASK_DELETE, in->shard_id, in->category,
+                    in->ack_task_id);
 }
 
 /* ---- task queues ---- */
-
-static void td_sq_bind_tq_key(sqlite3_stmt *st, const char *ns, const char *name, int32_t type)
-{
-    td_sq_bind_text(st, 1, ns);
-    td_sq_bind_text(st, 2, name);
-    sqlite3_bind_int(st, 3, type);
-}
 
 static int td_sq_tq_get(td_sq_conn_t *c, td_store_req_t *req)
 {
@@ -1224,18 +1275,14 @@ static int td_sq_tq_get(td_sq_conn_t *c, td_store_req_t *req)
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src;
 
-    TD_SQ_PREP(st, TD_SQ_TQ_GET);
-    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
+    TD_SQ_RUN(st, TD_SQ_TQ_GET, in->namespace_id, in->name, in->type);
     src = td_sq__step(st);
     if (src == SQLITE_ROW) {
         r->namespace_id = td_arena_strdup(&req->arena, in->namespace_id ? in->namespace_id : "");
         r->name = td_arena_strdup(&req->arena, in->name ? in->name : "");
         r->type = in->type;
-        r->kind = sqlite3_column_int(st, 0);
-        r->range_id = sqlite3_column_int64(st, 1);
-        r->ack_level = sqlite3_column_int64(st, 2);
-        r->expiry_ns = sqlite3_column_int64(st, 3);
-        td_sq_col_blob(req, st, 4, 5, &r->info);
+        td_sq_row(req, st, TD_SQ_TQ_GET, &r->kind, &r->range_id, &r->ack_level, &r->expiry_ns,
+                  &r->info);
     } else if (src == SQLITE_DONE) {
         rc = td_store__fail(req, TD_ENOTFOUND, "task queue %s (type %d) not found",
                             in->name ? in->name : "", in->type);
@@ -1250,25 +1297,20 @@ out:
 static int td_sq_tq_acquire(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_task_queue_t *in = &req->in.tq.rec;
-    sqlite3_stmt *st = NULL;
     int rc = TD_OK;
 
     if (in->namespace_id == NULL || in->name == NULL) {
         rc = td_store__fail(req, TD_EINVAL, "task queue: namespace id and name required");
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_TQ_INSERT);
-    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
-    sqlite3_bind_int(st, 4, in->kind != 0 ? in->kind : TD_STORE_TQ_KIND_NORMAL);
-    sqlite3_bind_int64(st, 5, in->expiry_ns);
-    td_sq_bind_blob(st, 6, 7, &in->info);
-    rc = td_sq_exec(c, req, st, "create task queue");
+    rc = td_sq_do(c, req, "create task queue", TD_SQ_TQ_INSERT, in->namespace_id, in->name,
+                  in->type, in->kind != 0 ? in->kind : TD_STORE_TQ_KIND_NORMAL, in->expiry_ns,
+                  &in->info);
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_TQ_BUMP);
-    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
-    rc = td_sq_exec(c, req, st, "acquire task queue");
+    rc = td_sq_do(c, req, "acquire task queue", TD_SQ_TQ_BUMP, in->namespace_id, in->name,
+                  in->type);
     if (rc == TD_OK) {
         rc = td_sq_tq_get(c, req);
     }
@@ -1283,8 +1325,7 @@ static int td_sq_tq_fence(td_sq_conn_t *c, td_store_req_t *req, const char *ns, 
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src;
 
-    TD_SQ_PREP(st, TD_SQ_TQ_RANGE);
-    td_sq_bind_tq_key(st, ns, name, type);
+    TD_SQ_RUN(st, TD_SQ_TQ_RANGE, ns, name, type);
     src = td_sq__step(st);
     if (src == SQLITE_DONE) {
         rc = td_store__fail(req, TD_ENOTFOUND, "task queue %s (type %d) not found",
@@ -1307,19 +1348,14 @@ out:
 static int td_sq_tq_update(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_task_queue_t *in = &req->in.tq.rec;
-    sqlite3_stmt *st = NULL;
     int rc;
 
     rc = td_sq_tq_fence(c, req, in->namespace_id, in->name, in->type, in->range_id);
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_TQ_UPDATE);
-    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
-    sqlite3_bind_int64(st, 4, in->ack_level);
-    sqlite3_bind_int64(st, 5, in->expiry_ns);
-    td_sq_bind_blob(st, 6, 7, &in->info);
-    rc = td_sq_exec(c, req, st, "update task queue");
+    rc = td_sq_do(c, req, "update task queue", TD_SQ_TQ_UPDATE, in->namespace_id, in->name,
+                  in->type, in->ack_level, in->expiry_ns, &in->info);
 out:
     return rc;
 }
@@ -1327,22 +1363,19 @@ out:
 static int td_sq_tq_delete(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_task_queue_t *in = &req->in.tq.rec;
-    sqlite3_stmt *st = NULL;
     int rc;
 
     rc = td_sq_tq_fence(c, req, in->namespace_id, in->name, in->type, in->range_id);
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_TQ_DELETE);
-    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
-    rc = td_sq_exec(c, req, st, "delete task queue");
+    rc = td_sq_do(c, req, "delete task queue", TD_SQ_TQ_DELETE, in->namespace_id, in->name,
+                  in->type);
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_BL_DELETE_ALL);
-    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
-    rc = td_sq_exec(c, req, st, "delete backlog");
+    rc = td_sq_do(c, req, "delete backlog", TD_SQ_BL_DELETE_ALL, in->namespace_id, in->name,
+                  in->type);
 out:
     return rc;
 }
@@ -1357,11 +1390,8 @@ static int td_sq_backlog_insert(td_sq_conn_t *c, td_store_req_t *req)
     for (int i = 0; i < in->n_tasks && rc == TD_OK; i++) {
         const td_store_backlog_task_t *t = &in->tasks[i];
         int src;
-        TD_SQ_PREP(st, TD_SQ_BL_INSERT);
-        td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
-        sqlite3_bind_int64(st, 4, t->task_id);
-        sqlite3_bind_int64(st, 5, t->expiry_ns);
-        td_sq_bind_blob(st, 6, 7, &t->blob);
+        TD_SQ_RUN(st, TD_SQ_BL_INSERT, in->namespace_id, in->name, in->type, t->task_id,
+                  t->expiry_ns, &t->blob);
         src = td_sq__step(st);
         sqlite3_reset(st);
         if ((src & 0xff) == SQLITE_CONSTRAINT) {
@@ -1383,24 +1413,15 @@ static int td_sq_backlog_read(td_sq_conn_t *c, td_store_req_t *req)
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src;
 
-    TD_SQ_PREP(st, TD_SQ_BL_READ);
-    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
-    sqlite3_bind_int64(st, 4, in->min_task_id);
-    sqlite3_bind_int64(st, 5, in->max_task_id > 0 ? in->max_task_id : TD_SQ_INT64_MAX);
-    sqlite3_bind_int64(st, 6, in->limit > 0 ? in->limit : INT64_MAX);
+    TD_SQ_RUN(st, TD_SQ_BL_READ, in->namespace_id, in->name, in->type, in->min_task_id,
+              in->max_task_id > 0 ? in->max_task_id : TD_SQ_INT64_MAX,
+              in->limit > 0 ? in->limit : INT64_MAX);
     o->tasks = td_arena_alloc(&req->arena, sizeof(*o->tasks) * (size_t)cap);
     while ((src = td_sq__step(st)) == SQLITE_ROW) {
         td_store_backlog_task_t *t;
-        if (o->n_tasks == cap) {
-            td_store_backlog_task_t *n = td_arena_alloc(&req->arena, sizeof(*n) * cap * 2);
-            memcpy(n, o->tasks, sizeof(*n) * (size_t)cap);
-            o->tasks = n;
-            cap *= 2;
-        }
+        o->tasks = td_sq_grow(req, o->tasks, o->n_tasks, &cap, sizeof(*o->tasks));
         t = &o->tasks[o->n_tasks++];
-        t->task_id = sqlite3_column_int64(st, 0);
-        t->expiry_ns = sqlite3_column_int64(st, 1);
-        td_sq_col_blob(req, st, 2, 3, &t->blob);
+        td_sq_row(req, st, TD_SQ_BL_READ, &t->task_id, &t->expiry_ns, &t->blob);
     }
     if (src != SQLITE_DONE) {
         rc = td_sq__fail(req, c, src, "read backlog");
@@ -1413,14 +1434,10 @@ out:
 static int td_sq_backlog_delete(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_backlog_del_in_t *in = &req->in.backlog_del;
-    sqlite3_stmt *st = NULL;
     int rc = TD_OK;
 
-    TD_SQ_PREP(st, TD_SQ_BL_DELETE);
-    td_sq_bind_tq_key(st, in->namespace_id, in->name, in->type);
-    sqlite3_bind_int64(st, 4, in->ack_level);
-    rc = td_sq_exec(c, req, st, "delete backlog");
-out:
+    rc = td_sq_do(c, req, "delete backlog", TD_SQ_BL_DELETE, in->namespace_id, in->name, in->type,
+                  in->ack_level);
     return rc;
 }
 
@@ -1436,11 +1453,7 @@ static int td_sq_vis_words(td_sq_conn_t *c, td_store_req_t *req, const td_store_
     int rc = TD_OK;
 
     for (int i = 0; i < n && rc == TD_OK; i++) {
-        TD_SQ_PREP(st, TD_SQ_VIS_SA_INSERT);
-        td_sq_bind_text(st, 1, v->namespace_id);
-        td_sq_bind_text(st, 2, v->run_id);
-        td_sq_bind_text(st, 3, a->name);
-        sqlite3_bind_int(st, 4, TD_STORE_SA_WORD);
+        TD_SQ_RUN(st, TD_SQ_VIS_SA_INSERT, v->namespace_id, v->run_id, a->name, TD_STORE_SA_WORD);
         sqlite3_bind_null(st, 5);
         sqlite3_bind_null(st, 6);
         td_sq_bind_text(st, 7, words[i]);
@@ -1450,9 +1463,10 @@ out:
     return rc;
 }
 
-static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req, int must_exist)
+static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_visibility_t *v = &req->in.vis;
+    int must_exist = req->op == TD_STORE_OP_VIS_CLOSE;
     sqlite3_stmt *st = NULL;
     int rc = TD_OK, src;
 
@@ -1461,9 +1475,7 @@ static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req, int must_exist)
         goto out;
     }
     if (must_exist) {
-        TD_SQ_PREP(st, TD_SQ_VIS_EXISTS);
-        td_sq_bind_text(st, 1, v->namespace_id);
-        td_sq_bind_text(st, 2, v->run_id);
+        TD_SQ_RUN(st, TD_SQ_VIS_EXISTS, v->namespace_id, v->run_id);
         src = td_sq__step(st);
         sqlite3_reset(st);
         if (src == SQLITE_DONE) {
@@ -1475,46 +1487,21 @@ static int td_sq_vis_put(td_sq_conn_t *c, td_store_req_t *req, int must_exist)
             goto out;
         }
     }
-    TD_SQ_PREP(st, TD_SQ_VIS_PUT);
-    td_sq_bind_text(st, 1, v->namespace_id);
-    td_sq_bind_text(st, 2, v->run_id);
-    td_sq_bind_text(st, 3, v->workflow_id);
-    td_sq_bind_text(st, 4, v->workflow_type);
-    td_sq_bind_text(st, 5, v->task_queue);
-    sqlite3_bind_int64(st, 6, v->start_time_ns);
-    sqlite3_bind_int64(st, 7, v->execution_time_ns);
-    if (v->close_time_ns != 0) {
-        sqlite3_bind_int64(st, 8, v->close_time_ns);
-    } else {
-        sqlite3_bind_null(st, 8);
-    }
-    sqlite3_bind_int64(st, 9, v->close_time_ns != 0 ? v->close_time_ns : TD_SQ_INT64_MAX);
-    sqlite3_bind_int(st, 10, v->status);
-    sqlite3_bind_int64(st, 11, v->history_length);
-    sqlite3_bind_int64(st, 12, v->history_size_bytes);
-    td_sq_bind_blob(st, 13, 14, &v->memo);
-    td_sq_bind_blob(st, 15, 16, &v->search_attributes);
-    td_sq_bind_text_or_null(st, 17, v->parent_workflow_id);
-    td_sq_bind_text_or_null(st, 18, v->parent_run_id);
-    td_sq_bind_text_or_null(st, 19, v->root_workflow_id);
-    td_sq_bind_text_or_null(st, 20, v->root_run_id);
-    td_sq_bind_text_or_null(st, 21, v->first_run_id);
-    sqlite3_bind_int64(st, 22, v->state_transition_count);
-    rc = td_sq_exec(c, req, st, "write visibility");
+    rc = td_sq_do(c, req, "write visibility", TD_SQ_VIS_PUT, v->namespace_id, v->run_id,
+                  v->workflow_id, v->workflow_type, v->task_queue, v->start_time_ns,
+                  v->execution_time_ns, v->close_time_ns,
+                  v->close_time_ns != 0 ? v->close_time_ns : TD_SQ_INT64_MAX, v->status,
+                  v->history_length, v->history_size_bytes, &v->memo, &v->search_attributes,
+                  v->parent_workflow_id, v->parent_run_id, v->root_workflow_id, v->root_run_id,
+                  v->first_run_id, v->state_transition_count);
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_VIS_SA_DELETE);
-    td_sq_bind_text(st, 1, v->namespace_id);
-    td_sq_bind_text(st, 2, v->run_id);
-    rc = td_sq_exec(c, req, st, "clear search attributes");
+    rc = td_sq_do(c, req, "clear search attributes", TD_SQ_VIS_SA_DELETE, v->namespace_id,
+                  v->run_id);
     for (int i = 0; i < v->n_sas && rc == TD_OK; i++) {
         const td_store_sa_t *a = &v->sas[i];
-        TD_SQ_PREP(st, TD_SQ_VIS_SA_INSERT);
-        td_sq_bind_text(st, 1, v->namespace_id);
-        td_sq_bind_text(st, 2, v->run_id);
-        td_sq_bind_text(st, 3, a->name);
-        sqlite3_bind_int(st, 4, a->type);
+        TD_SQ_RUN(st, TD_SQ_VIS_SA_INSERT, v->namespace_id, v->run_id, a->name, a->type);
         switch (a->type) {
         case TD_STORE_SA_INT:
         case TD_STORE_SA_BOOL:
@@ -1539,20 +1526,15 @@ out:
 
 static int td_sq_vis_delete(td_sq_conn_t *c, td_store_req_t *req)
 {
-    sqlite3_stmt *st = NULL;
     int rc = TD_OK;
 
-    TD_SQ_PREP(st, TD_SQ_VIS_DELETE);
-    td_sq_bind_text(st, 1, req->in.vis.namespace_id);
-    td_sq_bind_text(st, 2, req->in.vis.run_id);
-    rc = td_sq_exec(c, req, st, "delete visibility");
+    rc = td_sq_do(c, req, "delete visibility", TD_SQ_VIS_DELETE, req->in.vis.namespace_id,
+                  req->in.vis.run_id);
     if (rc != TD_OK) {
         goto out;
     }
-    TD_SQ_PREP(st, TD_SQ_VIS_SA_DELETE);
-    td_sq_bind_text(st, 1, req->in.vis.namespace_id);
-    td_sq_bind_text(st, 2, req->in.vis.run_id);
-    rc = td_sq_exec(c, req, st, "delete search attributes");
+    rc = td_sq_do(c, req, "delete search attributes", TD_SQ_VIS_SA_DELETE, req->in.vis.namespace_id,
+                  req->in.vis.run_id);
 out:
     return rc;
 }
@@ -1824,9 +1806,10 @@ static void td_sq_col_skey(td_store_req_t *req, sqlite3_stmt *st, int i, int kin
 
 #define TD_SQ_VIS_COLS 22 /* columns of a listed record before the sort keys */
 
-static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
+static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req)
 {
     const td_store_vis_query_in_t *in = &req->in.vis_query;
+    int count = req->op == TD_STORE_OP_VIS_COUNT;
     td_store_vis_list_out_t *o = &req->out.vis_list;
     td_sq_qb_t q;
     td_store_sa_t ns_val = { 0 };
@@ -1956,26 +1939,12 @@ static int td_sq_vis_query(td_sq_conn_t *c, td_store_req_t *req, int count)
                                    : td_store__token_make_str(req, next, 2, last->run_id);
             break;
         }
-        if (o->n_recs == cap) {
-            td_store_visibility_t *n = td_arena_calloc(&req->arena, sizeof(*n) * cap * 2);
-            memcpy(n, o->recs, sizeof(*n) * (size_t)cap);
-            o->recs = n;
-            cap *= 2;
-        }
+        o->recs = td_sq_grow(req, o->recs, o->n_recs, &cap, sizeof(*o->recs));
         v = &o->recs[o->n_recs++];
-        v->namespace_id = td_sq_col_text(req, st, 0);
-        v->run_id = td_sq_col_text(req, st, 1);
-        v->workflow_id = td_sq_col_text(req, st, 2);
-        v->workflow_type = td_sq_col_text(req, st, 3);
-        v->task_queue = td_sq_col_text(req, st, 4);
-        v->start_time_ns = sqlite3_column_int64(st, 5);
-        v->execution_time_ns = sqlite3_column_int64(st, 6);
-        v->close_time_ns = sqlite3_column_int64(st, 7);
-        v->status = sqlite3_column_int(st, 8);
-        v->history_length = sqlite3_column_int64(st, 9);
-        v->history_size_bytes = sqlite3_column_int64(st, 10);
-        td_sq_col_blob(req, st, 11, 12, &v->memo);
-        td_sq_col_blob(req, st, 13, 14, &v->search_attributes);
+        td_sq_cols(req, st, "sssssIIIiIIbb", &v->namespace_id, &v->run_id, &v->workflow_id,
+                   &v->workflow_type, &v->task_queue, &v->start_time_ns, &v->execution_time_ns,
+                   &v->close_time_ns, &v->status, &v->history_length, &v->history_size_bytes,
+                   &v->memo, &v->search_attributes);
         v->parent_workflow_id = td_sq_col_text_or_null(req, st, 16);
         v->parent_run_id = td_sq_col_text_or_null(req, st, 17);
         v->root_workflow_id = td_sq_col_text_or_null(req, st, 18);
@@ -1998,106 +1967,51 @@ out:
 
 /* ---- dispatch ---- */
 
+/* The function of every store op. */
+typedef int (*td_sq_op_fn)(td_sq_conn_t *c, td_store_req_t *req);
+
+static const td_sq_op_fn td_sq_ops[TD_STORE_OP__COUNT] = {
+    [TD_STORE_OP_CLUSTER_INIT] = td_sq_cluster_init,
+    [TD_STORE_OP_CLUSTER_GET] = td_sq_cluster_get,
+    [TD_STORE_OP_MEMBERS_HEARTBEAT] = td_sq_members_heartbeat,
+    [TD_STORE_OP_MEMBERS_LIST] = td_sq_members_list,
+    [TD_STORE_OP_NS_CREATE] = td_sq_ns_create,
+    [TD_STORE_OP_NS_GET] = td_sq_ns_get,
+    [TD_STORE_OP_NS_UPDATE] = td_sq_ns_update,
+    [TD_STORE_OP_NS_LIST] = td_sq_ns_list,
+    [TD_STORE_OP_NS_DELETE] = td_sq_ns_delete,
+    [TD_STORE_OP_SHARD_GET_OR_CREATE] = td_sq_shard_get_or_create,
+    [TD_STORE_OP_SHARD_ACQUIRE] = td_sq_shard_acquire,
+    [TD_STORE_OP_SHARD_UPDATE] = td_sq_shard_update,
+    [TD_STORE_OP_WRITE] = td_sq_write,
+    [TD_STORE_OP_EXEC_GET] = td_sq_exec_get,
+    [TD_STORE_OP_EXEC_DELETE] = td_sq_exec_delete,
+    [TD_STORE_OP_HISTORY_READ] = td_sq_hist_read,
+    [TD_STORE_OP_HISTORY_DELETE] = td_sq_hist_delete,
+    [TD_STORE_OP_TASKS_READ] = td_sq_tasks_read,
+    [TD_STORE_OP_TASKS_DELETE] = td_sq_tasks_delete,
+    [TD_STORE_OP_TQ_ACQUIRE] = td_sq_tq_acquire,
+    [TD_STORE_OP_TQ_GET] = td_sq_tq_get,
+    [TD_STORE_OP_TQ_UPDATE] = td_sq_tq_update,
+    [TD_STORE_OP_TQ_DELETE] = td_sq_tq_delete,
+    [TD_STORE_OP_BACKLOG_INSERT] = td_sq_backlog_insert,
+    [TD_STORE_OP_BACKLOG_READ] = td_sq_backlog_read,
+    [TD_STORE_OP_BACKLOG_DELETE] = td_sq_backlog_delete,
+    [TD_STORE_OP_VIS_UPSERT] = td_sq_vis_put,
+    [TD_STORE_OP_VIS_CLOSE] = td_sq_vis_put,
+    [TD_STORE_OP_VIS_DELETE] = td_sq_vis_delete,
+    [TD_STORE_OP_VIS_LIST] = td_sq_vis_query,
+    [TD_STORE_OP_VIS_COUNT] = td_sq_vis_query,
+};
+
 int td_sq__execute(td_sq_conn_t *c, td_store_req_t *req)
 {
     int rc;
 
-    switch (req->op) {
-    case TD_STORE_OP_CLUSTER_INIT:
-        rc = td_sq_cluster_init(c, req);
-        break;
-    case TD_STORE_OP_CLUSTER_GET:
-        rc = td_sq_cluster_get(c, req);
-        break;
-    case TD_STORE_OP_MEMBERS_HEARTBEAT:
-        rc = td_sq_members_heartbeat(c, req);
-        break;
-    case TD_STORE_OP_MEMBERS_LIST:
-        rc = td_sq_members_list(c, req);
-        break;
-    case TD_STORE_OP_NS_CREATE:
-        rc = td_sq_ns_create(c, req);
-        break;
-    case TD_STORE_OP_NS_GET:
-        rc = td_sq_ns_get(c, req);
-        break;
-    case TD_STORE_OP_NS_UPDATE:
-        rc = td_sq_ns_update(c, req);
-        break;
-    case TD_STORE_OP_NS_LIST:
-        rc = td_sq_ns_list(c, req);
-        break;
-    case TD_STORE_OP_NS_DELETE:
-        rc = td_sq_ns_delete(c, req);
-        break;
-    case TD_STORE_OP_SHARD_GET_OR_CREATE:
-        rc = td_sq_shard_get_or_create(c, req);
-        break;
-    case TD_STORE_OP_SHARD_ACQUIRE:
-        rc = td_sq_shard_acquire(c, req);
-        break;
-    case TD_STORE_OP_SHARD_UPDATE:
-        rc = td_sq_shard_update(c, req);
-        break;
-    case TD_STORE_OP_WRITE:
-        rc = td_sq_write(c, req);
-        break;
-    case TD_STORE_OP_EXEC_GET:
-        rc = td_sq_exec_get(c, req);
-        break;
-    case TD_STORE_OP_EXEC_DELETE:
-        rc = td_sq_exec_delete(c, req);
-        break;
-    case TD_STORE_OP_HISTORY_READ:
-        rc = td_sq_hist_read(c, req);
-        break;
-    case TD_STORE_OP_HISTORY_DELETE:
-        rc = td_sq_hist_delete(c, req);
-        break;
-    case TD_STORE_OP_TASKS_READ:
-        rc = td_sq_tasks_read(c, req);
-        break;
-    case TD_STORE_OP_TASKS_DELETE:
-        rc = td_sq_tasks_delete(c, req);
-        break;
-    case TD_STORE_OP_TQ_ACQUIRE:
-        rc = td_sq_tq_acquire(c, req);
-        break;
-    case TD_STORE_OP_TQ_GET:
-        rc = td_sq_tq_get(c, req);
-        break;
-    case TD_STORE_OP_TQ_UPDATE:
-        rc = td_sq_tq_update(c, req);
-        break;
-    case TD_STORE_OP_TQ_DELETE:
-        rc = td_sq_tq_delete(c, req);
-        break;
-    case TD_STORE_OP_BACKLOG_INSERT:
-        rc = td_sq_backlog_insert(c, req);
-        break;
-    case TD_STORE_OP_BACKLOG_READ:
-        rc = td_sq_backlog_read(c, req);
-        break;
-    case TD_STORE_OP_BACKLOG_DELETE:
-        rc = td_sq_backlog_delete(c, req);
-        break;
-    case TD_STORE_OP_VIS_UPSERT:
-        rc = td_sq_vis_put(c, req, 0);
-        break;
-    case TD_STORE_OP_VIS_CLOSE:
-        rc = td_sq_vis_put(c, req, 1);
-        break;
-    case TD_STORE_OP_VIS_DELETE:
-        rc = td_sq_vis_delete(c, req);
-        break;
-    case TD_STORE_OP_VIS_LIST:
-        rc = td_sq_vis_query(c, req, 0);
-        break;
-    case TD_STORE_OP_VIS_COUNT:
-        rc = td_sq_vis_query(c, req, 1);
-        break;
-    default:
+    if ((unsigned)req->op >= TD_STORE_OP__COUNT || td_sq_ops[req->op] == NULL) {
         rc = td_store__fail(req, TD_EINVAL, "sqlite: unsupported op %s", td_store_op_name(req->op));
+    } else {
+        rc = td_sq_ops[req->op](c, req);
     }
     if (rc != TD_OK && req->rc == TD_OK) {
         req->rc = rc;
