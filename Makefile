@@ -202,12 +202,12 @@ tests: $(BUILD)/temporald $(BUILD)/test-unit $(BUILD)/test-store $(PROGS)
 test: tests
 	BUILD=$(BUILD) scripts/test.sh
 
-# The C suites and the SDK suite (on SQLite) under AddressSanitizer and
-# UndefinedBehaviorSanitizer. TD_SAN=1 makes the SDK harness fail a test on any sanitizer
-# report in the log of a temporald it ran (test/sdk/harness.mjs).
+# The C suites, the process-level CLI suite and the SDK suite (on SQLite) under
+# AddressSanitizer and UndefinedBehaviorSanitizer. TD_SAN=1 makes the SDK harness fail a test
+# on any sanitizer report in the log of a temporald it ran (test/sdk/harness.mjs).
 test-san:
 	$(MAKE) SANITIZE=address,undefined tests
-	BUILD=build/san-address-undefined TD_TEST_SUITES="$(or $(SAN_SUITES),unit store sdk)" \
+	BUILD=build/san-address-undefined TD_TEST_SUITES="$(or $(SAN_SUITES),unit cli store sdk)" \
 	    ASAN_OPTIONS=detect_leaks=1 TD_SAN=1 TD_SDK_BACKENDS=sqlite scripts/test.sh
 
 # The cluster suite (test/cluster/run.sh: processes on network-namespace hosts, one

@@ -38,7 +38,8 @@ typedef struct {
 } td_flag_t;
 
 static const td_flag_t td_dev_flags[] = {
-    { "ip", 0, TD_FL_KEY, "server", "ip", "address to bind (default 127.0.0.1)" },
+    { "ip", 0, TD_FL_KEY, "server", "ip",
+      "address to bind (default 127.0.0.1; localhost = 127.0.0.1)" },
     { "port", 'p', TD_FL_PORT, "frontend", "port", "frontend gRPC port (default 7233)" },
     { "ui-port", 0, TD_FL_KEY, "ui", "port", "web UI port (default: port + 1000)" },
     { "ui-ip", 0, TD_FL_KEY, "ui", "ip", "web UI address (default: --ip)" },

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ini.h>
 
@@ -294,6 +295,9 @@ int td_config_set(td_config_t *c, const char *section, const char *key, const ch
     field = (char *)c + k->off;
     switch (k->kind) {
     case TD_CK_STR:
+        if (strcmp(key, "ip") == 0 && strcasecmp(value, "localhost") == 0) {
+            value = "127.0.0.1"; /* the Temporal CLI's default address */
+        }
         td_config_set_str(field, value);
         break;
     case TD_CK_ENUM:

@@ -11,6 +11,8 @@
  * draining, so this process leaves its own rings (its history shards are released, its task
  * queues' polls answered) and the internal listeners report NOT_SERVING, so peers drop it
  * from theirs and take its keys; calls still arriving are redirected to the new owners.
+ *     INIT --a role's init or start failed--> DRAINING (the roles already started) -->
+ *     STOPPED (exit 1; the failing step logged its cause, the one line a failed start prints)
  *
  * A second signal while draining stops at once. Nothing here depends on a clean exit:
  * durability comes from the store, and SIGKILL is a normal way for tests to end a server.
@@ -233,14 +235,16 @@ static int td_server_start_metrics(td_server_t *srv, td_http_server_t **out)
     const char *ip = c->ip != NULL ? c->ip : "127.0.0.1";
     int port = c->metrics_port == TD_PORT_ANY ? 0 : c->metrics_port;
     td_http_server_t *h;
+    char err[256] = "";
 
     *out = NULL;
     if (c->metrics_port == 0) {
         return TD_OK;
     }
     h = td_http_server_new(srv->loop, NULL, td_server_metrics_http, srv);
-    if (h == NULL || td_http_server_listen(h, ip, port) != TD_OK) {
-        td_log_error("cannot serve metrics on %s:%d", ip, port);
+    if (h == NULL || td_http_server_listen(h, ip, port, err, sizeof(err)) != TD_OK) {
+        /* the one line a failed start prints */
+        td_log_error("metrics: %s", err[0] != 0 ? err : "cannot create the listener");
         td_http_server_free(h);
         return TD_EIO;
     }
@@ -248,6 +252,16 @@ static int td_server_start_metrics(td_server_t *srv, td_http_server_t **out)
     td_log_info("metrics on http://%s:%d/metrics", ip, srv->metrics_port);
     *out = h;
     return TD_OK;
+}
+
+static int td_server_any_started(const td_server_t *srv)
+{
+    for (int i = 0; i < td_roles_count; i++) {
+        if (srv->role_started[i]) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int td_server_run(const td_config_t *config)
@@ -306,7 +320,8 @@ int td_server_run(const td_config_t *config)
         if (srv.role_state[i] != NULL) {
             rc = td_roles[i]->start(srv.role_state[i]);
             if (rc != TD_OK) {
-                td_log_error("role %s: start failed: %s", td_roles[i]->name, td_strerror(rc));
+                /* the role logged its cause: that is the one line a failed start prints */
+                td_log_debug("role %s: start failed: %s", td_roles[i]->name, td_strerror(rc));
             } else {
                 srv.role_started[i] = 1;
             }
@@ -328,6 +343,14 @@ int td_server_run(const td_config_t *config)
         fflush(stdout);
         if (td_loop_run(srv.loop) != TD_OK) {
             rc = TD_EINTERNAL;
+        }
+    } else if (td_server_any_started(&srv)) {
+        /* The roles that did start have work in flight (history's shard acquisition, say)
+         * whose completions call back into them: drain them as a stop signal would before
+         * they are freed. */
+        td_server_drain(&srv);
+        if (srv.drain_pending > 0) { /* else every role drained at once */
+            td_loop_run(srv.loop);
         }
     }
     td_svc_route_close(&srv);

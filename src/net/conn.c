@@ -467,7 +467,8 @@ static void td_listener_on_accept(struct evconnlistener *lis, evutil_socket_t fd
     l->cb(l->ud, fd);
 }
 
-td_listener_t *td_listener_new(td_loop_t *loop, const char *ip, int port, td_accept_cb cb, void *ud)
+td_listener_t *td_listener_new(td_loop_t *loop, const char *ip, int port, td_accept_cb cb, void *ud,
+                               char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
@@ -485,7 +486,8 @@ td_listener_t *td_listener_new(td_loop_t *loop, const char *ip, int port, td_acc
         ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
         sl = sizeof(struct sockaddr_in6);
     } else {
-        td_log_error("bad listen address %s", addr);
+        snprintf(err, errlen, "bad listen address %s (an IPv4 or IPv6 address, or localhost)",
+                 addr);
         return NULL;
     }
     l = td_calloc(1, sizeof(*l));
@@ -495,7 +497,7 @@ td_listener_t *td_listener_new(td_loop_t *loop, const char *ip, int port, td_acc
                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
                                      (struct sockaddr *)&ss, sl);
     if (l->lis == NULL) {
-        td_log_error("cannot listen on %s: %s", addr, strerror(errno));
+        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
         td_free(l);
         return NULL;
     }

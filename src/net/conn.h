@@ -68,9 +68,10 @@ int td_conn_is_tls(const td_conn_t *c);
 void td_conn_free(td_conn_t *c);
 
 typedef void (*td_accept_cb)(void *ud, int fd);
-/* Listens on ip:port (port 0 = ephemeral). NULL on failure (logged). */
-td_listener_t *td_listener_new(td_loop_t *loop, const char *ip, int port, td_accept_cb cb,
-                               void *ud);
+/* Listens on ip:port (port 0 = ephemeral). NULL on failure, with the cause in err (not
+ * logged: the caller reports it once). */
+td_listener_t *td_listener_new(td_loop_t *loop, const char *ip, int port, td_accept_cb cb, void *ud,
+                               char *err, size_t errlen);
 int td_listener_port(const td_listener_t *l);
 void td_listener_free(td_listener_t *l);
 

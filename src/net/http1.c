@@ -433,9 +433,9 @@ td_http_server_t *td_http_server_new(td_loop_t *loop, const td_http_opts_t *o,
     return s;
 }
 
-int td_http_server_listen(td_http_server_t *s, const char *ip, int port)
+int td_http_server_listen(td_http_server_t *s, const char *ip, int port, char *err, size_t errlen)
 {
-    s->lis = td_listener_new(s->loop, ip, port, h1_on_accept, s);
+    s->lis = td_listener_new(s->loop, ip, port, h1_on_accept, s, err, errlen);
     if (s->lis == NULL) {
         return TD_EIO;
     }

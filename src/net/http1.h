@@ -38,8 +38,8 @@ void td_http_opts_init(td_http_opts_t *o);
 /* NULL when the TLS files cannot be loaded (logged). */
 td_http_server_t *td_http_server_new(td_loop_t *loop, const td_http_opts_t *o,
                                      td_http_handler_fn fn, void *ctx);
-/* TD_OK or TD_EIO. port 0 = any free port. */
-int td_http_server_listen(td_http_server_t *s, const char *ip, int port);
+/* TD_OK, or TD_EIO with the cause in err (not logged). port 0 = any free port. */
+int td_http_server_listen(td_http_server_t *s, const char *ip, int port, char *err, size_t errlen);
 int td_http_server_port(const td_http_server_t *s);
 /* Closes the listener and every connection; requests still held by handlers stay valid
  * until answered (the answer goes nowhere). NULL ok. */

@@ -59,8 +59,9 @@ void td_rpc_server_opts_init(td_rpc_server_opts_t *o);
 td_rpc_server_t *td_rpc_server_new(td_loop_t *loop, const td_rpc_server_opts_t *opts);
 /* Registers a method (copies m; path must be unique). TD_OK, TD_EEXIST or TD_EINVAL. */
 int td_rpc_server_add(td_rpc_server_t *s, const td_rpc_method_t *m);
-/* Binds and listens (port 0 = any; see td_rpc_server_port). TD_OK or TD_EIO. */
-int td_rpc_server_listen(td_rpc_server_t *s, const char *ip, int port);
+/* Binds and listens (port 0 = any; see td_rpc_server_port). TD_OK, or TD_EIO / TD_ELIMIT with
+ * the cause in err (not logged). */
+int td_rpc_server_listen(td_rpc_server_t *s, const char *ip, int port, char *err, size_t errlen);
 /* The registered method with this path, or NULL. */
 const td_rpc_method_t *td_rpc_server_lookup(const td_rpc_server_t *s, const char *path);
 /* The bound port of the last listener, or -1. */

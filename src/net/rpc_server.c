@@ -1269,13 +1269,14 @@ void td_rpc__mem_close(td_h2s_t *s)
     td_h2s_teardown(s);
 }
 
-int td_rpc_server_listen(td_rpc_server_t *s, const char *ip, int port)
+int td_rpc_server_listen(td_rpc_server_t *s, const char *ip, int port, char *err, size_t errlen)
 {
     td_listener_t *l;
     if (s->n_listeners == (int)TD_ARRAY_LEN(s->listeners)) {
+        snprintf(err, errlen, "too many listeners");
         return TD_ELIMIT;
     }
-    l = td_listener_new(s->loop, ip, port, td_rpc_server_on_accept, s);
+    l = td_listener_new(s->loop, ip, port, td_rpc_server_on_accept, s, err, errlen);
     if (l == NULL) {
         return TD_EIO;
     }

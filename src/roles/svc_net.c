@@ -470,6 +470,7 @@ int td_svc_listen(td_server_t *srv)
     td_svc_net_t *n = srv->route;
     const td_config_t *c = srv->config;
     const char *ip = c->ip != NULL ? c->ip : "127.0.0.1";
+    char err[256] = "";
     static const struct {
         int role;
         const char *prefix;
@@ -520,8 +521,9 @@ int td_svc_listen(td_server_t *srv)
             }
             added++;
         }
-        if (td_rpc_server_listen(s, ip, port) != TD_OK) {
-            td_log_error("%s: cannot listen on %s:%d for internal calls", roles[r].name, ip, port);
+        if (td_rpc_server_listen(s, ip, port, err, sizeof(err)) != TD_OK) {
+            /* the one line a failed start prints */
+            td_log_error("%s (internal calls): %s", roles[r].name, err);
             return TD_EIO;
         }
         td_rpc_server_set_health(s, "", 1);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Process-level tests of the temporald executable: exit codes, one-line errors on bad
-# input, and the start-dev lifecycle (serves until SIGTERM, then exits 0).
+# input and on a failed start (port in use), and the start-dev lifecycle (serves until
+# SIGTERM, then exits 0).
 # Usage: run.sh PATH/TO/temporald
 set -u
 bin=${1:?usage: run.sh temporald}
@@ -111,6 +112,51 @@ elif grep -q "^temporald: cluster members: UNAVAILABLE" "$tmp/members.out"; then
 else
     no "cluster members without a server fails with one line" "$(cat "$tmp/members.out")"
 fi
+
+# A port already in use: exit 1 and exactly one line naming the cause, for start-dev and for
+# start (also with --ip localhost, the Temporal CLI's default address); never a crash, and no
+# sanitizer report in the sanitizer build (that would be more lines).
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(300)' >"$tmp/holder.port" &
+holder=$!
+for _ in $(seq 100); do [ -s "$tmp/holder.port" ] && break; sleep 0.05; done
+busy=$(cat "$tmp/holder.port")
+printf '[server]\nip = localhost\nlog_level = warn\n[frontend]\nport = %s\n[persistence]\nurl = sqlite://%s\n' \
+    "$busy" "$tmp/start.db" >"$tmp/start.ini"
+"$bin" schema setup --config "$tmp/start.ini" >/dev/null 2>&1
+expect_start_failure() {
+    local what=$1; shift
+    "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    local lines
+    lines=$(wc -l <"$tmp/err")
+    if [ "$rc" -eq 1 ] && [ "$lines" -eq 1 ] &&
+        grep -qF "cannot listen on 127.0.0.1:$busy: Address already in use" "$tmp/err"; then
+        ok "port in use: $what"
+    else
+        no "port in use: $what" "exit $rc, $lines line(s): $(head -c 600 "$tmp/err")"
+    fi
+}
+expect_start_failure "start-dev" start-dev --port "$busy" --db-filename "$tmp/dev.db"
+expect_start_failure "start-dev --ip localhost" start-dev --ip localhost --port "$busy" \
+    --db-filename "$tmp/dev.db"
+expect_start_failure "start (ip = localhost)" start --config "$tmp/start.ini"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
+# --ip localhost serves on 127.0.0.1
+"$bin" start-dev --ip localhost --port "$port" --headless --db-filename "$tmp/local.db" \
+    >"$tmp/local.out" 2>"$tmp/local.err" &
+pid=$!
+for _ in $(seq 100); do grep -q "^temporald server:" "$tmp/local.out" && break; sleep 0.05; done
+if grep -qxF "temporald server: 127.0.0.1:$port" "$tmp/local.out"; then
+    ok "start-dev --ip localhost serves on 127.0.0.1"
+else
+    no "start-dev --ip localhost serves on 127.0.0.1" "$(head -c 300 "$tmp/local.out" "$tmp/local.err")"
+fi
+kill -TERM "$pid"
+wait "$pid"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -219,6 +219,7 @@ int main(int argc, char **argv)
 {
     td_rpc_server_opts_t o;
     int port = 0;
+    char err[256] = "";
     static const struct {
         const char *name;
         td_rpc_handler_fn fn;
@@ -271,7 +272,8 @@ int main(int argc, char **argv)
     }
     td_frontend_system_info_register(ts.rpc, NULL);
     td_rpc_server_set_health(ts.rpc, "temporald.test.Test", 1);
-    if (td_rpc_server_listen(ts.rpc, "127.0.0.1", port) != TD_OK) {
+    if (td_rpc_server_listen(ts.rpc, "127.0.0.1", port, err, sizeof(err)) != TD_OK) {
+        fprintf(stderr, "%s\n", err);
         return 1;
     }
     td_loop_on_signal(ts.loop, SIGTERM, td_ts_on_term, NULL);

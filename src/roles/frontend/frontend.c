@@ -80,6 +80,7 @@ static int td_frontend_start_http(td_frontend_t *r, const char *ip)
     const td_config_t *cfg = r->srv->config;
     int port = cfg->http_port == TD_PORT_ANY ? 0 : cfg->http_port;
     td_http_opts_t o;
+    char err[256] = "cannot load the TLS files";
 
     td_http_opts_init(&o);
     o.tls.cert_file = cfg->tls_cert_file;
@@ -87,8 +88,9 @@ static int td_frontend_start_http(td_frontend_t *r, const char *ip)
     o.tls.ca_file = cfg->tls_ca_file;
     o.tls.require_client_cert = cfg->tls_require_client_cert;
     r->http_api = td_http_server_new(r->srv->loop, &o, td_fe_http_serve, r->gateway);
-    if (r->http_api == NULL || td_http_server_listen(r->http_api, ip, port) != TD_OK) {
-        td_log_error("cannot serve the HTTP API on %s:%d", ip, port);
+    if (r->http_api == NULL ||
+        td_http_server_listen(r->http_api, ip, port, err, sizeof(err)) != TD_OK) {
+        td_log_error("HTTP API: %s", err); /* the one line a failed start prints */
         return TD_EIO;
     }
     r->srv->http_port = td_http_server_port(r->http_api);
@@ -104,10 +106,12 @@ static void td_frontend_start_ui(td_frontend_t *r, const char *ip)
 {
     const td_config_t *cfg = r->srv->config;
     const char *uip = cfg->ui_ip != NULL ? cfg->ui_ip : ip;
+    char err[256] = "";
 
     r->ui = td_http_server_new(r->srv->loop, NULL, td_fe_ui_serve, r->gateway);
-    if (r->ui == NULL || td_http_server_listen(r->ui, uip, cfg->ui_port) != TD_OK) {
-        td_log_error("cannot serve the Web UI on %s:%d", uip, cfg->ui_port);
+    if (r->ui == NULL ||
+        td_http_server_listen(r->ui, uip, cfg->ui_port, err, sizeof(err)) != TD_OK) {
+        td_log_error("cannot serve the Web UI on %s:%d: %s", uip, cfg->ui_port, err);
         fprintf(stderr, "temporald: the Web UI could not listen on %s:%d (--ui-port, --headless)\n",
                 uip, cfg->ui_port);
         td_http_server_free(r->ui);
@@ -122,10 +126,12 @@ static int td_frontend_start(void *state)
     td_frontend_t *r = state;
     const td_config_t *cfg = r->srv->config;
     const char *ip = cfg->ip != NULL ? cfg->ip : "127.0.0.1";
-    int rc = td_rpc_server_listen(r->rpc, ip, cfg->frontend_port);
+    char err[256] = "";
+    int rc = td_rpc_server_listen(r->rpc, ip, cfg->frontend_port, err, sizeof(err));
 
     if (rc != TD_OK) {
-        td_log_error("cannot listen on %s:%d", ip, cfg->frontend_port);
+        /* the one line a failed start prints (server.c adds nothing) */
+        td_log_error("%s", err);
         return rc;
     }
     td_rpc_server_set_health(r->rpc, "temporal.api.workflowservice.v1.WorkflowService",
