@@ -474,3 +474,22 @@ export async function withMetadata() {
   });
   return 'ok';
 }
+
+// Runs activity `name` once with proxyActivities `options` and `args`: its result, or a summary
+// of the ActivityFailure (retry state, and the cause's name, type, timeout type and message).
+export async function activityOutcome(name, options, args) {
+  const acts = wf.proxyActivities(options);
+  try {
+    return { ok: await acts[name](...(args ?? [])) };
+  } catch (err) {
+    return {
+      failed: true,
+      name: err.name,
+      retryState: err.retryState,
+      causeName: err.cause?.name,
+      causeType: err.cause?.type,
+      timeoutType: err.cause?.timeoutType,
+      causeMessage: err.cause?.message,
+    };
+  }
+}

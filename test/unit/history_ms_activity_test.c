@@ -267,7 +267,16 @@ TD_TEST(history_ms_activity_start_to_close_retry_and_s2c)
     TD_CHECK_INT(sa->schedule_to_close_timeout->seconds, ==, 25);
     TD_CHECK_INT(sa->schedule_to_start_timeout->seconds, ==, 25);
     TD_CHECK_INT(sa->start_to_close_timeout->seconds, ==, 10);
+    /* schedule-to-start (defaulted to schedule-to-close) is armed too, ahead of it */
     s2ct = *fx_task(&f, TD_MS_TASK_ACTIVITY_TIMEOUT);
+    TD_CHECK_INT(s2ct.timeout_type, ==, TO(SCHEDULE_TO_START));
+    TD_CHECK_INT(s2ct.fire_time, ==, f.now + SEC(25));
+    for (size_t i = 0; i < f.t.n_tasks; i++) {
+        if (f.t.tasks[i].type == TD_MS_TASK_ACTIVITY_TIMEOUT &&
+            f.t.tasks[i].timeout_type == TO(SCHEDULE_TO_CLOSE)) {
+            s2ct = f.t.tasks[i];
+        }
+    }
     TD_CHECK_INT(s2ct.timeout_type, ==, TO(SCHEDULE_TO_CLOSE));
     TD_CHECK_INT(s2ct.fire_time, ==, f.now + SEC(25));
 
@@ -325,8 +334,8 @@ TD_TEST(history_ms_activity_schedule_to_start_timeout)
     TD_CHECK_INT(td_ms_timer_task_apply(f.ms, &f.t, &t), ==, TD_OK);
     fx_check_events(&f, 6, 2, ET(ACTIVITY_TASK_TIMED_OUT), ET(WORKFLOW_TASK_SCHEDULED));
     TD_CHECK_INT(EV_ATTR(f.t.events[0], activity_task_timed_out)->started_event_id, ==, 0);
-    TD_CHECK_INT(EV_ATTR(f.t.events[0], activity_task_timed_out)->retry_state, ==,
-                 RS(NON_RETRYABLE_FAILURE));
+    /* a server deadline, not a failure of the activity: TIMEOUT, as Temporal */
+    TD_CHECK_INT(EV_ATTR(f.t.events[0], activity_task_timed_out)->retry_state, ==, RS(TIMEOUT));
     /* A late poll for it finds nothing. */
     fx_txn(&f, 0);
     TD_CHECK_INT(td_ms_activity_record_started(f.ms, &f.t, 5, 1, "r", "w",

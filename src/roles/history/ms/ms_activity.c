@@ -158,28 +158,44 @@ int td_ms_activity_complete(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token_
     return TD_OK;
 }
 
-/* Decides whether attempt ai->attempt may be retried after a failure of `type`; returns the
- * RetryState and, for IN_PROGRESS, the backoff in *delay. */
-static int retry_decision(const td_ms_activity_t *ai, const char *type, int non_retryable,
-                          int64_t next_delay, int64_t now, int64_t *delay)
+/* Decides whether attempt ai->attempt may be retried after `failure`; returns the RetryState
+ * and, for IN_PROGRESS, the backoff in *delay. Temporal's order (RetryActivity, then
+ * nextBackoffInterval): a cancel request, a schedule-to-start / schedule-to-close timeout
+ * (TIMEOUT: the server's deadline, not a failure of the activity), a failure that may not be
+ * retried (NON_RETRYABLE_FAILURE, before the attempt count), the attempts used up
+ * (MAXIMUM_ATTEMPTS_REACHED), no time left for the backoff before schedule-to-close (TIMEOUT).
+ * Activities always carry a retry policy (defaults filled at scheduling), so
+ * RETRY_POLICY_NOT_SET never applies to them. */
+static int retry_decision(const td_ms_activity_t *ai, const failure_t *failure, int64_t now,
+                          int64_t *delay)
 {
     const td_ms_retry_policy_t *p = &ai->retry;
+    int64_t next_delay = 0;
     double d;
 
     *delay = 0;
     if (ai->cancel_requested) {
         return TD_MS_RS(CANCEL_REQUESTED); /* the workflow no longer wants it */
     }
+    if (failure != NULL &&
+        failure->failure_info_case ==
+                TEMPORAL__API__FAILURE__V1__FAILURE__FAILURE_INFO_TIMEOUT_FAILURE_INFO &&
+        failure->timeout_failure_info != NULL &&
+        (failure->timeout_failure_info->timeout_type == TD_MS_TO(SCHEDULE_TO_START) ||
+         failure->timeout_failure_info->timeout_type == TD_MS_TO(SCHEDULE_TO_CLOSE))) {
+        return TD_MS_RS(TIMEOUT);
+    }
+    if (!td_ms__failure_retryable(p, failure)) {
+        return TD_MS_RS(NON_RETRYABLE_FAILURE);
+    }
     if (p->maximum_attempts > 0 && ai->attempt >= p->maximum_attempts) {
         return TD_MS_RS(MAXIMUM_ATTEMPTS_REACHED);
     }
-    if (non_retryable) {
-        return TD_MS_RS(NON_RETRYABLE_FAILURE);
-    }
-    for (size_t i = 0; type && i < p->n_non_retryable_error_types; i++) {
-        if (strcmp(type, p->non_retryable_error_types[i]) == 0) {
-            return TD_MS_RS(NON_RETRYABLE_FAILURE);
-        }
+    if (failure != NULL &&
+        failure->failure_info_case ==
+                TEMPORAL__API__FAILURE__V1__FAILURE__FAILURE_INFO_APPLICATION_FAILURE_INFO &&
+        failure->application_failure_info != NULL) {
+        next_delay = td_ms__dur_ns(failure->application_failure_info->next_retry_delay);
     }
     if (next_delay > 0) {
         *delay = next_delay;
@@ -190,7 +206,8 @@ static int retry_decision(const td_ms_activity_t *ai, const char *type, int non_
         }
         *delay = d > 9.2e18 ? INT64_MAX / 4 : (int64_t)d;
     }
-    if (ai->schedule_to_close > 0 && now + *delay >= ai->scheduled_time + ai->schedule_to_close) {
+    if (ai->schedule_to_close > 0 && now + *delay > ai->scheduled_time + ai->schedule_to_close) {
+        *delay = 0;
         return TD_MS_RS(TIMEOUT);
     }
     return TD_MS_RS(IN_PROGRESS);
@@ -220,9 +237,8 @@ int td_ms_activity_fail(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Tas
 {
     td_ms_activity_t *ai;
     int rc = find_started(ms, t, tok, &ai);
-    const char *type = NULL;
-    int non_retryable = 0, state;
-    int64_t next_delay = 0, delay;
+    int state;
+    int64_t delay;
     td_ms_event_t *e;
     Temporal__Api__History__V1__ActivityTaskFailedEventAttributes *a;
 
@@ -232,16 +248,7 @@ int td_ms_activity_fail(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Tas
     if (last_heartbeat_details != NULL) {
         td_ms__blob_set(&ai->heartbeat_details, &last_heartbeat_details->base);
     }
-    if (failure != NULL &&
-        failure->failure_info_case ==
-                TEMPORAL__API__FAILURE__V1__FAILURE__FAILURE_INFO_APPLICATION_FAILURE_INFO &&
-        failure->application_failure_info != NULL) {
-        type = failure->application_failure_info->type;
-        non_retryable = failure->application_failure_info->non_retryable;
-        next_delay = td_ms__dur_ns(failure->application_failure_info->next_retry_delay);
-    }
-    state = retry_decision(ai, type, non_retryable, next_delay > 0 ? next_delay : 0, t->now,
-                           &delay);
+    state = retry_decision(ai, failure, t->now, &delay);
     if (state == TD_MS_RS(IN_PROGRESS)) {
         schedule_retry(ms, t, ai, failure, delay);
         return TD_OK;
@@ -339,7 +346,7 @@ static failure_t *timeout_failure(td_ms_txn_t *t, const td_ms_activity_t *ai, in
 int td_ms__activity_timeout(td_ms_t *ms, td_ms_txn_t *t, td_ms_activity_t *ai, int tt)
 {
     failure_t *f = timeout_failure(t, ai, tt);
-    int state = TD_MS_RS(TIMEOUT);
+    int state;
     int64_t delay;
     td_ms_event_t *e;
     Temporal__Api__History__V1__ActivityTaskTimedOutEventAttributes *a;
@@ -354,17 +361,19 @@ int td_ms__activity_timeout(td_ms_t *ms, td_ms_txn_t *t, td_ms_activity_t *ai, i
             return TD_OK;
         }
     }
-    if (tt == TD_MS_TO(START_TO_CLOSE) || tt == TD_MS_TO(HEARTBEAT)) {
-        char type[64];
-        snprintf(type, sizeof(type), "TemporalTimeout:%s", timeout_name(tt));
-        state = retry_decision(ai, type, 0, 0, t->now, &delay);
-        if (state == TD_MS_RS(IN_PROGRESS)) {
-            schedule_retry(ms, t, ai, f, delay);
-            return TD_OK;
-        }
-    } else if (tt == TD_MS_TO(SCHEDULE_TO_START)) {
-        state = TD_MS_RS(NON_RETRYABLE_FAILURE);
+    state = retry_decision(ai, f, t->now, &delay);
+    if (state == TD_MS_RS(IN_PROGRESS)) {
+        schedule_retry(ms, t, ai, f, delay);
+        return TD_OK;
     }
+    if (state == TD_MS_RS(TIMEOUT) && tt != TD_MS_TO(SCHEDULE_TO_START)) {
+        /* As Temporal: no time left for another attempt reads as schedule-to-close. */
+        f->message = (char *)"Not enough time to schedule next retry before activity "
+                             "ScheduleToClose timeout, giving up retrying";
+        f->timeout_failure_info->timeout_type = TD_MS_TO(SCHEDULE_TO_CLOSE);
+    }
+    f->timeout_failure_info->last_heartbeat_details = td_ms__blob_get(
+            &ai->heartbeat_details, &temporal__api__common__v1__payloads__descriptor, t->arena);
     e = td_ms__event_new(t);
     a = TD_MS_EV(e, t, ACTIVITY_TASK_TIMED_OUT, activity_task_timed_out);
     a->started_event_id = ai->started ? started_event(ms, t, ai) : 0;
@@ -391,7 +400,7 @@ int td_ms__activity_retry_fired(td_ms_t *ms, td_ms_txn_t *t, td_ms_activity_t *a
     task.task_queue_kind = TD_MS_TQ_NORMAL;
     task.schedule_to_start = ai->schedule_to_start;
     td_ms__task_add(t, &task);
-    if (ai->schedule_to_start > 0 && ai->schedule_to_start != ai->schedule_to_close) {
+    if (ai->schedule_to_start > 0) {
         td_ms__timer_add(t, TD_MS_TASK_ACTIVITY_TIMEOUT, t->now + ai->schedule_to_start,
                          ai->scheduled_id, ai->attempt, TD_MS_TO(SCHEDULE_TO_START));
     }

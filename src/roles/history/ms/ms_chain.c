@@ -36,8 +36,8 @@ static int type_listed(const td_ms_retry_policy_t *p, const char *type)
     return 0;
 }
 
-/* Whether a workflow failing with `f` may be retried at all (Temporal's rules). */
-static int retryable(const td_ms_retry_policy_t *p, const Temporal__Api__Failure__V1__Failure *f)
+int td_ms__failure_retryable(const td_ms_retry_policy_t *p,
+                             const Temporal__Api__Failure__V1__Failure *f)
 {
     if (f == NULL) {
         return 1;
@@ -84,7 +84,7 @@ int td_ms_retry_backoff(const td_ms_t *ms, const Temporal__Api__Failure__V1__Fai
     if (!ms->has_retry_policy) {
         return TD_MS_RS(RETRY_POLICY_NOT_SET);
     }
-    if (!retryable(p, failure)) {
+    if (!td_ms__failure_retryable(p, failure)) {
         return TD_MS_RS(NON_RETRYABLE_FAILURE);
     }
     if (p->maximum_attempts > 0 && attempt >= p->maximum_attempts) {

@@ -76,6 +76,12 @@ void td_ms__blob_free(td_ms_blob_t *b);
 /* Unpacks a blob into the arena; NULL when empty. */
 void *td_ms__blob_get(const td_ms_blob_t *b, const ProtobufCMessageDescriptor *d, td_arena_t *a);
 
+/* Whether a failure `f` may be retried under policy `p` at all (Temporal's rules: terminated
+ * and canceled failures never, timeouts only start-to-close and heartbeat unless listed as
+ * "TemporalTimeout:<Type>", server and application failures unless non_retryable or, for an
+ * application failure, its type is in non_retryable_error_types). NULL f: retryable. */
+int td_ms__failure_retryable(const td_ms_retry_policy_t *p,
+                             const Temporal__Api__Failure__V1__Failure *f);
 void td_ms__retry_free(td_ms_retry_policy_t *p);
 void td_ms__retry_copy(td_ms_retry_policy_t *dst, const td_ms_retry_policy_t *src);
 Temporal__Api__Common__V1__RetryPolicy *td_ms__retry_pb(td_arena_t *a,

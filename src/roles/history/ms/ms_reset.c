@@ -453,7 +453,7 @@ static void reschedule_activity(td_ms_txn_t *t, td_ms_activity_t *ai)
     task.task_queue_kind = TD_MS_TQ_NORMAL;
     task.schedule_to_start = ai->schedule_to_start;
     td_ms__task_add(t, &task);
-    if (ai->schedule_to_start > 0 && ai->schedule_to_start != ai->schedule_to_close) {
+    if (ai->schedule_to_start > 0) {
         td_ms__timer_add(t, TD_MS_TASK_ACTIVITY_TIMEOUT, t->now + ai->schedule_to_start,
                          ai->scheduled_id, ai->attempt, TD_MS_TO(SCHEDULE_TO_START));
     }

@@ -534,7 +534,7 @@ static int cmd_schedule_activity(td_ms_t *ms, td_ms_txn_t *t, const cmd_t *c, cc
     task.task_queue_kind = TD_MS_TQ_NORMAL;
     task.schedule_to_start = s2s;
     td_ms__task_add(t, &task);
-    if (s2s > 0 && s2s != s2c) {
+    if (s2s > 0) { /* also when equal to s2c: it fires first (SCHEDULE_TO_START) */
         td_ms__timer_add(t, TD_MS_TASK_ACTIVITY_TIMEOUT, t->now + s2s, ai->scheduled_id, 1,
                          TD_MS_TO(SCHEDULE_TO_START));
     }
