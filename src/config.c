@@ -553,6 +553,24 @@ long long td_config_dyn_int(const td_config_t *c, const char *key, long long def
     return (end != buf && *end == '\0') ? n : def;
 }
 
+int td_config_dyn_bool(const td_config_t *c, const char *key, int def)
+{
+    const char *v = td_config_dyn(c, key);
+    char buf[16];
+
+    if (v == NULL) {
+        return def;
+    }
+    td_json_unquote(v, buf, sizeof(buf));
+    if (strcasecmp(buf, "true") == 0) {
+        return 1;
+    }
+    if (strcasecmp(buf, "false") == 0) {
+        return 0;
+    }
+    return def;
+}
+
 /* Dynamic config keys some part of temporald reads; any other key is accepted and ignored. */
 static const char *const td_config_dyn_used[] = {
     "history.longPollExpirationInterval",
@@ -574,6 +592,7 @@ static const char *const td_config_dyn_used[] = {
     "limit.maxIDLength",
     "system.namespaceMinRetentionLocal",
     "history.retentionTimerJitterDuration",
+    "frontend.enableCancelWorkerPollsOnShutdown",
 };
 
 int td_config_dyn_is_used(const char *key)

@@ -101,6 +101,8 @@ const char *td_config_dyn(const td_config_t *c, const char *key);
 long long td_config_dyn_ms(const td_config_t *c, const char *key, long long def);
 /* An integer value, or def. */
 long long td_config_dyn_int(const td_config_t *c, const char *key, long long def);
+/* A JSON true / false (quoted or not); def when unset or anything else. */
+int td_config_dyn_bool(const td_config_t *c, const char *key, int def);
 /* Whether temporald reads a dynamic config key (others are accepted and logged at debug). */
 int td_config_dyn_is_used(const char *key);
 /* Parses a Go-style duration ("1h2m3s", "150ms", "2.5s") into milliseconds. */

@@ -25,6 +25,10 @@ typedef struct td_ring_s td_ring_t;
 #define TD_SVC_HISTORY  "/temporald.historyservice.HistoryService/"
 #define TD_SVC_MATCHING "/temporald.matchingservice.MatchingService/"
 
+/* Matching's FAILED_PRECONDITION message for a task or query offered to a sticky queue nobody
+ * polls (Temporal's StickyWorkerUnavailable): history then uses the normal queue. */
+#define TD_SVC_STICKY_UNAVAILABLE "sticky worker unavailable, please use original task queue."
+
 /* Registers m (copied; m->path unique) as callable by the other roles of this process.
  * TD_OK or TD_EEXIST. */
 int td_svc_register(td_server_t *srv, const td_rpc_method_t *m);

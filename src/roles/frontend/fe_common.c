@@ -424,3 +424,8 @@ int64_t td_fe__blob_limit(const td_server_t *srv)
     return (int64_t)td_config_dyn_int(srv->config, "limit.blobSize.error",
                                       TD_FE_BLOB_LIMIT_DEFAULT);
 }
+
+int td_fe__polls_complete_on_shutdown(const td_server_t *srv)
+{
+    return td_config_dyn_bool(srv->config, "frontend.enableCancelWorkerPollsOnShutdown", 1);
+}

@@ -133,6 +133,10 @@ int td_fe__register_all(td_rpc_server_t *rpc, td_server_t *srv);
 int td_fe__method(td_server_t *srv, const char *path, td_rpc_method_t *out);
 /* limit.blobSize.error in bytes (dynamic config; default 2 MiB). */
 int64_t td_fe__blob_limit(const td_server_t *srv);
+/* frontend.enableCancelWorkerPollsOnShutdown (dynamic config; default true in temporald):
+ * ShutdownWorker completes the worker's outstanding polls, and namespaces advertise the
+ * worker_poll_complete_on_shutdown capability. */
+int td_fe__polls_complete_on_shutdown(const td_server_t *srv);
 
 /* ---- fe_satype.c ---- */
 

@@ -64,9 +64,12 @@ static td_desc_ns_resp_t *td_fe_ns_describe(td_rpc_call_t *call, td_server_t *sr
     }
     info->name = ns->name;
     info->id = ns->id;
-    /* What the worker reads at start-up: updates are served; nothing else yet. */
+    /* What the worker reads at start-up: updates are served, and ShutdownWorker completes
+     * the worker's outstanding polls (sdk-core then lets them finish instead of dropping
+     * them); nothing else yet. */
     caps->sync_update = 1;
     caps->async_update = 1;
+    caps->worker_poll_complete_on_shutdown = td_fe__polls_complete_on_shutdown(srv);
     limits->blob_size_limit_error = td_fe__blob_limit(srv);
     limits->memo_size_limit_error = (int64_t)td_config_dyn_int(srv->config, "limit.memoSize.error",
                                                                TD_FE_BLOB_LIMIT_DEFAULT);

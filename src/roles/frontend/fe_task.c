@@ -319,12 +319,21 @@ static ProtobufCMessage *td_fe_build_shutdown(td_fe_call_t *x, const ProtobufCMe
     const td_shutdown_req_t *r = (const td_shutdown_req_t *)m;
     Temporald__Matchingservice__UnloadStickyTaskQueueRequest *u = NULL;
 
-    /* No sticky queue: NULL with status OK and no message, answered empty. */
-    if (r->sticky_task_queue != NULL && r->sticky_task_queue[0] != '\0') {
+    /* Neither a sticky queue nor a worker key: NULL with status OK and no message, answered
+     * empty. With a worker key, matching completes the worker's outstanding polls at once
+     * (the namespace advertises worker_poll_complete_on_shutdown, so sdk-core lets its polls
+     * run and waits for these answers). */
+    if ((r->sticky_task_queue != NULL && r->sticky_task_queue[0] != '\0') ||
+        (r->worker_instance_key != NULL && r->worker_instance_key[0] != '\0' &&
+         td_fe__polls_complete_on_shutdown(x->srv))) {
         u = (void *)td_fe__new_msg(
                 x->call, &temporald__matchingservice__unload_sticky_task_queue_request__descriptor);
         u->namespace_id = x->ns->id;
         u->sticky_task_queue = r->sticky_task_queue;
+        if (td_fe__polls_complete_on_shutdown(x->srv)) {
+            u->worker_instance_key = r->worker_instance_key;
+            u->task_queue = r->task_queue;
+        }
     }
     return u != NULL ? &u->base : NULL;
 }

@@ -249,8 +249,16 @@ struct td_matching_poll_s {
     td_match_poll_cb cb;
     void *arg;
     char *identity;
+    char *worker_key; /* the worker's worker_instance_key; "" = none */
     void *ctx;
 };
+
+/* A worker that called ShutdownWorker: its polls that arrive late are answered empty. */
+typedef struct td_mgone_s {
+    struct td_mgone_s *next;
+    int64_t until_ms;
+    char key[];
+} td_mgone_t;
 
 struct td_matching_query_s {
     td_mh_ent_t h; /* engine->queries, key = id */
@@ -324,10 +332,14 @@ struct td_matching_engine_s {
     uint64_t seq;
     uint64_t salt;
     td_timer_t *idle_timer;
+    td_mgone_t *gone_workers; /* newest first; pruned as they expire */
+    int n_gone_workers;
 };
 
 static void td_mp_kick(td_mpart_t *part);
 static void td_mp_ack(td_mpart_t *part, td_mtask_t *t);
+static int td_me_worker_gone(td_matching_engine_t *e, const char *worker_key, int64_t now);
+static void td_me_prune_gone(td_matching_engine_t *e, int64_t now);
 static void td_mq_finish(td_matching_query_t *q);
 
 /* ---- configuration ---- */
@@ -809,6 +821,7 @@ static void td_mpoll_free(td_matching_poll_t *p)
 {
     td_timer_free(p->timer);
     td_free(p->identity);
+    td_free(p->worker_key);
     td_free(p);
 }
 
@@ -822,15 +835,22 @@ static void td_mpoll_answer(td_matching_poll_t *p, int err, void *response)
     cb(arg, err, response);
 }
 
+/* Takes a WAITING poll off its partition's waiters (a refused poll never joined them). */
+static void td_mpoll_unlink(td_matching_poll_t *p)
+{
+    if (!td_ml_empty(&p->link)) {
+        td_ml_remove(&p->link);
+        p->part->nwaiters--;
+    }
+}
+
 static void td_mpoll_on_expire(void *arg)
 {
     td_matching_poll_t *p = arg;
-    td_mpart_t *part = p->part;
     if (p->state != TD_MP_WAITING) {
         return;
     }
-    td_ml_remove(&p->link);
-    part->nwaiters--;
+    td_mpoll_unlink(p);
     td_mpoll_answer(p, TD_OK, NULL);
 }
 
@@ -1373,6 +1393,7 @@ static void td_me_finalize(void *arg)
     td_free(e->parts.b);
     td_free(e->queries.b);
     td_timer_free(e->idle_timer);
+    td_me_prune_gone(e, INT64_MAX);
     td_free(e);
     if (done != NULL) {
         done(done_arg);
@@ -1503,6 +1524,10 @@ int td_matching_poll(td_matching_engine_t *e, const td_match_key_t *key,
             return rc;
         }
     }
+    if (req->worker_key != NULL && td_me_worker_gone(e, req->worker_key, now)) {
+        /* it crossed its worker's ShutdownWorker: never offered a task (nobody would run it) */
+        return TD_ECANCELED;
+    }
     part = td_mp_get(e, key);
     wait = e->cfg.long_poll_ms;
     if (req->deadline_ms > 0 && req->deadline_ms - e->cfg.empty_budget_ms - now < wait) {
@@ -1515,9 +1540,10 @@ int td_matching_poll(td_matching_engine_t *e, const td_match_key_t *key,
     p->cb = cb;
     p->arg = arg;
     p->identity = td_strdup(req->identity != NULL ? req->identity : "");
+    p->worker_key = td_strdup(req->worker_key != NULL ? req->worker_key : "");
     p->ctx = req->ctx;
-    p->expire_at_ms = now + wait;
     p->timer = td_timer_new(e->loop, td_mpoll_on_expire, p);
+    p->expire_at_ms = now + wait;
     td_timer_start(p->timer, wait);
     td_ml_push_tail(&part->waiters, &p->link);
     part->nwaiters++;
@@ -1534,13 +1560,97 @@ void td_matching_poll_cancel(td_matching_poll_t *p)
         return;
     }
     if (p->state == TD_MP_WAITING) {
-        td_ml_remove(&p->link);
-        p->part->nwaiters--;
+        td_mpoll_unlink(p);
         p->part->last_poll_ms = td_now_mono_ms();
         td_mpoll_free(p);
     } else if (p->state == TD_MP_RECORDING) {
         p->state = TD_MP_CANCELLED; /* td_mp_on_started frees it */
     }
+}
+
+/* Forgets shut-down workers whose time is up; the list is newest first. */
+static void td_me_prune_gone(td_matching_engine_t *e, int64_t now)
+{
+    td_mgone_t **pp = &e->gone_workers;
+
+    while (*pp != NULL && (*pp)->until_ms > now) {
+        pp = &(*pp)->next;
+    }
+    while (*pp != NULL) {
+        td_mgone_t *g = *pp;
+        *pp = g->next;
+        e->n_gone_workers--;
+        td_free(g);
+    }
+}
+
+static int td_me_worker_gone(td_matching_engine_t *e, const char *worker_key, int64_t now)
+{
+    if (worker_key[0] == '\0') {
+        return 0;
+    }
+    td_me_prune_gone(e, now);
+    for (const td_mgone_t *g = e->gone_workers; g != NULL; g = g->next) {
+        if (strcmp(g->key, worker_key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int td_matching_cancel_worker_polls(td_matching_engine_t *e, const char *worker_key)
+{
+    int64_t now = td_now_mono_ms();
+    td_mlink_t gone;
+    size_t klen;
+    td_mgone_t *g;
+    int n = 0;
+
+    if (e->closing || worker_key == NULL || worker_key[0] == '\0') {
+        return 0;
+    }
+    if (!td_me_worker_gone(e, worker_key, now)) {
+        if (e->n_gone_workers >= TD_MATCHING_GONE_WORKERS_MAX) {
+            td_mgone_t **pp = &e->gone_workers; /* drop the oldest */
+            while ((*pp)->next != NULL) {
+                pp = &(*pp)->next;
+            }
+            td_free(*pp);
+            *pp = NULL;
+            e->n_gone_workers--;
+        }
+        klen = strlen(worker_key);
+        g = td_malloc(sizeof(*g) + klen + 1);
+        memcpy(g->key, worker_key, klen + 1);
+        g->until_ms = now + TD_MATCHING_GONE_WORKER_MS;
+        g->next = e->gone_workers;
+        e->gone_workers = g;
+        e->n_gone_workers++;
+    }
+    /* detach first: an answer's callback may poll again (that poll is answered at once) */
+    td_ml_init(&gone);
+    for (size_t b = 0; b < e->parts.nb; b++) {
+        for (td_mh_ent_t *h = e->parts.b[b]; h != NULL; h = h->next) {
+            td_mpart_t *part = (td_mpart_t *)h;
+            td_mlink_t *l = part->waiters.next, *next;
+            for (; l != &part->waiters; l = next) {
+                td_matching_poll_t *p = TD_MCONTAINER(l, td_matching_poll_t, link);
+                next = l->next;
+                if (strcmp(p->worker_key, worker_key) == 0) {
+                    td_ml_remove(&p->link);
+                    part->nwaiters--;
+                    td_ml_push_tail(&gone, &p->link);
+                }
+            }
+        }
+    }
+    while (!td_ml_empty(&gone)) {
+        td_matching_poll_t *p = TD_MCONTAINER(gone.next, td_matching_poll_t, link);
+        td_ml_remove(&p->link);
+        td_mpoll_answer(p, TD_OK, NULL);
+        n++;
+    }
+    return n;
 }
 
 void td_matching_unload_sticky(td_matching_engine_t *e, const td_match_key_t *key)

@@ -173,6 +173,7 @@ int td_matching_add_task(td_matching_engine_t *e, const td_match_key_t *key,
 
 typedef struct {
     const char *identity;   /* copied */
+    const char *worker_key; /* the worker's worker_instance_key (copied); NULL/"" = none */
     double rate_per_second; /* task_queue_metadata.max_tasks_per_second; 0 = unset */
     int64_t deadline_ms;    /* the call's deadline on td_now_mono_ms(); 0 = none */
     void *ctx;              /* passed to record_started as poller->poll_ctx */
@@ -192,7 +193,8 @@ int td_matching_check_deadline(int64_t now_ms, int64_t deadline_ms, int64_t min_
 /* Starts a long poll: backlog tasks first, else waits for a task until min(long_poll_ms,
  * deadline - empty_budget_ms). Returns TD_OK and stores the handle in *out (cb comes later,
  * never before returning), or returns an error without calling cb (the deadline errors
- * above, TD_EINVAL, TD_ECLOSED). */
+ * above, TD_EINVAL, TD_ECLOSED, and TD_ECANCELED when req->worker_key names a worker that
+ * called ShutdownWorker within TD_MATCHING_GONE_WORKER_MS: answer an empty poll now). */
 int td_matching_poll(td_matching_engine_t *e, const td_match_key_t *key,
                      const td_match_poll_req_t *req, td_match_poll_cb cb, void *arg,
                      td_matching_poll_t **out);
@@ -202,6 +204,17 @@ int td_matching_poll(td_matching_engine_t *e, const td_match_key_t *key,
  * with this poll's identity) goes to the next poll of the queue within orphan_hold_ms,
  * else it is freed and left to the task's timeout in history. Only valid before cb. */
 void td_matching_poll_cancel(td_matching_poll_t *p);
+
+/* How long a worker that called ShutdownWorker stays known (its late polls are refused), and
+ * how many such workers are remembered (Temporal's 30 s and 10,000). */
+#define TD_MATCHING_GONE_WORKER_MS   30000
+#define TD_MATCHING_GONE_WORKERS_MAX 10000
+
+/* ShutdownWorker (Temporal's CancelOutstandingWorkerPolls): every waiting poll of the worker
+ * with worker_instance_key `worker_key`, on any partition, is answered empty now, and its
+ * polls arriving in the next TD_MATCHING_GONE_WORKER_MS are refused (td_matching_poll).
+ * Returns how many polls were answered. A poll whose task is being recorded keeps it. */
+int td_matching_cancel_worker_polls(td_matching_engine_t *e, const char *worker_key);
 
 /* ShutdownWorker for a sticky queue (UnloadStickyTaskQueue): its waiting polls are answered
  * empty and new adds fail TD_EUNAVAIL until a poll arrives again, so history moves the

@@ -50,8 +50,7 @@ typedef Temporal__Api__Taskqueue__V1__TaskQueue td_mr_tq_t;
  * but the CLI and older SDKs still ask for them: served on purpose. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
-#define TD_MR_STICKY_UNAVAILABLE "sticky worker unavailable, please use original task queue."
-#define TD_MR_MAX_POLLERS        64
+#define TD_MR_MAX_POLLERS 64
 
 /* ---- helpers ---- */
 
@@ -156,7 +155,7 @@ static void td_mr_add(td_rpc_call_t *call, td_mr_t *r, td_match_type_t type, con
         rc = td_matching_add_task(e, &key, &task, td_mr_add_done, x);
     }
     if (rc == TD_EUNAVAIL) {
-        td_rpc_fail(call, TD_GRPC_FAILED_PRECONDITION, TD_MR_STICKY_UNAVAILABLE, NULL);
+        td_rpc_fail(call, TD_GRPC_FAILED_PRECONDITION, TD_SVC_STICKY_UNAVAILABLE, NULL);
     } else if (rc != TD_OK) {
         td_rpc_fail_err(call, rc, NULL);
     }
@@ -226,7 +225,7 @@ static void td_mr_poll_cancelled(void *arg)
 
 static void td_mr_poll(td_rpc_call_t *call, td_mr_t *r, td_match_type_t type, const char *ns,
                        const ProtobufCMessage *pub, const td_mr_tq_t *tq, const char *identity,
-                       double rate, const ProtobufCMessageDescriptor *resp)
+                       const char *worker_key, double rate, const ProtobufCMessageDescriptor *resp)
 {
     td_matching_engine_t *e = td_mr_engine(r, call);
     td_match_key_t key = { ns, NULL, type, TD_MATCH_NORMAL };
@@ -262,10 +261,15 @@ static void td_mr_poll(td_rpc_call_t *call, td_mr_t *r, td_match_type_t type, co
     x->resp = resp;
     memset(&preq, 0, sizeof(preq));
     preq.identity = identity;
+    preq.worker_key = worker_key;
     preq.rate_per_second = rate;
     preq.deadline_ms = td_rpc_deadline(call);
     preq.ctx = &x->p;
     rc = td_matching_poll(e, &key, &preq, td_mr_poll_done, x, &x->p.handle);
+    if (rc == TD_ECANCELED) {
+        td_mr_reply_empty(call, resp); /* its worker called ShutdownWorker */
+        goto out;
+    }
     if (rc != TD_OK) {
         td_rpc_fail_err(call, rc, rc == TD_EPRECOND ? "Context timeout is too short." : NULL);
         goto out;
@@ -281,7 +285,8 @@ static void td_mr_poll_wft(td_rpc_call_t *call, void *ctx)
     const Temporal__Api__Workflowservice__V1__PollWorkflowTaskQueueRequest *pub = in->request;
 
     td_mr_poll(call, ctx, TD_MATCH_WORKFLOW, in->namespace_id, (const ProtobufCMessage *)pub,
-               pub != NULL ? pub->task_queue : NULL, pub != NULL ? pub->identity : NULL, 0,
+               pub != NULL ? pub->task_queue : NULL, pub != NULL ? pub->identity : NULL,
+               pub != NULL ? pub->worker_instance_key : NULL, 0,
                &temporal__api__workflowservice__v1__poll_workflow_task_queue_response__descriptor);
 }
 
@@ -296,7 +301,8 @@ static void td_mr_poll_act(td_rpc_call_t *call, void *ctx)
         rate = pub->task_queue_metadata->max_tasks_per_second->value;
     }
     td_mr_poll(call, ctx, TD_MATCH_ACTIVITY, in->namespace_id, (const ProtobufCMessage *)pub,
-               pub != NULL ? pub->task_queue : NULL, pub != NULL ? pub->identity : NULL, rate,
+               pub != NULL ? pub->task_queue : NULL, pub != NULL ? pub->identity : NULL,
+               pub != NULL ? pub->worker_instance_key : NULL, rate,
                &temporal__api__workflowservice__v1__poll_activity_task_queue_response__descriptor);
 }
 
@@ -416,7 +422,7 @@ static void td_mr_query(td_rpc_call_t *call, void *ctx)
         rc = td_matching_query(e, &key, &task, timeout_ms, td_mr_query_done, x, &x->q);
     }
     if (rc == TD_EUNAVAIL) {
-        td_rpc_fail(call, TD_GRPC_FAILED_PRECONDITION, TD_MR_STICKY_UNAVAILABLE, NULL);
+        td_rpc_fail(call, TD_GRPC_FAILED_PRECONDITION, TD_SVC_STICKY_UNAVAILABLE, NULL);
     } else if (rc != TD_OK) {
         td_rpc_fail_err(call, rc, NULL);
     } else {
@@ -569,11 +575,20 @@ static void td_mr_unload(td_rpc_call_t *call, void *ctx)
     if (e == NULL) {
         goto out;
     }
-    if (td_mr_blank(in->namespace_id) || td_mr_blank(in->sticky_task_queue)) {
-        td_rpc_fail_err(call, TD_EINVAL, "namespace_id and sticky_task_queue are required");
+    if (td_mr_blank(in->namespace_id) ||
+        (td_mr_blank(in->sticky_task_queue) && td_mr_blank(in->worker_instance_key))) {
+        td_rpc_fail_err(call, TD_EINVAL,
+                        "namespace_id and sticky_task_queue or worker_instance_key are required");
         goto out;
     }
-    td_matching_unload_sticky(e, &key);
+    /* the worker's polls first: none of them may take a task from here on */
+    if (!td_mr_blank(in->worker_instance_key)) {
+        int n = td_matching_cancel_worker_polls(e, in->worker_instance_key);
+        td_log_debug("ShutdownWorker %s: %d poll(s) answered empty", in->worker_instance_key, n);
+    }
+    if (!td_mr_blank(in->sticky_task_queue)) {
+        td_matching_unload_sticky(e, &key);
+    }
     td_mr_reply_empty(call,
                       &temporald__matchingservice__unload_sticky_task_queue_response__descriptor);
 out:
