@@ -854,10 +854,19 @@ void td_hist__describe(td_rpc_call_t *call, void *ctx)
  * A running workflow with a workflow task scheduled or started gets the query buffered
  * (hist_query.c): it rides in the next task handed out and is answered from that task's
  * completion. Otherwise (closed run, no task in flight, or the buffered query was UNBLOCKED
- * because a completion scheduled no new task) a legacy query task goes through matching. */
+ * because a completion scheduled no new task) a legacy query task goes through matching.
+ *
+ * A sticky run's legacy task goes to the worker's sticky queue first (with the history since
+ * its last completed task), for at most the sticky schedule-to-start timeout. When matching
+ * answers that nobody polls that queue, or the time runs out, stickiness is cleared
+ * (ResetStickyTaskQueue, as Temporal's history does) and the task goes to the run's normal
+ * queue with the whole history, until the caller's deadline (DEADLINE_EXCEEDED when no
+ * worker answers). Any other error of the sticky attempt is the caller's answer. */
 
 /* Temporal's failQueryWorkflowTaskAttemptCount: from this attempt on, queries fail. */
 #define TD_HIST_QUERY_FAIL_ATTEMPT 3
+/* Time given to clearing stickiness before a query falls back (Temporal's 5 s). */
+#define TD_HIST_Q_RESET_STICKY_MS 5000
 
 typedef struct {
     td_hist_t *h;
@@ -871,9 +880,13 @@ typedef struct {
     td_rpc_call_t *child;
     int rejected_status; /* != 0: answer query_rejected */
     int cancelled;
-    int not_ready;    /* workflow task attempt >= TD_HIST_QUERY_FAIL_ATTEMPT */
-    int buffer;       /* apply found a workflow task in flight: buffer in done */
-    int force_legacy; /* UNBLOCKED: a legacy task even with a workflow task in flight */
+    int not_ready;     /* workflow task attempt >= TD_HIST_QUERY_FAIL_ATTEMPT */
+    int buffer;        /* apply found a workflow task in flight: buffer in done */
+    int force_legacy;  /* UNBLOCKED: a legacy task even with a workflow task in flight */
+    int sticky;        /* the legacy task goes to the worker's sticky queue first */
+    int running;       /* the run was open when looked at */
+    int64_t sticky_ms; /* the sticky schedule-to-start timeout: the sticky attempt's time */
+    char *normal_tq;   /* the run's normal task queue (the fallback) */
     td_hist_ctx_t *ctx;
     td_hist_query_t *qe;  /* while buffered */
     td_timer_t *deadline; /* while buffered, when the call has a deadline */
@@ -904,12 +917,79 @@ static void td_hist_q_deadline(void *arg)
 
 static void td_hist_q_submit(td_hist_q_t *q);
 
+static void td_hist_q_events(void *arg, int rc, const char *msg, td_ms_event_t **ev, size_t n,
+                             int64_t next);
+
+/* The sticky attempt failed: the query moves to the run's normal queue with the whole
+ * history (after stickiness was cleared, when the run is open). */
+static void td_hist_q_to_normal(td_hist_q_t *q)
+{
+    if (q->cancelled) {
+        td_rpc_fail_err(q->call, TD_ECANCELED, NULL);
+        return;
+    }
+    if (td_rpc_deadline(q->call) > 0 && td_rpc_deadline(q->call) <= td_now_mono_ms()) {
+        td_rpc_fail(q->call, TD_GRPC_DEADLINE_EXCEEDED,
+                    "query timed out: the sticky worker did not answer and no time is left", NULL);
+        return;
+    }
+    q->sticky = 0;
+    q->mreq->task_queue->name = q->normal_tq;
+    q->mreq->task_queue->kind = TEMPORAL__API__ENUMS__V1__TASK_QUEUE_KIND__TASK_QUEUE_KIND_NORMAL;
+    q->min = 1;
+    td_hist__read_events(q->h, q->a, q->run_id, q->min, q->max, 0, td_hist_q_events, q);
+}
+
+static void td_hist_q_unstuck(const ProtobufCMessage *resp, int status, const char *message,
+                              const ProtobufCMessage *detail, void *arg)
+{
+    td_hist_q_t *q = arg;
+
+    (void)resp;
+    q->child = NULL;
+    /* a run that closed meanwhile is not sticky any more either */
+    if (status != TD_GRPC_OK && status != TD_GRPC_NOT_FOUND) {
+        td_rpc_fail(q->call, status, message, detail);
+        return;
+    }
+    td_hist_q_to_normal(q);
+}
+
 static void td_hist_q_done(const ProtobufCMessage *resp, int status, const char *message,
                            const ProtobufCMessage *detail, void *arg)
 {
     td_hist_q_t *q = arg;
 
     q->child = NULL;
+    if (status != TD_GRPC_OK && q->sticky && !q->cancelled &&
+        (status == TD_GRPC_DEADLINE_EXCEEDED || status == TD_GRPC_CANCELLED ||
+         (status == TD_GRPC_FAILED_PRECONDITION && message != NULL &&
+          strcmp(message, TD_SVC_STICKY_UNAVAILABLE) == 0))) {
+        /* As Temporal: the sticky worker is gone (no poller) or did not answer within the
+         * sticky schedule-to-start timeout. Clear stickiness (the next workflow task goes to
+         * the normal queue too), then ask the normal queue. */
+        td_log_debug("query of %s/%s: sticky queue %s did not answer (%s); using %s",
+                     q->in->request->execution->workflow_id, q->run_id, q->mreq->task_queue->name,
+                     message != NULL ? message : "", q->normal_tq);
+        if (q->running) {
+            Temporald__Historyservice__ResetStickyTaskQueueRequest *r = td_hist__pb(
+                    q->a, &temporald__historyservice__reset_sticky_task_queue_request__descriptor);
+            td_rpc_call_t *child;
+            r->namespace_id = q->in->namespace_id;
+            r->execution =
+                    td_hist__pb(q->a, &temporal__api__common__v1__workflow_execution__descriptor);
+            r->execution->workflow_id = q->in->request->execution->workflow_id;
+            r->execution->run_id = q->run_id;
+            child = td_svc_call(q->h->srv, TD_SVC_HISTORY "ResetStickyTaskQueue", &r->base,
+                                td_now_mono_ms() + TD_HIST_Q_RESET_STICKY_MS, td_hist_q_unstuck, q);
+            if (child != NULL) {
+                q->child = child;
+            }
+            return;
+        }
+        td_hist_q_to_normal(q);
+        return;
+    }
     if (status != TD_GRPC_OK) {
         td_rpc_fail(q->call, status, message, detail);
         return;
@@ -952,9 +1032,12 @@ static void td_hist_q_events(void *arg, int rc, const char *msg, td_ms_event_t *
     hist->events = ev;
     hist->n_events = n;
     q->task->history = hist;
-    /* td_svc_call returns NULL when done already ran (and q may be gone with the call). */
+    /* td_svc_call returns NULL when done already ran (and q may be gone with the call). The
+     * sticky attempt gets the sticky schedule-to-start timeout, whatever the caller's
+     * deadline (as Temporal: a short caller deadline must not clear stickiness). */
     child = td_svc_call(q->h->srv, TD_SVC_MATCHING "QueryWorkflow", &q->mreq->base,
-                        td_rpc_deadline(q->call), td_hist_q_done, q);
+                        q->sticky ? td_now_mono_ms() + q->sticky_ms : td_rpc_deadline(q->call),
+                        td_hist_q_done, q);
     if (child != NULL) {
         q->child = child;
     }
@@ -1023,6 +1106,10 @@ static int td_hist_q_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
     q->min = sticky && ms->previous_started_event_id > 0 ? ms->previous_started_event_id + 1 : 1;
     q->max = ms->next_event_id;
     q->run_id = td_arena_strdup(a, ms->run_id);
+    q->sticky = sticky;
+    q->running = ms->state != TD_MS_STATE_COMPLETED;
+    q->sticky_ms = ms->sticky_schedule_to_start / 1000000;
+    q->normal_tq = td_arena_strdup(a, ms->task_queue ? ms->task_queue : "");
     return TD_OK;
 }
 
