@@ -150,3 +150,25 @@ sdkTest('DeleteWorkflowExecution of a running and of a closed workflow', {}, asy
     assert.deepEqual(listed, []);
   });
 });
+
+sdkTest('completion by id without a run id: the current run, also for an activity no worker started', {}, async () => {
+  const taskQueue = uniq('byid-force');
+  const workflowId = uniq('byid-force-wf');
+  // The activity's own task queue has no worker: nobody ever starts it.
+  const options = { taskQueue: uniq('byid-nobody'), scheduleToCloseTimeout: '60s' };
+  await env.withWorker({ taskQueue, activities: {} }, async () => {
+    // Two runs of one workflow id, one after the other: each completion by id (no run id)
+    // reaches the run open at the time.
+    for (const value of ['first', 'second']) {
+      const h = await env.client.workflow.start('activityOutcome', { taskQueue, workflowId, args: ['unpicked', options, []] });
+      assert.ok(await waitFor(async () => eventsOf(await h.fetchHistory(), 'ActivityTaskScheduled').length === 1));
+      // Heartbeats and failures by id need a started activity (as Temporal).
+      await assert.rejects(env.client.activity.heartbeat({ workflowId, activityId: '1' }, 'x'), ActivityNotFoundError);
+      await env.client.activity.complete({ workflowId, activityId: '1' }, value);
+      assert.deepEqual(await h.result(), { ok: value });
+      const hist = await h.fetchHistory();
+      assert.equal(eventsOf(hist, 'ActivityTaskStarted').length, 1);
+      assert.equal(payloadValue(attrs(eventsOf(hist, 'ActivityTaskCompleted')[0]).result), value);
+    }
+  });
+});

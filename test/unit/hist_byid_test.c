@@ -99,8 +99,10 @@ TD_TEST_T(hist_byid_complete_heartbeat_fail_cancel, 60)
 
     hf_init(x, BNS, 2, NULL);
 
-    /* an activity scheduled but not started yet is not found by id */
+    /* an activity scheduled but not started yet is completed by id all the same (Temporal's
+     * force completion); then it is gone */
     bx_start_with_activity(x, "wf-a", "act-1", 0, run);
+    TD_CHECK_INT(bx_complete_by_id(x, "wf-a", "", "act-1"), ==, TD_GRPC_OK);
     TD_CHECK_INT(bx_complete_by_id(x, "wf-a", "", "act-1"), ==, TD_GRPC_NOT_FOUND);
     TD_CHECK_CONTAINS(x->call.msg, "activity");
 

@@ -4,7 +4,8 @@
  * token. The *ById activity answers (async activity completion: RecordActivityTaskHeartbeatById,
  * RespondActivityTaskCompleted/Failed/CanceledById) resolve the activity by id on the named
  * run, or on the current run when the run id is empty, then run the very transition the token
- * methods run (hist_api.c, through hist_byid.h). DeleteWorkflowExecution terminates a running
+ * methods run (hist_api.c, through hist_byid.h); completion by id also finishes an activity no
+ * worker has started yet. DeleteWorkflowExecution terminates a running
  * run and then removes its row, current pointer, history and visibility record (the deletion
  * is hist_delete.c's, shared with retention); the reply goes out only after every record is
  * gone. Callers: other roles through td_svc_call (the frontend), tests through td_svc_call.
@@ -43,11 +44,18 @@ static int td_hist_byid_apply(td_hist_op_t *op, td_ms_t *ms, td_ms_txn_t *t)
 {
     td_hist_byid_t *b = op->u;
     const td_ms_activity_t *ai = td_ms_activity_find_by_id(ms, b->tok.activity_id);
+    int rc = TD_OK;
 
     b->tok.run_id = td_arena_strdup(op->arena, ms->run_id);
     b->tok.scheduled_event_id = ai != NULL ? ai->scheduled_id : 0;
     b->tok.attempt = ai != NULL ? ai->attempt : 0;
-    return td_hist__act_apply(op, ms, t);
+    if (ai != NULL && !ai->started && b->a.kind == TD_HIST_ACT_COMPLETE) {
+        /* Completion by id may finish an activity no worker picked up (Temporal's force
+         * completion); failure, cancellation and heartbeat by id need a started one. */
+        const Temporal__Api__Workflowservice__V1__RespondActivityTaskCompletedRequest *q = b->a.req;
+        rc = td_ms_activity_force_start(ms, t, ai->scheduled_id, q->identity);
+    }
+    return rc == TD_OK ? td_hist__act_apply(op, ms, t) : rc;
 }
 
 static void td_hist_byid(td_rpc_call_t *call, td_hist_t *h, int kind, const char *ns,

@@ -82,7 +82,8 @@
  *
  *   FROM      -> TO         [function]
  *   (none)    -> SCHEDULED  [td_ms_wft_complete (ScheduleActivityTask)]
- *   SCHEDULED -> STARTED    [td_ms_activity_record_started]
+ *   SCHEDULED -> STARTED    [td_ms_activity_record_started, td_ms_activity_force_start
+ *                            (completion by id of an activity no worker started)]
  *   STARTED   -> BACKOFF    [td_ms_activity_fail, td_ms_timer_task_apply (START_TO_CLOSE,
  *                            HEARTBEAT)]
  *   BACKOFF   -> SCHEDULED  [td_ms_timer_task_apply (ACTIVITY_RETRY)]
@@ -655,6 +656,12 @@ void td_ms_reset_sticky(td_ms_t *ms);
 int td_ms_activity_record_started(td_ms_t *ms, td_ms_txn_t *t, int64_t scheduled_id,
                                   int32_t attempt, const char *request_id, const char *identity,
                                   td_ms_activity_started_t *out);
+/* RespondActivityTaskCompletedById may complete an activity no worker has started (as
+ * Temporal, which fabricates its ActivityTaskStarted): marks pending activity `scheduled_id`
+ * started by `identity` now, with no timers, for td_ms_activity_complete in the same
+ * transaction. No event. TD_OK also when it is started already; TD_ENOTFOUND when unknown. */
+int td_ms_activity_force_start(td_ms_t *ms, td_ms_txn_t *t, int64_t scheduled_id,
+                               const char *identity);
 /* Emits ActivityTaskStarted + ActivityTaskCompleted (buffered while a WFT runs) + WFT. */
 int td_ms_activity_complete(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task *tok,
                             const Temporal__Api__Common__V1__Payloads *result,

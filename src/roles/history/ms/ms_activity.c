@@ -89,6 +89,29 @@ int td_ms_activity_record_started(td_ms_t *ms, td_ms_txn_t *t, int64_t scheduled
     return TD_OK;
 }
 
+int td_ms_activity_force_start(td_ms_t *ms, td_ms_txn_t *t, int64_t scheduled_id,
+                               const char *identity)
+{
+    int rc = td_ms__check_open(ms, t);
+    td_ms_activity_t *ai;
+
+    if (rc != TD_OK) {
+        return rc;
+    }
+    ai = td_ms_activity_find(ms, scheduled_id);
+    if (ai == NULL) {
+        return td_ms__fail(t, TD_ENOTFOUND, TD_MS_NOT_FOUND_ACT);
+    }
+    if (!ai->started) {
+        ai->started = 1;
+        ai->started_time = t->now;
+        ai->last_heartbeat_time = 0;
+        td_ms__str_set(&ai->started_identity, identity);
+        td_ms__str_set(&ai->started_request_id, "");
+    }
+    return TD_OK;
+}
+
 /* The token must name a started attempt of a pending activity. */
 static int find_started(td_ms_t *ms, td_ms_txn_t *t, const Temporald__Token__Task *tok,
                         td_ms_activity_t **out)
