@@ -5,51 +5,26 @@
 // schedule-to-start timeout, and an activity it was running must be retried on the second
 // worker after its heartbeat timeout. Run by test/sdk/run.sh with `node --test`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { useTemporald, sdkTest, sdkActivity, sdkProto, uniq, eventTypes, eventsOf, attrs, num, waitFor } from './harness.mjs';
+import {
+  useTemporald,
+  sdkTest,
+  sdkActivity,
+  sdkProto,
+  uniq,
+  eventTypes,
+  eventsOf,
+  attrs,
+  num,
+  waitFor,
+  startWorkerProc as startWorkerProcAt,
+  killWorkerProc,
+} from './harness.mjs';
 import { TODO } from './todo.mjs';
 
 const env = useTemporald();
 const enums = sdkProto.temporal.api.enums.v1;
-const procs = new Set();
-
-// Starts worker-proc.mjs; resolves once it polls. Its stdout lines are collected in `lines`.
-function startWorkerProc(taskQueue, identity) {
-  const proc = spawn(process.execPath, [path.join(import.meta.dirname, 'worker-proc.mjs'), env.server.address, taskQueue, identity], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
-  });
-  procs.add(proc);
-  const w = { proc, lines: [], err: '' };
-  proc.stderr.on('data', (d) => (w.err += d));
-  let buf = '';
-  proc.stdout.on('data', (d) => {
-    buf += d;
-    const parts = buf.split('\n');
-    buf = parts.pop();
-    w.lines.push(...parts);
-  });
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (w.lines.includes('ready')) {
-        clearInterval(t);
-        resolve(w);
-      } else if (proc.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(`worker process exited ${proc.exitCode}: ${w.err}`));
-      }
-    }, 50);
-  });
-}
-
-function killProc(w) {
-  return new Promise((resolve) => {
-    if (w.proc.exitCode !== null || w.proc.signalCode !== null) return resolve();
-    w.proc.once('exit', () => resolve());
-    process.kill(w.proc.pid, 'SIGKILL');
-  });
-}
+const startWorkerProc = (taskQueue, identity) => startWorkerProcAt(env.server.address, taskQueue, identity);
+const killProc = killWorkerProc;
 
 async function historyHas(handle, type) {
   return eventTypes(await handle.fetchHistory()).includes(type);
@@ -109,8 +84,4 @@ sdkTest('an activity on a killed worker is retried on another worker', { todo: T
   assert.equal(started.identity, 'worker-B');
   assert.equal(started.lastFailure?.timeoutFailureInfo?.timeoutType, enums.TimeoutType.TIMEOUT_TYPE_HEARTBEAT);
   assert.equal(eventsOf(h, 'ActivityTaskCompleted').length, 1);
-});
-
-process.on('exit', () => {
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 });

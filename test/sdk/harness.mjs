@@ -491,3 +491,48 @@ export async function waitFor(fn, ms = 10000, step = 50) {
     await sleep(step);
   }
 }
+
+// A worker in its own process (worker-proc.mjs: sticky schedule-to-start timeout 2 s), for
+// tests that kill a worker abruptly. Resolves with { proc, lines, err } once it polls; its
+// stdout lines are collected in `lines`. Killed at exit if still running.
+const workerProcs = new Set();
+export function startWorkerProc(address, taskQueue, identity) {
+  const proc = spawn(process.execPath, [path.join(import.meta.dirname, 'worker-proc.mjs'), address, taskQueue, identity], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  workerProcs.add(proc);
+  const w = { proc, lines: [], err: '' };
+  proc.stderr.on('data', (d) => (w.err += d));
+  let buf = '';
+  proc.stdout.on('data', (d) => {
+    buf += d;
+    const parts = buf.split('\n');
+    buf = parts.pop();
+    w.lines.push(...parts);
+  });
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (w.lines.includes('ready')) {
+        clearInterval(t);
+        resolve(w);
+      } else if (proc.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(`worker process exited ${proc.exitCode}: ${w.err}`));
+      }
+    }, 50);
+  });
+}
+
+// SIGKILL for a worker of startWorkerProc (no ShutdownWorker, no final answers).
+export function killWorkerProc(w) {
+  return new Promise((resolve) => {
+    if (w.proc.exitCode !== null || w.proc.signalCode !== null) return resolve();
+    w.proc.once('exit', () => resolve());
+    process.kill(w.proc.pid, 'SIGKILL');
+  });
+}
+
+process.on('exit', () => {
+  for (const p of workerProcs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});

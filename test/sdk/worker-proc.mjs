@@ -3,7 +3,7 @@
 // ShutdownWorker call, no final responses). Usage: node worker-proc.mjs ADDRESS TASK_QUEUE
 // IDENTITY. Prints "ready" once polling. Its activities: greet(name), and spin(key), which
 // heartbeats every 200 ms forever and prints "spinning KEY" on its first run. Started by
-// test/sdk/crash.test.mjs only.
+// test/sdk/harness.mjs (startWorkerProc) for crash.test.mjs and sticky_query.test.mjs.
 import { sdkWorker, sdkActivity, workflowBundle, sleep } from './harness.mjs';
 
 const [address, taskQueue, identity] = process.argv.slice(2);
