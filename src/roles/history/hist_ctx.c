@@ -545,7 +545,8 @@ static void td_hist_op_apply(td_hist_op_t *op, td_ms_t *ms)
         int64_t count0 = ms != NULL ? ms->next_event_id - 1 : 0;
         int64_t size0 = ms != NULL ? ms->history_size_bytes : 0;
         op->rc_apply = op->apply(op, ms, &op->txn);
-        if (ms != NULL && op->created == NULL && op->txn.next.initiator == 0 &&
+        /* op->ms is NULL when apply freed the state (a deleted run is forgotten) */
+        if (ms != NULL && op->ms == ms && op->created == NULL && op->txn.next.initiator == 0 &&
             td_hist__limit_check(op, ms, count0, size0)) {
             /* Temporal's order: the transition is dropped, the run reloaded and terminated,
              * and the caller told why (InvalidArgument with the termination reason). */
