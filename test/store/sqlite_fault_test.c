@@ -324,29 +324,39 @@ TD_TEST(sqlite_bad_urls)
 }
 
 /* A second process opening the same database file is refused with a clear error; once the
- * first closed it, the file opens again. */
+ * first closed it, the file opens again. The child is forked before the parent opens the
+ * store (whose threads could hold locks at a fork) and waits on a pipe for it. */
 TD_TEST(sqlite_second_process_refused)
 {
     char dir[] = "/tmp/td-sqlock.XXXXXX", url[128];
     td_store_options_t opt;
     td_store_t *s = NULL, *again = NULL;
-    char err[512] = "";
-    int status = 0;
+    char err[512] = "", go = 0;
+    int status = 0, fds[2];
     pid_t pid;
 
     TD_CHECK(mkdtemp(dir) != NULL);
     snprintf(url, sizeof(url), "sqlite://%s/one.db", dir);
     memset(&opt, 0, sizeof(opt));
     opt.schema = TD_STORE_SCHEMA_AUTO;
-    TD_CHECK_INT(td_store_open(url, &opt, &s, err, sizeof(err)), ==, TD_OK);
+    TD_CHECK(pipe(fds) == 0);
     pid = fork();
     if (pid == 0) {
         td_store_t *other = NULL;
         char e2[512] = "";
-        int rc = td_store_open(url, &opt, &other, e2, sizeof(e2));
+        int rc;
+        close(fds[1]);
+        if (read(fds[0], &go, 1) != 1) {
+            _exit(2);
+        }
+        rc = td_store_open(url, &opt, &other, e2, sizeof(e2));
         _exit(rc == TD_EBUSY && strstr(e2, "in use by another temporald process") != NULL ? 0 : 1);
     }
     TD_CHECK(pid > 0);
+    close(fds[0]);
+    TD_CHECK_INT(td_store_open(url, &opt, &s, err, sizeof(err)), ==, TD_OK);
+    TD_CHECK(write(fds[1], "g", 1) == 1);
+    close(fds[1]);
     TD_CHECK(waitpid(pid, &status, 0) == pid);
     TD_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     td_store_close(s);
